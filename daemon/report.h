@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * report.h - topology and verdicts as JSON (json-c): the one representation
+ * shared by `p2pctl --json`, p2pctl's human tables, and p2pd's topology/check
+ * replies.  Field names are the stable interface documented in p2pctl(1).
+ */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "topo.h"
+#include "verdict.h"
+
+/* {"rules", "cpu", "host_bridges": [...], "devices": [...], "warnings": [...]}.
+ * Returns a new object (caller puts it) or NULL on ENOMEM. */
+struct json_object *report_topo(const struct topo *t);
+
+/* {"provider","client","map_type","distance","kernel_map_type","kernel_distance",
+ *  "class","bottleneck_gbps","bottleneck","common_bridge","path":[...],
+ *  "acs_redirect":[...],"fix_hint","overridden","reasons":[{code,message}]} */
+struct json_object *report_check(const struct topo *t, const struct verdict *v, int provider,
+				 int client);
+
+/* {"devices":[bdf...], "rows":[{"bdf","cells":[{"map_type","distance","class"}]}]}
+ * over the p2p-relevant endpoints, or every function when @all. */
+struct json_object *report_matrix(const struct topo *t, const struct verdict_ctx *ctx, bool all);

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * verdict.h - may provider P and client C do PCIe peer-to-peer DMA, and why not.
+ *
+ * The map type and distance follow the kernel's drivers/pci/p2pdma.c
+ * (calc_map_type_and_dist, rules of Linux 6.1, VERDICT_KERNEL_RULES) exactly;
+ * on top come an nvidia-smi-style class, the bottleneck link, reasons with stable
+ * codes and sentences, fix hints, and admin overrides (applied last, and said so).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "topo.h"
+
+#define VERDICT_KERNEL_RULES "linux-6.1 drivers/pci/p2pdma.c"
+#define VERDICT_MAX_REASONS 12
+
+enum verdict_map {
+	VERDICT_NOT_SUPPORTED = 0,
+	VERDICT_BUS_ADDR,	  /* common upstream bridge, no ACS redirect */
+	VERDICT_THRU_HOST_BRIDGE, /* routed via the root complex (Zen CPU or whitelisted) */
+};
+
+enum verdict_class {
+	VERDICT_CLASS_X = 0, /* same function */
+	VERDICT_CLASS_PIX,   /* at most one switch (or one bridge) */
+	VERDICT_CLASS_PXB,   /* several switches, below one root port */
+	VERDICT_CLASS_PHB,   /* through one host bridge */
+	VERDICT_CLASS_NODE,  /* across host bridges in one NUMA node */
+	VERDICT_CLASS_SYS,   /* across NUMA nodes */
+};
+
+enum verdict_reason {
+	R_SAME_FUNCTION = 0,
+	R_COMMON_BRIDGE,
+	R_NO_COMMON_BRIDGE,
+	R_ACS_REDIRECT,
+	R_ACS_UNKNOWN,
+	R_CPU_ZEN,
+	R_CPU_NOT_ZEN,
+	R_CPU_UNKNOWN,
+	R_HB_WHITELISTED,
+	R_HB_NOT_WHITELISTED,
+	R_HB_SAME_ONLY,
+	R_HB_NO_DEVICE,
+	R_CROSS_NUMA,
+	R_POLICY_ALLOW,
+	R_POLICY_DENY,
+	R_NOT_FOUND,
+	R__COUNT
+};
+
+struct verdict_whitelist_entry {
+	uint16_t vendor, device;
+	bool same_host_bridge_only; /* the kernel's REQ_SAME_HOST_BRIDGE */
+};
+
+/* Admin pair override from the config: applies to (a,b) in either order. */
+struct verdict_override {
+	char a[TOPO_BDF_LEN], b[TOPO_BDF_LEN];
+	bool allow;
+	char why[128];
+};
+
+/* Precomputed per-topology context; cheap pair queries (16.7M pairs < 1 s). */
+struct verdict_ctx;
+
+struct verdict_reason_item {
+	enum verdict_reason code;
+	char message[256];
+};
+
+struct verdict {
+	enum verdict_map kernel_map; /* what the kernel would decide */
+	int kernel_distance;	     /* kernel's distance (path length), even when not supported */
+	enum verdict_map map;	     /* after admin overrides */
+	int distance;		     /* -1 when map == NOT_SUPPORTED */
+	enum verdict_class cls;
+	double bottleneck_gbps;	     /* 0 unknown */
+	char bottleneck_bdf[TOPO_BDF_LEN]; /* function whose upstream link is slowest */
+	int common;		     /* index of the common upstream bridge, -1 none */
+	int path[2 * TOPO_MAX_DEPTH + 2]; /* provider ... common ... client (indices) */
+	int npath;
+	char acs_list[256];	     /* "0000:00:01.0;0000:01:00.0" (kernel's order) */
+	char fix_hint[300];	     /* "pci=disable_acs_redir=..." or "" */
+	bool overridden;
+	struct verdict_reason_item reasons[VERDICT_MAX_REASONS];
+	int nreasons;
+};
+
+/*
+ * verdict_ctx_new() - precompute chains and host-bridge facts of @t.
+ * @extra_wl/@n_extra: config whitelist entries added to the kernel's table.
+ * @ovr/@n_ovr: admin pair overrides (copied).
+ * Returns 0 and *ret_ctx, or -ENOMEM.  @t must outlive the context.
+ */
+int verdict_ctx_new(const struct topo *t, const struct verdict_whitelist_entry *extra_wl,
+		    int n_extra, const struct verdict_override *ovr, int n_ovr,
+		    struct verdict_ctx **ret_ctx);
+void verdict_ctx_free(struct verdict_ctx *ctx);
+
+/* Fast path: kernel map type and distance only (no reasons, no overrides).
+ * Returns the map type; *ret_dist gets the kernel distance. */
+enum verdict_map verdict_fast(const struct verdict_ctx *ctx, int provider, int client,
+			      int *ret_dist);
+
+/* Full verdict for one ordered pair (indices into t->funcs). Always fills *ret. */
+void verdict_pair(const struct verdict_ctx *ctx, int provider, int client, struct verdict *ret);
+
+/* Kernel's pci_p2pdma_distance_many(): sum of distances, -1 if any client is
+ * not supported (after overrides when @with_overrides). */
+int verdict_distance_many(const struct verdict_ctx *ctx, int provider, const int *clients,
+			  int nclients, bool with_overrides);
+
+/* The kernel's built-in whitelist (terminated by vendor 0). */
+extern const struct verdict_whitelist_entry verdict_kernel_whitelist[];
+
+const char *verdict_map_name(enum verdict_map m);   /* "bus_addr" ... */
+const char *verdict_class_name(enum verdict_class c); /* "PIX" ... */
+const char *verdict_reason_code(enum verdict_reason r); /* "acs_redirect" ... */
