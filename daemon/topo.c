@@ -1,0 +1,1005 @@
+// SPDX-License-Identifier: MIT
+/*
+ * topo.c - discover the PCI topology from sysfs under a root directory fd.
+ *
+ * Two sources, merged: the device tree (sys/devices/pci<dom>:<bus>/...), whose
+ * nesting gives each function's upstream bridge, and the flat bus list
+ * (sys/bus/pci/devices/<BDF>), which copied or partial snapshots sometimes hold
+ * alone.  When a function has no place in the tree, its parent is taken from the
+ * path its bus-list link names, else from bridge bus ranges (as the kernel's
+ * own bus numbering implies).
+ */
+#include "topo.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/pci_regs.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gpu.h"
+#include "pcicfg.h"
+
+#define MAX_WARNINGS 256
+#define ATTR_MAX 4096
+#define NO_KEY UINT64_MAX
+
+struct scan {
+	int rootfd;
+	struct topo *t;
+	int cap_funcs;
+	uint64_t *parent_key; /* per func (pre-sort): key of the upstream bridge or NO_KEY */
+	int cap_hbs;
+};
+
+static uint64_t bdf_key(uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn)
+{
+	return ((uint64_t)domain << 16) | ((uint64_t)bus << 8) | ((uint64_t)dev << 3) | fn;
+}
+
+static uint64_t func_key(const struct topo_func *f)
+{
+	return bdf_key(f->domain, f->bus, f->dev, f->fn);
+}
+
+static void warn(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct topo *t, const char *fmt, ...)
+{
+	if (t->nwarnings >= MAX_WARNINGS)
+		return;
+	if (!t->warnings) {
+		t->warnings = calloc(MAX_WARNINGS, sizeof(char *));
+		if (!t->warnings)
+			return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) >= 0)
+		t->warnings[t->nwarnings++] = s;
+	va_end(ap);
+}
+
+/* Read a small attribute file into @buf (NUL-terminated, trailing newline
+ * stripped).  Returns the length or -errno. */
+static ssize_t read_attr(int dirfd, const char *name, char *buf, size_t size)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	ssize_t n;
+	do
+		n = read(fd, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	int err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		buf[--n] = '\0';
+	return n;
+}
+
+/* Parse an unsigned number (base 0: "0x10de", "17") fully; -EINVAL otherwise. */
+static int parse_ulong(const char *s, unsigned long max, unsigned long *ret)
+{
+	char *end;
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 0);
+	if (errno || end == s || *end || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int read_hex_attr(int dirfd, const char *name, unsigned long max, unsigned long *ret)
+{
+	char buf[64];
+	if (read_attr(dirfd, name, buf, sizeof(buf)) <= 0)
+		return -ENOENT;
+	return parse_ulong(buf, max, ret);
+}
+
+static int read_int_attr(int dirfd, const char *name, long min, long max, long *ret)
+{
+	char buf[64], *end;
+	if (read_attr(dirfd, name, buf, sizeof(buf)) <= 0)
+		return -ENOENT;
+	errno = 0;
+	long v = strtol(buf, &end, 0);
+	if (errno || end == buf || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/* Basename of a symlink's target (dangling links are fine; trailing slashes
+ * dropped).  Returns length or -errno. */
+static ssize_t read_link_base(int dirfd, const char *name, char *buf, size_t size)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	while (n > 1 && target[n - 1] == '/')
+		target[--n] = '\0';
+	const char *base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	size_t len = strlen(base);
+	if (len == 0 || len >= size)
+		return -ENAMETOOLONG;
+	memcpy(buf, base, len + 1);
+	return (ssize_t)len;
+}
+
+int topo_parse_bdf(const char *s, uint32_t *domain, uint8_t *bus, uint8_t *dev, uint8_t *fn)
+{
+	unsigned long d = 0, b, v, f;
+	char *end;
+	const char *p = s;
+	if (!s)
+		return -EINVAL;
+	size_t len = strnlen(s, TOPO_BDF_LEN);
+	if (len == 0 || len >= TOPO_BDF_LEN)
+		return -EINVAL;
+	int colons = 0;
+	for (size_t i = 0; i < len; i++)
+		colons += s[i] == ':';
+	if (colons == 2) {
+		if (!isxdigit((unsigned char)*p))
+			return -EINVAL;
+		d = strtoul(p, &end, 16);
+		if (*end != ':' || end - p > 8)
+			return -EINVAL;
+		p = end + 1;
+	} else if (colons != 1) {
+		return -EINVAL;
+	}
+	if (!isxdigit((unsigned char)p[0]))
+		return -EINVAL;
+	b = strtoul(p, &end, 16);
+	if (*end != ':' || end - p > 2)
+		return -EINVAL;
+	p = end + 1;
+	if (!isxdigit((unsigned char)p[0]))
+		return -EINVAL;
+	v = strtoul(p, &end, 16);
+	if (*end != '.' || end - p > 2 || v > 0x1f)
+		return -EINVAL;
+	p = end + 1;
+	if (p[0] < '0' || p[0] > '7' || p[1] != '\0')
+		return -EINVAL;
+	f = (unsigned long)(p[0] - '0');
+	*domain = (uint32_t)d;
+	*bus = (uint8_t)b;
+	*dev = (uint8_t)v;
+	*fn = (uint8_t)f;
+	return 0;
+}
+
+/* "pci0000:00" -> domain, bus */
+static int parse_hb_name(const char *s, uint32_t *domain, uint8_t *bus)
+{
+	if (strncmp(s, "pci", 3) != 0 || strlen(s) >= TOPO_HB_NAME_LEN)
+		return -EINVAL;
+	char *end;
+	const char *p = s + 3;
+	if (!isxdigit((unsigned char)*p))
+		return -EINVAL;
+	unsigned long d = strtoul(p, &end, 16);
+	if (*end != ':' || end - p > 8)
+		return -EINVAL;
+	p = end + 1;
+	if (!isxdigit((unsigned char)*p))
+		return -EINVAL;
+	unsigned long b = strtoul(p, &end, 16);
+	if (*end || end - p > 2)
+		return -EINVAL;
+	*domain = (uint32_t)d;
+	*bus = (uint8_t)b;
+	return 0;
+}
+
+int topo_parse_cpu(const char *s, struct topo_cpu *ret_cpu)
+{
+	struct topo_cpu c = {.vendor = TOPO_CPU_UNKNOWN, .family = -1, .from_override = true};
+	const char *colon = s ? strchr(s, ':') : NULL;
+	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(c.vendor_id))
+		return -EINVAL;
+	char vendor[sizeof(c.vendor_id)];
+	memcpy(vendor, s, (size_t)(colon - s));
+	vendor[colon - s] = '\0';
+	unsigned long fam;
+	if (parse_ulong(colon + 1, 0xffff, &fam) < 0)
+		return -EINVAL;
+	if (!strcasecmp(vendor, "amd") || !strcmp(vendor, "AuthenticAMD")) {
+		c.vendor = TOPO_CPU_AMD;
+		strcpy(c.vendor_id, "AuthenticAMD");
+	} else if (!strcasecmp(vendor, "intel") || !strcmp(vendor, "GenuineIntel")) {
+		c.vendor = TOPO_CPU_INTEL;
+		strcpy(c.vendor_id, "GenuineIntel");
+	} else if (!strcasecmp(vendor, "hygon") || !strcmp(vendor, "HygonGenuine")) {
+		/* The kernel's X86_VENDOR_AMD check does not include Hygon. */
+		c.vendor = TOPO_CPU_OTHER;
+		strcpy(c.vendor_id, "HygonGenuine");
+	} else {
+		return -EINVAL;
+	}
+	c.family = (int)fam;
+	*ret_cpu = c;
+	return 0;
+}
+
+static void scan_cpu(int rootfd, struct topo_cpu *cpu)
+{
+	memset(cpu, 0, sizeof(*cpu));
+	cpu->family = -1;
+	int fd = openat(rootfd, "proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	char buf[8192];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	bool have_vendor = false, have_family = false;
+	for (char *line = buf, *next; line && *line && !(have_vendor && have_family); line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char *colon = strchr(line, ':');
+		if (!colon)
+			continue;
+		char *val = colon + 1;
+		while (*val == ' ' || *val == '\t')
+			val++;
+		if (!have_vendor && !strncmp(line, "vendor_id", 9)) {
+			snprintf(cpu->vendor_id, sizeof(cpu->vendor_id), "%s", val);
+			have_vendor = true;
+		} else if (!have_family && !strncmp(line, "cpu family", 10)) {
+			unsigned long fam;
+			if (parse_ulong(val, 0xffff, &fam) == 0) {
+				cpu->family = (int)fam;
+				have_family = true;
+			}
+		}
+	}
+	if (!have_vendor)
+		cpu->vendor = TOPO_CPU_UNKNOWN;
+	else if (!strcmp(cpu->vendor_id, "AuthenticAMD"))
+		cpu->vendor = TOPO_CPU_AMD;
+	else if (!strcmp(cpu->vendor_id, "GenuineIntel"))
+		cpu->vendor = TOPO_CPU_INTEL;
+	else
+		cpu->vendor = TOPO_CPU_OTHER;
+	if (!have_family && cpu->vendor != TOPO_CPU_OTHER)
+		cpu->vendor = TOPO_CPU_UNKNOWN;
+}
+
+static double parse_speed(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || v <= 0 || v > 1000)
+		return 0;
+	return v;
+}
+
+double topo_link_gbps(double gts, int width)
+{
+	if (gts <= 0 || width <= 0)
+		return 0;
+	double enc;
+	if (gts < 7)
+		enc = 8.0 / 10.0; /* 2.5 and 5 GT/s: 8b/10b */
+	else if (gts < 60)
+		enc = 128.0 / 130.0; /* 8, 16, 32 GT/s */
+	else
+		enc = 242.0 / 256.0; /* 64 GT/s FLIT mode */
+	return gts * width * enc / 8.0;
+}
+
+static int hb_get(struct scan *s, uint32_t domain, uint8_t bus)
+{
+	struct topo *t = s->t;
+	for (int i = 0; i < t->nhbs; i++)
+		if (t->hbs[i].domain == domain && t->hbs[i].bus == bus)
+			return i;
+	if (t->nhbs == s->cap_hbs) {
+		int cap = s->cap_hbs ? s->cap_hbs * 2 : 8;
+		struct topo_hostbridge *n = realloc(t->hbs, (size_t)cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		t->hbs = n;
+		s->cap_hbs = cap;
+	}
+	struct topo_hostbridge *h = &t->hbs[t->nhbs];
+	memset(h, 0, sizeof(*h));
+	snprintf(h->name, sizeof(h->name), "pci%04x:%02x", domain, bus);
+	h->domain = domain;
+	h->bus = bus;
+	h->hbdev = -1;
+	h->numa_node = -1;
+	return t->nhbs++;
+}
+
+static void read_resources(int dirfd, struct topo_func *f)
+{
+	char buf[ATTR_MAX];
+	if (read_attr(dirfd, "resource", buf, sizeof(buf)) <= 0)
+		return;
+	char *line = buf;
+	for (int i = 0; i < TOPO_NBARS && line; i++) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		unsigned long long a, b, c;
+		if (sscanf(line, "%llx %llx %llx", &a, &b, &c) == 3 && b >= a) {
+			f->bars[i].start = a;
+			f->bars[i].end = b;
+			f->bars[i].flags = c;
+		}
+		line = next;
+	}
+}
+
+/* Fill @f's facts from its sysfs directory. */
+static void read_func(struct scan *s, int dirfd, struct topo_func *f)
+{
+	struct topo *t = s->t;
+	unsigned long v;
+	long l;
+	char buf[256];
+
+	f->class_code = UINT32_MAX;
+	f->numa_node = -1;
+	f->iommu_group = -1;
+	f->sec_bus = f->sub_bus = -1;
+	f->pcie_type = -1;
+	if (read_hex_attr(dirfd, "vendor", 0xffff, &v) == 0)
+		f->vendor = (uint16_t)v;
+	if (read_hex_attr(dirfd, "device", 0xffff, &v) == 0)
+		f->device = (uint16_t)v;
+	if (read_hex_attr(dirfd, "subsystem_vendor", 0xffff, &v) == 0)
+		f->subsys_vendor = (uint16_t)v;
+	if (read_hex_attr(dirfd, "subsystem_device", 0xffff, &v) == 0)
+		f->subsys_device = (uint16_t)v;
+	if (read_hex_attr(dirfd, "class", 0xffffff, &v) == 0)
+		f->class_code = (uint32_t)v;
+	if (read_int_attr(dirfd, "numa_node", -1, 4095, &l) == 0)
+		f->numa_node = (int)l;
+	if (read_attr(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus)) < 0)
+		f->local_cpus[0] = '\0';
+	if (read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)
+		f->driver[0] = '\0';
+	if (read_link_base(dirfd, "iommu_group", buf, sizeof(buf)) > 0 &&
+	    parse_ulong(buf, 1u << 30, &v) == 0)
+		f->iommu_group = (int)v;
+	read_resources(dirfd, f);
+	if (read_attr(dirfd, "current_link_speed", buf, sizeof(buf)) > 0)
+		f->cur_speed_gts = parse_speed(buf);
+	if (read_attr(dirfd, "max_link_speed", buf, sizeof(buf)) > 0)
+		f->max_speed_gts = parse_speed(buf);
+	if (read_int_attr(dirfd, "current_link_width", 0, 64, &l) == 0)
+		f->cur_width = (int)l;
+	if (read_int_attr(dirfd, "max_link_width", 0, 64, &l) == 0)
+		f->max_width = (int)l;
+
+	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
+	struct pcicfg_info ci;
+	int fd = openat(dirfd, "config", O_RDONLY | O_CLOEXEC);
+	ssize_t n = -1;
+	if (fd >= 0) {
+		n = pread(fd, cfg, sizeof(cfg), 0);
+		close(fd);
+	}
+	f->cfg_size = n > 0 ? (int)n : 0;
+	if (n >= 64 && pcicfg_parse(cfg, (size_t)n, &ci) == 0) {
+		f->pcie_type = ci.pcie_type;
+		if (ci.header_type == PCI_HEADER_TYPE_BRIDGE)
+			f->is_bridge = true;
+		if (!ci.acs_known) {
+			f->acs = TOPO_ACS_UNKNOWN;
+		} else if (ci.acs_present) {
+			f->acs = TOPO_ACS_PRESENT;
+			f->acs_cap = ci.acs_cap;
+			f->acs_ctrl = ci.acs_ctrl;
+			f->acs_redir = (ci.acs_ctrl & (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC)) != 0;
+		} else {
+			f->acs = TOPO_ACS_ABSENT;
+		}
+		if (f->vendor == 0 && f->device == 0) {
+			f->vendor = (uint16_t)(cfg[0] | cfg[1] << 8);
+			f->device = (uint16_t)(cfg[2] | cfg[3] << 8);
+		}
+		if (f->class_code == UINT32_MAX)
+			f->class_code = (uint32_t)(cfg[9] | cfg[10] << 8 | cfg[11] << 16);
+		f->sec_bus = ci.sec_bus;
+		f->sub_bus = ci.sub_bus;
+	} else if (n >= 0) {
+		warn(t, "%s: config space unreadable (%zd bytes)", f->bdf, n);
+	}
+	if (read_int_attr(dirfd, "secondary_bus_number", 0, 255, &l) == 0)
+		f->sec_bus = (int)l;
+	if (read_int_attr(dirfd, "subordinate_bus_number", 0, 255, &l) == 0)
+		f->sub_bus = (int)l;
+	if ((f->class_code >> 8) == 0x0604 || (f->class_code >> 8) == 0x0609)
+		f->is_bridge = true;
+	if (f->is_bridge && f->sec_bus >= 0 &&
+	    (f->sec_bus <= f->bus || f->sub_bus < f->sec_bus)) {
+		warn(t, "%s: invalid bridge bus range %d-%d ignored", f->bdf, f->sec_bus,
+		     f->sub_bus);
+		f->sec_bus = f->sub_bus = -1;
+	}
+}
+
+/* Append a function (not yet sorted).  Returns its index or -errno. */
+static int func_add(struct scan *s, uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn,
+		    uint64_t parent_key, int hb)
+{
+	struct topo *t = s->t;
+	if (t->nfuncs >= TOPO_MAX_FUNCS)
+		return -E2BIG;
+	if (t->nfuncs == s->cap_funcs) {
+		int cap = s->cap_funcs ? s->cap_funcs * 2 : 64;
+		struct topo_func *nf = realloc(t->funcs, (size_t)cap * sizeof(*nf));
+		if (!nf)
+			return -ENOMEM;
+		t->funcs = nf;
+		uint64_t *np = realloc(s->parent_key, (size_t)cap * sizeof(*np));
+		if (!np)
+			return -ENOMEM;
+		s->parent_key = np;
+		s->cap_funcs = cap;
+	}
+	int i = t->nfuncs++;
+	struct topo_func *f = &t->funcs[i];
+	memset(f, 0, sizeof(*f));
+	f->domain = domain;
+	f->bus = bus;
+	f->dev = dev;
+	f->fn = fn;
+	f->hb = hb;
+	f->parent = -1;
+	snprintf(f->bdf, sizeof(f->bdf), "%04x:%02x:%02x.%x", domain, bus, dev, fn);
+	s->parent_key[i] = parent_key;
+	return i;
+}
+
+static int find_unsorted(const struct topo *t, uint64_t key)
+{
+	for (int i = 0; i < t->nfuncs; i++)
+		if (func_key(&t->funcs[i]) == key)
+			return i;
+	return -1;
+}
+
+/* Walk one directory of the device tree: subdirectories named as BDFs are
+ * functions below @parent_key, ones named pci<dom>:<bus> are new root buses
+ * (VMD and similar).  Symlinks are never followed. */
+static int walk_tree(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth)
+{
+	if (depth > TOPO_MAX_DEPTH) {
+		warn(s->t, "device tree deeper than %d levels; cut", TOPO_MAX_DEPTH);
+		return 0;
+	}
+	int dfd = dup(dirfd);
+	if (dfd < 0)
+		return -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && r >= 0) {
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		uint32_t dom;
+		uint8_t bus, dev, fn;
+		bool is_func = topo_parse_bdf(de->d_name, &dom, &bus, &dev, &fn) == 0 &&
+			       strchr(de->d_name, ':') != strrchr(de->d_name, ':');
+		bool is_hb = !is_func && parse_hb_name(de->d_name, &dom, &bus) == 0;
+		if (!is_func && !is_hb)
+			continue;
+		int cfd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (cfd < 0)
+			continue; /* a symlink or vanished: not part of the tree */
+		if (is_hb) {
+			int h = hb_get(s, dom, bus);
+			r = h < 0 ? h : walk_tree(s, cfd, NO_KEY, h, depth + 1);
+		} else if (find_unsorted(s->t, bdf_key(dom, bus, dev, fn)) >= 0) {
+			warn(s->t, "%s: appears twice in the device tree", de->d_name);
+		} else {
+			int i = func_add(s, dom, bus, dev, fn, parent_key, hb);
+			if (i < 0) {
+				r = i;
+			} else {
+				s->t->funcs[i].in_tree = true;
+				read_func(s, cfd, &s->t->funcs[i]);
+				r = walk_tree(s, cfd, bdf_key(dom, bus, dev, fn), hb, depth + 1);
+			}
+		}
+		close(cfd);
+	}
+	closedir(d);
+	return r;
+}
+
+static int scan_tree(struct scan *s)
+{
+	int dfd = openat(s->rootfd, "sys/devices", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && r >= 0) {
+		uint32_t dom;
+		uint8_t bus;
+		if (parse_hb_name(de->d_name, &dom, &bus) < 0)
+			continue;
+		int hfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (hfd < 0)
+			continue;
+		int h = hb_get(s, dom, bus);
+		r = h < 0 ? h : walk_tree(s, hfd, NO_KEY, h, 0);
+		close(hfd);
+	}
+	closedir(d);
+	return r;
+}
+
+/* Parent key from a bus-list link target such as
+ * "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/": the BDF before the
+ * last component, or NO_KEY when the function sits right below pciDDDD:BB. */
+static uint64_t parent_from_link(const char *target, const char *self, uint32_t *ret_hb_dom,
+				 uint8_t *ret_hb_bus, bool *ret_have_hb)
+{
+	char buf[PATH_MAX];
+	snprintf(buf, sizeof(buf), "%s", target);
+	uint64_t parent = NO_KEY, last = NO_KEY;
+	*ret_have_hb = false;
+	for (char *save = NULL, *tok = strtok_r(buf, "/", &save); tok;
+	     tok = strtok_r(NULL, "/", &save)) {
+		uint32_t dom;
+		uint8_t bus, dev, fn;
+		if (parse_hb_name(tok, &dom, &bus) == 0) {
+			*ret_hb_dom = dom;
+			*ret_hb_bus = bus;
+			*ret_have_hb = true;
+			parent = last = NO_KEY;
+		} else if (topo_parse_bdf(tok, &dom, &bus, &dev, &fn) == 0 &&
+			   strchr(tok, ':') != strrchr(tok, ':')) {
+			parent = last;
+			last = bdf_key(dom, bus, dev, fn);
+			if (!strcmp(tok, self))
+				break;
+		}
+	}
+	return parent;
+}
+
+static int scan_bus_list(struct scan *s)
+{
+	int dfd = openat(s->rootfd, "sys/bus/pci/devices", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && r >= 0) {
+		uint32_t dom;
+		uint8_t bus, dev, fn;
+		if (de->d_name[0] == '.')
+			continue;
+		if (topo_parse_bdf(de->d_name, &dom, &bus, &dev, &fn) < 0 ||
+		    strchr(de->d_name, ':') == strrchr(de->d_name, ':')) {
+			warn(s->t, "bus/pci/devices/%s: not a BDF; ignored", de->d_name);
+			continue;
+		}
+		int i = find_unsorted(s->t, bdf_key(dom, bus, dev, fn));
+		if (i >= 0) {
+			s->t->funcs[i].in_bus_list = true;
+			continue;
+		}
+		/* Not in the tree: a dangling link, a link into a part of the
+		 * tree that was not captured, or a plain (copied) directory. */
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(dfd, de->d_name, target, sizeof(target) - 1);
+		uint64_t pkey = NO_KEY;
+		bool have_hb = false;
+		uint32_t hdom = dom;
+		uint8_t hbus = bus;
+		if (n > 0) {
+			target[n] = '\0';
+			pkey = parent_from_link(target, de->d_name, &hdom, &hbus, &have_hb);
+		}
+		int cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (cfd < 0 && n > 0) {
+			warn(s->t, "%s: bus/pci/devices link is dangling (%s)", de->d_name, target);
+		} else if (cfd < 0) {
+			warn(s->t, "%s: unreadable bus/pci/devices entry", de->d_name);
+			continue;
+		} else if (n <= 0) {
+			warn(s->t, "%s: bus/pci/devices entry is a plain directory", de->d_name);
+		} else {
+			warn(s->t, "%s: missing from the device tree", de->d_name);
+		}
+		int h = hb_get(s, hdom, hbus);
+		if (h < 0) {
+			r = h;
+		} else {
+			/* Without a link path, the parent comes from bus ranges later. */
+			i = func_add(s, dom, bus, dev, fn, have_hb ? pkey : NO_KEY - 1, h);
+			if (i < 0) {
+				r = i;
+			} else {
+				s->t->funcs[i].in_bus_list = true;
+				if (cfd >= 0)
+					read_func(s, cfd, &s->t->funcs[i]);
+				else {
+					struct topo_func *f = &s->t->funcs[i];
+					f->class_code = UINT32_MAX;
+					f->numa_node = f->iommu_group = -1;
+					f->sec_bus = f->sub_bus = f->pcie_type = -1;
+				}
+			}
+		}
+		if (cfd >= 0)
+			close(cfd);
+	}
+	closedir(d);
+	return r;
+}
+
+static int cmp_func(const void *a, const void *b)
+{
+	uint64_t ka = func_key(a), kb = func_key(b);
+	return ka < kb ? -1 : ka > kb;
+}
+
+static int find_sorted(const struct topo *t, uint64_t key)
+{
+	int lo = 0, hi = t->nfuncs - 1;
+	while (lo <= hi) {
+		int mid = lo + (hi - lo) / 2;
+		uint64_t k = func_key(&t->funcs[mid]);
+		if (k == key)
+			return mid;
+		if (k < key)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+int topo_find(const struct topo *t, const char *bdf)
+{
+	uint32_t dom;
+	uint8_t bus, dev, fn;
+	if (!t || topo_parse_bdf(bdf, &dom, &bus, &dev, &fn) < 0)
+		return -1;
+	return find_sorted(t, bdf_key(dom, bus, dev, fn));
+}
+
+/* The bridge whose secondary bus is @f's bus (narrowest range wins). */
+static int parent_by_bus_range(const struct topo *t, const struct topo_func *f)
+{
+	int best = -1, best_span = 1 << 30;
+	for (int i = 0; i < t->nfuncs; i++) {
+		const struct topo_func *b = &t->funcs[i];
+		if (!b->is_bridge || b->domain != f->domain || b->sec_bus != f->bus || b == f)
+			continue;
+		if (b->sub_bus - b->sec_bus < best_span) {
+			best = i;
+			best_span = b->sub_bus - b->sec_bus;
+		}
+	}
+	return best;
+}
+
+static enum topo_kind kind_of(const struct topo *t, const struct topo_func *f)
+{
+	switch (f->pcie_type) {
+	case PCI_EXP_TYPE_ROOT_PORT:
+		return TOPO_KIND_ROOT_PORT;
+	case PCI_EXP_TYPE_UPSTREAM:
+		return TOPO_KIND_SWITCH_UP;
+	case PCI_EXP_TYPE_DOWNSTREAM:
+		return TOPO_KIND_SWITCH_DOWN;
+	case PCI_EXP_TYPE_PCI_BRIDGE:
+	case PCI_EXP_TYPE_PCIE_BRIDGE:
+		return TOPO_KIND_BRIDGE;
+	default:
+		break;
+	}
+	if ((f->class_code >> 8) == 0x0600)
+		return TOPO_KIND_HOST_BRIDGE;
+	if (!f->is_bridge)
+		return TOPO_KIND_ENDPOINT;
+	if (f->pcie_type >= 0)
+		return TOPO_KIND_BRIDGE;
+	/* Port type unknown (64-byte config): infer from position. */
+	if (f->parent < 0)
+		return TOPO_KIND_ROOT_PORT;
+	enum topo_kind pk = t->funcs[f->parent].kind;
+	if (pk == TOPO_KIND_SWITCH_UP)
+		return TOPO_KIND_SWITCH_DOWN;
+	if (pk == TOPO_KIND_ROOT_PORT || pk == TOPO_KIND_SWITCH_DOWN)
+		return TOPO_KIND_SWITCH_UP;
+	return TOPO_KIND_BRIDGE;
+}
+
+static int resolve(struct scan *s)
+{
+	struct topo *t = s->t;
+	/* Sort functions with their parent keys. */
+	struct pair {
+		struct topo_func f;
+		uint64_t pk;
+	};
+	if (t->nfuncs == 0)
+		return 0;
+	struct pair *tmp = malloc((size_t)t->nfuncs * sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	for (int i = 0; i < t->nfuncs; i++) {
+		tmp[i].f = t->funcs[i];
+		tmp[i].pk = s->parent_key[i];
+	}
+	qsort(tmp, (size_t)t->nfuncs, sizeof(*tmp), cmp_func);
+	for (int i = 0; i < t->nfuncs; i++) {
+		t->funcs[i] = tmp[i].f;
+		s->parent_key[i] = tmp[i].pk;
+		t->funcs[i].idx = i;
+	}
+	free(tmp);
+
+	for (int i = 0; i < t->nfuncs; i++) {
+		struct topo_func *f = &t->funcs[i];
+		uint64_t pk = s->parent_key[i];
+		if (pk == NO_KEY) {
+			f->parent = -1;
+		} else if (pk == NO_KEY - 1) {
+			f->parent = parent_by_bus_range(t, f);
+		} else {
+			f->parent = find_sorted(t, pk);
+			if (f->parent < 0) {
+				warn(t, "%s: upstream bridge missing from the tree", f->bdf);
+				f->parent = parent_by_bus_range(t, f);
+			}
+		}
+		if (f->parent >= 0)
+			t->funcs[f->parent].is_bridge = true;
+	}
+	/* Depth and host bridge from the chain (parents may be listed later). */
+	for (int i = 0; i < t->nfuncs; i++) {
+		struct topo_func *f = &t->funcs[i];
+		int depth = 0, p = f->parent, root = i;
+		while (p >= 0 && depth <= TOPO_MAX_DEPTH) {
+			root = p;
+			p = t->funcs[p].parent;
+			depth++;
+		}
+		if (depth > TOPO_MAX_DEPTH) {
+			warn(t, "%s: upstream chain loops or is too deep; cut", f->bdf);
+			f->parent = -1;
+			depth = 0;
+			root = i;
+		}
+		f->depth = depth;
+		f->hb = t->funcs[root].hb;
+	}
+	/* Kinds top-down (inference looks at the parent's kind). */
+	for (int d = 0; d <= TOPO_MAX_DEPTH; d++) {
+		bool any = false;
+		for (int i = 0; i < t->nfuncs; i++) {
+			if (t->funcs[i].depth != d)
+				continue;
+			any = true;
+			t->funcs[i].kind = kind_of(t, &t->funcs[i]);
+		}
+		if (!any)
+			break;
+	}
+	/* The kernel's "host bridge device": first function on the root bus,
+	 * if at devfn 00.0 or a root port. */
+	for (int h = 0; h < t->nhbs; h++) {
+		struct topo_hostbridge *hb = &t->hbs[h];
+		for (int i = 0; i < t->nfuncs; i++) {
+			struct topo_func *f = &t->funcs[i];
+			if (f->hb != h || f->parent >= 0 || f->bus != hb->bus ||
+			    f->domain != hb->domain)
+				continue;
+			if ((f->dev == 0 && f->fn == 0) || f->kind == TOPO_KIND_ROOT_PORT)
+				hb->hbdev = i;
+			if (f->kind == TOPO_KIND_ROOT_PORT && f->pcie_type < 0)
+				warn(t, "%s: port type unknown (short config); taken as a root port",
+				     f->bdf);
+			break;
+		}
+		for (int i = 0; i < t->nfuncs && hb->numa_node < 0; i++)
+			if (t->funcs[i].hb == h && t->funcs[i].numa_node >= 0)
+				hb->numa_node = t->funcs[i].numa_node;
+	}
+	return 0;
+}
+
+static bool is_real_root(int rootfd)
+{
+	struct stat a, b;
+	return fstat(rootfd, &a) == 0 && stat("/", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+static void attach_gpus(int rootfd, struct topo *t)
+{
+	const struct gpu_ops *ops = gpu_get_ops();
+	struct gpu_node nodes[64];
+	int n = ops && ops->enumerate ? ops->enumerate(rootfd, is_real_root(rootfd), nodes, 64) : 0;
+	if (n < 0) {
+		warn(t, "DRM devices not enumerated: %s", strerror(-n));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		int f = topo_find(t, nodes[i].bdf);
+		if (f < 0)
+			continue;
+		char *dst = t->funcs[f].gpu_nodes;
+		size_t len = strlen(dst), cap = sizeof(t->funcs[f].gpu_nodes);
+		const char *parts[2] = {nodes[i].card, nodes[i].render};
+		for (int k = 0; k < 2; k++) {
+			if (!parts[k][0])
+				continue;
+			int w = snprintf(dst + len, cap - len, "%s%s", len ? "," : "", parts[k]);
+			if (w < 0 || (size_t)w >= cap - len)
+				break;
+			len += (size_t)w;
+		}
+	}
+}
+
+int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
+{
+	struct topo_opts dflt = {0};
+	if (!opts)
+		opts = &dflt;
+	struct topo *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	struct scan s = {.rootfd = rootfd, .t = t};
+	int r = 0;
+	if (opts->cpu_override) {
+		r = topo_parse_cpu(opts->cpu_override, &t->cpu);
+		if (r < 0)
+			goto fail;
+	} else {
+		scan_cpu(rootfd, &t->cpu);
+	}
+	r = scan_tree(&s);
+	if (r >= 0)
+		r = scan_bus_list(&s);
+	if (r >= 0 && t->nfuncs == 0)
+		r = -ENOENT;
+	if (r >= 0)
+		r = resolve(&s);
+	if (r < 0)
+		goto fail;
+	free(s.parent_key);
+	if (!opts->no_gpu)
+		attach_gpus(rootfd, t);
+	*ret_topo = t;
+	return 0;
+fail:
+	free(s.parent_key);
+	topo_free(t);
+	return r;
+}
+
+void topo_free(struct topo *t)
+{
+	if (!t)
+		return;
+	for (int i = 0; i < t->nwarnings; i++)
+		free(t->warnings[i]);
+	free(t->warnings);
+	free(t->funcs);
+	free(t->hbs);
+	free(t);
+}
+
+const char *topo_kind_name(enum topo_kind k)
+{
+	switch (k) {
+	case TOPO_KIND_ENDPOINT:
+		return "endpoint";
+	case TOPO_KIND_ROOT_PORT:
+		return "root-port";
+	case TOPO_KIND_SWITCH_UP:
+		return "switch-upstream";
+	case TOPO_KIND_SWITCH_DOWN:
+		return "switch-downstream";
+	case TOPO_KIND_BRIDGE:
+		return "bridge";
+	case TOPO_KIND_HOST_BRIDGE:
+		return "host-bridge";
+	}
+	return "unknown";
+}
+
+const char *topo_class_name(uint32_t c)
+{
+	static const struct {
+		uint32_t code, mask;
+		const char *name;
+	} tab[] = {
+		{0x010802, 0xffffff, "NVMe"},
+		{0x010000, 0xff0000, "storage"},
+		{0x020700, 0xffff00, "InfiniBand"},
+		{0x020000, 0xff0000, "network"},
+		{0x030200, 0xffff00, "3D controller"},
+		{0x030000, 0xff0000, "display"},
+		{0x040000, 0xff0000, "multimedia"},
+		{0x050200, 0xffff00, "CXL memory"},
+		{0x050000, 0xff0000, "memory"},
+		{0x060000, 0xffff00, "host bridge"},
+		{0x060100, 0xffff00, "ISA bridge"},
+		{0x060400, 0xffff00, "PCI bridge"},
+		{0x060900, 0xffff00, "PCI bridge"},
+		{0x060000, 0xff0000, "bridge"},
+		{0x080000, 0xff0000, "system peripheral"},
+		{0x0b4000, 0xffff00, "co-processor"},
+		{0x0c0300, 0xffff00, "USB"},
+		{0x0c0000, 0xff0000, "serial bus"},
+		{0x110000, 0xff0000, "signal processing"},
+		{0x120000, 0xff0000, "accelerator"},
+	};
+	if (c == UINT32_MAX)
+		return "unknown";
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
+		if ((c & tab[i].mask) == tab[i].code)
+			return tab[i].name;
+	return "other";
+}
+
+bool topo_is_p2p_relevant(const struct topo_func *f)
+{
+	if (f->class_code == UINT32_MAX || f->is_bridge)
+		return false;
+	switch (f->class_code >> 16) {
+	case 0x01: /* storage, NVMe */
+	case 0x02: /* network */
+	case 0x03: /* display / 3D (GPUs) */
+	case 0x05: /* memory (CXL, ivshmem-style BAR memory) */
+	case 0x0b: /* processors / co-processors */
+	case 0x11: /* signal processing */
+	case 0x12: /* processing accelerators */
+		return true;
+	default:
+		return f->gpu_nodes[0] != '\0';
+	}
+}
