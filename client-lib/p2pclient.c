@@ -1,0 +1,661 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * p2pclient.c - libp2pclient.so: the public client API of p2pd (p2pclient.h)
+ * on top of the framing in conn.c.  Not thread-safe per connection.
+ */
+#include "p2pclient.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "proto.h"
+
+#define P2P_EVENT_QUEUE 64
+
+struct p2p_conn {
+	int fd;
+	uint64_t next_id;
+	int timeout_ms;
+	char last_message[256];
+	struct p2p_event events[P2P_EVENT_QUEUE];
+	size_t ev_head, ev_count;
+	unsigned char rbuf[P2P_PROTO_MAX_DATAGRAM];
+};
+
+static p2p_log_fn p2p_log_handler;
+static void *p2p_log_userdata;
+
+P2P_EXPORT void p2p_set_log_handler(p2p_log_fn fn, void *userdata)
+{
+	p2p_log_handler = fn;
+	p2p_log_userdata = userdata;
+}
+
+static void p2p_log(enum p2p_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void p2p_log(enum p2p_log_level level, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (!p2p_log_handler)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	p2p_log_handler(level, buf, p2p_log_userdata);
+}
+
+P2P_EXPORT int p2p_connect(const char *path, struct p2p_conn **ret_conn)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct p2p_conn *c;
+	int fd;
+
+	if (!ret_conn)
+		return -EINVAL;
+	if (!path || !*path)
+		path = getenv(P2P_SOCKET_ENV);
+	if (!path || !*path)
+		path = P2P_DEFAULT_SOCKET;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		int r = -errno;
+
+		free(c);
+		return r;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+
+		p2p_log(P2P_LOG_DEBUG, "connect %s: %s", path, strerror(-r));
+		close(fd);
+		free(c);
+		return r;
+	}
+	c->fd = fd;
+	c->next_id = 1;
+	c->timeout_ms = 30000;
+	*ret_conn = c;
+	return 0;
+}
+
+P2P_EXPORT void p2p_disconnect(struct p2p_conn *conn)
+{
+	if (!conn)
+		return;
+	close(conn->fd);
+	free(conn);
+}
+
+P2P_EXPORT int p2p_conn_fd(const struct p2p_conn *conn)
+{
+	return conn ? conn->fd : -EINVAL;
+}
+
+P2P_EXPORT int p2p_conn_set_timeout(struct p2p_conn *conn, int timeout_ms)
+{
+	if (!conn || timeout_ms < 0)
+		return -EINVAL;
+	conn->timeout_ms = timeout_ms;
+	return 0;
+}
+
+P2P_EXPORT const char *p2p_last_message(const struct p2p_conn *conn)
+{
+	return conn ? conn->last_message : "";
+}
+
+static void p2p_queue_event(struct p2p_conn *c, const char *payload, size_t len)
+{
+	struct json_object *o = NULL;
+	struct p2p_event *ev;
+
+	if (conn_json_parse(payload, len, &o, NULL, 0) < 0)
+		return;
+	if (c->ev_count == P2P_EVENT_QUEUE) { /* drop the oldest */
+		c->ev_head = (c->ev_head + 1) % P2P_EVENT_QUEUE;
+		c->ev_count--;
+		p2p_log(P2P_LOG_WARNING, "event queue full, oldest event dropped");
+	}
+	ev = &c->events[(c->ev_head + c->ev_count) % P2P_EVENT_QUEUE];
+	memset(ev, 0, sizeof(*ev));
+	snprintf(ev->event, sizeof(ev->event), "%s", conn_json_str(o, "event", "unknown"));
+	ev->id = conn_json_u64(o, "id", 0);
+	snprintf(ev->reason, sizeof(ev->reason), "%s", conn_json_str(o, "reason", ""));
+	c->ev_count++;
+	json_object_put(o);
+}
+
+static int64_t p2p_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for and receive one datagram; -ETIMEDOUT past @deadline (0 = none). */
+static int p2p_recv_one(struct p2p_conn *c, int64_t deadline, struct conn_msg *m)
+{
+	for (;;) {
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		int r, tmo = -1;
+
+		r = conn_recv(c->fd, c->rbuf, sizeof(c->rbuf), true, m);
+		if (r > 0)
+			return 0;
+		if (r == 0)
+			return -ECONNRESET;
+		if (r != -EAGAIN)
+			return r;
+		if (deadline) {
+			int64_t left = deadline - p2p_now_ms();
+
+			if (left <= 0)
+				return -ETIMEDOUT;
+			tmo = left > INT32_MAX ? INT32_MAX : (int)left;
+		}
+		r = poll(&p, 1, tmo);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r == 0)
+			return -ETIMEDOUT;
+	}
+}
+
+/*
+ * One request/reply round trip.  Returns 0 with *ret_reply (ok: true), or
+ * -errno (the daemon's errno for ok: false, with last_message set).
+ */
+static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
+		    struct json_object **ret_reply, int *ret_fd)
+{
+	struct p2p_msg_hdr h = { .version = P2P_PROTO_VERSION, .opcode = op };
+	const char *text = req ? json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN) : "{}";
+	struct json_object *reply = NULL, *v;
+	char *acc = NULL;
+	size_t acc_len = 0;
+	int64_t deadline;
+	int fd = -1, r, e;
+
+	if (!c)
+		return -EINVAL;
+	c->last_message[0] = '\0';
+	h.id = c->next_id++;
+	r = conn_send(c->fd, &h, text, strlen(text), -1);
+	if (r < 0) {
+		snprintf(c->last_message, sizeof(c->last_message), "send: %s", strerror(-r));
+		return r == -EPIPE ? -ECONNRESET : r;
+	}
+	deadline = c->timeout_ms ? p2p_now_ms() + c->timeout_ms : 0;
+	for (;;) {
+		struct conn_msg m;
+		char *n;
+
+		r = p2p_recv_one(c, deadline, &m);
+		if (r < 0)
+			goto fail;
+		if (m.hdr.opcode == P2P_OP_EVENT && m.hdr.id == 0) {
+			if (m.fd >= 0)
+				close(m.fd);
+			p2p_queue_event(c, m.payload, m.hdr.len);
+			continue;
+		}
+		if (m.hdr.id != h.id) {
+			/* a late reply to a request that timed out: drop it */
+			if (m.fd >= 0)
+				close(m.fd);
+			continue;
+		}
+		if (m.hdr.opcode != op && m.hdr.opcode != 0) {
+			if (m.fd >= 0)
+				close(m.fd);
+			r = -EPROTO;
+			goto fail;
+		}
+		if (m.fd >= 0) {
+			if (fd >= 0)
+				close(fd);
+			fd = m.fd;
+		}
+		if (acc_len + m.hdr.len > P2P_PROTO_MAX_REPLY) {
+			r = -EMSGSIZE;
+			goto fail;
+		}
+		n = realloc(acc, acc_len + m.hdr.len + 1);
+		if (!n) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		acc = n;
+		memcpy(acc + acc_len, m.payload, m.hdr.len);
+		acc_len += m.hdr.len;
+		acc[acc_len] = '\0';
+		if (!(m.hdr.flags & P2P_FLAG_MORE))
+			break;
+	}
+	r = conn_json_parse(acc, acc_len, &reply, c->last_message, sizeof(c->last_message));
+	free(acc);
+	acc = NULL;
+	if (r < 0) {
+		r = -EPROTO;
+		goto fail;
+	}
+	if (!json_object_object_get_ex(reply, "ok", &v) || !json_object_is_type(v, json_type_boolean)) {
+		snprintf(c->last_message, sizeof(c->last_message), "reply without \"ok\"");
+		r = -EPROTO;
+		goto fail;
+	}
+	if (!json_object_get_boolean(v)) {
+		e = (int)conn_json_u64(reply, "errno", 0);
+		if (e <= 0 || e > 4095)
+			e = conn_errno_from_name(conn_json_str(reply, "code", NULL));
+		if (e <= 0)
+			e = EPROTO;
+		snprintf(c->last_message, sizeof(c->last_message), "%s",
+			 conn_json_str(reply, "message", "request failed"));
+		p2p_log(P2P_LOG_DEBUG, "%s: %s", conn_op_name(op) ? conn_op_name(op) : "?",
+			c->last_message);
+		r = -e;
+		goto fail;
+	}
+	if (ret_fd)
+		*ret_fd = fd;
+	else if (fd >= 0)
+		close(fd);
+	*ret_reply = reply;
+	return 0;
+fail:
+	free(acc);
+	if (fd >= 0)
+		close(fd);
+	json_object_put(reply);
+	if (!c->last_message[0])
+		snprintf(c->last_message, sizeof(c->last_message), "%s", p2p_strerror(r));
+	return r;
+}
+
+/* Call and return one member of the reply (or the whole reply) as a string. */
+static int p2p_call_json(struct p2p_conn *c, uint8_t op, struct json_object *req,
+			 const char *member, char **ret_json)
+{
+	struct json_object *reply, *v;
+	char *s;
+	int r;
+
+	if (!ret_json)
+		return -EINVAL;
+	r = p2p_call(c, op, req, &reply, NULL);
+	if (r < 0)
+		return r;
+	v = reply;
+	if (member && !json_object_object_get_ex(reply, member, &v)) {
+		json_object_put(reply);
+		return -EPROTO;
+	}
+	s = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	json_object_put(reply);
+	if (!s)
+		return -ENOMEM;
+	*ret_json = s;
+	return 0;
+}
+
+P2P_EXPORT int p2p_hello(struct p2p_conn *conn, struct p2p_hello_info *ret_info)
+{
+	struct json_object *req = json_object_new_object(), *reply;
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	json_object_object_add(req, "version", json_object_new_int(P2P_PROTO_VERSION));
+	json_object_object_add(req, "client", json_object_new_string("libp2pclient"));
+	r = p2p_call(conn, P2P_OP_HELLO, req, &reply, NULL);
+	json_object_put(req);
+	if (r < 0)
+		return r;
+	if (conn_json_u64(reply, "version", 0) != P2P_PROTO_VERSION) {
+		json_object_put(reply);
+		return -EPROTONOSUPPORT;
+	}
+	if (ret_info) {
+		memset(ret_info, 0, sizeof(*ret_info));
+		ret_info->version = (unsigned)conn_json_u64(reply, "version", 0);
+		snprintf(ret_info->server, sizeof(ret_info->server), "%s",
+			 conn_json_str(reply, "server", ""));
+		ret_info->admin = conn_json_bool(reply, "admin", false);
+		ret_info->uid = (uint32_t)conn_json_u64(reply, "uid", UINT32_MAX);
+		ret_info->gid = (uint32_t)conn_json_u64(reply, "gid", UINT32_MAX);
+		ret_info->pid = (uint32_t)conn_json_u64(reply, "pid", 0);
+		ret_info->max_message_size = (uint32_t)conn_json_u64(reply, "max_message_size", 0);
+	}
+	json_object_put(reply);
+	return 0;
+}
+
+P2P_EXPORT int p2p_topology_json(struct p2p_conn *conn, char **ret_json)
+{
+	return p2p_call_json(conn, P2P_OP_TOPOLOGY, NULL, "topology", ret_json);
+}
+
+P2P_EXPORT int p2p_check_json(struct p2p_conn *conn, const char *provider, const char *client,
+			      char **ret_json)
+{
+	struct json_object *req;
+	int r;
+
+	if (!provider || !client)
+		return -EINVAL;
+	req = json_object_new_object();
+	if (!req)
+		return -ENOMEM;
+	json_object_object_add(req, "provider", json_object_new_string(provider));
+	json_object_object_add(req, "client", json_object_new_string(client));
+	r = p2p_call_json(conn, P2P_OP_CHECK, req, "check", ret_json);
+	json_object_put(req);
+	return r;
+}
+
+P2P_EXPORT int p2p_matrix_json(struct p2p_conn *conn, bool all, char **ret_json)
+{
+	struct json_object *req = json_object_new_object();
+	int r;
+
+	if (!req)
+		return -ENOMEM;
+	json_object_object_add(req, "all", json_object_new_boolean(all));
+	r = p2p_call_json(conn, P2P_OP_MATRIX, req, "matrix", ret_json);
+	json_object_put(req);
+	return r;
+}
+
+P2P_EXPORT const char *p2p_buf_type_name(enum p2p_buf_type t)
+{
+	switch (t) {
+	case P2P_BUF_P2P:
+		return P2P_TYPE_NAME_P2P;
+	case P2P_BUF_HOST:
+		return P2P_TYPE_NAME_HOST;
+	case P2P_BUF_MEMFD:
+		return P2P_TYPE_NAME_MEMFD;
+	}
+	return NULL;
+}
+
+static int p2p_info_from_json(struct json_object *b, struct p2p_buffer_info *ret)
+{
+	const char *type = conn_json_str(b, "type", "");
+
+	memset(ret, 0, sizeof(*ret));
+	ret->id = conn_json_u64(b, "id", 0);
+	ret->size = conn_json_u64(b, "size", 0);
+	if (strcmp(type, P2P_TYPE_NAME_P2P) == 0)
+		ret->type = P2P_BUF_P2P;
+	else if (strcmp(type, P2P_TYPE_NAME_HOST) == 0)
+		ret->type = P2P_BUF_HOST;
+	else if (strcmp(type, P2P_TYPE_NAME_MEMFD) == 0)
+		ret->type = P2P_BUF_MEMFD;
+	else
+		return -EPROTO;
+	snprintf(ret->type_name, sizeof(ret->type_name), "%s", type);
+	snprintf(ret->backend, sizeof(ret->backend), "%s", conn_json_str(b, "backend", ""));
+	snprintf(ret->provider, sizeof(ret->provider), "%s", conn_json_str(b, "provider", ""));
+	snprintf(ret->name, sizeof(ret->name), "%s", conn_json_str(b, "name", ""));
+	return ret->id ? 0 : -EPROTO;
+}
+
+P2P_EXPORT int p2p_alloc(struct p2p_conn *conn, const struct p2p_alloc_req *req,
+			 struct p2p_buffer_info *ret_info, int *ret_fd, char **ret_json)
+{
+	struct json_object *o, *arr, *reply = NULL, *b;
+	struct p2p_buffer_info info;
+	unsigned types;
+	size_t i;
+	int r, fd = -1;
+
+	if (!conn || !req || !ret_fd || req->size == 0 || (req->npeers && !req->peers))
+		return -EINVAL;
+	types = req->types ? req->types : P2P_BUF_ANY_DMABUF;
+	if (types & ~(unsigned)(P2P_BUF_P2P | P2P_BUF_HOST | P2P_BUF_MEMFD))
+		return -EINVAL;
+	o = json_object_new_object();
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "size", json_object_new_uint64(req->size));
+	json_object_object_add(o, "provider", json_object_new_string(req->provider ? req->provider : "auto"));
+	arr = json_object_new_array();
+	for (i = 0; arr && i < req->npeers; i++)
+		json_object_array_add(arr, json_object_new_string(req->peers[i] ? req->peers[i] : ""));
+	json_object_object_add(o, "peers", arr);
+	arr = json_object_new_array();
+	if (arr && (types & P2P_BUF_P2P))
+		json_object_array_add(arr, json_object_new_string(P2P_TYPE_NAME_P2P));
+	if (arr && (types & P2P_BUF_HOST))
+		json_object_array_add(arr, json_object_new_string(P2P_TYPE_NAME_HOST));
+	if (arr && (types & P2P_BUF_MEMFD))
+		json_object_array_add(arr, json_object_new_string(P2P_TYPE_NAME_MEMFD));
+	json_object_object_add(o, "types", arr);
+	if (req->name)
+		json_object_object_add(o, "name", json_object_new_string(req->name));
+	r = p2p_call(conn, P2P_OP_ALLOC, o, &reply, &fd);
+	json_object_put(o);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(reply, "buffer", &b) || p2p_info_from_json(b, &info) < 0 ||
+	    fd < 0) {
+		snprintf(conn->last_message, sizeof(conn->last_message),
+			 fd < 0 ? "alloc reply without a file descriptor" : "malformed alloc reply");
+		r = -EPROTO;
+		goto out;
+	}
+	if (ret_json) {
+		char *s = strdup(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
+
+		if (!s) {
+			r = -ENOMEM;
+			goto out;
+		}
+		*ret_json = s;
+	}
+	if (ret_info)
+		*ret_info = info;
+	*ret_fd = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	json_object_put(reply);
+	return r;
+}
+
+static int p2p_call_id(struct p2p_conn *conn, uint8_t op, uint64_t id)
+{
+	struct json_object *o = json_object_new_object(), *reply;
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "id", json_object_new_uint64(id));
+	r = p2p_call(conn, op, o, &reply, NULL);
+	json_object_put(o);
+	if (r < 0)
+		return r;
+	json_object_put(reply);
+	return 0;
+}
+
+P2P_EXPORT int p2p_release(struct p2p_conn *conn, uint64_t id)
+{
+	return p2p_call_id(conn, P2P_OP_RELEASE, id);
+}
+
+P2P_EXPORT int p2p_list(struct p2p_conn *conn, struct p2p_buffer_info **ret_bufs, size_t *ret_n)
+{
+	struct json_object *reply, *arr;
+	struct p2p_buffer_info *bufs;
+	size_t i, n;
+	int r;
+
+	if (!ret_bufs || !ret_n)
+		return -EINVAL;
+	r = p2p_call(conn, P2P_OP_LIST, NULL, &reply, NULL);
+	if (r < 0)
+		return r;
+	if (!json_object_object_get_ex(reply, "buffers", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		json_object_put(reply);
+		return -EPROTO;
+	}
+	n = json_object_array_length(arr);
+	bufs = calloc(n ? n : 1, sizeof(*bufs));
+	if (!bufs) {
+		json_object_put(reply);
+		return -ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		if (p2p_info_from_json(json_object_array_get_idx(arr, i), &bufs[i]) < 0) {
+			free(bufs);
+			json_object_put(reply);
+			return -EPROTO;
+		}
+	}
+	json_object_put(reply);
+	*ret_bufs = bufs;
+	*ret_n = n;
+	return 0;
+}
+
+P2P_EXPORT int p2p_list_json(struct p2p_conn *conn, char **ret_json)
+{
+	return p2p_call_json(conn, P2P_OP_LIST, NULL, "buffers", ret_json);
+}
+
+P2P_EXPORT int p2p_admin_clients_json(struct p2p_conn *conn, char **ret_json)
+{
+	return p2p_call_json(conn, P2P_OP_CLIENTS, NULL, "clients", ret_json);
+}
+
+P2P_EXPORT int p2p_admin_buffers_json(struct p2p_conn *conn, char **ret_json)
+{
+	return p2p_call_json(conn, P2P_OP_BUFFERS, NULL, "buffers", ret_json);
+}
+
+P2P_EXPORT int p2p_admin_stats_json(struct p2p_conn *conn, char **ret_json)
+{
+	return p2p_call_json(conn, P2P_OP_STATS, NULL, "stats", ret_json);
+}
+
+P2P_EXPORT int p2p_admin_revoke(struct p2p_conn *conn, uint64_t id)
+{
+	return p2p_call_id(conn, P2P_OP_REVOKE, id);
+}
+
+P2P_EXPORT int p2p_admin_reload(struct p2p_conn *conn)
+{
+	struct json_object *reply;
+	int r = p2p_call(conn, P2P_OP_RELOAD, NULL, &reply, NULL);
+
+	if (r < 0)
+		return r;
+	json_object_put(reply);
+	return 0;
+}
+
+P2P_EXPORT int p2p_request_json(struct p2p_conn *conn, unsigned opcode, const char *json_request,
+				char **ret_json)
+{
+	struct json_object *req = NULL;
+	int r;
+
+	if (opcode == 0 || opcode > 255)
+		return -EINVAL;
+	if (json_request) {
+		r = conn_json_parse(json_request, strlen(json_request), &req, NULL, 0);
+		if (r < 0)
+			return r;
+	}
+	r = p2p_call_json(conn, (uint8_t)opcode, req, NULL, ret_json);
+	json_object_put(req);
+	return r;
+}
+
+P2P_EXPORT int p2p_next_event(struct p2p_conn *conn, struct p2p_event *ret)
+{
+	if (!conn || !ret)
+		return -EINVAL;
+	/* drain what is readable now without blocking */
+	while (conn->ev_count == 0) {
+		struct conn_msg m;
+		int r = conn_recv(conn->fd, conn->rbuf, sizeof(conn->rbuf), true, &m);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r == 0)
+			return -ECONNRESET;
+		if (r < 0)
+			return r;
+		if (m.fd >= 0)
+			close(m.fd);
+		if (m.hdr.opcode == P2P_OP_EVENT && m.hdr.id == 0)
+			p2p_queue_event(conn, m.payload, m.hdr.len);
+		/* anything else is a stale reply: dropped */
+	}
+	*ret = conn->events[conn->ev_head];
+	conn->ev_head = (conn->ev_head + 1) % P2P_EVENT_QUEUE;
+	conn->ev_count--;
+	return 1;
+}
+
+P2P_EXPORT const char *p2p_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case 0:
+		return "success";
+	case EPERM:
+		return "not permitted by p2pd policy";
+	case EDQUOT:
+		return "quota exceeded";
+	case ENODEV:
+		return "no such device, or no backend for the accepted buffer types";
+	case ENOENT:
+		return "no such buffer, or p2pd socket not found";
+	case ECONNREFUSED:
+		return "p2pd is not running (connection refused)";
+	case ECONNRESET:
+		return "connection to p2pd lost";
+	case EPROTO:
+		return "protocol error talking to p2pd";
+	case EPROTONOSUPPORT:
+		return "p2pd speaks another protocol version";
+	case ETIMEDOUT:
+		return "p2pd did not answer in time";
+	case EMSGSIZE:
+		return "message too large";
+	case EUSERS:
+		return "p2pd connection limit reached";
+	case EAGAIN:
+		return "p2pd is busy, try again";
+	default:
+		return strerror(err);
+	}
+}

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * p2pclient.h - libp2pclient, the client library of the p2pd PCIe peer-to-peer
+ * DMA broker.  The only installed userspace header.
+ *
+ * Conventions:
+ *  - Every function returns >= 0 on success or a negative errno value
+ *    (-EPERM, -EDQUOT, ...); never -1 with errno.  p2p_strerror() describes
+ *    a return value; p2p_last_message() gives the daemon's own sentence for
+ *    the last failed request on a connection.
+ *  - Strings returned through ret_* parameters are malloc()ed and owned by
+ *    the caller (free()).  File descriptors returned are O_CLOEXEC and owned
+ *    by the caller.
+ *  - A struct p2p_conn is NOT thread-safe: use one connection per thread or
+ *    serialise calls yourself.  Distinct connections are independent.
+ *  - The library logs nothing unless p2p_set_log_handler() installs a handler.
+ *  - Calls block (the daemon answers promptly); p2p_conn_set_timeout() bounds
+ *    the wait for a reply (default 30 s, -ETIMEDOUT).
+ */
+#ifndef P2PCLIENT_H
+#define P2PCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(P2P_BUILDING_LIB)
+#define P2P_EXPORT __attribute__((visibility("default")))
+#else
+#define P2P_EXPORT
+#endif
+
+struct p2p_conn;
+
+/* Buffer types (bit mask for p2p_alloc_req.types). */
+enum p2p_buf_type {
+	P2P_BUF_P2P = 1u << 0,	 /* dma-buf in a PCIe device's BAR (p2pbroker.ko) */
+	P2P_BUF_HOST = 1u << 1,	 /* dma-buf of system pages */
+	P2P_BUF_MEMFD = 1u << 2, /* sealed memfd, NOT a dma-buf (last resort) */
+};
+#define P2P_BUF_ANY_DMABUF (P2P_BUF_P2P | P2P_BUF_HOST)
+
+#define P2P_BDF_LEN 24
+#define P2P_NAME_LEN 64
+
+/*
+ * p2p_connect() - connect to p2pd.
+ * @path: socket path, or NULL for $P2PD_SOCKET, else /run/p2pd/p2pd.sock.
+ * Returns 0 and *ret_conn (free with p2p_disconnect()), or -errno
+ * (-ENOENT/-ECONNREFUSED no daemon, -EACCES socket permissions, -ENOMEM).
+ * Does not send hello; call p2p_hello() to check versions.
+ */
+P2P_EXPORT int p2p_connect(const char *path, struct p2p_conn **ret_conn);
+
+/* Close the connection; the daemon frees this connection's accounting
+ * (buffers already received stay valid as long as their fds are open).
+ * NULL is fine. */
+P2P_EXPORT void p2p_disconnect(struct p2p_conn *conn);
+
+/* The connection's socket (borrowed), e.g. to poll for events. */
+P2P_EXPORT int p2p_conn_fd(const struct p2p_conn *conn);
+
+/* Bound the wait for each reply, in milliseconds (0 = forever). Returns 0. */
+P2P_EXPORT int p2p_conn_set_timeout(struct p2p_conn *conn, int timeout_ms);
+
+struct p2p_hello_info {
+	unsigned version;	    /* daemon's protocol version */
+	char server[P2P_NAME_LEN];  /* "p2pd 0.1" */
+	bool admin;		    /* this connection may use admin calls */
+	uint32_t uid, gid, pid;	    /* as the daemon sees this client */
+	uint32_t max_message_size;  /* largest request the daemon accepts */
+};
+
+/* Version handshake.  -EPROTONOSUPPORT when the daemon speaks another version. */
+P2P_EXPORT int p2p_hello(struct p2p_conn *conn, struct p2p_hello_info *ret_info);
+
+/* JSON documents (the shapes of p2pctl --json, see p2pd-protocol(7)).
+ * *ret_json is a malloc()ed NUL-terminated string. */
+P2P_EXPORT int p2p_topology_json(struct p2p_conn *conn, char **ret_json);
+P2P_EXPORT int p2p_check_json(struct p2p_conn *conn, const char *provider, const char *client,
+			      char **ret_json);
+P2P_EXPORT int p2p_matrix_json(struct p2p_conn *conn, bool all, char **ret_json);
+
+struct p2p_alloc_req {
+	uint64_t size;		   /* bytes, > 0 (rounded up to pages by dma-buf backends) */
+	const char *provider;	   /* BDF, "auto" or NULL (= "auto") */
+	const char *const *peers;  /* BDFs that will import the buffer */
+	size_t npeers;
+	unsigned types;		   /* accepted P2P_BUF_* (0 = p2p|host) in preference order p2p, host, memfd */
+	const char *name;	   /* optional label, <= 63 bytes */
+};
+
+struct p2p_buffer_info {
+	uint64_t id;
+	enum p2p_buf_type type;
+	char type_name[8];	     /* "p2p", "host", "memfd" */
+	char backend[16];	     /* "kmod", "udmabuf", "dma-heap", "memfd" */
+	char provider[P2P_BDF_LEN];  /* "" for host memory */
+	uint64_t size;
+	char name[P2P_NAME_LEN];
+};
+
+/*
+ * p2p_alloc() - ask the daemon for a buffer.
+ * Returns 0, fills *ret_info and stores the buffer fd (O_CLOEXEC, caller owns)
+ * in *ret_fd; or -errno: -EPERM policy, -EDQUOT quota, -ENODEV no backend for
+ * the accepted types / unknown device, -EINVAL bad request.
+ * @ret_json: if non-NULL, the full reply object (with per-peer verdicts).
+ */
+P2P_EXPORT int p2p_alloc(struct p2p_conn *conn, const struct p2p_alloc_req *req,
+			 struct p2p_buffer_info *ret_info, int *ret_fd, char **ret_json);
+
+/* Drop the daemon's accounting of buffer @id (the fd stays the caller's to close). */
+P2P_EXPORT int p2p_release(struct p2p_conn *conn, uint64_t id);
+
+/* This connection's live buffers: *ret_bufs (malloc()ed array, caller frees)
+ * and *ret_n; or as JSON. */
+P2P_EXPORT int p2p_list(struct p2p_conn *conn, struct p2p_buffer_info **ret_bufs, size_t *ret_n);
+P2P_EXPORT int p2p_list_json(struct p2p_conn *conn, char **ret_json);
+
+/* Admin calls (uid 0 or the daemon's admin group, else -EPERM). */
+P2P_EXPORT int p2p_admin_clients_json(struct p2p_conn *conn, char **ret_json);
+P2P_EXPORT int p2p_admin_buffers_json(struct p2p_conn *conn, char **ret_json);
+P2P_EXPORT int p2p_admin_stats_json(struct p2p_conn *conn, char **ret_json);
+P2P_EXPORT int p2p_admin_revoke(struct p2p_conn *conn, uint64_t id);
+/* Reload config and topology; on failure the old config stays in force and
+ * p2p_last_message() says why. */
+P2P_EXPORT int p2p_admin_reload(struct p2p_conn *conn);
+
+/* Raw request: @opcode with @json_request ("{}" when NULL); *ret_json gets the
+ * reply.  For tools and tests. */
+P2P_EXPORT int p2p_request_json(struct p2p_conn *conn, unsigned opcode, const char *json_request,
+				char **ret_json);
+
+struct p2p_event {
+	char event[16]; /* "revoked" */
+	uint64_t id;	/* the buffer */
+	char reason[128];
+};
+
+/*
+ * p2p_next_event() - take one queued event (events that arrived while waiting
+ * for replies, or now readable on the socket without blocking).
+ * Returns 1 with *ret filled, 0 when none, or -errno.
+ */
+P2P_EXPORT int p2p_next_event(struct p2p_conn *conn, struct p2p_event *ret);
+
+/* The daemon's message for the last failed request on @conn ("" if none). */
+P2P_EXPORT const char *p2p_last_message(const struct p2p_conn *conn);
+
+/* Static description of a return value (-EDQUOT -> "quota exceeded"). */
+P2P_EXPORT const char *p2p_strerror(int err);
+
+/* "p2p", "host", "memfd"; NULL for anything else. */
+P2P_EXPORT const char *p2p_buf_type_name(enum p2p_buf_type t);
+
+enum p2p_log_level { P2P_LOG_ERROR = 3, P2P_LOG_WARNING = 4, P2P_LOG_DEBUG = 7 };
+typedef void (*p2p_log_fn)(enum p2p_log_level level, const char *msg, void *userdata);
+/* Install a process-wide log handler (NULL = silent, the default). */
+P2P_EXPORT void p2p_set_log_handler(p2p_log_fn fn, void *userdata);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* P2PCLIENT_H */
