@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * policy.c - who may do what, decided from the loaded config (see policy.h).
+ */
+#include "policy.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define POLICY_GROUPS_FIRST 64	   /* first try; grown up to POLICY_GROUPS_MAX */
+#define POLICY_GROUPS_MAX 65536	   /* NGROUPS_MAX on Linux */
+#define POLICY_PW_BUF_MAX (1 << 20)
+
+/* getpwuid_r() + getgrouplist(); an unknown uid has just its primary gid. */
+static int groups_default(uid_t uid, gid_t gid, gid_t *groups, int max)
+{
+	struct passwd pw, *res = NULL;
+	size_t len = 4096;
+	char *buf = NULL;
+	int r;
+
+	for (;;) {
+		char *nb = realloc(buf, len);
+		if (!nb) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nb;
+		r = getpwuid_r(uid, &pw, buf, len, &res);
+		if (r != ERANGE || len >= POLICY_PW_BUF_MAX)
+			break;
+		len *= 2;
+	}
+	if (r != 0 || !res) {
+		free(buf);
+		if (max > 0)
+			groups[0] = gid;
+		return 1;
+	}
+	int n = max;
+	if (getgrouplist(res->pw_name, gid, groups, &n) < 0) {
+		/* n now holds the number needed; the array holds the first max */
+		free(buf);
+		return n > max ? n : max + 1;
+	}
+	free(buf);
+	return n;
+}
+
+static policy_groups_fn groups_fn = groups_default;
+
+void policy_set_groups_fn(policy_groups_fn fn)
+{
+	groups_fn = fn ? fn : groups_default;
+}
+
+/* Is @uid (primary @gid) a member of @want?  Primary gid first, then the list. */
+static bool in_group(uid_t uid, gid_t gid, gid_t want)
+{
+	gid_t small[POLICY_GROUPS_FIRST], *g = small;
+	int max = POLICY_GROUPS_FIRST, n;
+	bool hit = false;
+
+	if (gid == want)
+		return true;
+	for (;;) {
+		n = groups_fn(uid, gid, g, max);
+		if (n <= max || max >= POLICY_GROUPS_MAX)
+			break;
+		if (g != small)
+			free(g);
+		max = n < POLICY_GROUPS_MAX ? n : POLICY_GROUPS_MAX;
+		g = calloc((size_t)max, sizeof(*g));
+		if (!g)
+			return false; /* cannot tell: not a member */
+	}
+	if (n > max)
+		n = max;
+	for (int i = 0; i < n; i++)
+		if (g[i] == want)
+			hit = true;
+	if (g != small)
+		free(g);
+	return hit;
+}
+
+bool policy_is_admin(const struct p2p_config *cfg, uid_t uid, gid_t gid)
+{
+	if (uid == 0)
+		return true;
+	if (!cfg || !cfg->has_admin_gid)
+		return false;
+	return in_group(uid, gid, cfg->admin_gid);
+}
+
+static bool rule_matches(const struct config_rule *r, uid_t uid, gid_t gid)
+{
+	switch (r->match) {
+	case CONFIG_MATCH_DEFAULT:
+		return true;
+	case CONFIG_MATCH_UID:
+		return r->uid == uid;
+	case CONFIG_MATCH_GID:
+	case CONFIG_MATCH_GROUP:
+		return in_group(uid, gid, r->gid);
+	}
+	return false;
+}
+
+const struct config_rule *policy_rule_for(const struct p2p_config *cfg, uid_t uid, gid_t gid)
+{
+	if (!cfg)
+		return NULL;
+	for (int i = 0; i < cfg->n_rules; i++)
+		if (rule_matches(&cfg->rules[i], uid, gid))
+			return &cfg->rules[i];
+	return &cfg->default_rule;
+}
+
+bool policy_devpat_match(const struct config_devpat *p, const struct topo_func *f)
+{
+	if (!p || !f)
+		return false;
+	switch (p->kind) {
+	case CONFIG_DEV_ANY:
+		return true;
+	case CONFIG_DEV_BDF:
+		return p->domain == f->domain && p->bus == f->bus && p->dev == f->dev &&
+		       p->fn == f->fn;
+	case CONFIG_DEV_ID:
+		return p->vendor == f->vendor && (p->device_any || p->device == f->device);
+	case CONFIG_DEV_CLASS:
+		if (f->class_code == UINT32_MAX)
+			return false;
+		return (f->class_code & p->class_mask) == p->class_value;
+	case CONFIG_DEV_RELEVANT:
+		return topo_is_p2p_relevant(f);
+	}
+	return false;
+}
+
+bool policy_rule_allows_device(const struct config_rule *r, const struct topo_func *f)
+{
+	if (!r || !f)
+		return false;
+	for (int i = 0; i < r->n_devices; i++)
+		if (policy_devpat_match(&r->devices[i], f))
+			return true;
+	return false;
+}
+
+bool policy_device_allowed(const struct p2p_config *cfg, const struct topo *t, uid_t uid,
+			   gid_t gid, int func_idx)
+{
+	if (!cfg || !t || func_idx < 0 || func_idx >= t->nfuncs)
+		return false;
+	return policy_rule_allows_device(policy_rule_for(cfg, uid, gid), &t->funcs[func_idx]);
+}
+
+/* "rules[2] (group video, line 14)" */
+static void rule_desc(const struct config_rule *r, char *buf, size_t len)
+{
+	char who[96] = "";
+
+	switch (r->match) {
+	case CONFIG_MATCH_UID:
+		if (r->name[0])
+			snprintf(who, sizeof(who), "user %s", r->name);
+		else
+			snprintf(who, sizeof(who), "uid %u", (unsigned)r->uid);
+		break;
+	case CONFIG_MATCH_GID:
+		snprintf(who, sizeof(who), "gid %u", (unsigned)r->gid);
+		break;
+	case CONFIG_MATCH_GROUP:
+		snprintf(who, sizeof(who), "group %s", r->name);
+		break;
+	case CONFIG_MATCH_DEFAULT:
+		break;
+	}
+	if (who[0] && r->line)
+		snprintf(buf, len, "%s (%s, line %d)", r->label, who, r->line);
+	else if (who[0])
+		snprintf(buf, len, "%s (%s)", r->label, who);
+	else if (r->line)
+		snprintf(buf, len, "%s (line %d)", r->label, r->line);
+	else
+		snprintf(buf, len, "%s", r->label);
+}
+
+__attribute__((format(printf, 3, 4))) static void say(char *why, size_t whylen, const char *fmt,
+						      ...)
+{
+	va_list ap;
+
+	if (!why || !whylen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+}
+
+int policy_check_alloc(const struct p2p_config *cfg, const struct topo *t, uid_t uid, gid_t gid,
+		       int provider_idx, const char *type, uint64_t size,
+		       const struct policy_usage *cur, char *why, size_t whylen)
+{
+	static const struct policy_usage none = {0, 0};
+	const struct config_rule *r;
+	char desc[160], tbuf[32];
+	unsigned tbit;
+
+	if (why && whylen)
+		why[0] = '\0';
+	if (!cfg) {
+		say(why, whylen, "no policy loaded");
+		return -EINVAL;
+	}
+	tbit = config_type_from_name(type);
+	if (!tbit) {
+		say(why, whylen, "unknown buffer type \"%s\" (expected p2p, host or memfd)",
+		    type ? type : "(null)");
+		return -EINVAL;
+	}
+	if (provider_idx >= 0 && (!t || provider_idx >= t->nfuncs)) {
+		say(why, whylen, "no such provider device (index %d)", provider_idx);
+		return -EINVAL;
+	}
+	if (provider_idx < -1 || (tbit == CONFIG_TYPE_P2P && provider_idx < 0)) {
+		say(why, whylen, "a p2p buffer needs a provider device");
+		return -EINVAL;
+	}
+	if (size == 0) {
+		say(why, whylen, "a buffer needs a size above 0");
+		return -EINVAL;
+	}
+	if (!cur)
+		cur = &none;
+
+	r = policy_rule_for(cfg, uid, gid);
+	rule_desc(r, desc, sizeof(desc));
+	if (!(r->types & tbit)) {
+		say(why, whylen, "%s does not allow %s buffers (allowed: %s)", desc, type,
+		    config_types_str(r->types, tbuf, sizeof(tbuf)));
+		return -EPERM;
+	}
+	if (provider_idx >= 0) {
+		const struct topo_func *f = &t->funcs[provider_idx];
+		if (!policy_rule_allows_device(r, f)) {
+			say(why, whylen,
+			    "%s does not allow device %s (%04x:%04x, class 0x%06x)", desc, f->bdf,
+			    f->vendor, f->device, f->class_code == UINT32_MAX ? 0 : f->class_code);
+			return -EPERM;
+		}
+	}
+	if (cur->buffers >= r->max_buffers) {
+		say(why, whylen,
+		    "quota: buffers: limit %" PRIu32 " of %s reached (current %" PRIu32 ")",
+		    r->max_buffers, desc, cur->buffers);
+		return -EDQUOT;
+	}
+	if (cur->bytes > r->max_bytes || size > r->max_bytes - cur->bytes) {
+		say(why, whylen,
+		    "quota: bytes: %" PRIu64 " more would exceed the limit %" PRIu64
+		    " of %s (current %" PRIu64 ")",
+		    size, r->max_bytes, desc, cur->bytes);
+		return -EDQUOT;
+	}
+	return 0;
+}
