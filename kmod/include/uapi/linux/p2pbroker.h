@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * p2pbroker.h - ioctl ABI of /dev/p2pbroker (p2pbroker.ko).
+ * Ioctl ABI of /dev/p2pbroker (p2pbroker.ko).
  *
  * Rules (Documentation/process/botching-up-ioctls.rst): only __u32/__u64 and
  * __s32, pointers passed as __u64, explicit padding, every struct a multiple of
@@ -14,6 +14,7 @@
 #ifndef _UAPI_LINUX_P2PBROKER_H
 #define _UAPI_LINUX_P2PBROKER_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -42,7 +43,7 @@
 #define P2PB_BUF_HOST	2	/* system pages */
 
 /* Version flags (output). */
-#define P2PB_VERSION_F_P2PDMA	(1ULL << 0)	/* kernel has CONFIG_PCI_P2PDMA */
+#define P2PB_VERSION_F_P2PDMA	_BITULL(0)	/* kernel has CONFIG_PCI_P2PDMA */
 
 /**
  * struct p2pb_version - P2PB_IOC_VERSION
@@ -131,7 +132,7 @@ struct p2pb_alloc {
 };
 
 /* Buffer state flags (output). */
-#define P2PB_BUF_F_REVOKED	(1U << 0)
+#define P2PB_BUF_F_REVOKED	_BITUL(0)
 
 /**
  * struct p2pb_buf_info - one live buffer (DESCRIBE, LIST)

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * Ioctl ABI of /dev/p2pb_test_importer, a test-only
+ * dma-buf importer (p2pb_test_importer.ko) used by the VM tests to act as a
+ * PCI device importing a buffer.  Not for production use.
+ */
+#ifndef _UAPI_P2PB_TEST_IMPORTER_H
+#define _UAPI_P2PB_TEST_IMPORTER_H
+
+#include <linux/const.h>
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+/* Attach with dma_buf_dynamic_attach() and allow_peer2peer (else a plain
+ * dma_buf_attach(), as an ordinary driver does).
+ */
+#define P2PB_TI_F_PEER2PEER	_BITUL(0)
+/* Keep the attachment and mapping until RELEASE or close (one per fd). */
+#define P2PB_TI_F_HOLD		_BITUL(1)
+#define P2PB_TI_IMPORT_VALID_FLAGS	(P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD)
+
+#define P2PB_TI_STAGE_OK	0
+#define P2PB_TI_STAGE_ATTACH	1	/* attach failed */
+#define P2PB_TI_STAGE_MAP	2	/* map failed */
+
+/**
+ * struct p2pb_ti_import - P2PB_TI_IOC_IMPORT
+ * @fd: in, dma-buf fd (borrowed)
+ * @flags: in, P2PB_TI_F_*
+ * @bdf: in, the importing PCI function (P2PB_BDF() of p2pbroker.h)
+ * @error: out, 0 or the -errno of the failed @stage
+ * @stage: out, P2PB_TI_STAGE_*
+ * @dma_addr: out, DMA address of the first segment
+ * @dma_len: out, total DMA length
+ * @nents: out, number of DMA segments
+ * @reserved: must be 0
+ */
+struct p2pb_ti_import {
+	__s32 fd;
+	__u32 flags;
+	__u64 bdf;
+	__s32 error;
+	__u32 stage;
+	__u64 dma_addr;
+	__u64 dma_len;
+	__u32 nents;
+	__u32 reserved;
+};
+
+#define P2PB_TI_Q_REMAP		_BITUL(0)	/* try to map the held attachment again */
+
+/**
+ * struct p2pb_ti_query - P2PB_TI_IOC_QUERY, about the held attachment
+ * @flags: in, P2PB_TI_Q_*
+ * @move_notify: out, move_notify calls received
+ * @mapped: out, 1 while the held mapping is live
+ * @remap_error: out, with P2PB_TI_Q_REMAP: 0 or -errno of the new map (a
+ *		 successful new map is kept as the held mapping)
+ */
+struct p2pb_ti_query {
+	__u32 flags;
+	__u32 move_notify;
+	__u32 mapped;
+	__s32 remap_error;
+};
+
+#define P2PB_TI_IOC_MAGIC	'Q'
+#define P2PB_TI_IOC_IMPORT	_IOWR(P2PB_TI_IOC_MAGIC, 0x00, struct p2pb_ti_import)
+#define P2PB_TI_IOC_QUERY	_IOWR(P2PB_TI_IOC_MAGIC, 0x01, struct p2pb_ti_query)
+#define P2PB_TI_IOC_RELEASE	_IO(P2PB_TI_IOC_MAGIC, 0x02)
+
+#endif /* _UAPI_P2PB_TEST_IMPORTER_H */
