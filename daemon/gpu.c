@@ -43,7 +43,7 @@ static int enumerate_drm(struct gpu_node *nodes, int max)
 	drmDevicePtr devs[GPU_MAX_DRM];
 	int nd = drmGetDevices2(0, devs, GPU_MAX_DRM);
 	if (nd < 0)
-		return nd == -ENODEV ? 0 : nd;
+		return (nd == -ENODEV || nd == -ENOENT) ? 0 : nd; /* no DRM at all */
 	int n = 0;
 	for (int i = 0; i < nd && i < GPU_MAX_DRM; i++) {
 		drmDevicePtr d = devs[i];

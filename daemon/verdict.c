@@ -195,6 +195,27 @@ enum verdict_map verdict_fast(const struct verdict_ctx *c, int p, int cl, int *r
 	return kernel_map(c, p, cl, ret_dist, &common, &acs);
 }
 
+/*
+ * nvidia-smi-style class: X same function; PIX common bridge below the root
+ * port within one switch (distance <= 4); PXB common bridge below the root port
+ * across switches; PHB common root port, or the same host bridge; NODE across
+ * host bridges of one NUMA node (or unknown nodes); SYS across NUMA nodes.
+ */
+static enum verdict_class pair_class(const struct topo *t, int p, int cl, int m, int dist)
+{
+	const struct topo_func *f = t->funcs;
+	if (p == cl)
+		return VERDICT_CLASS_X;
+	if (m >= 0 && f[m].kind != TOPO_KIND_ROOT_PORT && f[m].depth > 0)
+		return dist <= 4 ? VERDICT_CLASS_PIX : VERDICT_CLASS_PXB;
+	if (f[p].hb == f[cl].hb)
+		return VERDICT_CLASS_PHB;
+	int na = t->hbs[f[p].hb].numa_node, nb = t->hbs[f[cl].hb].numa_node;
+	if (na >= 0 && nb >= 0 && na != nb)
+		return VERDICT_CLASS_SYS;
+	return VERDICT_CLASS_NODE;
+}
+
 static const struct ovr *find_ovr(const struct verdict_ctx *c, int p, int cl)
 {
 	for (int i = 0; i < c->novr; i++)
@@ -316,18 +337,7 @@ void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 		v->path[j] = tmp;
 	}
 
-	/* Class. */
-	if (p == cl)
-		v->cls = VERDICT_CLASS_X;
-	else if (m >= 0 && f[m].kind != TOPO_KIND_ROOT_PORT && f[m].depth > 0)
-		v->cls = v->kernel_distance <= 4 ? VERDICT_CLASS_PIX : VERDICT_CLASS_PXB;
-	else if (f[p].hb == f[cl].hb)
-		v->cls = VERDICT_CLASS_PHB;
-	else if (t->hbs[f[p].hb].numa_node >= 0 && t->hbs[f[cl].hb].numa_node >= 0 &&
-		 t->hbs[f[p].hb].numa_node != t->hbs[f[cl].hb].numa_node)
-		v->cls = VERDICT_CLASS_SYS;
-	else
-		v->cls = VERDICT_CLASS_NODE;
+	v->cls = pair_class(t, p, cl, m, v->kernel_distance);
 
 	/* Reasons. */
 	if (p == cl) {
@@ -398,6 +408,28 @@ void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 	v->distance = v->map == VERDICT_NOT_SUPPORTED ? -1 : v->kernel_distance;
 }
 
+static enum verdict_map apply_ovr(const struct verdict_ctx *c, int p, int cl, enum verdict_map m)
+{
+	const struct ovr *o = find_ovr(c, p, cl);
+	if (!o)
+		return m;
+	if (!o->allow)
+		return VERDICT_NOT_SUPPORTED;
+	return m == VERDICT_NOT_SUPPORTED ? VERDICT_THRU_HOST_BRIDGE : m;
+}
+
+void verdict_quick(const struct verdict_ctx *c, int p, int cl, enum verdict_map *ret_map,
+		   int *ret_dist, enum verdict_class *ret_cls)
+{
+	int common, acs, dist;
+	enum verdict_map m = kernel_map(c, p, cl, &dist, &common, &acs);
+	*ret_cls = pair_class(c->t, p, cl, common, dist);
+	if (c->novr)
+		m = apply_ovr(c, p, cl, m);
+	*ret_map = m;
+	*ret_dist = m == VERDICT_NOT_SUPPORTED ? -1 : dist;
+}
+
 int verdict_distance_many(const struct verdict_ctx *c, int provider, const int *clients,
 			  int nclients, bool with_overrides)
 {
@@ -409,12 +441,8 @@ int verdict_distance_many(const struct verdict_ctx *c, int provider, const int *
 			return -1;
 		int d;
 		enum verdict_map m = verdict_fast(c, provider, clients[i], &d);
-		if (with_overrides) {
-			const struct ovr *o = find_ovr(c, provider, clients[i]);
-			if (o)
-				m = o->allow ? (m == VERDICT_NOT_SUPPORTED ? VERDICT_THRU_HOST_BRIDGE : m)
-					     : VERDICT_NOT_SUPPORTED;
-		}
+		if (with_overrides)
+			m = apply_ovr(c, provider, clients[i], m);
 		if (m == VERDICT_NOT_SUPPORTED)
 			return -1;
 		total += d;

@@ -106,6 +106,11 @@ void verdict_ctx_free(struct verdict_ctx *ctx);
 enum verdict_map verdict_fast(const struct verdict_ctx *ctx, int provider, int client,
 			      int *ret_dist);
 
+/* Matrix path: map type and distance after admin overrides, and the class,
+ * without building reasons or the path. */
+void verdict_quick(const struct verdict_ctx *ctx, int provider, int client,
+		   enum verdict_map *ret_map, int *ret_dist, enum verdict_class *ret_cls);
+
 /* Full verdict for one ordered pair (indices into t->funcs). Always fills *ret. */
 void verdict_pair(const struct verdict_ctx *ctx, int provider, int client, struct verdict *ret);
 

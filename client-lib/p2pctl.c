@@ -1,0 +1,661 @@
+// SPDX-License-Identifier: MIT
+/*
+ * p2pctl.c - the admin CLI: argument parsing, offline mode (--fsroot: read a
+ * sysfs tree directly, no daemon), and the human renderings of the JSON
+ * documents that both modes produce.
+ */
+#include "p2pctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "report.h"
+#include "snapshot.h"
+#include "topo.h"
+#include "verdict.h"
+
+#define P2PCTL_VERSION "0.1"
+#define DEFAULT_SOCKET "/run/p2pd/p2pd.sock"
+
+void p2pctl_err(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("p2pctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void p2pctl_print_json(FILE *out, struct json_object *doc)
+{
+	fprintf(out, "%s\n",
+		json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
+							    JSON_C_TO_STRING_NOSLASHESCAPE));
+}
+
+/* ---- names from the pci.ids database (optional, for humans only) ---- */
+
+static char *ids_text;
+static size_t ids_len;
+
+static void ids_load(void)
+{
+	static const char *const paths[] = {"/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids",
+					    "/usr/share/pci.ids"};
+	static bool tried;
+	if (tried)
+		return;
+	tried = true;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20)) {
+			ids_text = malloc((size_t)st.st_size + 1);
+			ssize_t n = ids_text ? read(fd, ids_text, (size_t)st.st_size) : -1;
+			if (n > 0) {
+				ids_len = (size_t)n;
+				ids_text[n] = '\0';
+			} else {
+				free(ids_text);
+				ids_text = NULL;
+			}
+		}
+		close(fd);
+		if (ids_text)
+			return;
+	}
+}
+
+/* "Vendor Device" name into @buf, or "" when unknown. */
+static void ids_name(unsigned vendor, unsigned device, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	ids_load();
+	if (!ids_text)
+		return;
+	char key[8];
+	snprintf(key, sizeof(key), "%04x  ", vendor);
+	const char *vname = NULL, *p = ids_text;
+	size_t vlen = 0;
+	while (p && *p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (!vname) {
+			if (len > 6 && !strncmp(p, key, 6)) {
+				vname = p + 6;
+				vlen = len - 6;
+			}
+		} else if (p[0] != '\t' && p[0] != '#' && len) {
+			break; /* next vendor */
+		} else if (p[0] == '\t' && p[1] != '\t' && len > 7) {
+			char dkey[8];
+			snprintf(dkey, sizeof(dkey), "%04x  ", device);
+			if (!strncmp(p + 1, dkey, 6)) {
+				snprintf(buf, size, "%.*s %.*s", (int)(vlen > 40 ? 40 : vlen), vname,
+					 (int)(len - 7), p + 7);
+				return;
+			}
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	if (vname)
+		snprintf(buf, size, "%.*s device %04x", (int)(vlen > 40 ? 40 : vlen), vname, device);
+}
+
+/* ---- JSON accessors for rendering (documents are ours, but be strict) ---- */
+
+static const char *jget_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool jget_int(struct json_object *o, const char *k, int *ret)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*ret = json_object_get_int(v);
+	return true;
+}
+
+static double jget_double(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) ||
+	    (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)))
+		return 0;
+	return json_object_get_double(v);
+}
+
+static struct json_object *jget_array(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_array))
+		return NULL;
+	return v;
+}
+
+static struct json_object *jget_obj(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_object))
+		return NULL;
+	return v;
+}
+
+static unsigned hexval(const char *s)
+{
+	return s ? (unsigned)strtoul(s, NULL, 16) : 0;
+}
+
+/* ---- topo ---- */
+
+static void render_dev_line(FILE *out, struct json_object *d)
+{
+	const char *bdf = jget_str(d, "bdf"), *vendor = jget_str(d, "vendor");
+	const char *device = jget_str(d, "device"), *cls = jget_str(d, "class_name");
+	const char *kind = jget_str(d, "kind"), *driver = jget_str(d, "driver");
+	char name[128];
+	ids_name(hexval(vendor), hexval(device), name, sizeof(name));
+	fprintf(out, "%s [%04x:%04x] %s", bdf ? bdf : "?", hexval(vendor), hexval(device),
+		name[0] ? name : cls ? cls : "");
+	if (kind && strcmp(kind, "endpoint"))
+		fprintf(out, " <%s>", kind);
+	else if (cls && name[0])
+		fprintf(out, " (%s)", cls);
+	struct json_object *link = jget_obj(d, "link");
+	if (link) {
+		double gts = jget_double(link, "speed_gts");
+		int w = 0;
+		jget_int(link, "width", &w);
+		if (gts > 0 && w)
+			fprintf(out, " x%d@%gGT/s", w, gts);
+	}
+	int numa = -1;
+	if (jget_int(d, "numa_node", &numa) && numa >= 0)
+		fprintf(out, " numa%d", numa);
+	struct json_object *acs = jget_obj(d, "acs");
+	const char *st = acs ? jget_str(acs, "state") : NULL;
+	if (st && !strcmp(st, "present")) {
+		unsigned ctrl = hexval(jget_str(acs, "ctrl"));
+		fprintf(out, " ACS[%s%s%s%s]", ctrl & 0x4 ? "RR " : "", ctrl & 0x8 ? "CR " : "",
+			ctrl & 0x20 ? "EC " : "", (ctrl & 0x2c) ? "redirect" : "no-redirect");
+	} else if (st && !strcmp(st, "unknown") && strcmp(kind ? kind : "endpoint", "endpoint")) {
+		fprintf(out, " ACS[?]");
+	}
+	if (driver)
+		fprintf(out, " drv=%s", driver);
+	struct json_object *gpu = jget_array(d, "gpu_nodes");
+	for (size_t i = 0; gpu && i < json_object_array_length(gpu); i++)
+		fprintf(out, "%s%s", i ? "," : " drm=",
+			json_object_get_string(json_object_array_get_idx(gpu, i)));
+	fputc('\n', out);
+}
+
+static void render_subtree(FILE *out, struct json_object *devs, const char *parent,
+			   const char *hb, char *prefix, size_t plen)
+{
+	size_t n = json_object_array_length(devs);
+	/* children of @parent (or root-bus functions of @hb) */
+	size_t last = SIZE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		const char *p = jget_str(d, "parent"), *h = jget_str(d, "host_bridge");
+		if (parent ? (p && !strcmp(p, parent)) : (!p && h && !strcmp(h, hb)))
+			last = i;
+	}
+	for (size_t i = 0; i < n && last != SIZE_MAX; i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		const char *p = jget_str(d, "parent"), *h = jget_str(d, "host_bridge");
+		if (!(parent ? (p && !strcmp(p, parent)) : (!p && h && !strcmp(h, hb))))
+			continue;
+		fprintf(out, "%s%s", prefix, i == last ? "└─ " : "├─ ");
+		render_dev_line(out, d);
+		size_t len = strlen(prefix);
+		if (len + 8 < plen) {
+			strcat(prefix, i == last ? "   " : "│  ");
+			render_subtree(out, devs, jget_str(d, "bdf"), hb, prefix, plen);
+			prefix[len] = '\0';
+		}
+	}
+}
+
+int p2pctl_render_topo(FILE *out, struct json_object *topo)
+{
+	struct json_object *devs = jget_array(topo, "devices");
+	struct json_object *hbs = jget_array(topo, "host_bridges");
+	if (!devs || !hbs)
+		return -EINVAL;
+	struct json_object *cpu = jget_obj(topo, "cpu");
+	if (cpu) {
+		const char *v = jget_str(cpu, "vendor");
+		int fam = -1;
+		jget_int(cpu, "family", &fam);
+		fprintf(out, "CPU: %s family %s%x (%s); rules: %s\n", v ? v : "unknown",
+			fam >= 0 ? "0x" : "", fam >= 0 ? (unsigned)fam : 0u,
+			jget_str(cpu, "source") ? jget_str(cpu, "source") : "?",
+			jget_str(topo, "rules") ? jget_str(topo, "rules") : "?");
+	}
+	for (size_t h = 0; h < json_object_array_length(hbs); h++) {
+		struct json_object *hb = json_object_array_get_idx(hbs, h);
+		const char *name = jget_str(hb, "name"), *dev = jget_str(hb, "device");
+		int numa = -1;
+		jget_int(hb, "numa_node", &numa);
+		fprintf(out, "%s", name ? name : "?");
+		if (numa >= 0)
+			fprintf(out, " numa%d", numa);
+		if (dev)
+			fprintf(out, " (host bridge device %s [%04x:%04x])", dev,
+				hexval(jget_str(hb, "vendor")), hexval(jget_str(hb, "device_id")));
+		else
+			fprintf(out, " (no host bridge device)");
+		fputc('\n', out);
+		char prefix[512] = "";
+		render_subtree(out, devs, NULL, name ? name : "", prefix, sizeof(prefix));
+	}
+	struct json_object *w = jget_array(topo, "warnings");
+	for (size_t i = 0; w && i < json_object_array_length(w); i++)
+		fprintf(out, "warning: %s\n", json_object_get_string(json_object_array_get_idx(w, i)));
+	return 0;
+}
+
+/* ---- matrix ---- */
+
+int p2pctl_render_matrix(FILE *out, struct json_object *m)
+{
+	struct json_object *devs = jget_array(m, "devices"), *rows = jget_array(m, "rows");
+	if (!devs || !rows)
+		return -EINVAL;
+	size_t n = json_object_array_length(devs);
+	if (n == 0) {
+		fprintf(out, "no p2p-relevant devices (GPU, NVMe, NIC, accelerator); try --all\n");
+		return 0;
+	}
+	fprintf(out, "%-14s", "");
+	for (size_t j = 0; j < n; j++)
+		fprintf(out, " D%-7zu", j);
+	fputc('\n', out);
+	for (size_t i = 0; i < json_object_array_length(rows) && i < n; i++) {
+		struct json_object *row = json_object_array_get_idx(rows, i);
+		struct json_object *cells = jget_array(row, "cells");
+		const char *bdf = jget_str(row, "bdf");
+		fprintf(out, "D%-3zu%-10s", i, "");
+		for (size_t j = 0; cells && j < json_object_array_length(cells); j++) {
+			struct json_object *c = json_object_array_get_idx(cells, j);
+			const char *cls = jget_str(c, "class"), *mt = jget_str(c, "map_type");
+			int d = -1;
+			jget_int(c, "distance", &d);
+			char cell[16];
+			if (i == j)
+				snprintf(cell, sizeof(cell), "X");
+			else if (!mt || !strcmp(mt, "not_supported"))
+				snprintf(cell, sizeof(cell), "%s -", cls ? cls : "?");
+			else
+				snprintf(cell, sizeof(cell), "%s %d%s", cls ? cls : "?", d,
+					 strcmp(mt, "thru_host_bridge") ? "" : "h");
+			fprintf(out, " %-8s", cell);
+		}
+		(void)bdf;
+		fputc('\n', out);
+	}
+	fprintf(out, "\n");
+	for (size_t j = 0; j < n; j++) {
+		const char *bdf = json_object_get_string(json_object_array_get_idx(devs, j));
+		fprintf(out, "D%-3zu %s\n", j, bdf ? bdf : "?");
+	}
+	fprintf(out, "\nLegend: CLASS DISTANCE (kernel p2pdma distance)\n"
+		     "  X    = self\n"
+		     "  PIX  = through at most one PCIe switch       PXB = through several switches\n"
+		     "  PHB  = through a root port / host bridge     NODE = across host bridges, one NUMA node\n"
+		     "  SYS  = across NUMA nodes\n"
+		     "  N    = p2p with bus addresses (bus_addr)     Nh = p2p routed through the host bridge\n"
+		     "  -    = p2p not supported (see: p2pctl check A B)\n");
+	return 0;
+}
+
+/* ---- check ---- */
+
+int p2pctl_render_check(FILE *out, struct json_object *c)
+{
+	const char *mt = jget_str(c, "map_type"), *kmt = jget_str(c, "kernel_map_type");
+	if (!mt)
+		return -EINVAL;
+	int dist = -1, kdist = -1;
+	jget_int(c, "distance", &dist);
+	jget_int(c, "kernel_distance", &kdist);
+	const char *cls = jget_str(c, "class");
+	fprintf(out, "provider:   %s\nclient:     %s\n", jget_str(c, "provider"),
+		jget_str(c, "client"));
+	const char *what = !strcmp(mt, "bus_addr")	   ? "p2p supported, bus addresses"
+			   : !strcmp(mt, "thru_host_bridge") ? "p2p supported, through the host bridge"
+							       : "p2p NOT supported";
+	fprintf(out, "verdict:    %s (%s), distance %d, class %s\n", mt, what, dist,
+		cls ? cls : "?");
+	if (kmt)
+		fprintf(out, "kernel:     %s, distance %d (%s)%s\n", kmt, kdist,
+			jget_str(c, "rules") ? jget_str(c, "rules") : "",
+			json_object_get_boolean(json_object_object_get(c, "overridden"))
+				? "; admin override applied"
+				: "");
+	struct json_object *kv = jget_obj(c, "kernel");
+	if (kv) {
+		int kd = -1;
+		jget_int(kv, "distance", &kd);
+		const char *err = jget_str(kv, "error");
+		if (err)
+			fprintf(out, "live kernel: %s\n", err);
+		else
+			fprintf(out, "live kernel: %s, distance %d (pci_p2pdma_distance_many)%s\n",
+				jget_str(kv, "map_type") ? jget_str(kv, "map_type") : "?", kd,
+				json_object_get_boolean(json_object_object_get(kv, "agrees"))
+					? ", agrees"
+					: ", DISAGREES");
+	}
+	struct json_object *path = jget_array(c, "path");
+	const char *common = jget_str(c, "common_bridge");
+	if (path) {
+		fprintf(out, "path:       ");
+		for (size_t i = 0; i < json_object_array_length(path); i++) {
+			const char *b = json_object_get_string(json_object_array_get_idx(path, i));
+			bool is_common = common && b && !strcmp(b, common);
+			fprintf(out, "%s%s%s%s", i ? " -> " : "", is_common ? "[" : "", b,
+				is_common ? "]" : "");
+		}
+		if (!common)
+			fprintf(out, "  (no common bridge: via the host bridge)");
+		fputc('\n', out);
+	}
+	double g = jget_double(c, "bottleneck_gbps");
+	if (g > 0)
+		fprintf(out, "bottleneck: %.2f GB/s at %s\n", g, jget_str(c, "bottleneck"));
+	struct json_object *rs = jget_array(c, "reasons");
+	fprintf(out, "reasons:\n");
+	for (size_t i = 0; rs && i < json_object_array_length(rs); i++) {
+		struct json_object *r = json_object_array_get_idx(rs, i);
+		fprintf(out, "  - %s: %s\n", jget_str(r, "code"), jget_str(r, "message"));
+	}
+	const char *fix = jget_str(c, "fix_hint");
+	if (fix)
+		fprintf(out, "fix:        add the kernel parameter %s\n", fix);
+	return 0;
+}
+
+/* ---- offline mode ---- */
+
+static int offline_open(const struct p2pctl_opts *o, struct topo **ret)
+{
+	const char *root = o->fsroot ? o->fsroot : "/";
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		p2pctl_err("cannot open --fsroot %s: %s", root, strerror(errno));
+		return -errno;
+	}
+	struct topo_opts topts = {.cpu_override = o->cpu};
+	int r = topo_scan(fd, &topts, ret);
+	close(fd);
+	if (r == -ENOENT)
+		p2pctl_err("no PCI functions found under %s/sys (not a sysfs root or snapshot?)",
+			   root);
+	else if (r == -EINVAL && o->cpu)
+		p2pctl_err("bad --cpu '%s': expected VENDOR:FAMILY, e.g. amd:0x17 or intel:6",
+			   o->cpu);
+	else if (r < 0)
+		p2pctl_err("reading the topology under %s: %s", root, strerror(-r));
+	return r;
+}
+
+static int emit(const struct p2pctl_opts *o, struct json_object *doc,
+		int (*render)(FILE *, struct json_object *))
+{
+	if (!doc) {
+		p2pctl_err("out of memory");
+		return 1;
+	}
+	if (o->json)
+		p2pctl_print_json(stdout, doc);
+	else if (render(stdout, doc) < 0)
+		p2pctl_err("malformed document");
+	json_object_put(doc);
+	return 0;
+}
+
+static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
+{
+	const char *cmd = argv[0];
+	if (!strcmp(cmd, "snapshot")) {
+		if (argc != 2) {
+			p2pctl_err("usage: p2pctl [--fsroot DIR] snapshot FILE.tar");
+			return 2;
+		}
+		const char *root = o->fsroot ? o->fsroot : "/";
+		int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (rootfd < 0) {
+			p2pctl_err("cannot open %s: %s", root, strerror(errno));
+			return 1;
+		}
+		int out = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (out < 0) {
+			p2pctl_err("cannot create %s: %s", argv[1], strerror(errno));
+			close(rootfd);
+			return 1;
+		}
+		char err[256] = "";
+		struct snapshot_stats st;
+		int r = snapshot_write(rootfd, out, &st, err, sizeof(err));
+		close(rootfd);
+		if (close(out) < 0 && r >= 0)
+			r = -errno;
+		if (r < 0) {
+			p2pctl_err("snapshot failed: %s", err[0] ? err : strerror(-r));
+			unlink(argv[1]);
+			return 1;
+		}
+		fprintf(stderr, "p2pctl: wrote %s: %d files, %d links, %d dirs (%lld bytes); "
+				"read back with: mkdir DIR && tar xf %s -C DIR && p2pctl --fsroot DIR topo\n",
+			argv[1], st.files, st.links, st.dirs, st.bytes, argv[1]);
+		return 0;
+	}
+
+	bool is_check = !strcmp(cmd, "check");
+	if (strcmp(cmd, "topo") && strcmp(cmd, "matrix") && !is_check) {
+		p2pctl_err("'%s' needs the daemon (not available with --fsroot)", cmd);
+		return 2;
+	}
+	if (is_check && argc != 3) {
+		p2pctl_err("usage: p2pctl check PROVIDER CLIENT");
+		return 2;
+	}
+	if (!is_check && argc != 1) {
+		p2pctl_err("unexpected argument '%s'", argv[1]);
+		return 2;
+	}
+	if (is_check) {
+		uint32_t d;
+		uint8_t b, v, f;
+		for (int i = 1; i < 3; i++)
+			if (topo_parse_bdf(argv[i], &d, &b, &v, &f) < 0) {
+				p2pctl_err("'%s' is not a PCI address (expected [DDDD:]BB:DD.F)",
+					   argv[i]);
+				return 2;
+			}
+	}
+	struct topo *t;
+	if (offline_open(o, &t) < 0)
+		return 1;
+	int rc = 0;
+	if (!strcmp(cmd, "topo")) {
+		rc = emit(o, report_topo(t), p2pctl_render_topo);
+	} else {
+		struct verdict_ctx *ctx;
+		if (verdict_ctx_new(t, NULL, 0, NULL, 0, &ctx) < 0) {
+			p2pctl_err("out of memory");
+			topo_free(t);
+			return 1;
+		}
+		if (!is_check) {
+			rc = emit(o, report_matrix(t, ctx, o->all), p2pctl_render_matrix);
+		} else {
+			int p = topo_find(t, argv[1]), c = topo_find(t, argv[2]);
+			if (p < 0 || c < 0) {
+				p2pctl_err("no PCI function %s under %s", p < 0 ? argv[1] : argv[2],
+					   o->fsroot ? o->fsroot : "/");
+				rc = 1;
+			} else {
+				struct verdict v;
+				verdict_pair(ctx, p, c, &v);
+				struct json_object *doc = report_check(t, &v, p, c);
+				if (doc && o->kernel)
+					json_object_object_add(
+						doc, "kernel",
+						json_object_new_string(
+							"the live kernel's verdict needs p2pd and "
+							"p2pbroker.ko (not available offline)"));
+				rc = emit(o, doc, p2pctl_render_check);
+			}
+		}
+		verdict_ctx_free(ctx);
+	}
+	topo_free(t);
+	return rc;
+}
+
+/* Built without the online half: say so instead of pretending. */
+__attribute__((weak)) int p2pctl_online(int argc, char **argv, const struct p2pctl_opts *o)
+{
+	(void)argc;
+	(void)o;
+	p2pctl_err("'%s' needs p2pd, and this p2pctl was built without the online mode", argv[0]);
+	return 1;
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: p2pctl [OPTIONS] COMMAND [ARGS]\n"
+		"\n"
+		"Inspect PCIe peer-to-peer DMA topology and manage p2pd buffers.\n"
+		"\n"
+		"Commands (offline with --fsroot, or on this machine when p2pd is not running):\n"
+		"  topo                  the PCI tree with link, NUMA, ACS, driver and GPU nodes\n"
+		"  matrix [--all]        p2p verdict for every pair of p2p-relevant endpoints\n"
+		"  check A B [--kernel]  explain whether provider A and client B can do p2p\n"
+		"  snapshot FILE.tar     capture the PCI sysfs (+ /proc/cpuinfo) for --fsroot\n"
+		"Commands that need p2pd:\n"
+		"  status, alloc, buffers, clients, revoke ID, reload, stats\n"
+		"\n"
+		"Options:\n"
+		"  --fsroot DIR      read DIR/sys and DIR/proc instead of asking p2pd\n"
+		"  --offline         read this machine's /sys directly even if p2pd runs\n"
+		"  --cpu VENDOR:FAM  CPU for the kernel's Zen rule (amd:0x17, intel:6)\n"
+		"  --socket PATH     p2pd socket (default $P2PD_SOCKET or " DEFAULT_SOCKET ")\n"
+		"  --json            machine-readable output (see p2pctl(1))\n"
+		"  -h, --help        this text;  --version\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct p2pctl_opts o = {0};
+	bool offline = false;
+	enum { OPT_FSROOT = 256, OPT_CPU, OPT_SOCKET, OPT_JSON, OPT_ALL, OPT_KERNEL, OPT_VERSION,
+	       OPT_OFFLINE };
+	static const struct option longopts[] = {
+		{"fsroot", required_argument, NULL, OPT_FSROOT},
+		{"cpu", required_argument, NULL, OPT_CPU},
+		{"socket", required_argument, NULL, OPT_SOCKET},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"all", no_argument, NULL, OPT_ALL},
+		{"kernel", no_argument, NULL, OPT_KERNEL},
+		{"offline", no_argument, NULL, OPT_OFFLINE},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	int c;
+	/* GNU getopt permutes: options may follow the command (matrix --all). */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_FSROOT:
+			o.fsroot = optarg;
+			break;
+		case OPT_CPU:
+			o.cpu = optarg;
+			break;
+		case OPT_SOCKET:
+			o.socket = optarg;
+			break;
+		case OPT_JSON:
+			o.json = true;
+			break;
+		case OPT_ALL:
+			o.all = true;
+			break;
+		case OPT_KERNEL:
+			o.kernel = true;
+			break;
+		case OPT_OFFLINE:
+			offline = true;
+			break;
+		case OPT_VERSION:
+			printf("p2pctl %s (%s)\n", P2PCTL_VERSION, VERDICT_KERNEL_RULES);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case '?':
+		default:
+			if (optopt && optopt < 256)
+				p2pctl_err("unknown option '-%c' (see p2pctl --help)", optopt);
+			else
+				p2pctl_err("unknown or incomplete option '%s' (see p2pctl --help)",
+					   argv[optind - 1]);
+			return 2;
+		}
+	}
+	int nargs = argc - optind;
+	char **args = argv + optind;
+	int rc;
+	if (nargs == 0) {
+		usage(stderr);
+		rc = 2;
+	} else if (o.cpu && !o.fsroot && !offline && strcmp(args[0], "snapshot")) {
+		struct topo_cpu tc;
+		if (topo_parse_cpu(o.cpu, &tc) < 0) {
+			p2pctl_err("bad --cpu '%s': expected VENDOR:FAMILY, e.g. amd:0x17 or intel:6",
+				   o.cpu);
+			rc = 2;
+		} else {
+			rc = offline_cmd(nargs, args, &o);
+		}
+	} else if (o.fsroot || offline || !strcmp(args[0], "snapshot")) {
+		rc = offline_cmd(nargs, args, &o);
+	} else {
+		const char *sock = o.socket ? o.socket : getenv("P2PD_SOCKET");
+		if (!sock || !*sock)
+			sock = DEFAULT_SOCKET;
+		struct stat st;
+		bool local = !strcmp(args[0], "topo") || !strcmp(args[0], "matrix") ||
+			     !strcmp(args[0], "check");
+		if (local && stat(sock, &st) < 0 && !o.kernel) {
+			/* No daemon: the read-only views work from /sys directly. */
+			rc = offline_cmd(nargs, args, &o);
+		} else {
+			rc = p2pctl_online(nargs, args, &o);
+		}
+	}
+	free(ids_text);
+	return rc;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * snapshot.h - capture the PCI-relevant part of sysfs (and /proc/cpuinfo) as a
+ * tar archive that `--fsroot` reads back after unpacking (tar xf FILE -C DIR).
+ */
+#pragma once
+
+#include <stddef.h>
+
+struct snapshot_stats {
+	int files, links, dirs;
+	long long bytes;
+};
+
+/*
+ * snapshot_write() - write a ustar archive (GNU long names where needed) of
+ * <root>/sys/bus/pci/devices, <root>/sys/devices/pci* (PCI attribute files,
+ * config space, driver/iommu_group/firmware_node links), <root>/sys/class/drm
+ * and <root>/proc/cpuinfo to @outfd.  Paths in the archive are relative
+ * ("sys/...", "proc/cpuinfo").  Returns 0, or -errno with a line in @err.
+ */
+int snapshot_write(int rootfd, int outfd, struct snapshot_stats *ret_stats, char *err,
+		   size_t errlen);
