@@ -11,6 +11,7 @@
 #   mk/*.mk                       -> included; may add to CHECK_TARGETS and define targets
 
 CC      ?= cc
+comma   := ,
 BUILD   ?= build
 PKGS    := json-c libevent libsystemd libdrm
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -60,12 +61,12 @@ $(BUILD)/libp2pcore.a: $(CORE_OBJS)
 
 $(BUILD)/libp2pclient.so: $(LIB_OBJS) $(wildcard client-lib/libp2pclient.sym)
 	$(CC) -shared -o $@ $(LIB_OBJS) $(LDFLAGS_ALL) -Wl,-soname,libp2pclient.so.0 \
-		$(if $(wildcard client-lib/libp2pclient.sym),-Wl,--version-script=client-lib/libp2pclient.sym) \
+		$(if $(wildcard client-lib/libp2pclient.sym),-Wl$(comma)--version-script=client-lib/libp2pclient.sym) \
 		$(shell pkg-config --libs json-c)
 	ln -sf libp2pclient.so $(BUILD)/libp2pclient.so.0
 
 $(BUILD)/p2pctl: $(CTL_OBJS) $(BUILD)/libp2pcore.a $(LIB_SO)
-	$(CC) -o $@ $(CTL_OBJS) $(BUILD)/libp2pcore.a $(if $(LIB_SO),-L$(BUILD) -lp2pclient -Wl,-rpath,'$$ORIGIN') \
+	$(CC) -o $@ $(CTL_OBJS) $(BUILD)/libp2pcore.a $(if $(LIB_SO),-L$(BUILD) -lp2pclient -Wl$(comma)-rpath$(comma)'$$ORIGIN') \
 		$(LDFLAGS_ALL) $(PKG_LIBS)
 
 $(BUILD)/p2pd: $(BUILD)/obj/daemon/main.o $(BUILD)/libp2pcore.a
