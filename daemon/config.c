@@ -334,98 +334,113 @@ static void pop(struct cfg_ctx *c)
 	c->depth--;
 }
 
-/* Walk the whole text; reject an object with a repeated key (json-c would keep
- * the last silently) or with more than CONFIG_MAX_KEYS keys. */
-static int dup_walk(struct cfg_ctx *c, struct scan *s, int depth)
+static int syntax_fail(struct cfg_ctx *c, size_t off, const char *what)
 {
+	int col, line = line_of(c->text, c->len, off, &col);
+	if (c->err && c->errlen)
+		snprintf(c->err, c->errlen, "%s:%d: syntax error at column %d: %s", c->name, line,
+			 col, what);
+	return -EINVAL;
+}
+
+/*
+ * Walk the whole text once more, strictly: json-c's "strict" mode still takes
+ * single-quoted strings, so anything but RFC 8259 structure is refused here.
+ * Also rejects an object with a repeated key (json-c would keep the last one
+ * silently) or with more than CONFIG_MAX_KEYS keys.
+ */
+static int strict_walk(struct cfg_ctx *c, struct scan *s, int depth)
+{
+	char(*keys)[CONFIG_NAME_LEN] = NULL;
+	int nkeys = 0, idx = 0, r = 0;
+	bool is_obj;
+
 	if (depth > CONFIG_MAX_DEPTH + 1 || c->depth >= (int)(sizeof(c->path) / sizeof(c->path[0])))
-		return cfg_fail(c, "nested too deeply");
+		return syntax_fail(c, s->i, "nested too deeply");
 	sc_ws(s);
 	if (s->i >= s->n)
-		return 0;
-	if (s->s[s->i] == '[') {
-		int idx = 0;
-		s->i++;
-		sc_ws(s);
-		if (s->i < s->n && s->s[s->i] == ']') {
-			s->i++;
-			return 0;
-		}
-		for (;; idx++) {
-			int r;
-			push_idx(c, idx);
-			r = dup_walk(c, s, depth + 1);
-			if (r < 0)
-				return r;
-			pop(c);
-			sc_ws(s);
-			if (s->i >= s->n || s->s[s->i] != ',')
-				break;
-			s->i++;
-		}
-		if (s->i < s->n && s->s[s->i] == ']')
-			s->i++;
+		return syntax_fail(c, s->i, "unexpected end of file");
+	if (s->s[s->i] == '"') {
+		if (!sc_string(s, NULL, 0, NULL))
+			return syntax_fail(c, s->i, "bad string");
 		return 0;
 	}
-	if (s->s[s->i] != '{') {
-		sc_skip(s, depth);
+	if (s->s[s->i] != '{' && s->s[s->i] != '[') {
+		size_t start = s->i;
+		if (!sc_skip(s, depth))
+			return syntax_fail(c, start, "unexpected character (strings need double quotes)");
 		return 0;
 	}
-
-	char(*keys)[CONFIG_NAME_LEN] = calloc(CONFIG_MAX_KEYS, sizeof(*keys));
-	int nkeys = 0, r = 0;
-	if (!keys)
-		return -ENOMEM;
+	is_obj = s->s[s->i] == '{';
 	s->i++;
 	sc_ws(s);
-	if (s->i < s->n && s->s[s->i] == '}') {
+	if (s->i < s->n && s->s[s->i] == (is_obj ? '}' : ']')) {
 		s->i++;
-		goto out;
+		return 0;
 	}
-	for (;;) {
-		char key[CONFIG_NAME_LEN];
-		bool cut = false;
-		sc_ws(s);
-		if (!sc_string(s, key, sizeof(key), &cut))
-			break;
-		if (nkeys >= CONFIG_MAX_KEYS) {
-			r = cfg_fail(c, "more than %d keys in one object", CONFIG_MAX_KEYS);
-			goto out;
-		}
-		for (int k = 0; k < nkeys && !cut; k++) {
-			if (strcmp(keys[k], key) == 0) {
-				push_key(c, key);
-				r = cfg_fail(c, "duplicate key");
-				/* cfg_fail located the first one; point at this one */
-				if (c->err && c->errlen) {
-					char path[192];
-					path_str(c, c->depth, path, sizeof(path));
-					snprintf(c->err, c->errlen, "%s:%d: %s: duplicate key", c->name,
-						 line_of(c->text, c->len, s->i, NULL), path);
-				}
+	if (is_obj) {
+		keys = calloc(CONFIG_MAX_KEYS, sizeof(*keys));
+		if (!keys)
+			return -ENOMEM;
+	}
+	for (;; idx++) {
+		if (is_obj) {
+			char key[CONFIG_NAME_LEN];
+			bool cut = false;
+			size_t kpos;
+			sc_ws(s);
+			kpos = s->i;
+			if (s->i >= s->n || s->s[s->i] != '"' || !sc_string(s, key, sizeof(key), &cut)) {
+				r = syntax_fail(c, kpos, "expected a double-quoted key");
 				goto out;
 			}
+			if (nkeys >= CONFIG_MAX_KEYS) {
+				r = cfg_fail(c, "more than %d keys in one object", CONFIG_MAX_KEYS);
+				goto out;
+			}
+			for (int k = 0; k < nkeys && !cut; k++) {
+				if (strcmp(keys[k], key) == 0) {
+					char path[192];
+					push_key(c, key);
+					path_str(c, c->depth, path, sizeof(path));
+					if (c->err && c->errlen)
+						snprintf(c->err, c->errlen, "%s:%d: %s: duplicate key",
+							 c->name, line_of(c->text, c->len, kpos, NULL),
+							 path);
+					r = -EINVAL;
+					goto out;
+				}
+			}
+			memcpy(keys[nkeys], key, sizeof(key));
+			if (cut)
+				keys[nkeys][0] = '\0'; /* an unknown key anyway; never "equal" */
+			nkeys++;
+			sc_ws(s);
+			if (s->i >= s->n || s->s[s->i] != ':') {
+				r = syntax_fail(c, s->i, "expected ':'");
+				goto out;
+			}
+			s->i++;
+			push_key(c, keys[nkeys - 1]);
+		} else {
+			push_idx(c, idx);
 		}
-		memcpy(keys[nkeys], key, sizeof(key));
-		if (cut)
-			keys[nkeys][0] = '\0'; /* unknown key anyway; never "equal" */
-		nkeys++;
-		sc_ws(s);
-		if (s->i >= s->n || s->s[s->i] != ':')
-			break;
-		s->i++;
-		push_key(c, keys[nkeys - 1]);
-		r = dup_walk(c, s, depth + 1);
+		r = strict_walk(c, s, depth + 1);
 		if (r < 0)
 			goto out;
 		pop(c);
 		sc_ws(s);
-		if (s->i >= s->n || s->s[s->i] != ',')
+		if (s->i < s->n && s->s[s->i] == ',') {
+			s->i++;
+			continue;
+		}
+		if (s->i < s->n && s->s[s->i] == (is_obj ? '}' : ']')) {
+			s->i++;
 			break;
-		s->i++;
+		}
+		r = syntax_fail(c, s->i, is_obj ? "expected ',' or '}'" : "expected ',' or ']'");
+		goto out;
 	}
-	if (s->i < s->n && s->s[s->i] == '}')
-		s->i++;
 out:
 	free(keys);
 	return r;
@@ -487,6 +502,9 @@ static int val_uint(struct cfg_ctx *c, struct json_object *v, uint64_t min, uint
 		return cfg_fail(c, "expected an integer in %" PRIu64 "..%" PRIu64 ", got %" PRId64,
 				min, max, json_object_get_int64(v));
 	uint64_t u = json_object_get_uint64(v);
+	if (u == UINT64_MAX || (u > max && u >= (uint64_t)INT64_MAX))
+		return cfg_fail(c, "expected an integer in %" PRIu64 "..%" PRIu64 ", got a number too large",
+				min, max);
 	if (u < min || u > max)
 		return cfg_fail(c, "expected an integer in %" PRIu64 "..%" PRIu64 ", got %s", min,
 				max, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
@@ -1190,17 +1208,23 @@ static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct con
 	pop(c);
 	if ((v = member(o, "max_bytes"))) {
 		push_key(c, "max_bytes");
-		r = val_size(c, v, 0, lim->max_bytes, &u);
+		r = val_size(c, v, 0, CONFIG_MAX_SIZE, &u);
 		if (r < 0)
 			return r;
+		if (u > lim->max_bytes)
+			return cfg_fail(c, "%" PRIu64 " exceeds limits.max_bytes (%" PRIu64 ")", u,
+					lim->max_bytes);
 		rule->max_bytes = u;
 		pop(c);
 	}
 	if ((v = member(o, "max_buffers"))) {
 		push_key(c, "max_buffers");
-		r = val_uint(c, v, 0, lim->max_buffers, &u);
+		r = val_uint(c, v, 0, UINT32_MAX, &u);
 		if (r < 0)
 			return r;
+		if (u > lim->max_buffers)
+			return cfg_fail(c, "%" PRIu64 " exceeds limits.max_buffers (%" PRIu32 ")", u,
+					lim->max_buffers);
 		rule->max_buffers = (uint32_t)u;
 		pop(c);
 	}
@@ -1541,11 +1565,14 @@ int config_parse(const char *text, size_t len, const char *name, struct p2p_conf
 	if (!root || jerr != json_tokener_success) {
 		int col, line;
 		if (jerr == json_tokener_continue || jerr == json_tokener_success) {
-			line = line_of(text, len, len, &col);
+			size_t last = len;
+			while (last > 0 && strchr(" \t\r\n", text[last - 1]))
+				last--;
+			line = line_of(text, len, last ? last - 1 : 0, &col);
 			set_err(err, errlen, "%s:%d: syntax error: unexpected end of file%s", c.name,
 				line, len ? "" : " (the file is empty)");
 		} else {
-			line = line_of(text, len, end ? end - 1 : 0, &col);
+			line = line_of(text, len, end, &col);
 			set_err(err, errlen, "%s:%d: syntax error at column %d: %s", c.name, line, col,
 				json_tokener_error_desc(jerr));
 		}
@@ -1566,7 +1593,7 @@ int config_parse(const char *text, size_t len, const char *name, struct p2p_conf
 	}
 	{
 		struct scan s = {.s = text, .n = len, .i = 0};
-		r = dup_walk(&c, &s, 0);
+		r = strict_walk(&c, &s, 0);
 		if (r < 0)
 			goto out;
 		c.depth = 0;
