@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc.h - buffer backends behind one ops table.
+ *
+ * Each buffer has exactly one type (DESIGN.md "Buffers: typed dma-bufs"):
+ *   ALLOC_TYPE_P2P   "p2p"   dma-buf in a provider's BAR    backends: kmod
+ *   ALLOC_TYPE_HOST  "host"  dma-buf of system pages        kmod, udmabuf, dma-heap
+ *   ALLOC_TYPE_MEMFD "memfd" sealed memfd, NOT a dma-buf    memfd
+ * For a type, the first backend (in the order above) that opened on this
+ * machine is used.  The kmod slot (p2pbroker.ko, /dev/p2pbroker) is
+ * implemented in alloc-kmod.c, which defines alloc_backend_kmod; when that
+ * file is absent from the tree the slot stays empty (mk/daemon.mk defines
+ * P2P_HAVE_ALLOC_KMOD when it exists).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "topo.h"
+
+enum alloc_type {
+	ALLOC_TYPE_P2P = 0,
+	ALLOC_TYPE_HOST,
+	ALLOC_TYPE_MEMFD,
+	ALLOC_TYPE__COUNT
+};
+
+#define ALLOC_TYPE_BIT(t) (1u << (t))
+#define ALLOC_NAME_LEN 32 /* DMA_BUF_NAME_LEN */
+
+struct alloc_request {
+	enum alloc_type type;
+	uint64_t size;			  /* bytes requested (> 0) */
+	const struct topo_func *provider; /* ALLOC_TYPE_P2P: the device whose BAR holds it */
+	char dmabuf_name[ALLOC_NAME_LEN]; /* "p2p:0000:03:00.0", "host" (DMA_BUF_SET_NAME) */
+	uid_t owner_uid;		  /* for the backend's own records */
+};
+
+struct alloc_result {
+	int fd;		 /* new fd (O_CLOEXEC), owned by the caller */
+	uint64_t size;	 /* bytes actually allocated (page-rounded for dma-bufs) */
+	uint64_t handle; /* backend's id for release/revoke (kmod buffer id), 0 none */
+};
+
+/*
+ * A backend.  All functions return >= 0 or -errno; none logs (the caller does).
+ * @open: probe this machine; -ENODEV when the backend is not available (device
+ *        node missing), which is normal and not an error.  *ret_state is the
+ *        backend's private data (may be NULL).
+ * @alloc: create one buffer of req->type (always one of @types).
+ * @release: the daemon dropped its accounting (client released or went away);
+ *        optional.
+ * @revoke: an admin revoked the buffer: make the memory inaccessible if the
+ *        backend can; -EOPNOTSUPP when it cannot (memfd, udmabuf, dma-heap:
+ *        only the accounting is dropped).  Optional.
+ */
+struct alloc_backend {
+	const char *name; /* "kmod", "udmabuf", "dma-heap", "memfd" */
+	unsigned types;	  /* ALLOC_TYPE_BIT()s */
+	int (*open)(void **ret_state);
+	void (*close)(void *state);
+	int (*alloc)(void *state, const struct alloc_request *req, struct alloc_result *ret);
+	void (*release)(void *state, uint64_t handle);
+	int (*revoke)(void *state, uint64_t handle);
+};
+
+#ifdef P2P_HAVE_ALLOC_KMOD
+extern const struct alloc_backend alloc_backend_kmod; /* alloc-kmod.c */
+#endif
+extern const struct alloc_backend alloc_backend_udmabuf;
+extern const struct alloc_backend alloc_backend_dmaheap;
+extern const struct alloc_backend alloc_backend_memfd;
+
+/* The backends that opened on this machine, in preference order. */
+struct alloc_set;
+
+/*
+ * alloc_set_new() - open every backend (or only those named in @only, a
+ * comma-separated list such as "udmabuf,memfd"; NULL = all).
+ * Returns 0 and *ret_set, -EINVAL for an unknown name in @only, -ENOMEM.
+ * Backends that are unavailable are simply absent.
+ */
+int alloc_set_new(const char *only, struct alloc_set **ret_set);
+void alloc_set_free(struct alloc_set *set);
+
+/* The backend that would serve @type, or NULL. */
+const struct alloc_backend *alloc_set_backend(const struct alloc_set *set, enum alloc_type type);
+
+/* Allocate through the first available backend for req->type.  Returns 0 and
+ * *ret (with *ret_backend), -ENODEV when no backend serves the type, or the
+ * backend's -errno. */
+int alloc_set_alloc(struct alloc_set *set, const struct alloc_request *req,
+		    struct alloc_result *ret, const struct alloc_backend **ret_backend);
+void alloc_set_release(struct alloc_set *set, const struct alloc_backend *b, uint64_t handle);
+int alloc_set_revoke(struct alloc_set *set, const struct alloc_backend *b, uint64_t handle);
+
+/* Names of the opened backends, comma-separated ("udmabuf,memfd"). */
+const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t len);
+
+const char *alloc_type_name(enum alloc_type t);	  /* "p2p" ... */
+int alloc_type_from_name(const char *name);	  /* enum value or -EINVAL */

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.h - p2pd's state and request dispatch: listening sockets (socket
+ * activation or its own), clients, buffers, the config/topology/verdict
+ * triple that reload swaps atomically, sd_notify and the watchdog.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "client.h"
+#include "config.h"
+#include "conn.h"
+#include "topo.h"
+#include "verdict.h"
+
+struct event_base;
+struct event;
+
+#define SERVER_MAX_LISTEN 8
+#define SERVER_BUF_HASH 4096 /* buckets of the buffer id table (power of 2) */
+
+struct server_opts {
+	const char *config_path;   /* NULL: CONFIG_DEFAULT_PATH if present, else defaults */
+	bool config_explicit;	   /* --config given: a missing file is an error */
+	const char *socket_path;   /* --socket, overrides the config */
+	const char *fsroot;	   /* "/" or a snapshot */
+	const char *backends;	   /* --backends LIST, NULL = all */
+	const char *cpu_override;  /* --cpu */
+	bool no_gpu;
+};
+
+struct server_stats {
+	uint64_t connections_total, connections_rejected;
+	uint64_t requests, errors, protocol_errors;
+	uint64_t allocs, releases, revokes, reloads;
+};
+
+struct p2p_server {
+	struct event_base *base;
+	struct server_opts opts;
+	int rootfd;
+
+	/* swapped together by server_reload() */
+	struct p2p_config *cfg;
+	char cfg_path[256];	   /* "" = built-in defaults */
+	struct topo *topo;	   /* NULL when the root has no PCI at all */
+	struct verdict_ctx *vctx;
+
+	struct alloc_set *alloc;
+
+	int listen_fds[SERVER_MAX_LISTEN];
+	struct event *listen_ev[SERVER_MAX_LISTEN];
+	int n_listen;
+	bool bound_socket;	   /* we created socket_path (unlink at exit) */
+	char bound_path[108];
+
+	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog, *ev_drain;
+	bool stopping;
+
+	struct p2p_client *clients;
+	unsigned n_clients;
+	uint64_t next_client_id;
+
+	struct p2p_buffer *buf_hash[SERVER_BUF_HASH];
+	uint64_t next_buffer_id;
+	uint64_t n_buffers, n_bytes;
+
+	unsigned char *rbuf;	   /* max_message_size bytes */
+	size_t rbuf_size;
+
+	struct server_stats stats;
+	time_t started;
+};
+
+/* Load config, scan topology, open backends, listen.  Returns 0 or -errno
+ * (logged). */
+int server_setup(struct p2p_server *srv, const struct server_opts *o);
+/* Run the event loop until SIGTERM/SIGINT; returns 0 or -errno. */
+int server_run(struct p2p_server *srv);
+void server_cleanup(struct p2p_server *srv);
+
+/* Re-read config and topology; on any failure the old state stays.  Returns 0
+ * or -errno with a reason in @err. */
+int server_reload(struct p2p_server *srv, char *err, size_t errlen);
+
+/* Called by client.c for every framed request.  Returns 0, or -1 when @c
+ * was dropped (freed) while handling it. */
+int server_dispatch(struct p2p_server *srv, struct p2p_client *c, const struct conn_msg *m);
+/* A framing violation: error reply (id 0) then disconnect. */
+void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err,
+			   const char *what);
+/* Disconnect and free @c (unlinks it). */
+void server_drop_client(struct p2p_server *srv, struct p2p_client *c);
+
+/* While stopping: end the loop once no client has output queued. */
+void server_check_drained(struct p2p_server *srv);
+
+/* Buffer table helpers used by client_free(). */
+void server_buffer_unlink(struct p2p_server *srv, struct p2p_buffer *b);
