@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages p2pbroker needs to build and test: the base
+# list below plus every mk/deps-*.txt (one package per line, # comments).
+# Does nothing when all are present; needs root (or sudo) otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+base=(build-essential pkg-config clang libclang-rt-14-dev
+      libjson-c-dev libevent-dev libsystemd-dev libdrm-dev libcmocka-dev
+      pci.ids pciutils python3)
+mapfile -t extra < <(cat mk/deps-*.txt 2>/dev/null | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d')
+want=("${base[@]}" "${extra[@]}")
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#want[@]} packages present"
+	exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+SUDO=; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
