@@ -18,7 +18,7 @@
 #define POLICY_GROUPS_MAX 65536	   /* NGROUPS_MAX on Linux */
 #define POLICY_PW_BUF_MAX (1 << 20)
 
-/* getpwuid_r() + getgrouplist(); an unknown uid has just its primary gid. */
+/* getpwuid_r() + getgrouplist(); an unknown uid has just @gid. */
 static int groups_default(uid_t uid, gid_t gid, gid_t *groups, int max)
 {
 	struct passwd pw, *res = NULL;
@@ -44,8 +44,10 @@ static int groups_default(uid_t uid, gid_t gid, gid_t *groups, int max)
 			groups[0] = gid;
 		return 1;
 	}
+	/* the passwd primary group and the supplementary ones; the peer's
+	 * current gid is checked by the caller */
 	int n = max;
-	if (getgrouplist(res->pw_name, gid, groups, &n) < 0) {
+	if (getgrouplist(res->pw_name, res->pw_gid, groups, &n) < 0) {
 		/* n now holds the number needed; the array holds the first max */
 		free(buf);
 		return n > max ? n : max + 1;

@@ -58,7 +58,9 @@ bool policy_rule_allows_device(const struct config_rule *r, const struct topo_fu
 
 /*
  * The group lookup used for gid/group rules and admin_group: fills @groups with
- * up to @max gids of @uid (including @gid) and returns how many the user has
+ * up to @max gids of @uid (its passwd primary group and its supplementary
+ * groups; the peer's current @gid is always checked first by the caller, it
+ * need not be listed) and returns how many the user has
  * (more than @max means the list was cut: call again with a larger array), or
  * -errno (an unknown uid is not an error: its groups are just @gid).
  * The default uses getpwuid_r() + getgrouplist(). Tests may install their own;
