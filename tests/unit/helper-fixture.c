@@ -86,6 +86,10 @@ void fx_symlink(struct fx *fx, const char *target, const char *rel)
 {
 	char p[PATH_MAX];
 	snprintf(p, sizeof(p), "%s/%s", fx->root, rel);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof(dir), "%s", p);
+	*strrchr(dir, '/') = '\0';
+	mkdirs(dir);
 	unlink(p);
 	if (symlink(target, p) < 0)
 		abort();

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT
+/*
+ * test-topo.c - topology discovery on built trees, one quirk of real sysfs
+ * snapshots at a time, and the snapshot writer read back through --fsroot.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/pci_regs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Fixture tables list the leading fields positionally; the rest default. */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+#include "helper-fixture.h"
+#include "report.h"
+#include "snapshot.h"
+#include "topo.h"
+
+#define EP PCI_EXP_TYPE_ENDPOINT
+
+static struct topo *scan(struct fx *fx)
+{
+	int fd = fx_rootfd(fx);
+	struct topo *t = NULL;
+	struct topo_opts o = {.no_gpu = true};
+	assert_int_equal(topo_scan(fd, &o, &t), 0);
+	close(fd);
+	return t;
+}
+
+static const struct topo_func *func(const struct topo *t, const char *bdf)
+{
+	int i = topo_find(t, bdf);
+	if (i < 0)
+		fail_msg("%s not found", bdf);
+	return &t->funcs[i];
+}
+
+static const char *parent_of(const struct topo *t, const char *bdf)
+{
+	const struct topo_func *f = func(t, bdf);
+	return f->parent >= 0 ? t->funcs[f->parent].bdf : "-";
+}
+
+static bool warned(const struct topo *t, const char *needle)
+{
+	for (int i = 0; i < t->nwarnings; i++)
+		if (strstr(t->warnings[i], needle))
+			return true;
+	return false;
+}
+
+static void base_tree(struct fx *fx)
+{
+	const struct fx_func funcs[] = {
+		{"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+		{"pci0000:00/0000:00:01.0", 0x8086, 0x2030, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0x5d,
+		 FX_CFG_4096, 1, 3, false, false, 0, "pcieport", 16.0, 16},
+		{"pci0000:00/0000:00:01.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
+		 PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_4096, 2, 3, false, false, 0, "pcieport", 8.0, 16},
+		{"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0", 0x10b5, 0x8747, 0x060400,
+		 PCI_EXP_TYPE_DOWNSTREAM, 0, FX_CFG_4096, 3, 3},
+		{"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0", 0x10de, 0x2330,
+		 0x030200, EP, -1, FX_CFG_4096, -1, -1, false, false, 0, "nvidia", 16.0, 16},
+	};
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		fx_add(fx, &funcs[i]);
+	fx_cpu(fx, "AuthenticAMD", 25);
+}
+
+static void test_basic_tree(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	base_tree(&fx);
+	struct topo *t = scan(&fx);
+	assert_int_equal(t->nfuncs, 5);
+	assert_int_equal(t->nhbs, 1);
+	assert_string_equal(t->hbs[0].name, "pci0000:00");
+	assert_int_equal(t->hbs[0].hbdev, topo_find(t, "00:00.0"));
+	assert_string_equal(parent_of(t, "0000:03:00.0"), "0000:02:08.0");
+	assert_string_equal(parent_of(t, "0000:02:08.0"), "0000:01:00.0");
+	assert_string_equal(parent_of(t, "0000:00:01.0"), "-");
+	const struct topo_func *gpu = func(t, "03:00.0");
+	assert_int_equal(gpu->vendor, 0x10de);
+	assert_int_equal(gpu->device, 0x2330);
+	assert_int_equal(gpu->class_code, 0x030200);
+	assert_int_equal(gpu->depth, 3);
+	assert_string_equal(gpu->driver, "nvidia"); /* dangling link: name from the target */
+	assert_int_equal(gpu->cur_width, 16);
+	assert_true(gpu->cur_speed_gts == 16.0);
+	assert_true(topo_is_p2p_relevant(gpu));
+	assert_int_equal(gpu->bars[0].start, 0xfe000000);
+	assert_int_equal(gpu->bars[0].end, 0xfe3fffff);
+	const struct topo_func *rp = func(t, "00:01.0");
+	assert_int_equal(rp->kind, TOPO_KIND_ROOT_PORT);
+	assert_int_equal(rp->acs, TOPO_ACS_PRESENT);
+	assert_int_equal(rp->acs_ctrl, 0x5d);
+	assert_true(rp->acs_redir); /* 0x5d has RR (0x4) and CR (0x8) */
+	assert_int_equal(rp->sec_bus, 1);
+	assert_int_equal(rp->sub_bus, 3);
+	assert_int_equal(func(t, "01:00.0")->kind, TOPO_KIND_SWITCH_UP);
+	assert_int_equal(func(t, "02:08.0")->kind, TOPO_KIND_SWITCH_DOWN);
+	assert_false(func(t, "02:08.0")->acs_redir);
+	assert_int_equal(func(t, "00:00.0")->kind, TOPO_KIND_HOST_BRIDGE);
+	assert_int_equal(func(t, "00:00.0")->acs, TOPO_ACS_ABSENT); /* 256-byte conventional */
+	assert_int_equal(t->cpu.vendor, TOPO_CPU_AMD);
+	assert_int_equal(t->cpu.family, 25);
+	assert_int_equal(t->nwarnings, 0);
+	assert_int_equal(topo_find(t, "0000:09:00.0"), -1);
+	topo_free(t);
+	fx_fini(&fx);
+}
+
+static void test_short_config(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	/* Gathered as non-root: 64 bytes, no port types, no ACS. */
+	const struct fx_func funcs[] = {
+		{"pci0000:00/0000:00:03.0", 0x8086, 0x2032, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0x1d,
+		 FX_CFG_64, 1, 2},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
+		 PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 2, 2},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0", 0x10b5, 0x8747, 0x060400,
+		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, -1, -1},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x144d, 0xa808,
+		 0x010802, EP, -1, FX_CFG_NONE, -1, -1},
+	};
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		fx_add(&fx, &funcs[i]);
+	struct topo *t = scan(&fx);
+	const struct topo_func *rp = func(t, "00:03.0");
+	assert_int_equal(rp->acs, TOPO_ACS_UNKNOWN);
+	assert_false(rp->acs_redir); /* the control word is not readable */
+	assert_int_equal(rp->pcie_type, -1);
+	assert_int_equal(rp->cfg_size, 64);
+	/* Kinds inferred from position; the root port is the hb device. */
+	assert_int_equal(rp->kind, TOPO_KIND_ROOT_PORT);
+	assert_int_equal(func(t, "01:00.0")->kind, TOPO_KIND_SWITCH_UP);
+	assert_int_equal(func(t, "02:00.0")->kind, TOPO_KIND_SWITCH_DOWN);
+	assert_int_equal(t->hbs[0].hbdev, topo_find(t, "00:03.0"));
+	assert_true(warned(t, "taken as a root port"));
+	/* A function with no config file at all still has its sysfs facts. */
+	assert_int_equal(func(t, "03:00.0")->cfg_size, 0);
+	assert_int_equal(func(t, "03:00.0")->class_code, 0x010802);
+	/* Bus range from config bytes when the files are missing? (here: files) */
+	assert_int_equal(func(t, "01:00.0")->sec_bus, 2);
+	topo_free(t);
+	fx_fini(&fx);
+}
+
+static void test_bus_list_quirks(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	base_tree(&fx);
+	/* In the tree, missing from bus/pci/devices. */
+	const struct fx_func hidden = {"pci0000:00/0000:00:02.0", 0x8086, 0x1533, 0x020000, EP, -1,
+				       FX_CFG_4096, -1, -1, false, true, -1};
+	fx_add(&fx, &hidden);
+	/* In bus/pci/devices with a trailing slash. */
+	fx_symlink(&fx, "../../../devices/pci0000:00/0000:00:01.0/", "sys/bus/pci/devices/0000:00:01.0");
+	/* In bus/pci/devices, target missing from the tree: parent from the path. */
+	fx_symlink(&fx, "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.1",
+		   "sys/bus/pci/devices/0000:03:00.1");
+	/* A plain directory (a copied tree): parent from bus ranges. */
+	fx_write(&fx, "sys/bus/pci/devices/0000:02:10.0/vendor", "0x10b5\n", 7);
+	fx_write(&fx, "sys/bus/pci/devices/0000:02:10.0/device", "0x8747\n", 7);
+	fx_write(&fx, "sys/bus/pci/devices/0000:02:10.0/class", "0x060400\n", 9);
+	/* Garbage names are ignored with a warning. */
+	fx_write(&fx, "sys/bus/pci/devices/not-a-bdf/vendor", "0x1\n", 4);
+	/* Dangling firmware_node symlink and a plain-file "driver". */
+	fx_symlink(&fx, "../../../../LNXSYSTM:00/missing", "sys/devices/pci0000:00/0000:00:02.0/firmware_node");
+	struct topo *t = scan(&fx);
+	assert_int_equal(t->nfuncs, 8);
+	assert_false(func(t, "00:02.0")->in_bus_list);
+	assert_true(func(t, "00:02.0")->in_tree);
+	assert_int_equal(func(t, "00:02.0")->numa_node, -1);
+	assert_true(func(t, "00:01.0")->in_bus_list);
+	assert_string_equal(parent_of(t, "03:00.1"), "0000:02:08.0");
+	assert_false(func(t, "03:00.1")->in_tree);
+	assert_true(warned(t, "0000:03:00.1: bus/pci/devices link is dangling"));
+	assert_string_equal(parent_of(t, "02:10.0"), "0000:01:00.0");
+	assert_int_equal(func(t, "02:10.0")->vendor, 0x10b5);
+	assert_true(warned(t, "0000:02:10.0: bus/pci/devices entry is a plain directory"));
+	assert_true(warned(t, "not-a-bdf"));
+	topo_free(t);
+	fx_fini(&fx);
+}
+
+static void test_bad_bus_ranges_and_domains(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	const struct fx_func funcs[] = {
+		/* secondary < own bus: invalid, ignored */
+		{"pci0000:00/0000:00:01.0", 0x8086, 0x2030, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+		 FX_CFG_4096, 0, 0},
+		/* bus-range files missing: taken from config bytes 0x19/0x1a */
+		{"pci0000:00/0000:00:02.0", 0x8086, 0x2031, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+		 FX_CFG_4096, 5, 7, true},
+		/* VMD-style 32-bit domain under its own root bus */
+		{"pci0000:00/0000:00:0e.0", 0x8086, 0x467f, 0x010400, EP, -1, FX_CFG_4096, -1, -1},
+		{"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0", 0x8086, 0x464d, 0x060400,
+		 PCI_EXP_TYPE_ROOT_PORT, -1, FX_CFG_4096, 0xe1, 0xe1},
+		{"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0/10000:e1:00.0", 0x144d, 0xa80a,
+		 0x010802, EP, -1, FX_CFG_4096, -1, -1},
+	};
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		fx_add(&fx, &funcs[i]);
+	struct topo *t = scan(&fx);
+	assert_int_equal(func(t, "00:01.0")->sec_bus, -1);
+	assert_true(warned(t, "0000:00:01.0: invalid bridge bus range"));
+	assert_int_equal(func(t, "00:02.0")->sec_bus, 5);
+	assert_int_equal(func(t, "00:02.0")->sub_bus, 7);
+	const struct topo_func *nv = func(t, "10000:e1:00.0");
+	assert_string_equal(nv->bdf, "10000:e1:00.0");
+	assert_int_equal(nv->domain, 0x10000);
+	assert_string_equal(parent_of(t, "10000:e1:00.0"), "10000:e0:06.0");
+	assert_string_equal(parent_of(t, "10000:e0:06.0"), "-"); /* own root bus */
+	assert_string_equal(t->hbs[nv->hb].name, "pci10000:e0");
+	assert_int_equal(t->nhbs, 2);
+	topo_free(t);
+	fx_fini(&fx);
+}
+
+static void test_errors_and_parsers(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	int fd = fx_rootfd(&fx);
+	struct topo *t = NULL;
+	assert_int_equal(topo_scan(fd, NULL, &t), -ENOENT); /* empty tree */
+	struct topo_opts o = {.cpu_override = "via:6", .no_gpu = true};
+	base_tree(&fx);
+	assert_int_equal(topo_scan(fd, &o, &t), -EINVAL);
+	o.cpu_override = "intel:6";
+	assert_int_equal(topo_scan(fd, &o, &t), 0);
+	assert_int_equal(t->cpu.vendor, TOPO_CPU_INTEL);
+	assert_true(t->cpu.from_override);
+	topo_free(t);
+	close(fd);
+	fx_fini(&fx);
+
+	uint32_t d;
+	uint8_t b, v, f;
+	assert_int_equal(topo_parse_bdf("0000:03:00.0", &d, &b, &v, &f), 0);
+	assert_int_equal(b, 3);
+	assert_int_equal(topo_parse_bdf("03:1f.7", &d, &b, &v, &f), 0);
+	assert_int_equal(d, 0);
+	assert_int_equal(v, 0x1f);
+	assert_int_equal(f, 7);
+	assert_int_equal(topo_parse_bdf("10000:e1:00.0", &d, &b, &v, &f), 0);
+	assert_int_equal(d, 0x10000);
+	const char *bad[] = {"", "03:00", "03:20.0", "03:00.8", "0000:03:00.0x", "g0:00.0",
+			     "123456789:00:00.0", "0000:100:00.0", ":00:00.0", "0000:03:00.0/",
+			     NULL};
+	for (int i = 0; bad[i]; i++)
+		if (topo_parse_bdf(bad[i], &d, &b, &v, &f) != -EINVAL)
+			fail_msg("accepted bad BDF '%s'", bad[i]);
+	assert_int_equal(topo_parse_bdf(NULL, &d, &b, &v, &f), -EINVAL);
+	struct topo_cpu c;
+	assert_int_equal(topo_parse_cpu("amd:0x17", &c), 0);
+	assert_int_equal(c.family, 0x17);
+	assert_int_equal(topo_parse_cpu("AuthenticAMD:25", &c), 0);
+	assert_int_equal(c.vendor, TOPO_CPU_AMD);
+	assert_int_equal(topo_parse_cpu("amd", &c), -EINVAL);
+	assert_int_equal(topo_parse_cpu("amd:-1", &c), -EINVAL);
+	assert_int_equal(topo_parse_cpu("amd:zen", &c), -EINVAL);
+	/* Link math: 16 GT/s x16 = 31.5 GB/s; 2.5 GT/s x1 = 0.25 GB/s. */
+	assert_true(topo_link_gbps(16.0, 16) > 31.4 && topo_link_gbps(16.0, 16) < 31.6);
+	assert_true(topo_link_gbps(2.5, 1) > 0.249 && topo_link_gbps(2.5, 1) < 0.251);
+	assert_true(topo_link_gbps(0, 4) == 0);
+}
+
+static void test_garbage_attributes(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	base_tree(&fx);
+	const char *dir = "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0";
+	char p[512];
+	snprintf(p, sizeof(p), "%s/vendor", dir);
+	fx_write(&fx, p, "0xzz\n", 5);
+	snprintf(p, sizeof(p), "%s/numa_node", dir);
+	fx_write(&fx, p, "99999999999999999999\n", 21);
+	snprintf(p, sizeof(p), "%s/current_link_width", dir);
+	fx_write(&fx, p, "-4\n", 3);
+	snprintf(p, sizeof(p), "%s/current_link_speed", dir);
+	fx_write(&fx, p, "Unknown\n", 8);
+	snprintf(p, sizeof(p), "%s/resource", dir);
+	fx_write(&fx, p, "garbage\n0x10 0x1\n", 17);
+	snprintf(p, sizeof(p), "%s/config", dir);
+	uint8_t ones[64];
+	memset(ones, 0xff, sizeof(ones));
+	fx_write(&fx, p, ones, sizeof(ones));
+	fx_write(&fx, "proc/cpuinfo", "vendor_id : Whatever\n", 21);
+	struct topo *t = scan(&fx);
+	const struct topo_func *g = func(t, "03:00.0");
+	assert_int_equal(g->vendor, 0);
+	assert_int_equal(g->numa_node, -1);
+	assert_int_equal(g->cur_width, 0);
+	assert_true(g->cur_speed_gts == 0);
+	assert_int_equal(g->bars[0].end, 0);
+	assert_int_equal(g->bars[1].end, 0); /* end < start rejected */
+	assert_int_equal(g->acs, TOPO_ACS_UNKNOWN);
+	assert_int_equal(t->cpu.vendor, TOPO_CPU_OTHER);
+	topo_free(t);
+	fx_fini(&fx);
+}
+
+static void test_snapshot_roundtrip(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	base_tree(&fx);
+	fx_write(&fx, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0/drm/card1/dev",
+		 "226:1\n", 6);
+	fx_symlink(&fx, "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0/drm/card1",
+		   "sys/class/drm/card1");
+	char tarpath[300], out[300], cmd[800];
+	snprintf(tarpath, sizeof(tarpath), "%s.tar", fx.root);
+	snprintf(out, sizeof(out), "%s-out", fx.root);
+	int rootfd = fx_rootfd(&fx);
+	int tfd = open(tarpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(tfd >= 0);
+	char err[256] = "";
+	struct snapshot_stats st;
+	assert_int_equal(snapshot_write(rootfd, tfd, &st, err, sizeof(err)), 0);
+	close(tfd);
+	close(rootfd);
+	assert_true(st.files > 20);
+	assert_true(st.links >= 5);
+	snprintf(cmd, sizeof(cmd), "mkdir -p '%s' && tar xf '%s' -C '%s'", out, tarpath, out);
+	assert_int_equal(system(cmd), 0);
+
+	struct fx back;
+	snprintf(back.root, sizeof(back.root), "%s", out);
+	int fd = fx_rootfd(&back);
+	struct topo *t = NULL;
+	struct topo_opts o = {.no_gpu = false};
+	assert_int_equal(topo_scan(fd, &o, &t), 0);
+	close(fd);
+	struct topo *orig = scan(&fx);
+	assert_int_equal(t->nfuncs, orig->nfuncs);
+	for (int i = 0; i < t->nfuncs; i++) {
+		assert_string_equal(t->funcs[i].bdf, orig->funcs[i].bdf);
+		assert_int_equal(t->funcs[i].parent, orig->funcs[i].parent);
+		assert_int_equal(t->funcs[i].acs_ctrl, orig->funcs[i].acs_ctrl);
+		assert_int_equal(t->funcs[i].cfg_size, orig->funcs[i].cfg_size);
+		assert_string_equal(t->funcs[i].driver, orig->funcs[i].driver);
+	}
+	assert_int_equal(t->cpu.family, 25);
+	/* The DRM class link came along and maps to the GPU (snapshot mode). */
+	assert_string_equal(func(t, "03:00.0")->gpu_nodes, "card1");
+	/* JSON report keeps the stable field names. */
+	struct json_object *j = report_topo(t);
+	struct json_object *devs, *d0, *v;
+	assert_true(json_object_object_get_ex(j, "devices", &devs));
+	d0 = json_object_array_get_idx(devs, (size_t)topo_find(t, "03:00.0"));
+	assert_true(json_object_object_get_ex(d0, "parent", &v));
+	assert_string_equal(json_object_get_string(v), "0000:02:08.0");
+	assert_true(json_object_object_get_ex(d0, "host_bridge", &v));
+	assert_string_equal(json_object_get_string(v), "pci0000:00");
+	assert_true(json_object_object_get_ex(d0, "vendor", &v));
+	assert_string_equal(json_object_get_string(v), "0x10de");
+	assert_true(json_object_object_get_ex(d0, "class", &v));
+	assert_string_equal(json_object_get_string(v), "0x030200");
+	assert_true(json_object_object_get_ex(d0, "numa_node", &v));
+	assert_int_equal(json_object_get_int(v), 0);
+	json_object_put(j);
+	topo_free(t);
+	topo_free(orig);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", out, tarpath);
+	assert_int_equal(system(cmd), 0);
+	fx_fini(&fx);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_basic_tree),
+		cmocka_unit_test(test_short_config),
+		cmocka_unit_test(test_bus_list_quirks),
+		cmocka_unit_test(test_bad_bus_ranges_and_domains),
+		cmocka_unit_test(test_errors_and_parsers),
+		cmocka_unit_test(test_garbage_attributes),
+		cmocka_unit_test(test_snapshot_roundtrip),
+	};
+	return cmocka_run_group_tests_name("topo", tests, NULL, NULL);
+}
