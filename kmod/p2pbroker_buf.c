@@ -496,6 +496,10 @@ static void p2pb_buf_revoke(struct p2pb_buf *buf)
 
 	lockdep_assert_held(&p2pb_bufs_lock);
 
+	/* Revoking twice changes nothing and notifies nobody again. */
+	if (READ_ONCE(buf->revoked))
+		return;
+
 	/*
 	 * A file whose count already hit zero is being released: no fd, mmap
 	 * or importer is left, only the flag needs setting.

@@ -1,0 +1,1071 @@
+// SPDX-License-Identifier: MIT
+/*
+ * p2pbtest - the VM test scenarios, run as root inside the guest with
+ * p2pbroker.ko and p2pb_test_importer.ko loaded.
+ *
+ *   p2pbtest SETUP            SETUP = max | epyc | iommu (the guest setup)
+ *
+ * Prints one line per scenario, "P2PVM: PASS name" or
+ * "P2PVM: FAIL name: why", and "P2PVM: INFO ..." lines.  The host harness
+ * knows the expected scenario names: a missing line counts as a failure.
+ * Exit status: number of failed scenarios (capped at 100).
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libdrm/drm.h>
+#include <linux/p2pbroker.h>
+
+#include "p2pb_test_importer.h"
+
+#define MAX_FNS 64
+#define MIB (1024ULL * 1024ULL)
+
+struct fn {
+	char bdf[32];
+	unsigned int dom, bus, dev, func;
+	unsigned int vendor, device, class;
+	char hb[32];	/* root bus directory, e.g. pci0000:00 */
+	uint64_t bar_start[6], bar_end[6];
+};
+
+static struct fn fns[MAX_FNS];
+static int nfns;
+static const char *setup = "max";
+static int devfd = -1, tifd = -1;
+static int n_pass, n_fail;
+
+/* ---- result reporting ------------------------------------------------ */
+
+struct sc {
+	const char *name;
+	bool failed;
+	char why[512];
+};
+
+static void sc_fail(struct sc *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sc_fail(struct sc *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->failed)
+		return; /* keep the first reason */
+	s->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof(s->why), fmt, ap);
+	va_end(ap);
+}
+
+#define CHECK(s, cond, ...)                                                                        \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			sc_fail((s), __VA_ARGS__);                                                 \
+	} while (0)
+
+static void sc_end(struct sc *s)
+{
+	if (s->failed) {
+		printf("P2PVM: FAIL %s: %s\n", s->name, s->why);
+		n_fail++;
+	} else {
+		printf("P2PVM: PASS %s\n", s->name);
+		n_pass++;
+	}
+	fflush(stdout);
+}
+
+static void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("P2PVM: INFO ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ---- sysfs ----------------------------------------------------------- */
+
+static int read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return (int)n;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static long long sysfs_num(const char *bdf, const char *attr)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+static int cmp_fn(const void *a, const void *b)
+{
+	return strcmp(((const struct fn *)a)->bdf, ((const struct fn *)b)->bdf);
+}
+
+static void scan(void)
+{
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+
+	nfns = 0;
+	while (d && (e = readdir(d)) && nfns < MAX_FNS) {
+		struct fn *f = &fns[nfns];
+		char path[300], real[PATH_MAX], buf[4096], *p;
+
+		if (e->d_name[0] == '.')
+			continue;
+		memset(f, 0, sizeof(*f));
+		snprintf(f->bdf, sizeof(f->bdf), "%s", e->d_name);
+		if (sscanf(f->bdf, "%x:%x:%x.%x", &f->dom, &f->bus, &f->dev, &f->func) != 4)
+			continue;
+		f->vendor = (unsigned int)sysfs_num(f->bdf, "vendor");
+		f->device = (unsigned int)sysfs_num(f->bdf, "device");
+		f->class = (unsigned int)sysfs_num(f->bdf, "class");
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", f->bdf);
+		if (realpath(path, real) && (p = strstr(real, "/devices/pci")))
+			sscanf(p + 9, "%31[^/]", f->hb);
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", f->bdf);
+		if (read_file(path, buf, sizeof(buf)) > 0) {
+			char *line = buf;
+
+			for (int i = 0; i < 6 && line; i++) {
+				unsigned long long s, en, fl;
+
+				if (sscanf(line, "%llx %llx %llx", &s, &en, &fl) == 3) {
+					f->bar_start[i] = s;
+					f->bar_end[i] = en;
+				}
+				line = strchr(line, '\n');
+				if (line)
+					line++;
+			}
+		}
+		nfns++;
+	}
+	if (d)
+		closedir(d);
+	qsort(fns, (size_t)nfns, sizeof(fns[0]), cmp_fn);
+}
+
+static uint64_t fn_packed(const struct fn *f)
+{
+	return P2PB_BDF(f->dom, f->bus, (f->dev << 3) | f->func);
+}
+
+static bool is_ivshmem(const struct fn *f)
+{
+	return f->vendor == 0x1af4 && f->device == 0x1110;
+}
+
+static bool is_nvme(const struct fn *f)
+{
+	return f->class == 0x010802;
+}
+
+static uint64_t bar_size(const struct fn *f, int bar)
+{
+	return f->bar_end[bar] ? f->bar_end[bar] - f->bar_start[bar] + 1 : 0;
+}
+
+static int largest_bar(const struct fn *f)
+{
+	int best = -1;
+
+	for (int i = 0; i < 6; i++)
+		if (bar_size(f, i) && (best < 0 || bar_size(f, i) > bar_size(f, best)))
+			best = i;
+	return best;
+}
+
+/* ivshmem by its BAR2 size in MiB, on the main (pci0000:00) or another host bridge. */
+static struct fn *find_ivshmem(uint64_t mib)
+{
+	for (int i = 0; i < nfns; i++)
+		if (is_ivshmem(&fns[i]) && bar_size(&fns[i], 2) == mib * MIB)
+			return &fns[i];
+	return NULL;
+}
+
+static struct fn *find_nvme(void)
+{
+	for (int i = 0; i < nfns; i++)
+		if (is_nvme(&fns[i]))
+			return &fns[i];
+	return NULL;
+}
+
+static long long pool_available(const struct fn *f)
+{
+	return sysfs_num(f->bdf, "p2pmem/available");
+}
+
+/* ---- ioctl helpers ---------------------------------------------------- */
+
+static int p2pb_alloc(uint32_t type, const struct fn *prov, uint64_t size, uint64_t *ret_id)
+{
+	struct p2pb_alloc a = {
+		.size = size,
+		.provider = prov ? fn_packed(prov) : 0,
+		.type = type,
+		.owner_uid = 4242,
+	};
+
+	if (ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0)
+		return -errno;
+	if (ret_id)
+		*ret_id = a.id;
+	return a.fd;
+}
+
+static int p2pb_describe(int fd, struct p2pb_buf_info *info)
+{
+	struct p2pb_describe d = { .fd = fd };
+
+	if (ioctl(devfd, P2PB_IOC_DESCRIBE, &d) < 0)
+		return -errno;
+	*info = d.info;
+	return 0;
+}
+
+static int p2pb_list_total(bool *has_id, uint64_t id)
+{
+	struct p2pb_buf_info e[64];
+	struct p2pb_list l = { .entries = (uintptr_t)e, .count = 64 };
+
+	if (ioctl(devfd, P2PB_IOC_LIST, &l) < 0)
+		return -errno;
+	if (has_id) {
+		*has_id = false;
+		for (uint32_t i = 0; i < l.count; i++)
+			if (e[i].id == id)
+				*has_id = true;
+	}
+	return (int)l.total;
+}
+
+static int p2pb_revoke(uint64_t id)
+{
+	struct p2pb_revoke r = { .id = id };
+
+	return ioctl(devfd, P2PB_IOC_REVOKE, &r) < 0 ? -errno : 0;
+}
+
+static int verdict1(const struct fn *p, const struct fn *c, int *ret_dist, uint32_t *ret_map)
+{
+	struct p2pb_verdict_client cl = { .bdf = fn_packed(c) };
+	struct p2pb_verdict v = {
+		.provider = fn_packed(p),
+		.clients = (uintptr_t)&cl,
+		.num_clients = 1,
+	};
+
+	if (ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) < 0)
+		return -errno;
+	*ret_dist = cl.distance;
+	*ret_map = cl.map_type;
+	return v.distance;
+}
+
+/* Test importer: import @fd as @f; returns 0 with @out filled, or -errno. */
+static int ti_import(int tfd, int fd, const struct fn *f, uint32_t flags, struct p2pb_ti_import *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->fd = fd;
+	out->flags = flags;
+	out->bdf = fn_packed(f);
+	return ioctl(tfd, P2PB_TI_IOC_IMPORT, out) < 0 ? -errno : 0;
+}
+
+static const char *map_name(uint32_t m)
+{
+	switch (m) {
+	case P2PB_MAP_BUS_ADDR:
+		return "bus_addr";
+	case P2PB_MAP_THRU_HOST_BRIDGE:
+		return "thru_host_bridge";
+	case P2PB_MAP_NOT_SUPPORTED:
+		return "not_supported";
+	default:
+		return "unknown";
+	}
+}
+
+static void fill(void *p, size_t size, uint32_t seed)
+{
+	uint32_t *w = p;
+
+	for (size_t i = 0; i < size / 4; i++)
+		w[i] = (uint32_t)i * 2654435761u ^ seed;
+}
+
+static bool verify(const void *p, size_t size, uint32_t seed)
+{
+	const uint32_t *w = p;
+
+	for (size_t i = 0; i < size / 4; i++)
+		if (w[i] != ((uint32_t)i * 2654435761u ^ seed))
+			return false;
+	return true;
+}
+
+/* ---- fd passing to another process ------------------------------------ */
+
+static int send_fd(int sock, int fd)
+{
+	char byte = 'F';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+
+	memset(&u, 0, sizeof(u));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &m, 0) == 1 ? 0 : -errno;
+}
+
+static int recv_fd(int sock)
+{
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} u;
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			    .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *c;
+	int fd;
+
+	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&m);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * Child: receive the fd, check the parent's pattern, write its own in the
+ * second half, report its fd number, wait for "done".
+ */
+static int peer_child(int sock, size_t size, uint32_t seed)
+{
+	int fd = recv_fd(sock), reply;
+	char done;
+	void *p;
+
+	if (fd < 0)
+		return 10;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return 11;
+	if (!verify(p, size / 2, seed))
+		return 12;
+	fill((char *)p + size / 2, size / 2, seed ^ 0xffffu);
+	reply = fd;
+	if (write(sock, &reply, sizeof(reply)) != sizeof(reply))
+		return 13;
+	if (read(sock, &done, 1) != 1)
+		return 14;
+	munmap(p, size);
+	close(fd);
+	return 0;
+}
+
+/* Parent side of the exchange; checks the child's fdinfo. */
+static void share_with_peer(struct sc *s, int fd, void *p, size_t size, uint32_t seed,
+			    const char *want_name)
+{
+	int sv[2], child_fd = -1, st;
+	char path[64], buf[1024], want[128];
+	pid_t pid;
+
+	fill(p, size / 2, seed);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		sc_fail(s, "socketpair: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(peer_child(sv[1], size, seed));
+	}
+	close(sv[1]);
+	CHECK(s, send_fd(sv[0], fd) == 0, "send_fd failed");
+	if (read(sv[0], &child_fd, sizeof(child_fd)) == sizeof(child_fd)) {
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, child_fd);
+		CHECK(s, read_file(path, buf, sizeof(buf)) > 0, "cannot read %s", path);
+		CHECK(s, strstr(buf, "exp_name:\tp2pbroker\n"), "%s lacks exp_name p2pbroker: %s",
+		      path, buf);
+		snprintf(want, sizeof(want), "name:\t%s\n", want_name);
+		CHECK(s, strstr(buf, want), "%s lacks '%s': %s", path, want_name, buf);
+	} else {
+		sc_fail(s, "peer process did not report (its mmap/verify failed)");
+	}
+	if (write(sv[0], "d", 1) != 1)
+		sc_fail(s, "cannot release peer");
+	waitpid(pid, &st, 0);
+	CHECK(s, WIFEXITED(st) && WEXITSTATUS(st) == 0, "peer exited with status %d",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st));
+	CHECK(s, verify((char *)p + size / 2, size / 2, seed ^ 0xffffu),
+	      "peer's writes not visible to the allocating process");
+	close(sv[0]);
+}
+
+/* ---- scenarios -------------------------------------------------------- */
+
+static struct fn *iv4, *iv8, *iv2a, *iv2b, *iv2x, *nvme;
+
+static void sc_bind(void)
+{
+	struct sc s = { .name = "bind" };
+	struct fn *provs[5];
+	char path[256];
+	int n = 0;
+
+	iv4 = find_ivshmem(4);
+	iv8 = find_ivshmem(8);
+	iv2x = find_ivshmem(2);		  /* on the pxb-pcie host bridge */
+	for (int i = 0; i < nfns; i++) {  /* the two functions of one device */
+		if (is_ivshmem(&fns[i]) && bar_size(&fns[i], 2) == 16 * MIB)
+			iv2a = &fns[i];
+		if (is_ivshmem(&fns[i]) && bar_size(&fns[i], 2) == 32 * MIB)
+			iv2b = &fns[i];
+	}
+	nvme = find_nvme();
+	CHECK(&s, iv4 && iv8 && iv2x && iv2a && iv2b && nvme,
+	      "topology incomplete: iv4=%p iv8=%p ivx=%p mf0=%p mf1=%p nvme=%p", (void *)iv4,
+	      (void *)iv8, (void *)iv2x, (void *)iv2a, (void *)iv2b, (void *)nvme);
+	if (s.failed) {
+		sc_end(&s);
+		return;
+	}
+	CHECK(&s, strcmp(iv2x->hb, iv4->hb) != 0, "pxb device %s shares host bridge %s",
+	      iv2x->bdf, iv4->hb);
+	provs[n++] = iv4;
+	provs[n++] = iv8;
+	provs[n++] = iv2a;
+	provs[n++] = iv2b;
+	provs[n++] = iv2x;
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+			 provs[i]->bdf);
+		CHECK(&s, write_file(path, "p2pbroker") == 0, "driver_override %s", provs[i]->bdf);
+		CHECK(&s, write_file("/sys/bus/pci/drivers_probe", provs[i]->bdf) == 0,
+		      "drivers_probe %s: %s", provs[i]->bdf, strerror(errno));
+		CHECK(&s, sysfs_num(provs[i]->bdf, "p2pmem/size") == (long long)bar_size(provs[i], 2),
+		      "%s p2pmem/size %lld != BAR2 %" PRIu64, provs[i]->bdf,
+		      sysfs_num(provs[i]->bdf, "p2pmem/size"), bar_size(provs[i], 2));
+		CHECK(&s, sysfs_num(provs[i]->bdf, "p2pmem/published") == 1, "%s not published",
+		      provs[i]->bdf);
+	}
+	CHECK(&s, sysfs_num(nvme->bdf, "p2pmem/published") == 1,
+	      "nvme %s has no published CMB p2pmem", nvme->bdf);
+	info("providers: iv4=%s iv8=%s mf=%s,%s pxb=%s nvme=%s (hb %s / %s)", iv4->bdf, iv8->bdf,
+	     iv2a->bdf, iv2b->bdf, iv2x->bdf, nvme->bdf, iv4->hb, iv2x->hb);
+	sc_end(&s);
+}
+
+static void sc_abi(void)
+{
+	struct sc s = { .name = "ioctl_abi" };
+	struct p2pb_version v;
+	struct {
+		struct p2pb_revoke r;
+		uint64_t extra;
+	} big = { .r = { .id = ~0ULL } };
+	struct p2pb_verdict_client cl = { .bdf = fn_packed(iv4) };
+	struct p2pb_verdict vd = { .provider = fn_packed(iv4), .clients = (uintptr_t)&cl };
+	struct p2pb_alloc a;
+	struct stat st;
+	int nullfd, r;
+
+	CHECK(&s, stat("/dev/p2pbroker", &st) == 0 && (st.st_mode & 0777) == 0600,
+	      "/dev/p2pbroker missing or mode %o", st.st_mode & 0777);
+	CHECK(&s, ioctl(devfd, P2PB_IOC_VERSION, &v) == 0, "VERSION: %s", strerror(errno));
+	CHECK(&s, v.major == P2PB_VERSION_MAJOR && (v.flags & P2PB_VERSION_F_P2PDMA),
+	      "VERSION major %u flags %llx", v.major, (unsigned long long)v.flags);
+	CHECK(&s, ioctl(devfd, _IO(P2PB_IOC_MAGIC, 0x3f)) < 0 && errno == ENOTTY,
+	      "unknown ioctl: %s", strerror(errno));
+	CHECK(&s, ioctl(devfd, _IO('x', 0)) < 0 && errno == ENOTTY, "foreign ioctl accepted");
+
+	a = (struct p2pb_alloc){ .size = 4096, .type = P2PB_BUF_HOST, .flags = 1 };
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "bad flags: %s",
+	      strerror(errno));
+	a = (struct p2pb_alloc){ .size = 4097, .type = P2PB_BUF_HOST };
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "unaligned size: %s",
+	      strerror(errno));
+	a = (struct p2pb_alloc){ .size = 0, .type = P2PB_BUF_HOST };
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "size 0: %s",
+	      strerror(errno));
+	a = (struct p2pb_alloc){ .size = 4096, .type = 7 };
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "bad type: %s",
+	      strerror(errno));
+	a = (struct p2pb_alloc){ .size = 4096, .type = P2PB_BUF_HOST, .provider = 1 };
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL,
+	      "host with provider: %s", strerror(errno));
+	a = (struct p2pb_alloc){ .size = 4096, .type = P2PB_BUF_P2P,
+				 .provider = P2PB_BDF(0, 0xfe, 0xf8) };
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == ENODEV,
+	      "missing provider: %s", strerror(errno));
+	a = (struct p2pb_alloc){ .size = 4096, .type = P2PB_BUF_P2P, .provider = P2PB_BDF(0, 0, 0) };
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EOPNOTSUPP,
+	      "provider without p2pmem: %s", strerror(errno));
+	a = (struct p2pb_alloc){ .size = 1ULL << 40, .type = P2PB_BUF_HOST };
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL,
+	      "over max_alloc_bytes: %s", strerror(errno));
+
+	/* Newer userspace: larger struct, extra bytes must be zero. */
+	big.extra = 1;
+	r = ioctl(devfd, _IOC(_IOC_WRITE, P2PB_IOC_MAGIC, 0x05, sizeof(big)), &big);
+	CHECK(&s, r < 0 && errno == E2BIG, "larger struct with junk: %s", strerror(errno));
+	big.extra = 0;
+	r = ioctl(devfd, _IOC(_IOC_WRITE, P2PB_IOC_MAGIC, 0x05, sizeof(big)), &big);
+	CHECK(&s, r < 0 && errno == ENOENT, "larger zero-extended struct: %s", strerror(errno));
+	/* Older userspace: a LIST struct cut to its first field works. */
+	{
+		uint64_t small = 0;
+
+		r = ioctl(devfd, _IOC(_IOC_READ | _IOC_WRITE, P2PB_IOC_MAGIC, 0x04, 8), &small);
+		CHECK(&s, r == 0, "smaller LIST struct: %s", strerror(errno));
+	}
+	big.r.reserved = 1;
+	big.r.id = 1;
+	CHECK(&s, ioctl(devfd, P2PB_IOC_REVOKE, &big.r) < 0 && errno == EINVAL,
+	      "reserved != 0 accepted");
+
+	vd.num_clients = 0;
+	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &vd) < 0 && errno == EINVAL,
+	      "0 clients: %s", strerror(errno));
+	vd.num_clients = P2PB_MAX_VERDICT_CLIENTS + 1;
+	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &vd) < 0 && errno == EINVAL,
+	      "too many clients: %s", strerror(errno));
+	vd.num_clients = 1;
+	vd.flags = 2;
+	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &vd) < 0 && errno == EINVAL,
+	      "verdict flags: %s", strerror(errno));
+	vd.flags = 0;
+	cl.bdf = P2PB_BDF(0, 0xfe, 0xf8);
+	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &vd) < 0 && errno == ENODEV,
+	      "missing client: %s", strerror(errno));
+
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	{
+		struct p2pb_buf_info bi;
+
+		CHECK(&s, p2pb_describe(nullfd, &bi) == -EINVAL, "DESCRIBE of /dev/null accepted");
+		CHECK(&s, p2pb_describe(9999, &bi) == -EBADF, "DESCRIBE of a bad fd");
+	}
+	close(nullfd);
+	sc_end(&s);
+}
+
+struct expect {
+	const struct fn *p, *c;
+	uint32_t map[3]; /* max, epyc, iommu */
+	int dist;	 /* when supported */
+};
+
+static int setup_idx(void)
+{
+	return !strcmp(setup, "epyc") ? 1 : !strcmp(setup, "iommu") ? 2 : 0;
+}
+
+/* The kernel itself on the three decision paths this setup must exercise. */
+static void sc_paths(void)
+{
+	struct sc s = { .name = "kernel_paths" };
+	const uint32_t B = P2PB_MAP_BUS_ADDR, T = P2PB_MAP_THRU_HOST_BRIDGE,
+		       N = P2PB_MAP_NOT_SUPPORTED;
+	struct expect ex[] = {
+		{ iv4, iv8, { B, B, B }, 4 },	/* same switch, no ACS on switch ports */
+		{ iv4, nvme, { B, B, B }, 4 },
+		{ iv2a, iv2b, { B, B, N }, 2 }, /* root port ACS redirect under intel-iommu */
+		{ iv4, iv2x, { N, T, N }, 0 },	/* two host bridges: Zen only */
+		{ iv4, iv4, { B, B, B }, 0 },
+		{ iv4, iv2a, { N, T, N }, 0 },	/* two root ports */
+	};
+	struct p2pb_verdict_client cl[2] = { { .bdf = fn_packed(iv8) }, { .bdf = fn_packed(nvme) } };
+	struct p2pb_verdict v = { .provider = fn_packed(iv4), .clients = (uintptr_t)cl,
+				  .num_clients = 2 };
+	int k = setup_idx();
+
+	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
+		int dist, total;
+		uint32_t map;
+
+		total = verdict1(ex[i].p, ex[i].c, &dist, &map);
+		CHECK(&s, map == ex[i].map[k], "%s -> %s: kernel says %s (%d), expected %s",
+		      ex[i].p->bdf, ex[i].c->bdf, map_name(map), dist, map_name(ex[i].map[k]));
+		CHECK(&s, total == dist, "%s -> %s: total %d != client %d", ex[i].p->bdf,
+		      ex[i].c->bdf, total, dist);
+		if (ex[i].map[k] == N)
+			CHECK(&s, dist == -1, "%s -> %s: refused with distance %d", ex[i].p->bdf,
+			      ex[i].c->bdf, dist);
+		else if (ex[i].dist)
+			CHECK(&s, dist == ex[i].dist, "%s -> %s: distance %d, expected %d",
+			      ex[i].p->bdf, ex[i].c->bdf, dist, ex[i].dist);
+	}
+	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) == 0 && v.distance == 8 &&
+			  cl[0].distance == 4 && cl[1].distance == 4,
+	      "distance_many(iv4; iv8, nvme) = %d (%d, %d), expected 8", v.distance,
+	      cl[0].distance, cl[1].distance);
+	sc_end(&s);
+}
+
+/* Run p2pctl, return its parsed JSON (or NULL with @why). */
+static struct json_object *p2pctl_check(const struct fn *a, const struct fn *b, char *why,
+					size_t whylen)
+{
+	char cmd[256], *out = NULL;
+	size_t len = 0, cap = 0;
+	struct json_object *j;
+	FILE *f;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "p2pctl --fsroot / check --json %s %s 2>&1", a->bdf, b->bdf);
+	f = popen(cmd, "r");
+	if (!f) {
+		snprintf(why, whylen, "popen: %s", strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (len + 4096 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			out = realloc(out, cap);
+			if (!out)
+				abort();
+		}
+		size_t n = fread(out + len, 1, cap - len - 1, f);
+
+		if (!n)
+			break;
+		len += n;
+	}
+	out[len] = 0;
+	st = pclose(f);
+	j = json_tokener_parse(out);
+	if (!j || st != 0)
+		snprintf(why, whylen, "`%s` exit %d: %.200s", cmd,
+			 WIFEXITED(st) ? WEXITSTATUS(st) : -1, out);
+	if (st != 0 && j) {
+		json_object_put(j);
+		j = NULL;
+	}
+	free(out);
+	return j;
+}
+
+/* (a) every ordered pair: kernel verdict == p2pctl's. */
+static void sc_agreement(void)
+{
+	struct sc s = { .name = "kernel_agreement" };
+	int agree = 0, total = 0, counts[4] = { 0 };
+
+	for (int i = 0; i < nfns; i++) {
+		for (int j = 0; j < nfns; j++) {
+			struct json_object *doc, *o;
+			const char *umap = NULL;
+			int kdist, udist = -2;
+			uint32_t kmap;
+			char why[400] = "";
+
+			total++;
+			if (verdict1(&fns[i], &fns[j], &kdist, &kmap) < -1) {
+				sc_fail(&s, "verdict ioctl %s %s: %s", fns[i].bdf, fns[j].bdf,
+					strerror(errno));
+				continue;
+			}
+			counts[kmap & 3]++;
+			doc = p2pctl_check(&fns[i], &fns[j], why, sizeof(why));
+			if (!doc) {
+				sc_fail(&s, "%s", why);
+				continue;
+			}
+			if (json_object_object_get_ex(doc, "map_type", &o))
+				umap = json_object_get_string(o);
+			if (json_object_object_get_ex(doc, "kernel_distance", &o))
+				udist = json_object_get_int(o);
+			if (umap && !strcmp(umap, map_name(kmap)) && udist == kdist)
+				agree++;
+			else
+				sc_fail(&s, "%s -> %s: kernel %s/%d, p2pctl %s/%d", fns[i].bdf,
+					fns[j].bdf, map_name(kmap), kdist, umap ? umap : "(none)",
+					udist);
+			json_object_put(doc);
+		}
+	}
+	info("%s: agree %d/%d (kernel: %d bus_addr, %d thru_host_bridge, %d not_supported)",
+	     setup, agree, total, counts[P2PB_MAP_BUS_ADDR], counts[P2PB_MAP_THRU_HOST_BRIDGE],
+	     counts[P2PB_MAP_NOT_SUPPORTED]);
+	printf("agree %d/%d\n", agree, total);
+	CHECK(&s, agree == total && total > 0, "agree %d/%d", agree, total);
+	sc_end(&s);
+}
+
+/* (b) allocate from a provider, share with another process, account the pool. */
+static void alloc_one(const char *name, struct fn *prov, uint64_t size)
+{
+	struct sc s = { .name = name };
+	char want[64];
+	long long before = prov ? pool_available(prov) : 0, during;
+	struct p2pb_buf_info bi;
+	uint64_t id = 0;
+	bool listed;
+	void *p;
+	int fd;
+
+	fd = p2pb_alloc(prov ? P2PB_BUF_P2P : P2PB_BUF_HOST, prov, size, &id);
+	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	if (fd < 0) {
+		sc_end(&s);
+		return;
+	}
+	CHECK(&s, fcntl(fd, F_GETFD) == FD_CLOEXEC, "dma-buf fd without CLOEXEC");
+	CHECK(&s, (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR, "dma-buf fd not O_RDWR");
+	if (prov) {
+		during = pool_available(prov);
+		CHECK(&s, before - during == (long long)size,
+		      "%s p2pmem/available %lld -> %lld, expected a drop of %" PRIu64, prov->bdf,
+		      before, during, size);
+	}
+	CHECK(&s, p2pb_describe(fd, &bi) == 0, "DESCRIBE failed");
+	CHECK(&s, bi.id == id && bi.size == size && bi.owner_uid == 4242 &&
+			  bi.type == (prov ? P2PB_BUF_P2P : P2PB_BUF_HOST) &&
+			  bi.provider == (prov ? fn_packed(prov) : 0) && bi.flags == 0,
+	      "DESCRIBE id %llu size %llu uid %u type %u provider %llx flags %x",
+	      (unsigned long long)bi.id, (unsigned long long)bi.size, bi.owner_uid, bi.type,
+	      (unsigned long long)bi.provider, bi.flags);
+	CHECK(&s, p2pb_list_total(&listed, id) >= 1 && listed, "LIST does not show buffer %llu",
+	      (unsigned long long)id);
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(&s, p != MAP_FAILED, "mmap: %s", strerror(errno));
+	CHECK(&s, mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) == MAP_FAILED,
+	      "MAP_PRIVATE accepted");
+	if (p != MAP_FAILED) {
+		CHECK(&s, ((volatile uint32_t *)p)[size / 8] == 0, "fresh buffer not zeroed");
+		snprintf(want, sizeof(want), prov ? "p2p:%s" : "host", prov ? prov->bdf : "");
+		share_with_peer(&s, fd, p, size, (uint32_t)id * 77u, want);
+		munmap(p, size);
+	}
+	close(fd);
+	if (prov)
+		CHECK(&s, pool_available(prov) == before,
+		      "%s p2pmem/available %lld after close, expected %lld", prov->bdf,
+		      pool_available(prov), before);
+	CHECK(&s, p2pb_list_total(&listed, id) >= 0 && !listed, "buffer %llu listed after close",
+	      (unsigned long long)id);
+	sc_end(&s);
+}
+
+static void sc_alloc(void)
+{
+	alloc_one("alloc_p2p_ivshmem", iv8, 2 * MIB);
+	alloc_one("alloc_p2p_nvme_cmb", nvme, 1 * MIB);
+	alloc_one("alloc_host", NULL, 3 * MIB);
+}
+
+static bool in_bar(const struct fn *f, uint64_t addr, uint64_t len)
+{
+	int bar = largest_bar(f);
+
+	return bar >= 0 && addr >= f->bar_start[bar] && addr + len - 1 <= f->bar_end[bar];
+}
+
+/* (c) importers. */
+static void sc_import(void)
+{
+	const bool zen = !strcmp(setup, "epyc"), acs = !strcmp(setup, "iommu");
+	struct p2pb_ti_import r;
+	struct sc s;
+	int fd, hfd, drm;
+
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv4, 1 * MIB, NULL);
+	hfd = p2pb_alloc(P2PB_BUF_HOST, NULL, 1 * MIB, NULL);
+
+	s = (struct sc){ .name = "import_same_switch" };
+	CHECK(&s, fd >= 0 && hfd >= 0, "ALLOC failed");
+	CHECK(&s, ti_import(tifd, fd, iv8, P2PB_TI_F_PEER2PEER, &r) == 0, "IMPORT: %s",
+	      strerror(errno));
+	CHECK(&s, r.error == 0, "peer2peer import iv8 <- iv4 failed at stage %u: %s", r.stage,
+	      strerror(-r.error));
+	CHECK(&s, r.error || (r.nents >= 1 && r.dma_len == 1 * MIB && in_bar(iv4, r.dma_addr, r.dma_len)),
+	      "DMA address %#llx+%#llx (%u segs) not in %s's BAR", (unsigned long long)r.dma_addr,
+	      (unsigned long long)r.dma_len, r.nents, iv4->bdf);
+	info("import iv8 <- iv4: dma %#llx len %#llx nents %u", (unsigned long long)r.dma_addr,
+	     (unsigned long long)r.dma_len, r.nents);
+	CHECK(&s, ti_import(tifd, fd, nvme, P2PB_TI_F_PEER2PEER, &r) == 0 && r.error == 0 &&
+			  in_bar(iv4, r.dma_addr, r.dma_len),
+	      "nvme <- iv4: stage %u %s", r.stage, strerror(-r.error));
+	sc_end(&s);
+
+	s = (struct sc){ .name = "import_without_peer2peer_refused" };
+	CHECK(&s, ti_import(tifd, fd, iv8, 0, &r) == 0, "IMPORT: %s", strerror(errno));
+	CHECK(&s, r.stage == P2PB_TI_STAGE_ATTACH && r.error == -EOPNOTSUPP,
+	      "plain attach of a p2p buffer: stage %u %s", r.stage, strerror(-r.error));
+	CHECK(&s, ti_import(tifd, hfd, iv8, 0, &r) == 0 && r.error == 0 && r.dma_len == 1 * MIB,
+	      "plain import of a host buffer: stage %u %s", r.stage, strerror(-r.error));
+	sc_end(&s);
+
+	s = (struct sc){ .name = "import_vgem" };
+	drm = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
+	CHECK(&s, drm >= 0, "/dev/dri/card0: %s", strerror(errno));
+	if (drm >= 0) {
+		struct drm_prime_handle h = { .fd = fd };
+		int rr = ioctl(drm, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h);
+
+		CHECK(&s, rr < 0 && errno == EOPNOTSUPP, "vgem imported a p2p buffer (%d %s)", rr,
+		      strerror(errno));
+		h = (struct drm_prime_handle){ .fd = hfd };
+		CHECK(&s, ioctl(drm, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0 && h.handle,
+		      "vgem cannot import a host buffer: %s", strerror(errno));
+		close(drm);
+	}
+	sc_end(&s);
+
+	s = (struct sc){ .name = "import_cross_host_bridge" };
+	CHECK(&s, ti_import(tifd, fd, iv2x, P2PB_TI_F_PEER2PEER, &r) == 0, "IMPORT: %s",
+	      strerror(errno));
+	if (zen)
+		CHECK(&s, r.error == 0 && r.dma_len == 1 * MIB,
+		      "Zen: cross-bridge import should work: stage %u %s", r.stage,
+		      strerror(-r.error));
+	else
+		CHECK(&s, r.error == -EREMOTEIO, "%s: cross-bridge import should be refused: stage %u %s",
+		      setup, r.stage, strerror(-r.error));
+	info("%s: cross-bridge import: stage %u error %d", setup, r.stage, r.error);
+	sc_end(&s);
+
+	s = (struct sc){ .name = "import_multifunction" };
+	close(fd);
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv2a, 1 * MIB, NULL);
+	CHECK(&s, fd >= 0, "ALLOC from %s: %s", iv2a->bdf, strerror(-fd));
+	CHECK(&s, ti_import(tifd, fd, iv2b, P2PB_TI_F_PEER2PEER, &r) == 0, "IMPORT: %s",
+	      strerror(errno));
+	if (acs)
+		CHECK(&s, r.error == -EREMOTEIO, "ACS redirect: import should be refused: %s",
+		      strerror(-r.error));
+	else
+		CHECK(&s, r.error == 0 && in_bar(iv2a, r.dma_addr, r.dma_len),
+		      "two functions of one device: stage %u %s", r.stage, strerror(-r.error));
+	sc_end(&s);
+	close(fd);
+	close(hfd);
+}
+
+/* (d) revoke. */
+static void sc_revoke(void)
+{
+	struct sc s = { .name = "revoke" };
+	long long before = pool_available(iv8);
+	struct p2pb_ti_import r;
+	struct p2pb_ti_query q = { 0 };
+	struct p2pb_buf_info bi;
+	uint64_t id = 0;
+	int fd, st, hold;
+	void *p;
+	pid_t pid;
+
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv8, 1 * MIB, &id);
+	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	if (fd < 0) {
+		sc_end(&s);
+		return;
+	}
+	p = mmap(NULL, 1 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(&s, p != MAP_FAILED, "mmap: %s", strerror(errno));
+	if (p == MAP_FAILED) {
+		sc_end(&s);
+		return;
+	}
+	fill(p, 1 * MIB, 99);
+	hold = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	CHECK(&s, ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r) == 0 &&
+			  r.error == 0,
+	      "held import: %s / %s", strerror(errno), strerror(-r.error));
+	CHECK(&s, ioctl(hold, P2PB_TI_IOC_QUERY, &q) == 0 && q.mapped == 1 && q.move_notify == 0,
+	      "held mapping not live");
+	CHECK(&s, p2pb_describe(fd, &bi) == 0 && bi.attachments == 1, "attachments %u",
+	      bi.attachments);
+
+	CHECK(&s, p2pb_revoke(id) == 0, "REVOKE: %s", strerror(errno));
+	CHECK(&s, p2pb_revoke(id) == 0, "second REVOKE: %s", strerror(errno));
+
+	q = (struct p2pb_ti_query){ .flags = P2PB_TI_Q_REMAP };
+	CHECK(&s, ioctl(hold, P2PB_TI_IOC_QUERY, &q) == 0, "QUERY: %s", strerror(errno));
+	CHECK(&s, q.move_notify == 1 && q.mapped == 0,
+	      "importer not told: move_notify %u mapped %u", q.move_notify, q.mapped);
+	CHECK(&s, q.remap_error == -ENODEV, "remap after revoke: %d", q.remap_error);
+	CHECK(&s, ti_import(tifd, fd, iv4, P2PB_TI_F_PEER2PEER, &r) == 0 &&
+			  r.stage == P2PB_TI_STAGE_ATTACH && r.error == -ENODEV,
+	      "new import after revoke: stage %u %d", r.stage, r.error);
+	CHECK(&s, p2pb_describe(fd, &bi) == 0 && (bi.flags & P2PB_BUF_F_REVOKED),
+	      "DESCRIBE does not show revoked");
+	CHECK(&s, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED,
+	      "mmap after revoke accepted");
+
+	pid = fork();
+	if (pid == 0) {
+		volatile uint32_t x = ((volatile uint32_t *)p)[5];
+
+		(void)x;
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(&s, WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+	      "access after revoke: %s %d (expected SIGBUS)", WIFSIGNALED(st) ? "signal" : "exit",
+	      WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	CHECK(&s, pool_available(iv8) == before - (long long)MIB, "pool changed before close");
+
+	CHECK(&s, ioctl(hold, P2PB_TI_IOC_RELEASE) == 0, "RELEASE");
+	close(hold);
+	munmap(p, 1 * MIB);
+	close(fd);
+	CHECK(&s, pool_available(iv8) == before, "pool %lld after close, expected %lld",
+	      pool_available(iv8), before);
+	CHECK(&s, p2pb_revoke(id) == -ENOENT, "REVOKE of a freed buffer: %d", p2pb_revoke(id));
+	sc_end(&s);
+}
+
+/* Unbinding a provider with a live buffer revokes it and does not hang. */
+static void sc_unbind(void)
+{
+	struct sc s = { .name = "provider_unbind" };
+	char path[256];
+	struct p2pb_buf_info bi;
+	int fd, st;
+	void *p;
+	pid_t pid;
+
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv2b, 1 * MIB, NULL);
+	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	p = fd >= 0 ? mmap(NULL, 1 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	CHECK(&s, p != MAP_FAILED, "mmap");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", iv2b->bdf);
+	CHECK(&s, write_file(path, iv2b->bdf) == 0, "unbind: %s", strerror(errno));
+	CHECK(&s, sysfs_num(iv2b->bdf, "p2pmem/size") < 0, "p2pmem still there after unbind");
+	if (fd >= 0) {
+		CHECK(&s, p2pb_describe(fd, &bi) == 0 && (bi.flags & P2PB_BUF_F_REVOKED),
+		      "buffer not revoked by unbind");
+		if (p != MAP_FAILED) {
+			pid = fork();
+			if (pid == 0) {
+				((volatile uint32_t *)p)[1] = 1;
+				_exit(0);
+			}
+			waitpid(pid, &st, 0);
+			CHECK(&s, WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+			      "access after unbind did not SIGBUS");
+			munmap(p, 1 * MIB);
+		}
+		close(fd);
+	}
+	CHECK(&s, write_file("/sys/bus/pci/drivers_probe", iv2b->bdf) == 0, "rebind: %s",
+	      strerror(errno));
+	CHECK(&s, pool_available(iv2b) == (long long)bar_size(iv2b, 2),
+	      "rebound pool available %lld", pool_available(iv2b));
+	sc_end(&s);
+}
+
+/* (e) nothing left behind. */
+static void sc_noleaks(long long nvme_start)
+{
+	struct sc s = { .name = "no_leaks" };
+	struct fn *provs[] = { iv4, iv8, iv2a, iv2b, iv2x };
+
+	CHECK(&s, p2pb_list_total(NULL, 0) == 0, "LIST shows %d live buffers",
+	      p2pb_list_total(NULL, 0));
+	for (size_t i = 0; i < sizeof(provs) / sizeof(provs[0]); i++)
+		CHECK(&s, pool_available(provs[i]) == (long long)bar_size(provs[i], 2),
+		      "%s pool %lld of %" PRIu64, provs[i]->bdf, pool_available(provs[i]),
+		      bar_size(provs[i], 2));
+	CHECK(&s, pool_available(nvme) == nvme_start, "nvme CMB pool %lld, was %lld",
+	      pool_available(nvme), nvme_start);
+	sc_end(&s);
+}
+
+int main(int argc, char **argv)
+{
+	long long nvme_start;
+
+	if (argc > 1)
+		setup = argv[1];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	devfd = open("/dev/p2pbroker", O_RDWR | O_CLOEXEC);
+	tifd = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	if (devfd < 0 || tifd < 0) {
+		printf("P2PVM: FAIL open_devices: %s\n", strerror(errno));
+		return 1;
+	}
+	scan();
+	info("%d PCI functions, setup %s", nfns, setup);
+	sc_bind();
+	if (!iv4 || !iv8 || !iv2a || !iv2b || !iv2x || !nvme)
+		return 100;
+	nvme_start = pool_available(nvme);
+	sc_abi();
+	sc_paths();
+	sc_agreement();
+	sc_alloc();
+	sc_import();
+	sc_revoke();
+	sc_unbind();
+	sc_noleaks(nvme_start);
+	info("p2pbtest: %d passed, %d failed", n_pass, n_fail);
+	return n_fail > 100 ? 100 : n_fail;
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Boot one guest setup and check its scenarios.
+#
+#   run-vm.sh SETUP KERNEL INITRAMFS LOGDIR
+#     SETUP: max   (-cpu max: AMD family 15, not Zen; q35 host bridge not whitelisted)
+#            epyc  (-cpu EPYC: Zen, cross-host-bridge pairs allowed)
+#            iommu (-cpu max + intel-iommu + intel_iommu=on: ACS redirect on root ports)
+#
+# Prints "PASS SETUP/scenario" or "FAIL SETUP/scenario: why" for every expected
+# scenario (one missing from the guest's output is a FAIL, as is a guest that
+# dies or runs past P2P_VM_TIMEOUT seconds), and finally
+# "run-vm SETUP: N passed, N failed".  Exit status non-zero on any failure.
+set -uo pipefail
+setup=$1 kernel=$2 initrd=$3 logdir=$4
+timeout_s=${P2P_VM_TIMEOUT:-240}
+mkdir -p "$logdir"
+log="$logdir/$setup.log"
+img="$logdir/nvme-$setup.img"
+truncate -s 8M "$img"
+
+case "$setup" in
+max) cpu=max; extra=(); cmdline_extra="" ;;
+epyc) cpu=EPYC; extra=(); cmdline_extra="" ;;
+iommu) cpu=max; extra=(-device intel-iommu,intremap=off); cmdline_extra="intel_iommu=on" ;;
+*) echo "run-vm: unknown setup $setup" >&2; exit 2 ;;
+esac
+
+# Topology (DESIGN.md "VM facts"):
+#  pcie.0 -- rp1 -- x3130 upstream -- dn1: ivshmem 4M
+#                                  -- dn2: ivshmem 8M
+#                                  -- dn3: nvme with a 16 MiB CMB
+#         -- rp2 -- one device, two functions: ivshmem 16M (fn 0), 32M (fn 1)
+#         -- pxb-pcie (second host bridge, bus 64) -- rp3 -- ivshmem 2M
+#         -- edu (a device on the root bus)
+qemu_args=(
+	-accel tcg -machine q35 -cpu "$cpu" -smp 1 -m 1G
+	-display none -nodefaults -no-reboot -serial stdio
+	"${extra[@]}"
+	-kernel "$kernel" -initrd "$initrd"
+	-append "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init p2pvm.setup=$setup $cmdline_extra"
+	-device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,slot=1
+	-device x3130-upstream,id=up1,bus=rp1
+	-device xio3130-downstream,id=dn1,bus=up1,chassis=2,slot=0
+	-device xio3130-downstream,id=dn2,bus=up1,chassis=3,slot=1
+	-device xio3130-downstream,id=dn3,bus=up1,chassis=4,slot=2
+	-object memory-backend-ram,id=m4,size=4M -device ivshmem-plain,memdev=m4,bus=dn1
+	-object memory-backend-ram,id=m8,size=8M -device ivshmem-plain,memdev=m8,bus=dn2
+	-drive file="$img",if=none,id=nvm,format=raw
+	-device nvme,serial=p2pvm,drive=nvm,cmb_size_mb=16,bus=dn3
+	-device pcie-root-port,id=rp2,bus=pcie.0,chassis=5,slot=2
+	-object memory-backend-ram,id=m16,size=16M
+	-device ivshmem-plain,memdev=m16,bus=rp2,addr=0.0,multifunction=on
+	-object memory-backend-ram,id=m32,size=32M -device ivshmem-plain,memdev=m32,bus=rp2,addr=0.1
+	-device pxb-pcie,id=pxb1,bus_nr=64,bus=pcie.0
+	-device pcie-root-port,id=rp3,bus=pxb1,chassis=6,slot=3
+	-object memory-backend-ram,id=m2,size=2M -device ivshmem-plain,memdev=m2,bus=rp3
+	-device edu,bus=pcie.0
+)
+
+start=$(date +%s)
+timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 "${qemu_args[@]}" </dev/null >"$log" 2>&1
+rc=$?
+secs=$(($(date +%s) - start))
+tr -d '\r' <"$log" >"$log.txt"
+
+expected="insmod bind ioctl_abi kernel_paths kernel_agreement alloc_p2p_ivshmem alloc_p2p_nvme_cmb
+alloc_host import_same_switch import_without_peer2peer_refused import_vgem import_cross_host_bridge
+import_multifunction revoke provider_unbind no_leaks rmmod dmesg_clean"
+if grep -q '^P2PVM: DAEMON' "$log.txt"; then
+	expected="$expected $(sed -n 's/^P2PVM: DAEMON //p' "$log.txt")"
+fi
+
+pass=0 fail=0
+report() { # STATUS NAME [WHY]
+	if [ "$1" = PASS ]; then pass=$((pass + 1)); echo "PASS $setup/$2"
+	else fail=$((fail + 1)); echo "FAIL $setup/$2${3:+: $3}"; fi
+}
+
+grep '^P2PVM: INFO' "$log.txt" | sed "s/^P2PVM: INFO /  [$setup] /"
+grep '^agree ' "$log.txt" | sed "s/^/  [$setup] /"
+if ! grep -q '^P2PVM: BOOTED' "$log.txt"; then
+	report FAIL boot "guest never reached /init (qemu exit $rc after ${secs}s); see $log"
+	tail -n 20 "$log.txt" | sed 's/^/  | /'
+fi
+if ! grep -q '^P2PVM: DONE' "$log.txt"; then
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		report FAIL completed "guest timed out after ${timeout_s}s; see $log"
+	else
+		report FAIL completed "guest died before DONE (qemu exit $rc after ${secs}s); see $log"
+	fi
+	tail -n 20 "$log.txt" | sed 's/^/  | /'
+fi
+for name in $expected; do
+	line=$(grep -E "^P2PVM: (PASS|FAIL) $name(:|\$)" "$log.txt" | tail -n 1)
+	case "$line" in
+	"P2PVM: PASS $name") report PASS "$name" ;;
+	"P2PVM: FAIL $name"*) report FAIL "$name" "${line#P2PVM: FAIL $name: }" ;;
+	*) report FAIL "$name" "no result (guest did not get that far)" ;;
+	esac
+done
+# A scenario the guest reported that the harness does not know is a failure too.
+for name in $(sed -nE 's/^P2PVM: (PASS|FAIL) ([a-z0-9_]+).*/\2/p' "$log.txt" | sort -u); do
+	case " $(echo $expected) " in *" $name "*) ;; *) report FAIL "$name" "unexpected scenario" ;; esac
+done
+grep '^P2PVM-DMESG' "$log.txt" | tail -n 40 | sed 's/^/  /'
+echo "  [$setup] guest ran ${secs}s"
+echo "run-vm $setup: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
