@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: MIT
+/* test-pcicfg.c - config-space parsing on hand-built byte images. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <linux/pci_regs.h>
+#include <string.h>
+
+#include "pcicfg.h"
+
+static uint8_t cfg[4096];
+
+static void put16(int off, uint16_t v)
+{
+	cfg[off] = v & 0xff;
+	cfg[off + 1] = v >> 8;
+}
+
+static void put32(int off, uint32_t v)
+{
+	put16(off, v & 0xffff);
+	put16(off + 2, v >> 16);
+}
+
+/* A PCIe root port: caps 0x40 (PM) -> 0x60 (PCIe); ext 0x100 AER -> 0x148 ACS. */
+static void root_port(uint16_t acs_ctrl)
+{
+	memset(cfg, 0, sizeof(cfg));
+	put16(0, 0x1b36);
+	put16(2, 0x000c);
+	cfg[PCI_HEADER_TYPE] = 0x81; /* multifunction bridge */
+	cfg[PCI_SECONDARY_BUS] = 4;
+	cfg[PCI_SUBORDINATE_BUS] = 9;
+	put16(PCI_STATUS, PCI_STATUS_CAP_LIST);
+	cfg[PCI_CAPABILITY_LIST] = 0x40;
+	cfg[0x40] = PCI_CAP_ID_PM;
+	cfg[0x41] = 0x60;
+	cfg[0x60] = PCI_CAP_ID_EXP;
+	cfg[0x61] = 0;
+	put16(0x62, (PCI_EXP_TYPE_ROOT_PORT << 4) | 2);
+	put32(0x100, 0x0001 | (1u << 16) | (0x148u << 20));
+	put32(0x148, PCI_EXT_CAP_ID_ACS | (1u << 16));
+	put16(0x14c, 0x5f);
+	put16(0x14e, acs_ctrl);
+}
+
+static void test_root_port(void **state)
+{
+	(void)state;
+	struct pcicfg_info ci;
+	root_port(PCI_ACS_RR | PCI_ACS_CR);
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &ci), 0);
+	assert_int_equal(ci.header_type, 1);
+	assert_int_equal(ci.pcie_type, PCI_EXP_TYPE_ROOT_PORT);
+	assert_int_equal(ci.acs_known, 1);
+	assert_int_equal(ci.acs_present, 1);
+	assert_int_equal(ci.acs_offset, 0x148);
+	assert_int_equal(ci.acs_cap, 0x5f);
+	assert_int_equal(ci.acs_ctrl, PCI_ACS_RR | PCI_ACS_CR);
+	assert_int_equal(ci.sec_bus, 4);
+	assert_int_equal(ci.sub_bus, 9);
+}
+
+static void test_short_reads(void **state)
+{
+	(void)state;
+	struct pcicfg_info ci;
+	root_port(PCI_ACS_RR);
+	/* 64 bytes (non-root): header only. */
+	assert_int_equal(pcicfg_parse(cfg, 64, &ci), 0);
+	assert_int_equal(ci.pcie_type, -1);
+	assert_int_equal(ci.acs_known, 0);
+	assert_int_equal(ci.sec_bus, 4);
+	/* 256 bytes of a PCIe function: port type, ACS unknown (no ext space). */
+	assert_int_equal(pcicfg_parse(cfg, 256, &ci), 0);
+	assert_int_equal(ci.pcie_type, PCI_EXP_TYPE_ROOT_PORT);
+	assert_int_equal(ci.acs_known, 0);
+	/* Cut in the middle of the ACS capability: present header but no ctrl. */
+	assert_int_equal(pcicfg_parse(cfg, 0x14c, &ci), 0);
+	assert_int_equal(ci.acs_present, 0);
+	assert_int_equal(pcicfg_parse(cfg, 63, &ci), -EINVAL);
+	assert_int_equal(pcicfg_parse(NULL, 4096, &ci), -EINVAL);
+}
+
+static void test_hostile_lists(void **state)
+{
+	(void)state;
+	struct pcicfg_info ci;
+	/* Capability list that loops on itself. */
+	root_port(0);
+	cfg[0x41] = 0x40;
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &ci), 0);
+	assert_int_equal(ci.pcie_type, -1);
+	/* Pointer below 0x40 ends the walk. */
+	root_port(0);
+	cfg[0x41] = 0x10;
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &ci), 0);
+	assert_int_equal(ci.pcie_type, -1);
+	/* Extended list that loops, and one that points into standard space. */
+	root_port(0);
+	put32(0x148, 0x0002 | (1u << 16) | (0x100u << 20));
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &ci), 0);
+	assert_int_equal(ci.acs_present, 0);
+	assert_int_equal(ci.acs_known, 1);
+	root_port(0);
+	put32(0x100, 0x0001 | (1u << 16) | (0x80u << 20));
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &ci), 0);
+	assert_int_equal(ci.acs_present, 0);
+	/* Pointer past the end. */
+	root_port(0);
+	put32(0x100, 0x0001 | (1u << 16) | (0xffcu << 20));
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &ci), 0);
+	assert_int_equal(ci.acs_present, 0);
+	/* All-ones (device gone) and all-zero. */
+	memset(cfg, 0xff, sizeof(cfg));
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &ci), -EINVAL);
+	memset(cfg, 0, sizeof(cfg));
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &ci), -EINVAL);
+}
+
+static void test_conventional(void **state)
+{
+	(void)state;
+	struct pcicfg_info ci;
+	memset(cfg, 0, sizeof(cfg));
+	put16(0, 0x1af4);
+	put16(2, 0x1110);
+	assert_int_equal(pcicfg_parse(cfg, 256, &ci), 0);
+	assert_int_equal(ci.header_type, 0);
+	assert_int_equal(ci.pcie_type, -1);
+	assert_int_equal(ci.acs_known, 1); /* no PCIe cap: no extended space, no ACS */
+	assert_int_equal(ci.acs_present, 0);
+	assert_int_equal(ci.sec_bus, -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_root_port),
+		cmocka_unit_test(test_short_reads),
+		cmocka_unit_test(test_hostile_lists),
+		cmocka_unit_test(test_conventional),
+	};
+	return cmocka_run_group_tests_name("pcicfg", tests, NULL, NULL);
+}
