@@ -639,7 +639,10 @@ static int scan_bus_list(struct scan *s)
 		}
 		int cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cfd < 0 && n > 0) {
-			warn(s->t, "%s: bus/pci/devices link is dangling (%s)", de->d_name, target);
+			/* No facts at all: warn, but invent no device. */
+			warn(s->t, "%s: bus/pci/devices link is dangling (%s); ignored", de->d_name,
+			     target);
+			continue;
 		} else if (cfd < 0) {
 			warn(s->t, "%s: unreadable bus/pci/devices entry", de->d_name);
 			continue;
@@ -648,8 +651,10 @@ static int scan_bus_list(struct scan *s)
 		} else {
 			warn(s->t, "%s: missing from the device tree", de->d_name);
 		}
-		int h = hb_get(s, hdom, hbus);
-		if (h < 0) {
+		/* Without a host bridge in the link path, the root of the chain
+		 * found by bus ranges names it (in resolve()). */
+		int h = have_hb ? hb_get(s, hdom, hbus) : -1;
+		if (have_hb && h < 0) {
 			r = h;
 		} else {
 			/* Without a link path, the parent comes from bus ranges later. */
@@ -658,18 +663,10 @@ static int scan_bus_list(struct scan *s)
 				r = i;
 			} else {
 				s->t->funcs[i].in_bus_list = true;
-				if (cfd >= 0)
-					read_func(s, cfd, &s->t->funcs[i]);
-				else {
-					struct topo_func *f = &s->t->funcs[i];
-					f->class_code = UINT32_MAX;
-					f->numa_node = f->iommu_group = -1;
-					f->sec_bus = f->sub_bus = f->pcie_type = -1;
-				}
+				read_func(s, cfd, &s->t->funcs[i]);
 			}
 		}
-		if (cfd >= 0)
-			close(cfd);
+		close(cfd);
 	}
 	closedir(d);
 	return r;
@@ -812,6 +809,12 @@ static int resolve(struct scan *s)
 			root = i;
 		}
 		f->depth = depth;
+		if (t->funcs[root].hb < 0) {
+			int h = hb_get(s, t->funcs[root].domain, t->funcs[root].bus);
+			if (h < 0)
+				return h;
+			t->funcs[root].hb = h;
+		}
 		f->hb = t->funcs[root].hb;
 	}
 	/* Kinds top-down (inference looks at the parent's kind). */

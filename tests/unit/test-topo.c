@@ -174,9 +174,13 @@ static void test_bus_list_quirks(void **state)
 	fx_add(&fx, &hidden);
 	/* In bus/pci/devices with a trailing slash. */
 	fx_symlink(&fx, "../../../devices/pci0000:00/0000:00:01.0/", "sys/bus/pci/devices/0000:00:01.0");
-	/* In bus/pci/devices, target missing from the tree: parent from the path. */
+	/* In bus/pci/devices, target missing from the tree: no facts, skipped. */
 	fx_symlink(&fx, "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.1",
 		   "sys/bus/pci/devices/0000:03:00.1");
+	/* Target outside the tree walk (an uncaptured part): parent from the path. */
+	fx_write(&fx, "sys/devices/elsewhere/0000:03:00.2/vendor", "0x10de\n", 7);
+	fx_symlink(&fx, "../../../devices/elsewhere/0000:03:00.2/",
+		   "sys/bus/pci/devices/0000:03:00.2");
 	/* A plain directory (a copied tree): parent from bus ranges. */
 	fx_write(&fx, "sys/bus/pci/devices/0000:02:10.0/vendor", "0x10b5\n", 7);
 	fx_write(&fx, "sys/bus/pci/devices/0000:02:10.0/device", "0x8747\n", 7);
@@ -187,13 +191,16 @@ static void test_bus_list_quirks(void **state)
 	fx_symlink(&fx, "../../../../LNXSYSTM:00/missing", "sys/devices/pci0000:00/0000:00:02.0/firmware_node");
 	struct topo *t = scan(&fx);
 	assert_int_equal(t->nfuncs, 8);
+	assert_int_equal(topo_find(t, "03:00.1"), -1);
+	assert_true(warned(t, "0000:03:00.1: bus/pci/devices link is dangling"));
+	assert_int_equal(func(t, "03:00.2")->vendor, 0x10de);
+	assert_true(warned(t, "0000:03:00.2: missing from the device tree"));
+	assert_string_equal(parent_of(t, "03:00.2"), "0000:02:08.0");
+	assert_int_equal(t->nhbs, 1); /* no phantom pci0000:03 */
 	assert_false(func(t, "00:02.0")->in_bus_list);
 	assert_true(func(t, "00:02.0")->in_tree);
 	assert_int_equal(func(t, "00:02.0")->numa_node, -1);
 	assert_true(func(t, "00:01.0")->in_bus_list);
-	assert_string_equal(parent_of(t, "03:00.1"), "0000:02:08.0");
-	assert_false(func(t, "03:00.1")->in_tree);
-	assert_true(warned(t, "0000:03:00.1: bus/pci/devices link is dangling"));
 	assert_string_equal(parent_of(t, "02:10.0"), "0000:01:00.0");
 	assert_int_equal(func(t, "02:10.0")->vendor, 0x10b5);
 	assert_true(warned(t, "0000:02:10.0: bus/pci/devices entry is a plain directory"));
