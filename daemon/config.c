@@ -1529,6 +1529,16 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Error text is one line of printable text, whatever the file holds. */
+static void err_one_line(char *err, size_t errlen)
+{
+	if (!err || !errlen)
+		return;
+	for (char *p = err; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 int config_parse(const char *text, size_t len, const char *name, struct p2p_config **ret_cfg,
 		 char *err, size_t errlen)
 {
@@ -1613,6 +1623,8 @@ int config_parse(const char *text, size_t len, const char *name, struct p2p_conf
 out:
 	if (r == -ENOMEM)
 		set_err(err, errlen, "%s:0: out of memory", c.name);
+	if (r < 0)
+		err_one_line(err, errlen);
 	config_free(cfg);
 	json_object_put(root);
 	json_tokener_free(tok);
@@ -1647,6 +1659,7 @@ int config_load(const char *path, struct p2p_config **ret_cfg, char *err, size_t
 	if (fd < 0) {
 		r = -errno;
 		set_err(err, errlen, "%s:0: cannot open: %s", path, strerror(-r));
+		err_one_line(err, errlen);
 		return r;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -1697,6 +1710,8 @@ int config_load(const char *path, struct p2p_config **ret_cfg, char *err, size_t
 	}
 	r = config_parse(buf, len, path, ret_cfg, err, errlen);
 out:
+	if (r < 0)
+		err_one_line(err, errlen);
 	free(buf);
 	close(fd);
 	return r;

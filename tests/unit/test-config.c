@@ -553,6 +553,10 @@ static void test_semantic_lines(void **state)
 	/* duplicate key reported at the second occurrence, nested */
 	expect_parse_error("{\"socket\": {\n\"mode\": \"0660\",\n\"mode\": \"0600\"}}", -EINVAL,
 			   "t.json:3: socket.mode: duplicate key");
+	/* control characters from the file never reach the one-line message */
+	expect_parse_error("{\"lim\\nits\": 1}", -EINVAL, "t.json:1: lim?its: unknown key");
+	expect_parse_error("{\"admin_group\": \"x\\ty\"}", -EINVAL,
+			   "t.json:1: admin_group: unknown group \"x?y\"");
 	/* an object with too many keys */
 	{
 		char text[2048] = "{";
