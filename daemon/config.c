@@ -10,6 +10,7 @@
  * found by walking the same path through the text with that scanner.
  */
 #include "config.h"
+#include "proto.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -920,7 +921,7 @@ static void defaults_limits(struct config_limits *l)
 	l->max_connections = 256;
 	l->max_buffers = 64;
 	l->max_pending_per_client = 16;
-	l->max_message_size = 65536;
+	l->max_message_size = P2P_PROTO_MAX_REQUEST;
 	l->max_bytes = 1ull << 30;
 }
 
@@ -1041,7 +1042,7 @@ static int parse_limits(struct cfg_ctx *c, struct json_object *o, struct config_
 		{"max_connections", 1, 65536},
 		{"max_buffers", 1, 1u << 20},
 		{"max_pending_per_client", 1, 4096},
-		{"max_message_size", 4096, 16u << 20},
+		{"max_message_size", P2P_PROTO_MIN_MESSAGE, P2P_PROTO_MAX_REQUEST},
 	};
 	uint32_t *dst[] = {&l->max_connections, &l->max_buffers, &l->max_pending_per_client,
 			   &l->max_message_size};

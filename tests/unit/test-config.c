@@ -476,8 +476,10 @@ static void test_types_inline(void **state)
 			   "providers[0]: missing key \"bar\"");
 	expect_parse_error("{\"limits\": {\"max_connections\": 0}}", -EINVAL,
 			   "limits.max_connections: expected an integer in 1..65536, got 0");
-	expect_parse_error("{\"limits\": {\"max_message_size\": 100}}", -EINVAL,
-			   "limits.max_message_size: expected an integer in 4096..16777216, got 100");
+	expect_parse_error("{\"limits\": {\"max_message_size\": 63}}", -EINVAL,
+			   "limits.max_message_size: expected an integer in 64..65536, got 63");
+	expect_parse_error("{\"limits\": {\"max_message_size\": 65537}}", -EINVAL,
+			   "limits.max_message_size: expected an integer in 64..65536, got 65537");
 	expect_parse_error("{\"limits\": {\"max_pending_per_client\": 9223372036854775807}}",
 			   -EINVAL, "limits.max_pending_per_client: expected an integer in 1..4096");
 	expect_parse_error("{\"limits\": {\"max_buffers\": 8}, \"default\": {\"types\": [], "
@@ -687,12 +689,12 @@ static void test_boundaries_ok(void **state)
 	struct p2p_config *cfg;
 	(void)state;
 	cfg = expect_parse_ok("{\"limits\": {\"max_connections\": 65536, \"max_buffers\": 1048576, "
-			      "\"max_pending_per_client\": 4096, \"max_message_size\": 16777216, "
+			      "\"max_pending_per_client\": 4096, \"max_message_size\": 65536, "
 			      "\"max_bytes\": 4503599627370496}, "
 			      "\"rules\": [{\"uid\": 4294967294, \"types\": [\"p2p\", \"p2p\"], "
 			      "\"max_bytes\": 4503599627370496, \"max_buffers\": 1048576}]}");
 	assert_int_equal(cfg->limits.max_connections, 65536);
-	assert_int_equal(cfg->limits.max_message_size, 16777216);
+	assert_int_equal(cfg->limits.max_message_size, 65536);
 	assert_true(cfg->rules[0].uid == 4294967294u);
 	assert_int_equal(cfg->rules[0].types, CONFIG_TYPE_P2P);
 	assert_true(cfg->rules[0].max_bytes == 1ull << 52);
