@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The VM test tier (make vmcheck): install what is missing, build (or reuse)
+# the guest kernel, build p2pbroker.ko against it, build userspace and the
+# guest test programs, boot the three guest setups and check every scenario.
+# Prints "PASS setup/scenario" / "FAIL setup/scenario: why" lines and, last,
+# "vmcheck: N passed, N failed".  Exit status non-zero on any failure.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+shared=${P2P_SHARED:-$root/../shared}
+frag=$shared/vm/kernel-p2pdma.config
+out=${P2P_VM_OUT:-$root/build/vm}
+setups=${P2P_VM_SETUPS:-max epyc iommu}
+make_cmd=${MAKE:-make}
+
+fatal() { # STEP WHY: a step every setup depends on failed
+	echo "FAIL vmcheck/$1: $2"
+	echo "vmcheck: 0 passed, 1 failed"
+	exit 1
+}
+
+tests/vm/setup.sh || fatal setup "tests/vm/setup.sh could not install the VM dependencies"
+[ -r "$frag" ] || fatal kernel "kernel config fragment $frag missing (shared/ must sit beside the repo)"
+
+kcache=$(tests/vm/build-kernel.sh "$frag" | tail -n 1) && [ -f "$kcache/bzImage" ] ||
+	fatal kernel "guest kernel build failed"
+kdir=$kcache/linux
+
+rm -rf "$out/kmod" "$out/guest" && mkdir -p "$out/kmod" "$out/guest" "$out/logs" || fatal build "cannot create $out"
+cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod/"
+$make_cmd -s -C "$kdir" M="$out/kmod" modules >"$out/kmod.log" 2>&1 ||
+	{ cat "$out/kmod.log"; fatal kmod "p2pbroker.ko does not build against the guest kernel"; }
+
+gcc -std=gnu11 -static -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation \
+	-Wvla -Wmissing-prototypes -Ikmod/include/uapi -Ikmod $(pkg-config --cflags json-c) \
+	tests/vm/guest/p2pbtest.c -o "$out/guest/p2pbtest" $(pkg-config --libs json-c) ||
+	fatal guest "guest test program does not build"
+for f in tests/vm/guest/*.sh; do
+	[ -f "$f" ] && install -m 0755 "$f" "$out/guest/$(basename "$f")"
+done
+
+# Userspace (p2pctl, p2pd): scenarios that need them fail loudly when absent.
+if ! $make_cmd -s all >"$out/userspace.log" 2>&1; then
+	tail -n 20 "$out/userspace.log"
+	echo "vmcheck: WARNING: userspace build failed; scenarios needing p2pctl/p2pd will fail"
+fi
+
+tests/vm/mkinitramfs.sh "$out/initramfs.cpio.gz" "$out/kmod" "$out/guest" build ||
+	fatal initramfs "cannot pack the initramfs"
+
+pass=0 fail=0
+for s in $setups; do
+	tests/vm/run-vm.sh "$s" "$kcache/bzImage" "$out/initramfs.cpio.gz" "$out/logs" | tee "$out/logs/$s.summary"
+	line=$(grep -E "^run-vm $s: [0-9]+ passed, [0-9]+ failed" "$out/logs/$s.summary" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL $s/harness: run-vm.sh printed no summary"
+		fail=$((fail + 1))
+		continue
+	fi
+	p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	pass=$((pass + p)) fail=$((fail + f))
+done
+echo "vmcheck: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
