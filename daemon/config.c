@@ -1656,7 +1656,7 @@ int config_load(const char *path, struct p2p_config **ret_cfg, char *err, size_t
 		*ret_cfg = cfg;
 		return 0;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK); /* a FIFO must not hang us */
 	if (fd < 0) {
 		r = -errno;
 		set_err(err, errlen, "%s:0: cannot open: %s", path, strerror(-r));

@@ -3,6 +3,7 @@
 #
 #   make fuzz-config                 libFuzzer on config_parse() + policy, FUZZ_CONFIG_SECONDS (20)
 #   make fuzz-config-build           just the binary (clang, -fsanitize=fuzzer,address,undefined)
+#   make check-config-fuzz           (in make check) the fuzz target over every fixture, once
 
 FUZZ_CONFIG_SECONDS ?= 20
 FUZZ_CONFIG_BIN  := $(BUILD)/fuzz/fuzz-config
@@ -30,3 +31,25 @@ fuzz-config: $(FUZZ_CONFIG_BIN)
 	cd $(BUILD)/fuzz && ./fuzz-config -max_total_time=$(FUZZ_CONFIG_SECONDS) -max_len=4096 \
 		-timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
 		-dict=$(CURDIR)/tests/fuzz/fuzz-config.dict corpus-config
+
+# Deterministic part, in `make check`: the fuzz target (with all its sanitizers
+# and invariants) over every fixture, the example and the saved fuzz findings
+# (tests/fixtures/config/fuzz/).  One input = one test.
+CHECK_TARGETS += check-config-fuzz
+CONFIG_FUZZ_INPUTS = $(wildcard tests/fixtures/config/good/*.json tests/fixtures/config/bad/*.json \
+		      tests/fixtures/config/fuzz/*) config/p2pd.json
+
+.PHONY: check-config-fuzz
+check-config-fuzz:
+	@mkdir -p $(BUILD)
+	@if ! command -v clang >/dev/null 2>&1; then \
+		echo "check-config-fuzz: clang not installed: cannot build the fuzz target" >&2; \
+		echo "config-fuzz: 0 passed, 1 failed"; exit 1; fi
+	@if ! $(MAKE) --no-print-directory $(FUZZ_CONFIG_BIN) >$(BUILD)/fuzz-config-build.log 2>&1; then \
+		cat $(BUILD)/fuzz-config-build.log; \
+		echo "check-config-fuzz: building $(FUZZ_CONFIG_BIN) failed" >&2; \
+		echo "config-fuzz: 0 passed, 1 failed"; exit 1; fi
+	@p=0; f=0; for x in $(CONFIG_FUZZ_INPUTS); do \
+		if $(FUZZ_CONFIG_BIN) $$x >$(BUILD)/fuzz-config-run.log 2>&1; then p=$$((p+1)); \
+		else f=$$((f+1)); cat $(BUILD)/fuzz-config-run.log; echo "FAIL config-fuzz: $$x"; fi; \
+	done; echo "config-fuzz: $$p passed, $$f failed"; [ $$f -eq 0 ]

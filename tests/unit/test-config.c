@@ -645,6 +645,13 @@ static void test_load_errors(void **state)
 	assert_int_equal(config_load(dir, &cfg, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "not a regular file"));
 
+	/* a FIFO: refused, without blocking on open */
+	snprintf(path, sizeof(path), "%s/fifo.json", dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "not a regular file"));
+	unlink(path);
+
 	/* world-writable */
 	snprintf(path, sizeof(path), "%s/ww.json", dir);
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
