@@ -1,0 +1,1494 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * itest.c - integration tests: the real p2pd on a socket in a temp dir with
+ * an --fsroot fixture, driven through libp2pclient, p2pctl and raw sockets.
+ *
+ * usage: itest P2PD P2PCTL FIXTURE_ROOT [BIG_FIXTURE_ROOT|-]
+ * Prints "ok - name" / "FAIL - name: why" per test and, last,
+ * "itest: N passed, N failed"; exits 1 on any failure.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "p2pclient.h"
+#include "proto.h"
+
+static const char *p2pd_bin, *p2pctl_bin, *fixture, *big_fixture;
+static char tmpdir[256], sock_path[300], cfg_path[300], log_path[300], notify_path[300];
+static pid_t p2pd_pid = -1;
+static int n_pass, n_fail;
+static char why[1024];
+
+#define NOBODY 65534
+
+static void fail_why(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fail_why(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+}
+
+#define CHECK(cond, ...)                                                                           \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fail_why(__VA_ARGS__);                                                     \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+/* sd_notify() blocks when the NOTIFY_SOCKET queue is full (as under a stuck
+ * systemd): keep it drained as PID 1 would. */
+static int notify_fd = -1;
+
+static void drain_notify(void)
+{
+	char junk[512];
+
+	while (notify_fd >= 0 && recv(notify_fd, junk, sizeof(junk), MSG_DONTWAIT) > 0)
+		;
+}
+
+static void run_test(const char *name, int (*fn)(void))
+{
+	drain_notify();
+	const char *only = getenv("ITEST_ONLY");
+
+	if (only) { /* comma-separated substrings */
+		char buf[256], *save = NULL;
+		bool hit = false;
+
+		snprintf(buf, sizeof(buf), "%s", only);
+		for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+			if (strstr(name, t))
+				hit = true;
+		if (!hit)
+			return;
+	}
+	why[0] = '\0';
+	if (fn() == 0) {
+		printf("ok - %s\n", name);
+		n_pass++;
+	} else {
+		printf("FAIL - %s: %s\n", name, why[0] ? why : "(no reason)");
+		n_fail++;
+	}
+	fflush(stdout);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- config files ---- */
+
+static int write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f)
+		return -errno;
+	fputs(text, f);
+	fclose(f);
+	return 0;
+}
+
+static int write_config(const char *path, unsigned nobody_max_buffers, unsigned max_conn)
+{
+	char text[2048];
+
+	snprintf(text, sizeof(text),
+		 "{\n"
+		 "  \"version\": 1,\n"
+		 "  \"socket\": { \"path\": \"%s\", \"mode\": \"0660\", \"group\": \"nogroup\" },\n"
+		 "  \"limits\": { \"max_connections\": %u, \"max_buffers\": 64, \"max_bytes\": \"1G\",\n"
+		 "              \"max_message_size\": 65536, \"max_pending_per_client\": 16 },\n"
+		 "  \"providers\": [ { \"device\": \"0000:03:00.0\", \"bar\": 2 } ],\n"
+		 "  \"rules\": [\n"
+		 "    { \"uid\": 0, \"devices\": [\"*\"], \"types\": [\"p2p\", \"host\", \"memfd\"] },\n"
+		 "    { \"uid\": %d, \"devices\": [\"0000:03:00.0\", \"0000:04:00.0\"],\n"
+		 "      \"types\": [\"host\", \"memfd\"], \"max_bytes\": \"1M\", \"max_buffers\": %u }\n"
+		 "  ],\n"
+		 "  \"default\": { \"devices\": [], \"types\": [] }\n"
+		 "}\n",
+		 sock_path, max_conn, NOBODY, nobody_max_buffers);
+	return write_file(path, text);
+}
+
+/* ---- the daemon ---- */
+
+/* Start p2pd with NOTIFY_SOCKET and wait for READY=1.  Returns the pid. */
+static pid_t start_p2pd(const char *fsroot, const char *config, const char *sockp, char *status,
+			size_t statuslen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline;
+	char mainpid[32];
+	pid_t pid;
+
+	if (notify_fd < 0) {
+		notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", notify_path);
+		if (bind(notify_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			fail_why("bind notify socket: %m");
+			return -1;
+		}
+	}
+	drain_notify(); /* stale notifications: reloads send READY=1 too */
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int lf = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (lf >= 0) {
+			dup2(lf, 2);
+			dup2(lf, 1);
+		}
+		setenv("NOTIFY_SOCKET", notify_path, 1);
+		unsetenv("JOURNAL_STREAM");
+		execl(p2pd_bin, p2pd_bin, "--foreground", "--log", "stderr", "--no-gpu", "--fsroot",
+		      fsroot, "--config", config, "--socket", sockp, (char *)NULL);
+		_exit(127);
+	}
+	deadline = now_ms() + 20000;
+	while (now_ms() < deadline) {
+		struct pollfd p = { .fd = notify_fd, .events = POLLIN };
+		char buf[512];
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0) {
+			int st;
+
+			if (waitpid(pid, &st, WNOHANG) == pid) {
+				fail_why("p2pd exited before READY=1 (status %d), see %s", st, log_path);
+				return -1;
+			}
+			continue;
+		}
+		n = recv(notify_fd, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		snprintf(mainpid, sizeof(mainpid), "MAINPID=%d", (int)pid);
+		if (strstr(buf, "READY=1") && strstr(buf, mainpid)) {
+			if (status)
+				snprintf(status, statuslen, "%s", buf);
+			return pid;
+		}
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_why("no READY=1 on NOTIFY_SOCKET within 20 s");
+	return -1;
+}
+
+/* SIGTERM and wait; returns the exit status or -1. */
+static int stop_p2pd(pid_t pid)
+{
+	int64_t deadline = now_ms() + 15000;
+	int st;
+
+	kill(pid, SIGTERM);
+	while (now_ms() < deadline) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(20000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	DIR *d;
+	struct dirent *e;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* ---- helpers ---- */
+
+static struct p2p_conn *conn_open(void)
+{
+	struct p2p_conn *c = NULL;
+
+	if (p2p_connect(sock_path, &c) < 0)
+		return NULL;
+	p2p_conn_set_timeout(c, 10000);
+	return c;
+}
+
+static int raw_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int raw_send(int fd, uint8_t version, uint8_t op, uint16_t flags, uint32_t len_field,
+		    const void *payload, size_t len)
+{
+	struct p2p_msg_hdr h = { .version = version, .opcode = op, .flags = flags,
+				 .len = len_field, .id = 77 };
+	char *buf = malloc(sizeof(h) + len);
+	ssize_t n;
+
+	if (!buf)
+		return -1;
+	memcpy(buf, &h, sizeof(h));
+	if (len)
+		memcpy(buf + sizeof(h), payload, len);
+	n = send(fd, buf, sizeof(h) + len, MSG_NOSIGNAL);
+	free(buf);
+	return n == (ssize_t)(sizeof(h) + len) ? 0 : -1;
+}
+
+static int raw_req(int fd, uint8_t op, const char *json)
+{
+	return raw_send(fd, P2P_PROTO_VERSION, op, 0, (uint32_t)strlen(json), json, strlen(json));
+}
+
+/* Receive one reply datagram (timeout ms): 1 with JSON in *ret (caller puts),
+ * 0 on EOF, -1 on timeout/error. */
+static int raw_recv(int fd, int timeout, struct json_object **ret, struct p2p_msg_hdr *ret_hdr)
+{
+	static char buf[P2P_PROTO_MAX_DATAGRAM + 16];
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&p, 1, timeout) <= 0)
+		return -1;
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n == 0)
+		return 0;
+	if (n < (ssize_t)sizeof(struct p2p_msg_hdr))
+		return -1;
+	if (ret_hdr)
+		memcpy(ret_hdr, buf, sizeof(*ret_hdr));
+	buf[n] = '\0';
+	*ret = json_tokener_parse(buf + sizeof(struct p2p_msg_hdr));
+	return *ret ? 1 : -1;
+}
+
+static const char *jget(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	if (!o || !json_object_object_get_ex(o, k, &v))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Expect an error reply with @code, then (if @then_eof) EOF. */
+static int expect_error(int fd, const char *code, bool then_eof)
+{
+	struct json_object *o = NULL;
+	int r = raw_recv(fd, 5000, &o, NULL);
+	const char *got;
+
+	CHECK(r == 1, "no error reply (recv %d)", r);
+	got = jget(o, "code");
+	if (!got || strcmp(got, code) != 0 || !jget(o, "message")) {
+		fail_why("expected code %s, got %s", code,
+			 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		return -1;
+	}
+	json_object_put(o);
+	if (then_eof) {
+		r = raw_recv(fd, 5000, &o, NULL);
+		if (r == 1)
+			json_object_put(o);
+		CHECK(r == 0, "connection not closed after framing error (recv %d)", r);
+	}
+	return 0;
+}
+
+/* The daemon still serves a fresh client. */
+static int still_serving(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_hello_info hi;
+	int r;
+
+	CHECK(c, "cannot connect after bad input");
+	r = p2p_hello(c, &hi);
+	p2p_disconnect(c);
+	CHECK(r == 0, "hello after bad input: %s", p2p_strerror(r));
+	CHECK(kill(p2pd_pid, 0) == 0, "p2pd died");
+	return 0;
+}
+
+static bool have_dev(const char *p)
+{
+	return access(p, F_OK) == 0;
+}
+
+/* What "host" must be on this machine: the first backend that exists. */
+static const char *expected_host_backend(void)
+{
+	if (have_dev("/dev/p2pbroker"))
+		return "kmod";
+	if (have_dev("/dev/udmabuf"))
+		return "udmabuf";
+	if (have_dev("/dev/dma_heap/system"))
+		return "dma-heap";
+	return NULL;
+}
+
+/* fdinfo of a dma-buf has "exp_name:"; a memfd has none. */
+static int fdinfo_field(int fd, const char *key, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+	int found = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, key, strlen(key)) == 0) {
+			char *v = line + strlen(key);
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			v[strcspn(v, "\n")] = '\0';
+			snprintf(out, len, "%s", v);
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Run @fn in a child as uid/gid nobody; returns 0 when it returned 0. */
+static int as_nobody(int (*fn)(void))
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int r;
+
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 || setuid(NOBODY) < 0) {
+			printf("  (as_nobody: cannot drop privileges: %m)\n");
+			_exit(3);
+		}
+		r = fn();
+		if (r != 0)
+			printf("  (as nobody: %s)\n", why);
+		fflush(stdout);
+		_exit(r == 0 ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fail_why("child as uid %d failed (status 0x%x)", NOBODY, st);
+		return -1;
+	}
+	return 0;
+}
+
+/* Run a command, capture stdout into @out; returns exit status. */
+static int run_cmd(char *out, size_t outlen, const char *const argv[])
+{
+	int pfd[2];
+	pid_t pid;
+	size_t off = 0;
+	int st;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		setenv("P2PD_SOCKET", sock_path, 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t n = read(pfd[0], out + off, outlen - 1 - off);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+		if (off == outlen - 1)
+			break;
+	}
+	out[off] = '\0';
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* ---- tests ---- */
+
+static char ready_status[512];
+
+static int t_readiness(void)
+{
+	CHECK(strstr(ready_status, "READY=1"), "no READY=1");
+	CHECK(strstr(ready_status, "STATUS=Serving"), "no STATUS= in '%s'", ready_status);
+	CHECK(strstr(ready_status, "MAINPID="), "no MAINPID= in '%s'", ready_status);
+	return 0;
+}
+
+static int t_hello(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_hello_info hi;
+	int r;
+
+	CHECK(c, "connect");
+	r = p2p_hello(c, &hi);
+	p2p_disconnect(c);
+	CHECK(r == 0, "hello: %s", p2p_strerror(r));
+	CHECK(hi.version == P2P_PROTO_VERSION, "version %u", hi.version);
+	CHECK(hi.admin && hi.uid == 0, "root is not admin (uid %u)", hi.uid);
+	CHECK(hi.pid == (uint32_t)getpid(), "SO_PEERCRED pid %u != %d", hi.pid, (int)getpid());
+	CHECK(hi.max_message_size == 65536, "max_message_size %u", hi.max_message_size);
+	return 0;
+}
+
+static int t_wrong_version_json(void)
+{
+	int fd = raw_connect(), r;
+
+	CHECK(fd >= 0, "connect");
+	raw_req(fd, P2P_OP_HELLO, "{\"version\":2}");
+	r = expect_error(fd, "EPROTONOSUPPORT", false);
+	if (r == 0) { /* the connection stays usable */
+		struct json_object *o = NULL;
+
+		raw_req(fd, P2P_OP_HELLO, "{\"version\":1}");
+		r = raw_recv(fd, 5000, &o, NULL) == 1 && jget(o, "ok") &&
+			    strcmp(jget(o, "ok"), "true") == 0
+			    ? 0
+			    : (fail_why("hello v1 after v2 failed"), -1);
+		json_object_put(o);
+	}
+	close(fd);
+	return r;
+}
+
+static int t_topology(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct json_object *doc, *devs;
+	char *text = NULL;
+	int r;
+
+	CHECK(c, "connect");
+	r = p2p_topology_json(c, &text);
+	p2p_disconnect(c);
+	CHECK(r == 0, "topology: %s", p2p_strerror(r));
+	doc = json_tokener_parse(text);
+	free(text);
+	CHECK(doc, "topology not JSON");
+	r = json_object_object_get_ex(doc, "devices", &devs) &&
+	    json_object_array_length(devs) == 20;
+	json_object_put(doc);
+	CHECK(r, "expected the 20 functions of the qemu-q35 fixture");
+	return 0;
+}
+
+static int t_check(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct json_object *doc;
+	char *text = NULL;
+	const char *mt;
+	int r, ok;
+
+	CHECK(c, "connect");
+	r = p2p_check_json(c, "0000:03:00.0", "0000:04:00.0", &text);
+	if (r == 0) {
+		doc = json_tokener_parse(text);
+		free(text);
+		mt = jget(doc, "map_type");
+		ok = mt && strcmp(mt, "bus_addr") == 0 && jget(doc, "distance") &&
+		     strcmp(jget(doc, "distance"), "4") == 0;
+		json_object_put(doc);
+		if (!ok) {
+			p2p_disconnect(c);
+			CHECK(0, "03:00.0 -> 04:00.0 should be bus_addr distance 4");
+		}
+	}
+	CHECK(r == 0 || (p2p_disconnect(c), 0), "check: %s", p2p_strerror(r));
+	r = p2p_check_json(c, "0000:99:00.0", "0000:04:00.0", &text);
+	p2p_disconnect(c);
+	CHECK(r == -ENODEV, "unknown provider: got %d, want -ENODEV", r);
+	return 0;
+}
+
+static int t_matrix(void)
+{
+	struct p2p_conn *c = conn_open();
+	char *text = NULL;
+	struct json_object *doc, *rows;
+	int r;
+
+	CHECK(c, "connect");
+	r = p2p_matrix_json(c, true, &text);
+	p2p_disconnect(c);
+	CHECK(r == 0, "matrix: %s", p2p_strerror(r));
+	doc = json_tokener_parse(text);
+	free(text);
+	r = doc && json_object_object_get_ex(doc, "rows", &rows) &&
+	    json_object_array_length(rows) == 20;
+	json_object_put(doc);
+	CHECK(r, "matrix --all should have 20 rows");
+	return 0;
+}
+
+/* alloc memfd: fd size, seals, name, data across processes, list, release */
+static int t_alloc_memfd(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = { .size = 65536 + 123, .types = P2P_BUF_MEMFD, .name = "t1" };
+	struct p2p_buffer_info info, *list = NULL;
+	size_t n = 0;
+	struct stat st;
+	int fd = -1, r, seals, status;
+	char *p, tmp[64];
+	pid_t pid;
+
+	CHECK(c, "connect");
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == 0, "alloc: %s (%s)", p2p_strerror(r), p2p_last_message(c));
+	CHECK(info.type == P2P_BUF_MEMFD && strcmp(info.type_name, "memfd") == 0, "type %s",
+	      info.type_name);
+	CHECK(fstat(fd, &st) == 0 && st.st_size == (off_t)req.size, "fstat size %lld",
+	      (long long)st.st_size);
+	seals = fcntl(fd, F_GET_SEALS);
+	CHECK(seals >= 0 && (seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) ==
+				    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+	      "seals 0x%x", seals);
+	CHECK(fdinfo_field(fd, "exp_name:", tmp, sizeof(tmp)) < 0, "memfd claims to be a dma-buf");
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "fd not CLOEXEC");
+	CHECK(ftruncate(fd, 10) < 0, "memfd could shrink");
+	/* a child writes, the parent reads */
+	pid = fork();
+	if (pid == 0) {
+		char *q = mmap(NULL, req.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		if (q == MAP_FAILED)
+			_exit(1);
+		memcpy(q + 1000, "written by the child", 21);
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child mmap failed");
+	p = mmap(NULL, req.size, PROT_READ, MAP_SHARED, fd, 0);
+	CHECK(p != MAP_FAILED, "mmap");
+	r = memcmp(p + 1000, "written by the child", 21);
+	munmap(p, req.size);
+	CHECK(r == 0, "data written by one process not seen by the other");
+
+	r = p2p_list(c, &list, &n);
+	CHECK(r == 0 && n == 1 && list[0].id == info.id && strcmp(list[0].name, "t1") == 0,
+	      "list: r=%d n=%zu", r, n);
+	free(list);
+	r = p2p_release(c, info.id);
+	CHECK(r == 0, "release: %s", p2p_strerror(r));
+	r = p2p_list(c, &list, &n);
+	CHECK(r == 0 && n == 0, "list after release: n=%zu", n);
+	free(list);
+	r = p2p_release(c, info.id);
+	CHECK(r == -ENOENT, "double release: %d", r);
+	close(fd);
+	p2p_disconnect(c);
+	return 0;
+}
+
+/* host type: truthful for what this machine has */
+static int t_alloc_host_truthful(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = { .size = 8192, .types = P2P_BUF_HOST };
+	struct p2p_buffer_info info;
+	const char *want = expected_host_backend();
+	int fd = -1, r;
+	char name[64];
+
+	CHECK(c, "connect");
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	if (!want) {
+		printf("  (no /dev/p2pbroker, /dev/udmabuf or /dev/dma_heap/system here: "
+		       "host buffers must be refused)\n");
+		CHECK(r == -ENODEV, "host alloc without a dma-buf backend: got %d, want -ENODEV", r);
+		CHECK(strstr(p2p_last_message(c), "udmabuf"), "message does not say why: %s",
+		      p2p_last_message(c));
+		/* and with memfd accepted, the fallback is called memfd */
+		req.types = P2P_BUF_HOST | P2P_BUF_MEMFD;
+		r = p2p_alloc(c, &req, &info, &fd, NULL);
+		CHECK(r == 0 && info.type == P2P_BUF_MEMFD, "fallback: r=%d type=%s", r,
+		      info.type_name);
+		CHECK(fcntl(fd, F_GET_SEALS) > 0, "fallback buffer is not a sealed memfd");
+	} else {
+		CHECK(r == 0, "host alloc with %s present: %s", want, p2p_last_message(c));
+		CHECK(info.type == P2P_BUF_HOST && strcmp(info.backend, want) == 0,
+		      "type %s backend %s, want host/%s", info.type_name, info.backend, want);
+		CHECK(fdinfo_field(fd, "exp_name:", name, sizeof(name)) == 0,
+		      "host buffer has no exp_name in fdinfo (not a dma-buf)");
+		CHECK(fcntl(fd, F_GET_SEALS) < 0, "host buffer is a memfd, not a dma-buf");
+	}
+	close(fd);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int t_alloc_p2p_without_kmod(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_P2P, .provider = "0000:03:00.0" };
+	const char *peers[] = { "0000:04:00.0" };
+	struct p2p_buffer_info info;
+	int fd = -1, r;
+
+	CHECK(c, "connect");
+	req.peers = peers;
+	req.npeers = 1;
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	if (have_dev("/dev/p2pbroker")) {
+		/* on a fixture tree the provider is not a real device: any answer but
+		 * a crash is fine; when it works the type must be p2p */
+		if (r == 0) {
+			CHECK(info.type == P2P_BUF_P2P, "type %s", info.type_name);
+			close(fd);
+		}
+	} else {
+		CHECK(r == -ENODEV && strstr(p2p_last_message(c), "p2pbroker"),
+		      "p2p without kmod: r=%d msg=%s", r, p2p_last_message(c));
+	}
+	/* unknown peer */
+	peers[0] = "0000:77:00.0";
+	req.types = P2P_BUF_MEMFD;
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == -ENODEV, "unknown peer: %d", r);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int t_disconnect_frees(void)
+{
+	struct p2p_conn *c = conn_open(), *adm = conn_open();
+	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+	struct p2p_buffer_info info;
+	char *text = NULL;
+	int fd, r;
+	struct json_object *arr;
+	size_t n;
+
+	CHECK(c && adm, "connect");
+	for (int i = 0; i < 3; i++) {
+		r = p2p_alloc(c, &req, &info, &fd, NULL);
+		CHECK(r == 0, "alloc %d: %s", i, p2p_last_message(c));
+		close(fd);
+	}
+	r = p2p_admin_buffers_json(adm, &text);
+	CHECK(r == 0, "buffers: %s", p2p_strerror(r));
+	arr = json_tokener_parse(text);
+	free(text);
+	n = json_object_array_length(arr);
+	json_object_put(arr);
+	CHECK(n == 3, "3 live buffers expected, got %zu", n);
+	p2p_disconnect(c);
+	usleep(100000);
+	r = p2p_admin_buffers_json(adm, &text);
+	arr = json_tokener_parse(text);
+	free(text);
+	n = json_object_array_length(arr);
+	json_object_put(arr);
+	p2p_disconnect(adm);
+	CHECK(r == 0 && n == 0, "buffers after disconnect: %zu", n);
+	return 0;
+}
+
+static int t_p2pctl(void)
+{
+	char out[65536];
+	struct json_object *o, *v;
+	int rc;
+	const char *status[] = { p2pctl_bin, "--json", "status", NULL };
+	const char *alloc[] = { p2pctl_bin, "--json", "alloc", "64K", "types=memfd", "name=cli", NULL };
+	const char *topo[] = { p2pctl_bin, "topo", NULL };
+	const char *check[] = { p2pctl_bin, "--json", "check", "03:00.0", "05:00.0", NULL };
+	const char *bad[] = { p2pctl_bin, "revoke", "999999", NULL };
+
+	rc = run_cmd(out, sizeof(out), status);
+	CHECK(rc == 0, "p2pctl status exit %d", rc);
+	o = json_tokener_parse(out);
+	rc = o && json_object_object_get_ex(o, "stats", &v) && jget(o, "admin") &&
+	     strcmp(jget(o, "admin"), "true") == 0;
+	json_object_put(o);
+	CHECK(rc, "status --json: %s", out);
+
+	rc = run_cmd(out, sizeof(out), alloc);
+	CHECK(rc == 0, "p2pctl alloc exit %d", rc);
+	o = json_tokener_parse(out);
+	rc = o && json_object_object_get_ex(o, "buffer", &v) && jget(v, "type") &&
+	     strcmp(jget(v, "type"), "memfd") == 0 && strcmp(jget(v, "size"), "65536") == 0;
+	json_object_put(o);
+	CHECK(rc, "alloc --json: %s", out);
+
+	rc = run_cmd(out, sizeof(out), topo);
+	CHECK(rc == 0 && strstr(out, "0000:03:00.0"), "p2pctl topo (online): exit %d", rc);
+	rc = run_cmd(out, sizeof(out), check);
+	o = json_tokener_parse(out);
+	CHECK(rc == 0 && o && jget(o, "map_type") && strcmp(jget(o, "map_type"), "bus_addr") == 0,
+	      "p2pctl check: %s", out);
+	json_object_put(o);
+	rc = run_cmd(out, sizeof(out), bad);
+	CHECK(rc == 1, "p2pctl revoke of an unknown id: exit %d, want 1", rc);
+	return 0;
+}
+
+/* --- unprivileged --- */
+
+static int nobody_body(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_hello_info hi;
+	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+	const char *peers[1];
+	struct p2p_buffer_info info;
+	char *text = NULL;
+	int fd, r, fds[8], nfds = 0;
+
+	CHECK(c, "connect as nobody");
+	r = p2p_hello(c, &hi);
+	CHECK(r == 0 && !hi.admin && hi.uid == NOBODY, "hello: r=%d admin=%d uid=%u", r, hi.admin,
+	      hi.uid);
+	CHECK(p2p_admin_stats_json(c, &text) == -EPERM, "stats allowed for nobody");
+	CHECK(p2p_admin_clients_json(c, &text) == -EPERM, "clients allowed for nobody");
+	CHECK(p2p_admin_buffers_json(c, &text) == -EPERM, "buffers allowed for nobody");
+	CHECK(p2p_admin_revoke(c, 1) == -EPERM, "revoke allowed for nobody");
+	CHECK(p2p_admin_reload(c) == -EPERM, "reload allowed for nobody");
+	CHECK(strstr(p2p_last_message(c), "admin"), "EPERM message: %s", p2p_last_message(c));
+	/* a device the rule does not list */
+	req.provider = "0000:05:00.0";
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == -EPERM, "provider 05:00.0 not allowed: got %d", r);
+	req.provider = NULL;
+	peers[0] = "0000:06:00.0";
+	req.peers = peers;
+	req.npeers = 1;
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == -EPERM, "peer 06:00.0 not allowed: got %d", r);
+	/* an allowed device and type */
+	peers[0] = "0000:04:00.0";
+	/* quota: max_buffers 4 */
+	for (int i = 0; i < 4; i++) {
+		r = p2p_alloc(c, &req, &info, &fds[nfds], NULL);
+		CHECK(r == 0, "alloc %d as nobody: %s", i, p2p_last_message(c));
+		nfds++;
+	}
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == -EDQUOT, "5th buffer: got %d, want -EDQUOT", r);
+	CHECK(strstr(p2p_last_message(c), "max_buffers") || strstr(p2p_last_message(c), "buffers"),
+	      "quota message: %s", p2p_last_message(c));
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	p2p_disconnect(c);
+	/* bytes: max_bytes 1M on a fresh connection */
+	c = conn_open();
+	CHECK(c, "reconnect");
+	req.size = 2 << 20;
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == -EDQUOT, "2 MiB over a 1 MiB quota: got %d", r);
+	/* a type the rule does not allow */
+	req.size = 4096;
+	req.types = P2P_BUF_P2P;
+	req.provider = "0000:03:00.0";
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == -EPERM || r == -ENODEV, "p2p for nobody: got %d", r);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int t_unprivileged(void)
+{
+	return as_nobody(nobody_body);
+}
+
+static uint64_t revoke_id;
+
+static int t_revoke(void)
+{
+	struct p2p_conn *owner = conn_open(), *adm = conn_open();
+	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+	struct p2p_buffer_info info, *list = NULL;
+	struct p2p_event ev;
+	size_t n = 9;
+	int fd, r;
+	int64_t deadline;
+
+	CHECK(owner && adm, "connect");
+	r = p2p_alloc(owner, &req, &info, &fd, NULL);
+	CHECK(r == 0, "alloc");
+	revoke_id = info.id;
+	r = p2p_admin_revoke(adm, info.id);
+	CHECK(r == 0, "revoke: %s", p2p_last_message(adm));
+	deadline = now_ms() + 3000;
+	do {
+		r = p2p_next_event(owner, &ev);
+		if (r == 0)
+			usleep(10000);
+	} while (r == 0 && now_ms() < deadline);
+	CHECK(r == 1 && strcmp(ev.event, "revoked") == 0 && ev.id == info.id,
+	      "owner not told of the revoke (r=%d)", r);
+	r = p2p_list(owner, &list, &n);
+	CHECK(r == 0 && n == 0, "owner still lists the revoked buffer");
+	free(list);
+	CHECK(p2p_admin_revoke(adm, info.id) == -ENOENT, "second revoke not ENOENT");
+	close(fd);
+	p2p_disconnect(owner);
+	p2p_disconnect(adm);
+	return 0;
+}
+
+/* reload with a good config (takes effect) and a bad one (refused, old stays) */
+static int nobody_one_buffer(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+	struct p2p_buffer_info info;
+	int fd1 = -1, fd2 = -1, r1, r2;
+
+	CHECK(c, "connect");
+	r1 = p2p_alloc(c, &req, &info, &fd1, NULL);
+	r2 = p2p_alloc(c, &req, &info, &fd2, NULL);
+	p2p_disconnect(c);
+	if (fd1 >= 0)
+		close(fd1);
+	if (fd2 >= 0)
+		close(fd2);
+	CHECK(r1 == 0 && r2 == -EDQUOT, "with max_buffers 1: r1=%d r2=%d", r1, r2);
+	return 0;
+}
+
+static int t_reload(void)
+{
+	struct p2p_conn *adm;
+	char out[4096];
+	const char *reload[] = { p2pctl_bin, "reload", NULL };
+	int r;
+
+	CHECK(write_config(cfg_path, 1, 1100) == 0, "write config");
+	r = run_cmd(out, sizeof(out), reload);
+	drain_notify();
+	CHECK(r == 0, "p2pctl reload of a good config: exit %d", r);
+	CHECK(as_nobody(nobody_one_buffer) == 0, "new limit not in force: %s", why);
+
+	/* bad config via the protocol: refused, old config stays */
+	CHECK(write_file(cfg_path, "{ \"version\": 1, \"limits\": { \"max_buffers\": \"many\" } }") == 0,
+	      "write");
+	adm = conn_open();
+	CHECK(adm, "connect");
+	r = p2p_admin_reload(adm);
+	drain_notify();
+	CHECK(r == -EINVAL, "bad config reload: %d", r);
+	CHECK(strstr(p2p_last_message(adm), "max_buffers"), "reload error does not name the key: %s",
+	      p2p_last_message(adm));
+	p2p_disconnect(adm);
+	CHECK(as_nobody(nobody_one_buffer) == 0, "old config not kept: %s", why);
+
+	/* bad config via SIGHUP: still serving, still the old config */
+	CHECK(write_file(cfg_path, "not json at all") == 0, "write");
+	kill(p2pd_pid, SIGHUP);
+	usleep(200000);
+	drain_notify();
+	CHECK(still_serving() == 0, "after SIGHUP with a bad config: %s", why);
+	CHECK(as_nobody(nobody_one_buffer) == 0, "old config not kept after SIGHUP: %s", why);
+
+	/* restore, via SIGHUP */
+	CHECK(write_config(cfg_path, 4, 1100) == 0, "write");
+	kill(p2pd_pid, SIGHUP);
+	usleep(200000);
+	return still_serving();
+}
+
+/* --- bad input --- */
+
+static int t_bad_truncated(void)
+{
+	int fd = raw_connect();
+	char b[8] = { 1, 1, 0, 0 };
+
+	CHECK(fd >= 0, "connect");
+	send(fd, b, sizeof(b), MSG_NOSIGNAL);
+	CHECK(expect_error(fd, "EBADMSG", true) == 0, "%s", why);
+	close(fd);
+	return still_serving();
+}
+
+static int t_bad_oversized(void)
+{
+	int fd = raw_connect(), sz = 1 << 20;
+	size_t len = 65536 + 100;
+	char *p = malloc(len);
+
+	CHECK(fd >= 0 && p, "connect");
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	memset(p, ' ', len);
+	p[0] = '{';
+	p[len - 1] = '}';
+	raw_send(fd, 1, P2P_OP_HELLO, 0, (uint32_t)len, p, len);
+	free(p);
+	CHECK(expect_error(fd, "EMSGSIZE", true) == 0, "%s", why);
+	close(fd);
+	return still_serving();
+}
+
+static int t_bad_version(void)
+{
+	int fd = raw_connect();
+
+	CHECK(fd >= 0, "connect");
+	raw_send(fd, 9, P2P_OP_HELLO, 0, 2, "{}", 2);
+	CHECK(expect_error(fd, "EPROTONOSUPPORT", true) == 0, "%s", why);
+	close(fd);
+	return still_serving();
+}
+
+static int t_bad_length_flags(void)
+{
+	int fd = raw_connect();
+
+	CHECK(fd >= 0, "connect");
+	raw_send(fd, 1, P2P_OP_HELLO, 0, 100, "{}", 2); /* len field lies */
+	CHECK(expect_error(fd, "EBADMSG", true) == 0, "length mismatch: %s", why);
+	close(fd);
+	fd = raw_connect();
+	raw_send(fd, 1, P2P_OP_HELLO, 0x8000, 2, "{}", 2); /* reserved flag */
+	CHECK(expect_error(fd, "EBADMSG", true) == 0, "reserved flag: %s", why);
+	close(fd);
+	fd = raw_connect();
+	raw_send(fd, 1, P2P_OP_HELLO, P2P_FLAG_REPLY, 2, "{}", 2); /* a "reply" to the daemon */
+	CHECK(expect_error(fd, "EBADMSG", true) == 0, "reply flag: %s", why);
+	close(fd);
+	return still_serving();
+}
+
+static int t_bad_opcode_json(void)
+{
+	static const struct {
+		uint8_t op;
+		const char *json, *code;
+	} cases[] = {
+		{ 99, "{}", "EOPNOTSUPP" },
+		{ 0, "{}", "EOPNOTSUPP" },
+		{ P2P_OP_EVENT, "{}", "EOPNOTSUPP" },
+		{ P2P_OP_HELLO, "this is not json", "EINVAL" },
+		{ P2P_OP_HELLO, "[1,2,3]", "EINVAL" },
+		{ P2P_OP_HELLO, "{\"version\":1} trailing", "EINVAL" },
+		{ P2P_OP_HELLO, "{\"version\":\"1\"}", "EINVAL" },
+		{ P2P_OP_HELLO, "{\"version\":1,\"colour\":\"red\"}", "EINVAL" },
+		{ P2P_OP_HELLO, "{}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":\"4096\"}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":4096.5}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":-1}", "ERANGE" },
+		{ P2P_OP_ALLOC, "{\"size\":99999999999999999999999}", "ERANGE" },
+		{ P2P_OP_ALLOC, "{\"size\":1e300}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":1125899906842624}", "ERANGE" },
+		{ P2P_OP_ALLOC, "{\"size\":70368744177664,\"types\":[\"memfd\"]}", "EDQUOT" },
+		{ P2P_OP_ALLOC, "{\"size\":0}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"gold\"]}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":4096,\"types\":\"memfd\"}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":4096,\"peers\":[1,2]}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":4096,\"name\":\"\"}", "EINVAL" },
+		{ P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"memfd\"],\"provider\":\"zz:zz.z\"}", "ENODEV" },
+		{ P2P_OP_RELEASE, "{\"id\":null}", "EINVAL" },
+		{ P2P_OP_RELEASE, "{\"id\":123456789}", "ENOENT" },
+		{ P2P_OP_CHECK, "{\"provider\":\"03:00.0\"}", "EINVAL" },
+		{ P2P_OP_HELLO, "{\"version\":1,\"client\":\"a\\u0000b\"}", "EINVAL" },
+		{ P2P_OP_HELLO, "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":{\"j\":{\"k\":{\"l\":{\"m\":{\"n\":{\"o\":{\"p\":{\"q\":{}}}}}}}}}}}}}}}}}}", "EINVAL" },
+	};
+	int fd = raw_connect();
+
+	CHECK(fd >= 0, "connect");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		raw_req(fd, cases[i].op, cases[i].json);
+		if (expect_error(fd, cases[i].code, false) < 0) {
+			char w[1024];
+
+			snprintf(w, sizeof(w), "op %u '%s': %s", cases[i].op, cases[i].json, why);
+			snprintf(why, sizeof(why), "%s", w);
+			close(fd);
+			return -1;
+		}
+	}
+	/* still the same connection, still fine */
+	raw_req(fd, P2P_OP_HELLO, "{\"version\":1}");
+	{
+		struct json_object *o = NULL;
+		int r = raw_recv(fd, 5000, &o, NULL);
+
+		CHECK(r == 1 && jget(o, "ok") && strcmp(jget(o, "ok"), "true") == 0,
+		      "connection unusable after bad requests");
+		json_object_put(o);
+	}
+	close(fd);
+	return still_serving();
+}
+
+/* the daemon closes fds sent to it: a pipe's read end we send there ends
+ * up with no reader once we close ours */
+static int send_fds(int sock, const int *fds, int n)
+{
+	struct p2p_msg_hdr h = { .version = 1, .opcode = P2P_OP_HELLO, .len = 13 };
+	char payload[] = "{\"version\":1}";
+	struct iovec iov[2] = { { &h, sizeof(h) }, { payload, 13 } };
+	char cbuf[CMSG_SPACE(sizeof(int) * 32)];
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = cbuf,
+			      .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)n);
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static int fd_test(int nfds, const char *code)
+{
+	int sock = raw_connect(), p[2], fds[32], r;
+
+	CHECK(sock >= 0 && nfds <= 32, "connect");
+	CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe");
+	for (int i = 0; i < nfds; i++)
+		fds[i] = p[0];
+	r = send_fds(sock, fds, nfds);
+	CHECK(r == 0, "sendmsg with %d fds: %m", nfds);
+	close(p[0]);
+	r = expect_error(sock, code, true);
+	close(sock);
+	if (r < 0) {
+		close(p[1]);
+		return -1;
+	}
+	usleep(50000);
+	signal(SIGPIPE, SIG_IGN);
+	r = (int)write(p[1], "x", 1);
+	close(p[1]);
+	CHECK(r < 0 && errno == EPIPE, "p2pd kept the fd it was sent (write %d)", r);
+	return still_serving();
+}
+
+static int t_bad_fd_sent(void)
+{
+	return fd_test(1, "EBADF");
+}
+
+static int t_bad_ctrunc(void)
+{
+	/* more fds than p2pd's control buffer holds: MSG_CTRUNC */
+	return fd_test(24, "ENOBUFS");
+}
+
+static int t_never_reads(void)
+{
+	int fd = raw_connect(), sent = 0, fl, small = 4096;
+	int64_t t0;
+	char hello[] = "{\"version\":1}";
+
+	CHECK(fd >= 0, "connect");
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	t0 = now_ms();
+	while (now_ms() - t0 < 2000) {
+		if (raw_send(fd, 1, P2P_OP_TOPOLOGY, 0, 2, "{}", 2) < 0) {
+			if (errno != EAGAIN)
+				break;
+			usleep(1000);
+			if (sent > 200)
+				break;
+			continue;
+		}
+		sent++;
+	}
+	(void)hello;
+	t0 = now_ms();
+	CHECK(still_serving() == 0, "while a client never reads: %s", why);
+	CHECK(now_ms() - t0 < 2000, "other clients starved (%lld ms)", (long long)(now_ms() - t0));
+	close(fd);
+	usleep(100000);
+	return still_serving();
+}
+
+static int t_thousand(void)
+{
+	enum { N = 1000 };
+	static int fds[N];
+	struct rlimit rl;
+	int ok = 0, opened = 0;
+
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < N + 100) {
+		rl.rlim_cur = rl.rlim_max < N + 200 ? rl.rlim_max : N + 200;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	for (int i = 0; i < N; i++) {
+		fds[i] = raw_connect();
+		if (fds[i] < 0)
+			break;
+		opened++;
+	}
+	for (int i = 0; i < opened; i++)
+		raw_req(fds[i], P2P_OP_HELLO, "{\"version\":1}");
+	for (int i = 0; i < opened; i++) {
+		struct json_object *o = NULL;
+
+		if (raw_recv(fds[i], 10000, &o, NULL) == 1 && jget(o, "ok") &&
+		    strcmp(jget(o, "ok"), "true") == 0)
+			ok++;
+		json_object_put(o);
+	}
+	for (int i = 0; i < opened; i++)
+		close(fds[i]);
+	CHECK(opened == N, "only %d of %d connections opened", opened, N);
+	CHECK(ok == N, "only %d of %d connections answered", ok, N);
+	usleep(200000);
+	return still_serving();
+}
+
+static int t_killed_mid_request(void)
+{
+	struct p2p_conn *adm;
+	char *text = NULL;
+	struct json_object *arr;
+	size_t n;
+
+	for (int i = 0; i < 20; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			int fd = raw_connect();
+
+			raw_req(fd, P2P_OP_ALLOC, "{\"size\":65536,\"types\":[\"memfd\"]}");
+			raw_req(fd, P2P_OP_TOPOLOGY, "{}");
+			raw_req(fd, P2P_OP_ALLOC, "{\"size\":65536,\"types\":[\"memfd\"]}");
+			kill(getpid(), SIGKILL);
+			_exit(0);
+		}
+		waitpid(pid, NULL, 0);
+	}
+	usleep(200000);
+	CHECK(still_serving() == 0, "%s", why);
+	adm = conn_open();
+	CHECK(adm, "connect");
+	CHECK(p2p_admin_buffers_json(adm, &text) == 0, "buffers");
+	arr = json_tokener_parse(text);
+	free(text);
+	n = json_object_array_length(arr);
+	json_object_put(arr);
+	p2p_disconnect(adm);
+	CHECK(n == 0, "%zu buffers of killed clients still accounted", n);
+	return 0;
+}
+
+static int t_connection_limit(void)
+{
+	int fds[5], r, opened = 0;
+	struct json_object *o = NULL;
+	struct p2p_conn *adm = conn_open();
+
+	/* lower the limit to 3 connections, hold 3, the 4th is refused */
+	CHECK(adm, "connect");
+	CHECK(write_config(cfg_path, 4, 3) == 0, "write");
+	CHECK(p2p_admin_reload(adm) == 0, "reload: %s", p2p_last_message(adm));
+	drain_notify();
+	for (int i = 0; i < 2; i++)
+		if ((fds[i] = raw_connect()) >= 0)
+			opened++;
+	usleep(50000);
+	fds[2] = raw_connect();
+	r = fds[2] >= 0 ? expect_error(fds[2], "EUSERS", true) : -1;
+	for (int i = 0; i < opened; i++)
+		close(fds[i]);
+	if (fds[2] >= 0)
+		close(fds[2]);
+	(void)o;
+	CHECK(write_config(cfg_path, 4, 1100) == 0, "write");
+	CHECK(p2p_admin_reload(adm) == 0, "reload back: %s", p2p_last_message(adm));
+	p2p_disconnect(adm);
+	CHECK(r == 0, "4th connection over max_connections=3: %s", why);
+	return still_serving();
+}
+
+static int t_big_topology(void)
+{
+	char bsock[300], st[256], *text = NULL;
+	struct p2p_conn *c = NULL;
+	struct json_object *doc, *devs;
+	pid_t pid;
+	int r, n = -1;
+	size_t len = 0;
+
+	if (!big_fixture || strcmp(big_fixture, "-") == 0) {
+		fail_why("no big fixture generated (tests/fixtures/gen-fabric.py missing?)");
+		return -1;
+	}
+	snprintf(bsock, sizeof(bsock), "%s/big.sock", tmpdir);
+	pid = start_p2pd(big_fixture, cfg_path, bsock, st, sizeof(st));
+	CHECK(pid > 0, "start p2pd on the big tree: %s", why);
+	r = p2p_connect(bsock, &c);
+	if (r == 0)
+		r = p2p_topology_json(c, &text);
+	p2p_disconnect(c);
+	if (r == 0) {
+		len = strlen(text);
+		doc = json_tokener_parse(text);
+		if (doc && json_object_object_get_ex(doc, "devices", &devs))
+			n = (int)json_object_array_length(devs);
+		json_object_put(doc);
+	}
+	free(text);
+	{
+		int st2 = stop_p2pd(pid);
+
+		r = r < 0 ? r : st2;
+	}
+	CHECK(n > 0 && len > 4 * P2P_PROTO_CHUNK,
+	      "big topology: %d devices, %zu bytes (want > %d: split reply)", n, len,
+	      4 * P2P_PROTO_CHUNK);
+	CHECK(r == 0, "p2pd on the big tree exited with %d", r);
+	printf("  (topology of %d functions: %zu bytes in %zu datagrams)\n", n, len,
+	       (len + P2P_PROTO_CHUNK - 1) / P2P_PROTO_CHUNK);
+	return 0;
+}
+
+static int t_socket_activation(void)
+{
+	char sa_sock[300], out[4096];
+	struct p2p_conn *c = NULL;
+	struct p2p_hello_info hi;
+	pid_t pid;
+	int r = -1, st;
+	int64_t deadline;
+
+	if (access("/usr/bin/systemd-socket-activate", X_OK) != 0 &&
+	    access("/bin/systemd-socket-activate", X_OK) != 0) {
+		fail_why("systemd-socket-activate not installed (package systemd)");
+		return -1;
+	}
+	snprintf(sa_sock, sizeof(sa_sock), "%s/sa.sock", tmpdir);
+	pid = fork();
+	if (pid == 0) {
+		int lf = open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+		if (lf >= 0) {
+			dup2(lf, 1);
+			dup2(lf, 2);
+		}
+		execlp("systemd-socket-activate", "systemd-socket-activate", "--seqpacket",
+		       "--fdname=p2pd", "-l", sa_sock, p2pd_bin, "--log", "stderr", "--no-gpu",
+		       "--fsroot", fixture, "--config", cfg_path, (char *)NULL);
+		_exit(127);
+	}
+	deadline = now_ms() + 10000;
+	while (now_ms() < deadline && access(sa_sock, F_OK) != 0)
+		usleep(20000);
+	r = p2p_connect(sa_sock, &c);
+	if (r == 0) {
+		p2p_conn_set_timeout(c, 10000);
+		r = p2p_hello(c, &hi);
+	}
+	p2p_disconnect(c);
+	kill(pid, SIGTERM);
+	waitpid(pid, &st, 0);
+	CHECK(r == 0, "hello through a socket-activated p2pd: %s", p2p_strerror(r));
+	/* p2pd must have used the passed fd, not bound its own */
+	{
+		FILE *f = fopen(log_path, "re");
+		bool seen = false;
+
+		while (f && fgets(out, sizeof(out), f))
+			if (strstr(out, "socket activation: fd 3 (p2pd)"))
+				seen = true;
+		if (f)
+			fclose(f);
+		CHECK(seen, "p2pd did not log that it took the activated socket");
+	}
+	return 0;
+}
+
+/* ---- main ---- */
+
+static int baseline_fds = -1;
+
+static int t_no_leaks(void)
+{
+	int n = -1;
+
+	for (int i = 0; i < 50; i++) { /* disconnects are processed asynchronously */
+		n = count_fds(p2pd_pid);
+		if (n == baseline_fds)
+			break;
+		usleep(100000);
+	}
+	CHECK(n == baseline_fds, "p2pd has %d fds, %d at start", n, baseline_fds);
+	return 0;
+}
+
+static int t_sigterm(void)
+{
+	char line[512];
+	FILE *f;
+	int st = stop_p2pd(p2pd_pid);
+	bool san = false;
+
+	p2pd_pid = -1;
+	CHECK(st == 0, "p2pd exit status %d after SIGTERM", st);
+	CHECK(access(sock_path, F_OK) != 0, "socket %s left behind", sock_path);
+	f = fopen(log_path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "Sanitizer") || strstr(line, "runtime error:"))
+			san = true;
+	if (f)
+		fclose(f);
+	CHECK(!san, "sanitizer report in %s", log_path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char tmpl[] = "/tmp/p2pd-itest.XXXXXX";
+	int rc;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: itest P2PD P2PCTL FIXTURE_ROOT [BIG_FIXTURE|-]\n");
+		return 2;
+	}
+	p2pd_bin = argv[1];
+	p2pctl_bin = argv[2];
+	fixture = argv[3];
+	big_fixture = argc > 4 ? argv[4] : NULL;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	signal(SIGPIPE, SIG_IGN);
+	if (getuid() != 0) {
+		printf("FAIL - setup: the integration tier needs root (to drop to uid %d)\n", NOBODY);
+		printf("itest: 0 passed, 1 failed\n");
+		return 1;
+	}
+	if (!mkdtemp(tmpl)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
+	chmod(tmpdir, 0755);
+	snprintf(sock_path, sizeof(sock_path), "%s/p2pd.sock", tmpdir);
+	snprintf(cfg_path, sizeof(cfg_path), "%s/p2pd.json", tmpdir);
+	snprintf(log_path, sizeof(log_path), "%s/p2pd.log", tmpdir);
+	snprintf(notify_path, sizeof(notify_path), "%s/notify", tmpdir);
+	if (write_config(cfg_path, 4, 1100) < 0) {
+		perror("config");
+		return 1;
+	}
+	chmod(cfg_path, 0644);
+	p2pd_pid = start_p2pd(fixture, cfg_path, sock_path, ready_status, sizeof(ready_status));
+	if (p2pd_pid < 0) {
+		printf("FAIL - start p2pd: %s\n", why);
+		printf("itest: 0 passed, 1 failed\n");
+		return 1;
+	}
+	baseline_fds = count_fds(p2pd_pid);
+
+	run_test("readiness via NOTIFY_SOCKET (READY=1, STATUS=, MAINPID=)", t_readiness);
+	run_test("hello: version, SO_PEERCRED, admin", t_hello);
+	run_test("hello with a wrong version in JSON", t_wrong_version_json);
+	run_test("topology of the fixture", t_topology);
+	run_test("check: verdict and unknown device", t_check);
+	run_test("matrix --all", t_matrix);
+	run_test("alloc memfd: size, seals, data across processes, list, release", t_alloc_memfd);
+	run_test("host buffers are typed truthfully for this machine", t_alloc_host_truthful);
+	run_test("p2p without p2pbroker.ko, unknown peer", t_alloc_p2p_without_kmod);
+	run_test("disconnect frees the accounting", t_disconnect_frees);
+	run_test("p2pctl online: status, alloc, topo, check, revoke", t_p2pctl);
+	run_test("unprivileged uid: admin ops, devices, types, quotas", t_unprivileged);
+	run_test("revoke tells the owner", t_revoke);
+	run_test("reload: good config, bad config, SIGHUP", t_reload);
+	run_test("bad input: truncated datagram", t_bad_truncated);
+	run_test("bad input: oversized datagram", t_bad_oversized);
+	run_test("bad input: wrong header version", t_bad_version);
+	run_test("bad input: length mismatch, reserved and reply flags", t_bad_length_flags);
+	run_test("bad input: opcodes, non-JSON, wrong types, unknown keys, huge numbers",
+		 t_bad_opcode_json);
+	run_test("bad input: an fd sent by the client is closed", t_bad_fd_sent);
+	run_test("bad input: MSG_CTRUNC", t_bad_ctrunc);
+	run_test("a client that never reads", t_never_reads);
+	run_test("1000 connections at once", t_thousand);
+	run_test("clients killed mid-request", t_killed_mid_request);
+	run_test("max_connections", t_connection_limit);
+	run_test("no fds leaked in p2pd", t_no_leaks);
+	run_test("split replies: topology of a big tree", t_big_topology);
+	run_test("socket activation via systemd-socket-activate", t_socket_activation);
+	run_test("SIGTERM: clean exit, socket removed, no sanitizer report", t_sigterm);
+
+	rc = n_fail ? 1 : 0;
+	if (n_fail)
+		printf("(p2pd log kept in %s)\n", log_path);
+	else {
+		unlink(log_path);
+		unlink(cfg_path);
+		unlink(notify_path);
+		rmdir(tmpdir);
+	}
+	printf("itest: %d passed, %d failed\n", n_pass, n_fail);
+	return rc;
+}

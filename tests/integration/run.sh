@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Integration tier: the real p2pd (itest.c) plus the systemd unit checks.
+# Last line: "integration: N passed, N failed"; exit non-zero on any failure.
+set -u
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/../.."
+passed=0 failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+bad() { echo "FAIL - $1"; failed=$((failed + 1)); }
+
+work=$(mktemp -d /tmp/p2pd-integ.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+chmod 755 "$work"
+
+# A tree big enough that its topology reply must be split into datagrams.
+big=-
+if python3 tests/fixtures/gen-fabric.py "$work/big" --functions 512 --no-tables >/dev/null 2>&1; then
+	big=$work/big
+fi
+
+out=$("$BUILD/tests/itest" "$BUILD/p2pd" "$BUILD/p2pctl" tests/fixtures/sysfs/qemu-q35 "$big" 2>&1)
+rc=$?
+printf '%s\n' "$out" | grep -v '^itest: '
+line=$(printf '%s\n' "$out" | grep -E '^itest: [0-9]+ passed, [0-9]+ failed' | tail -n1)
+if [ -n "$line" ]; then
+	p=$(sed -E 's/^itest: ([0-9]+) passed.*/\1/' <<<"$line")
+	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	passed=$((passed + p)) failed=$((failed + f))
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && bad "itest exited $rc"
+else
+	bad "itest crashed (exit $rc) before its summary"
+fi
+
+# systemd units: verify, and the exposure score
+units=systemd
+if command -v systemd-analyze >/dev/null; then
+	vout=$(cd "$work" && cp "$OLDPWD/$units/p2pd.service" "$OLDPWD/$units/p2pd.socket" . &&
+		sed -i "s|^ExecStart=/usr/sbin/p2pd|ExecStart=$(readlink -f "$OLDPWD/$BUILD/p2pd")|" p2pd.service &&
+		SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no ./p2pd.socket ./p2pd.service 2>&1)
+	vrc=$?
+	if [ $vrc -eq 0 ] && [ -z "$vout" ]; then
+		ok "systemd-analyze verify p2pd.service p2pd.socket"
+	else
+		printf '%s\n' "$vout"
+		bad "systemd-analyze verify (exit $vrc)"
+	fi
+	sout=$(systemd-analyze security --offline=yes --no-pager "$units/p2pd.service" 2>&1)
+	score=$(printf '%s\n' "$sout" | sed -n 's/.*Overall exposure level for p2pd.service: *\([0-9.]*\).*/\1/p')
+	if [ -n "$score" ]; then
+		echo "  (systemd-analyze security p2pd.service: exposure $score)"
+		if awk "BEGIN{exit !($score <= 3.0)}"; then
+			ok "exposure score $score <= 3.0"
+		else
+			printf '%s\n' "$sout" | grep -E '✗' | head -20
+			bad "exposure score $score > 3.0"
+		fi
+	else
+		printf '%s\n' "$sout" | tail -5
+		bad "systemd-analyze security gave no score"
+	fi
+else
+	bad "systemd-analyze not installed: unit checks cannot run"
+fi
+
+echo "integration: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
