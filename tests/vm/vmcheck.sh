@@ -32,6 +32,24 @@ cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod/"
 $make_cmd -s -C "$kdir" M="$out/kmod" modules >"$out/kmod.log" 2>&1 ||
 	{ cat "$out/kmod.log"; fatal kmod "p2pbroker.ko does not build against the guest kernel"; }
 
+# The module must also build on Debian's stock kernel, where CONFIG_PCI_P2PDMA
+# is unset (it then offers host buffers only and says so in VERSION).
+pass=0 fail=0
+stock=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
+rm -rf "$out/kmod-stock" && mkdir -p "$out/kmod-stock"
+cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod-stock/"
+if [ -z "$stock" ]; then
+	echo "FAIL vmcheck/kmod_stock_headers: no /usr/src/linux-headers-*-amd64 (linux-headers-amd64)"
+	fail=$((fail + 1))
+elif $make_cmd -s -C "$stock" M="$out/kmod-stock" modules >"$out/kmod-stock.log" 2>&1; then
+	echo "PASS vmcheck/kmod_stock_headers ($(basename "$stock"), CONFIG_PCI_P2PDMA=$(grep -q '^CONFIG_PCI_P2PDMA=y' "$stock/.config" && echo y || echo n))"
+	pass=$((pass + 1))
+else
+	tail -n 20 "$out/kmod-stock.log"
+	echo "FAIL vmcheck/kmod_stock_headers: does not build against $stock"
+	fail=$((fail + 1))
+fi
+
 gcc -std=gnu11 -static -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation \
 	-Wvla -Wmissing-prototypes -Ikmod/include/uapi -Ikmod $(pkg-config --cflags json-c) \
 	tests/vm/guest/p2pbtest.c -o "$out/guest/p2pbtest" $(pkg-config --libs json-c) ||
@@ -49,7 +67,6 @@ fi
 tests/vm/mkinitramfs.sh "$out/initramfs.cpio.gz" "$out/kmod" "$out/guest" build ||
 	fatal initramfs "cannot pack the initramfs"
 
-pass=0 fail=0
 for s in $setups; do
 	tests/vm/run-vm.sh "$s" "$kcache/bzImage" "$out/initramfs.cpio.gz" "$out/logs" | tee "$out/logs/$s.summary"
 	line=$(grep -E "^run-vm $s: [0-9]+ passed, [0-9]+ failed" "$out/logs/$s.summary" | tail -n 1)
