@@ -26,9 +26,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONFIG_MAX_KEYS 64		/* keys in one JSON object */
-#define CONFIG_MAX_SIZE (1ull << 52)	/* 4 PiB: anything above is a mistake */
-#define CONFIG_NSS_BUF_MAX (1 << 20)	/* getpwnam_r/getgrnam_r buffer cap */
+#define CONFIG_MAX_KEYS 64	     /* keys in one JSON object */
+#define CONFIG_MAX_SIZE (1ull << 52) /* 4 PiB: anything above is a mistake */
+#define CONFIG_NSS_BUF_MAX (1 << 20) /* getpwnam_r/getgrnam_r buffer cap */
 
 struct path_comp {
 	const char *key; /* NULL: array index */
@@ -57,8 +57,8 @@ struct scan {
 
 static void sc_ws(struct scan *s)
 {
-	while (s->i < s->n &&
-	       (s->s[s->i] == ' ' || s->s[s->i] == '\t' || s->s[s->i] == '\r' || s->s[s->i] == '\n'))
+	while (s->i < s->n && (s->s[s->i] == ' ' || s->s[s->i] == '\t' || s->s[s->i] == '\r' ||
+			       s->s[s->i] == '\n'))
 		s->i++;
 }
 
@@ -299,8 +299,7 @@ static void path_str(const struct cfg_ctx *c, int ncomp, char *buf, size_t len)
 }
 
 /* Record "NAME:LINE: PATH: message" for the current path; returns -EINVAL. */
-__attribute__((format(printf, 2, 3))) static int cfg_fail(struct cfg_ctx *c, const char *fmt,
-							   ...)
+__attribute__((format(printf, 2, 3))) static int cfg_fail(struct cfg_ctx *c, const char *fmt, ...)
 {
 	char msg[320], path[192];
 	va_list ap;
@@ -369,7 +368,8 @@ static int strict_walk(struct cfg_ctx *c, struct scan *s, int depth)
 	if (s->s[s->i] != '{' && s->s[s->i] != '[') {
 		size_t start = s->i;
 		if (!sc_skip(s, depth))
-			return syntax_fail(c, start, "unexpected character (strings need double quotes)");
+			return syntax_fail(c, start,
+					   "unexpected character (strings need double quotes)");
 		return 0;
 	}
 	is_obj = s->s[s->i] == '{';
@@ -391,7 +391,8 @@ static int strict_walk(struct cfg_ctx *c, struct scan *s, int depth)
 			size_t kpos;
 			sc_ws(s);
 			kpos = s->i;
-			if (s->i >= s->n || s->s[s->i] != '"' || !sc_string(s, key, sizeof(key), &cut)) {
+			if (s->i >= s->n || s->s[s->i] != '"' ||
+			    !sc_string(s, key, sizeof(key), &cut)) {
 				r = syntax_fail(c, kpos, "expected a double-quoted key");
 				goto out;
 			}
@@ -405,8 +406,9 @@ static int strict_walk(struct cfg_ctx *c, struct scan *s, int depth)
 					push_key(c, key);
 					path_str(c, c->depth, path, sizeof(path));
 					if (c->err && c->errlen)
-						snprintf(c->err, c->errlen, "%s:%d: %s: duplicate key",
-							 c->name, line_of(c->text, c->len, kpos, NULL),
+						snprintf(c->err, c->errlen,
+							 "%s:%d: %s: duplicate key", c->name,
+							 line_of(c->text, c->len, kpos, NULL),
 							 path);
 					r = -EINVAL;
 					goto out;
@@ -504,8 +506,9 @@ static int val_uint(struct cfg_ctx *c, struct json_object *v, uint64_t min, uint
 				min, max, json_object_get_int64(v));
 	uint64_t u = json_object_get_uint64(v);
 	if (u == UINT64_MAX || (u > max && u >= (uint64_t)INT64_MAX))
-		return cfg_fail(c, "expected an integer in %" PRIu64 "..%" PRIu64 ", got a number too large",
-				min, max);
+		return cfg_fail(
+		    c, "expected an integer in %" PRIu64 "..%" PRIu64 ", got a number too large",
+		    min, max);
 	if (u < min || u > max)
 		return cfg_fail(c, "expected an integer in %" PRIu64 "..%" PRIu64 ", got %s", min,
 				max, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
@@ -586,18 +589,20 @@ static int val_size(struct cfg_ctx *c, struct json_object *v, uint64_t min, uint
 			return r;
 		r = parse_size_str(buf, &u);
 		if (r == -ERANGE || (r == 0 && (u < min || u > max)))
-			return cfg_fail(c, "size \"%s\" out of range %" PRIu64 "..%" PRIu64, buf, min,
-					max);
+			return cfg_fail(c, "size \"%s\" out of range %" PRIu64 "..%" PRIu64, buf,
+					min, max);
 		if (r < 0)
-			return cfg_fail(c,
-					"expected a size: bytes, or a string like \"512M\", \"1G\", "
-					"\"1GiB\", got \"%s\"",
-					buf);
+			return cfg_fail(
+			    c,
+			    "expected a size: bytes, or a string like \"512M\", \"1G\", "
+			    "\"1GiB\", got \"%s\"",
+			    buf);
 		*ret = u;
 		return 0;
 	}
 	if (!json_object_is_type(v, json_type_int))
-		return cfg_fail(c, "expected a size (an integer >= 0 or a string like \"1G\"), got %s",
+		return cfg_fail(c,
+				"expected a size (an integer >= 0 or a string like \"1G\"), got %s",
 				type_name(v));
 	return val_uint(c, v, min, max, ret);
 }
@@ -623,8 +628,8 @@ static int want_array(struct cfg_ctx *c, struct json_object *v, size_t max)
 	if (!json_object_is_type(v, json_type_array))
 		return cfg_fail(c, "expected an array, got %s", type_name(v));
 	if (json_object_array_length(v) > max)
-		return cfg_fail(c, "too many entries (%zu, at most %zu)", json_object_array_length(v),
-				max);
+		return cfg_fail(c, "too many entries (%zu, at most %zu)",
+				json_object_array_length(v), max);
 	return 0;
 }
 
@@ -720,11 +725,11 @@ static const struct {
 	const char *name;
 	uint32_t value, mask;
 } class_names[] = {
-	{"gpu", 0x030000, 0xff0000},	     {"display", 0x030000, 0xff0000},
-	{"storage", 0x010000, 0xff0000},     {"nvme", 0x010800, 0xffff00},
-	{"network", 0x020000, 0xff0000},     {"accelerator", 0x120000, 0xff0000},
-	{"memory", 0x050000, 0xff0000},	     {"cxl-memory", 0x050200, 0xffff00},
-	{"coprocessor", 0x0b4000, 0xffff00}, {"bridge", 0x060000, 0xff0000},
+    {"gpu", 0x030000, 0xff0000},	 {"display", 0x030000, 0xff0000},
+    {"storage", 0x010000, 0xff0000},	 {"nvme", 0x010800, 0xffff00},
+    {"network", 0x020000, 0xff0000},	 {"accelerator", 0x120000, 0xff0000},
+    {"memory", 0x050000, 0xff0000},	 {"cxl-memory", 0x050200, 0xffff00},
+    {"coprocessor", 0x0b4000, 0xffff00}, {"bridge", 0x060000, 0xff0000},
 };
 
 /* 1..@maxdig hex digits, optional 0x; the whole string. */
@@ -789,8 +794,8 @@ int config_parse_devpat(const char *s, struct config_devpat *ret, char *err, siz
 		uint32_t v;
 		int nd;
 		const char *h = s + 6;
-		if (!(h[0] == '0' && (h[1] == 'x' || h[1] == 'X')) || parse_hex(h, 6, &v, &nd) < 0 ||
-		    (nd != 2 && nd != 4 && nd != 6)) {
+		if (!(h[0] == '0' && (h[1] == 'x' || h[1] == 'X')) ||
+		    parse_hex(h, 6, &v, &nd) < 0 || (nd != 2 && nd != 4 && nd != 6)) {
 			snprintf(e, sizeof(e),
 				 "bad class pattern \"%s\": expected class:0xCC, class:0xCCSS or "
 				 "class:0xCCSSPP",
@@ -832,8 +837,8 @@ int config_parse_devpat(const char *s, struct config_devpat *ret, char *err, siz
 		p.kind = CONFIG_DEV_ID;
 		goto ok;
 	bad_id:
-		snprintf(e, sizeof(e), "bad vendor:device \"%s\" (expected hex like 10de:2330 or 10de:*)",
-			 s);
+		snprintf(e, sizeof(e),
+			 "bad vendor:device \"%s\" (expected hex like 10de:2330 or 10de:*)", s);
 		goto fail;
 	}
 	snprintf(e, sizeof(e),
@@ -1009,10 +1014,12 @@ static int parse_socket(struct cfg_ctx *c, struct json_object *o, struct p2p_con
 			m = m * 8 + (unsigned)(*p - '0');
 		}
 		if (m & 0007)
-			return cfg_fail(c, "mode \"%s\" gives access to other users; use a group", buf);
-		if ((m & 0600) != 0600 || (m & 0111))
-			return cfg_fail(c, "mode \"%s\" must be read-write for the owner, never executable",
+			return cfg_fail(c, "mode \"%s\" gives access to other users; use a group",
 					buf);
+		if ((m & 0600) != 0600 || (m & 0111))
+			return cfg_fail(
+			    c, "mode \"%s\" must be read-write for the owner, never executable",
+			    buf);
 		cfg->socket_mode = m;
 		pop(c);
 		goto mode_ok;
@@ -1033,16 +1040,17 @@ mode_ok:
 
 static int parse_limits(struct cfg_ctx *c, struct json_object *o, struct config_limits *l)
 {
-	static const char *const keys[] = {"max_connections",	     "max_buffers", "max_bytes",
-					   "max_pending_per_client", "max_message_size", NULL};
+	static const char *const keys[] = {"max_connections",  "max_buffers",
+					   "max_bytes",	       "max_pending_per_client",
+					   "max_message_size", NULL};
 	static const struct {
 		const char *key;
 		uint64_t min, max;
 	} u32s[] = {
-		{"max_connections", 1, 65536},
-		{"max_buffers", 1, 1u << 20},
-		{"max_pending_per_client", 1, 4096},
-		{"max_message_size", P2P_PROTO_MIN_MESSAGE, P2P_PROTO_MAX_REQUEST},
+	    {"max_connections", 1, 65536},
+	    {"max_buffers", 1, 1u << 20},
+	    {"max_pending_per_client", 1, 4096},
+	    {"max_message_size", P2P_PROTO_MIN_MESSAGE, P2P_PROTO_MAX_REQUEST},
 	};
 	uint32_t *dst[] = {&l->max_connections, &l->max_buffers, &l->max_pending_per_client,
 			   &l->max_message_size};
@@ -1114,8 +1122,8 @@ static int parse_types(struct cfg_ctx *c, struct json_object *a, unsigned *ret)
 			return r;
 		one = config_type_from_name(buf);
 		if (!one)
-			return cfg_fail(c, "unknown buffer type \"%s\" (expected p2p, host or memfd)",
-					buf);
+			return cfg_fail(
+			    c, "unknown buffer type \"%s\" (expected p2p, host or memfd)", buf);
 		t |= one;
 		pop(c);
 	}
@@ -1127,7 +1135,7 @@ static int parse_types(struct cfg_ctx *c, struct json_object *a, unsigned *ret)
 static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct config_limits *lim,
 		      bool is_default, struct config_rule *rule)
 {
-	static const char *const keys[] = {"uid",   "gid",	 "group",      "devices",
+	static const char *const keys[] = {"uid",   "gid",	 "group",	"devices",
 					   "types", "max_bytes", "max_buffers", NULL};
 	static const char *const dkeys[] = {"devices", "types", "max_bytes", "max_buffers", NULL};
 	struct json_object *v;
@@ -1143,8 +1151,9 @@ static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct con
 	if (!is_default) {
 		int nmatch = !!member(o, "uid") + !!member(o, "gid") + !!member(o, "group");
 		if (nmatch != 1)
-			return cfg_fail(c, "a rule needs exactly one of \"uid\", \"gid\", \"group\" "
-					   "(found %d; use \"default\" for everyone else)",
+			return cfg_fail(c,
+					"a rule needs exactly one of \"uid\", \"gid\", \"group\" "
+					"(found %d; use \"default\" for everyone else)",
 					nmatch);
 	}
 	if ((v = member(o, "uid"))) {
@@ -1182,7 +1191,8 @@ static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct con
 		push_key(c, "group");
 		rule->match = CONFIG_MATCH_GROUP;
 		if (!json_object_is_type(v, json_type_string))
-			return cfg_fail(c, "expected a group name, got %s (use \"gid\" for numbers)",
+			return cfg_fail(c,
+					"expected a group name, got %s (use \"gid\" for numbers)",
 					type_name(v));
 		r = val_group(c, v, rule->name, sizeof(rule->name), &rule->gid);
 		if (r < 0)
@@ -1201,7 +1211,8 @@ static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct con
 			return r;
 	}
 	if (!(v = member(o, "types")))
-		return cfg_fail(c, "missing key \"types\" (the buffer types allowed: p2p, host, memfd)");
+		return cfg_fail(
+		    c, "missing key \"types\" (the buffer types allowed: p2p, host, memfd)");
 	push_key(c, "types");
 	r = parse_types(c, v, &rule->types);
 	if (r < 0)
@@ -1224,8 +1235,8 @@ static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct con
 		if (r < 0)
 			return r;
 		if (u > lim->max_buffers)
-			return cfg_fail(c, "%" PRIu64 " exceeds limits.max_buffers (%" PRIu32 ")", u,
-					lim->max_buffers);
+			return cfg_fail(c, "%" PRIu64 " exceeds limits.max_buffers (%" PRIu32 ")",
+					u, lim->max_buffers);
 		rule->max_buffers = (uint32_t)u;
 		pop(c);
 	}
@@ -1293,8 +1304,8 @@ static int parse_providers(struct cfg_ctx *c, struct json_object *a, struct p2p_
 			if ((r = val_size(c, v, 0, CONFIG_MAX_SIZE, &u)) < 0)
 				return r;
 			if (u % 4096)
-				return cfg_fail(c, "expected a multiple of 4096 bytes, got %" PRIu64,
-						u);
+				return cfg_fail(
+				    c, "expected a multiple of 4096 bytes, got %" PRIu64, u);
 			p->size = u;
 			pop(c);
 		}
@@ -1413,8 +1424,8 @@ static int parse_whitelist(struct cfg_ctx *c, struct json_object *a, struct p2p_
 
 static int parse_top(struct cfg_ctx *c, struct json_object *root, struct p2p_config *cfg)
 {
-	static const char *const keys[] = {"version",	"socket",    "admin_group", "limits",
-					   "providers", "rules",     "default",	    "overrides",
+	static const char *const keys[] = {"version",	"socket", "admin_group", "limits",
+					   "providers", "rules",  "default",	 "overrides",
 					   "whitelist", NULL};
 	struct json_object *v;
 	int r;
@@ -1519,7 +1530,7 @@ void config_free(struct p2p_config *cfg)
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -1543,8 +1554,11 @@ static void err_one_line(char *err, size_t errlen)
 int config_parse(const char *text, size_t len, const char *name, struct p2p_config **ret_cfg,
 		 char *err, size_t errlen)
 {
-	struct cfg_ctx c = {.text = text, .len = len, .name = name ? name : "(config)",
-			    .err = err, .errlen = errlen};
+	struct cfg_ctx c = {.text = text,
+			    .len = len,
+			    .name = name ? name : "(config)",
+			    .err = err,
+			    .errlen = errlen};
 	struct json_tokener *tok = NULL;
 	struct json_object *root = NULL;
 	struct p2p_config *cfg = NULL;
@@ -1580,12 +1594,12 @@ int config_parse(const char *text, size_t len, const char *name, struct p2p_conf
 			while (last > 0 && strchr(" \t\r\n", text[last - 1]))
 				last--;
 			line = line_of(text, len, last ? last - 1 : 0, &col);
-			set_err(err, errlen, "%s:%d: syntax error: unexpected end of file%s", c.name,
-				line, len ? "" : " (the file is empty)");
+			set_err(err, errlen, "%s:%d: syntax error: unexpected end of file%s",
+				c.name, line, len ? "" : " (the file is empty)");
 		} else {
 			line = line_of(text, len, end, &col);
-			set_err(err, errlen, "%s:%d: syntax error at column %d: %s", c.name, line, col,
-				json_tokener_error_desc(jerr));
+			set_err(err, errlen, "%s:%d: syntax error at column %d: %s", c.name, line,
+				col, json_tokener_error_desc(jerr));
 		}
 		r = -EINVAL;
 		goto out;
@@ -1675,8 +1689,8 @@ int config_load(const char *path, struct p2p_config **ret_cfg, char *err, size_t
 	}
 	if (st.st_mode & S_IWOTH) {
 		r = -EPERM;
-		set_err(err, errlen, "%s:0: refusing a world-writable config file (mode %04o)", path,
-			(unsigned)(st.st_mode & 07777));
+		set_err(err, errlen, "%s:0: refusing a world-writable config file (mode %04o)",
+			path, (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size > CONFIG_MAX_FILE_SIZE) {

@@ -24,11 +24,11 @@
 #define CONFIG_MAX_FILE_SIZE (1024 * 1024) /* bytes of config text */
 #define CONFIG_MAX_DEPTH 16		   /* JSON nesting */
 #define CONFIG_MAX_RULES 1024
-#define CONFIG_MAX_DEVICE_PATTERNS 256	   /* per rule */
+#define CONFIG_MAX_DEVICE_PATTERNS 256 /* per rule */
 #define CONFIG_MAX_PROVIDERS 256
 #define CONFIG_MAX_OVERRIDES 4096
 #define CONFIG_MAX_WHITELIST 256
-#define CONFIG_NAME_LEN 64		   /* user and group names, incl. NUL */
+#define CONFIG_NAME_LEN 64 /* user and group names, incl. NUL */
 
 /* Buffer types a rule may allow (bit mask). */
 enum config_type {
@@ -40,42 +40,42 @@ enum config_type {
 
 /* One entry of a rule's "devices". */
 enum config_devpat_kind {
-	CONFIG_DEV_ANY = 0,	/* "*" */
-	CONFIG_DEV_BDF,		/* "0000:03:00.0" (or short "03:00.0" = domain 0) */
-	CONFIG_DEV_ID,		/* "10de:2330", "10de:*" (device_any) */
-	CONFIG_DEV_CLASS,	/* "class:0x0302", "gpu", "nvme", "network", ... */
-	CONFIG_DEV_RELEVANT,	/* "p2p-relevant": topo_is_p2p_relevant() */
+	CONFIG_DEV_ANY = 0,  /* "*" */
+	CONFIG_DEV_BDF,	     /* "0000:03:00.0" (or short "03:00.0" = domain 0) */
+	CONFIG_DEV_ID,	     /* "10de:2330", "10de:*" (device_any) */
+	CONFIG_DEV_CLASS,    /* "class:0x0302", "gpu", "nvme", "network", ... */
+	CONFIG_DEV_RELEVANT, /* "p2p-relevant": topo_is_p2p_relevant() */
 };
 
 struct config_devpat {
 	enum config_devpat_kind kind;
-	uint32_t domain;	/* CONFIG_DEV_BDF */
+	uint32_t domain; /* CONFIG_DEV_BDF */
 	uint8_t bus, dev, fn;
 	uint16_t vendor, device; /* CONFIG_DEV_ID */
 	bool device_any;
 	uint32_t class_value, class_mask; /* CONFIG_DEV_CLASS: (class_code & mask) == value */
-	char text[32];		/* the pattern as written, for messages */
+	char text[32];			  /* the pattern as written, for messages */
 };
 
 enum config_match {
 	CONFIG_MATCH_DEFAULT = 0, /* the default rule: matches everyone */
 	CONFIG_MATCH_UID,
-	CONFIG_MATCH_GID,	  /* the peer's primary gid, or any of the user's groups */
-	CONFIG_MATCH_GROUP,	  /* same as GID, written as a group name */
+	CONFIG_MATCH_GID,   /* the peer's primary gid, or any of the user's groups */
+	CONFIG_MATCH_GROUP, /* same as GID, written as a group name */
 };
 
 struct config_rule {
 	enum config_match match;
-	uid_t uid;		/* CONFIG_MATCH_UID */
-	gid_t gid;		/* CONFIG_MATCH_GID / CONFIG_MATCH_GROUP */
+	uid_t uid;		    /* CONFIG_MATCH_UID */
+	gid_t gid;		    /* CONFIG_MATCH_GID / CONFIG_MATCH_GROUP */
 	char name[CONFIG_NAME_LEN]; /* user or group name as written, "" for numbers */
 	struct config_devpat *devices;
 	int n_devices;
-	unsigned types;		/* enum config_type bits; 0 = nothing allowed */
-	uint64_t max_bytes;	/* per client; <= limits.max_bytes */
-	uint32_t max_buffers;	/* per client; <= limits.max_buffers */
-	char label[48];		/* "rules[3]" or "default", for messages */
-	int line;		/* line in the file, 0 for built-in rules */
+	unsigned types;	      /* enum config_type bits; 0 = nothing allowed */
+	uint64_t max_bytes;   /* per client; <= limits.max_bytes */
+	uint32_t max_buffers; /* per client; <= limits.max_buffers */
+	char label[48];	      /* "rules[3]" or "default", for messages */
+	int line;	      /* line in the file, 0 for built-in rules */
 };
 
 struct config_provider {
@@ -93,15 +93,15 @@ struct config_limits {
 };
 
 struct p2p_config {
-	char source[256];	/* the file it came from, "(built-in defaults)" */
+	char source[256]; /* the file it came from, "(built-in defaults)" */
 
-	char socket_path[108];	/* sockaddr_un.sun_path */
-	unsigned socket_mode;	/* 0..0777 */
+	char socket_path[108];		    /* sockaddr_un.sun_path */
+	unsigned socket_mode;		    /* 0..0777 */
 	char socket_group[CONFIG_NAME_LEN]; /* "" = the daemon's group */
-	gid_t socket_gid;	/* resolved socket_group, valid if has_socket_gid */
+	gid_t socket_gid;		    /* resolved socket_group, valid if has_socket_gid */
 	bool has_socket_gid;
 
-	gid_t admin_gid;	/* resolved admin_group, valid if has_admin_gid */
+	gid_t admin_gid; /* resolved admin_group, valid if has_admin_gid */
 	bool has_admin_gid;
 	char admin_group[CONFIG_NAME_LEN];
 

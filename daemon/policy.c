@@ -14,8 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define POLICY_GROUPS_FIRST 64	   /* first try; grown up to POLICY_GROUPS_MAX */
-#define POLICY_GROUPS_MAX 65536	   /* NGROUPS_MAX on Linux */
+#define POLICY_GROUPS_FIRST 64	/* first try; grown up to POLICY_GROUPS_MAX */
+#define POLICY_GROUPS_MAX 65536 /* NGROUPS_MAX on Linux */
 #define POLICY_PW_BUF_MAX (1 << 20)
 
 /* getpwuid_r() + getgrouplist(); an unknown uid has just @gid. */
@@ -158,8 +158,8 @@ bool policy_rule_allows_device(const struct config_rule *r, const struct topo_fu
 	return false;
 }
 
-bool policy_device_allowed(const struct p2p_config *cfg, const struct topo *t, uid_t uid,
-			   gid_t gid, int func_idx)
+bool policy_device_allowed(const struct p2p_config *cfg, const struct topo *t, uid_t uid, gid_t gid,
+			   int func_idx)
 {
 	if (!cfg || !t || func_idx < 0 || func_idx >= t->nfuncs)
 		return false;
@@ -255,9 +255,9 @@ int policy_check_alloc(const struct p2p_config *cfg, const struct topo *t, uid_t
 	if (provider_idx >= 0) {
 		const struct topo_func *f = &t->funcs[provider_idx];
 		if (!policy_rule_allows_device(r, f)) {
-			say(why, whylen,
-			    "%s does not allow device %s (%04x:%04x, class 0x%06x)", desc, f->bdf,
-			    f->vendor, f->device, f->class_code == UINT32_MAX ? 0 : f->class_code);
+			say(why, whylen, "%s does not allow device %s (%04x:%04x, class 0x%06x)",
+			    desc, f->bdf, f->vendor, f->device,
+			    f->class_code == UINT32_MAX ? 0 : f->class_code);
 			return -EPERM;
 		}
 	}

@@ -49,8 +49,8 @@ int policy_check_alloc(const struct p2p_config *cfg, const struct topo *t, uid_t
 		       const struct policy_usage *cur, char *why, size_t whylen);
 
 /* May (uid, gid) use function @func_idx of @t at all (as provider or peer)? */
-bool policy_device_allowed(const struct p2p_config *cfg, const struct topo *t, uid_t uid,
-			   gid_t gid, int func_idx);
+bool policy_device_allowed(const struct p2p_config *cfg, const struct topo *t, uid_t uid, gid_t gid,
+			   int func_idx);
 
 /* Does one pattern / a rule's device list match function @f? */
 bool policy_devpat_match(const struct config_devpat *p, const struct topo_func *f);

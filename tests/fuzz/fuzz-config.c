@@ -50,8 +50,8 @@ static void exercise_policy(const struct p2p_config *cfg)
 		(void)policy_is_admin(cfg, uid * 1000, uid);
 		for (int f = -1; f < 3; f++) {
 			for (int k = 0; k < 3; k++) {
-				int r = policy_check_alloc(cfg, &t, uid * 1000, 44, f, types[k], 1 << 20,
-							   &cur, why, sizeof(why));
+				int r = policy_check_alloc(cfg, &t, uid * 1000, 44, f, types[k],
+							   1 << 20, &cur, why, sizeof(why));
 				check(r == 0 || r == -EPERM || r == -EDQUOT || r == -EINVAL,
 				      "policy_check_alloc return");
 				check(r == 0 || why[0], "refusal without a reason");
@@ -78,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(cfg->socket_mode <= 0777, "socket mode");
 		for (int i = 0; i < cfg->n_rules; i++) {
 			check(cfg->rules[i].max_bytes <= cfg->limits.max_bytes, "rule max_bytes");
-			check(cfg->rules[i].max_buffers <= cfg->limits.max_buffers, "rule max_buffers");
+			check(cfg->rules[i].max_buffers <= cfg->limits.max_buffers,
+			      "rule max_buffers");
 		}
 		exercise_policy(cfg);
 		config_free(cfg);

@@ -280,38 +280,45 @@ struct bad_case {
 };
 
 static const struct bad_case bad_cases[] = {
-	{"syntax-trailing-comma", -EINVAL, ":4: syntax error at column 3: unexpected character"},
-	{"syntax-eof", -EINVAL, ":3: syntax error: unexpected end of file"},
-	{"empty", -EINVAL, ":1: syntax error: unexpected end of file (the file is empty)"},
-	{"trailing-data", -EINVAL, ":2: syntax error"},
-	{"not-object", -EINVAL, ":1: (top level): expected an object, got an array"},
-	{"wrong-type", -EINVAL,
-	 ":3: limits.max_buffers: expected an integer in 1..1048576, got a string"},
-	{"unknown-key-nested", -EINVAL, ":6: rules[1].devics: unknown key"},
-	{"unknown-key-top", -EINVAL, ":3: socket_path: unknown key"},
-	{"negative", -EINVAL, ":4: rules[1].max_bytes: expected an integer in 0..4503599627370496, got -1"},
-	{"huge", -EINVAL, ":2: limits.max_bytes: expected an integer in 1..4503599627370496, got a number too large"},
-	{"fraction", -EINVAL, ":2: limits.max_buffers: expected an integer in 1..1048576, got a fractional number"},
-	{"rule-over-limit", -EINVAL, ":3: rules[0].max_bytes: 2147483648 exceeds limits.max_bytes (1073741824)"},
-	{"bad-bdf", -EINVAL, ":3: providers[0].device: bad PCI address \"0000:03:20.0\""},
-	{"bad-pattern", -EINVAL, ":2: rules[0].devices[1]: unknown device pattern \"graphics\""},
-	{"bad-mode", -EINVAL, ":2: socket.mode: mode \"0666\" gives access to other users"},
-	{"bad-mode-int", -EINVAL, ":2: socket.mode: expected an octal mode string like \"0660\", got an integer"},
-	{"unknown-user", -EINVAL, ":2: rules[0].uid: unknown user \"no-such-user-p2pd\""},
-	{"unknown-group", -EINVAL, ":2: admin_group: unknown group \"no-such-group-p2pd\""},
-	{"duplicate-key", -EINVAL, ":4: limits: duplicate key"},
-	{"bad-type-name", -EINVAL, ":2: default.types[1]: unknown buffer type \"dmabuf\""},
-	{"two-matchers", -EINVAL, ":2: rules[0]: a rule needs exactly one of \"uid\", \"gid\", \"group\" (found 2"},
-	{"missing-types", -EINVAL, ":2: rules[0]: missing key \"types\""},
-	{"override-same", -EINVAL, ":2: overrides[0].pair[1]: a pair needs two different devices"},
-	{"override-action", -EINVAL, ":2: overrides[0].action: expected \"allow\" or \"deny\""},
-	{"whitelist-id", -EINVAL, ":2: whitelist[0].vendor: expected a PCI id"},
-	{"provider-bar", -EINVAL, ":2: providers[0].bar: expected an integer in 0..5, got 6"},
-	{"provider-dup", -EINVAL, ":4: providers[1]: 0000:03:00.0 BAR 2 is already listed as providers[0]"},
-	{"socket-relative", -EINVAL, ":2: socket.path: expected an absolute path"},
-	{"nul-in-string", -EINVAL, ":2: admin_group: string contains a NUL byte"},
-	{"default-with-uid", -EINVAL, ":2: default.uid: unknown key"},
-	{"too-many-rules", -EINVAL, ":2: rules: too many entries (1025, at most 1024)"},
+    {"syntax-trailing-comma", -EINVAL, ":4: syntax error at column 3: unexpected character"},
+    {"syntax-eof", -EINVAL, ":3: syntax error: unexpected end of file"},
+    {"empty", -EINVAL, ":1: syntax error: unexpected end of file (the file is empty)"},
+    {"trailing-data", -EINVAL, ":2: syntax error"},
+    {"not-object", -EINVAL, ":1: (top level): expected an object, got an array"},
+    {"wrong-type", -EINVAL,
+     ":3: limits.max_buffers: expected an integer in 1..1048576, got a string"},
+    {"unknown-key-nested", -EINVAL, ":6: rules[1].devics: unknown key"},
+    {"unknown-key-top", -EINVAL, ":3: socket_path: unknown key"},
+    {"negative", -EINVAL,
+     ":4: rules[1].max_bytes: expected an integer in 0..4503599627370496, got -1"},
+    {"huge", -EINVAL,
+     ":2: limits.max_bytes: expected an integer in 1..4503599627370496, got a number too large"},
+    {"fraction", -EINVAL,
+     ":2: limits.max_buffers: expected an integer in 1..1048576, got a fractional number"},
+    {"rule-over-limit", -EINVAL,
+     ":3: rules[0].max_bytes: 2147483648 exceeds limits.max_bytes (1073741824)"},
+    {"bad-bdf", -EINVAL, ":3: providers[0].device: bad PCI address \"0000:03:20.0\""},
+    {"bad-pattern", -EINVAL, ":2: rules[0].devices[1]: unknown device pattern \"graphics\""},
+    {"bad-mode", -EINVAL, ":2: socket.mode: mode \"0666\" gives access to other users"},
+    {"bad-mode-int", -EINVAL,
+     ":2: socket.mode: expected an octal mode string like \"0660\", got an integer"},
+    {"unknown-user", -EINVAL, ":2: rules[0].uid: unknown user \"no-such-user-p2pd\""},
+    {"unknown-group", -EINVAL, ":2: admin_group: unknown group \"no-such-group-p2pd\""},
+    {"duplicate-key", -EINVAL, ":4: limits: duplicate key"},
+    {"bad-type-name", -EINVAL, ":2: default.types[1]: unknown buffer type \"dmabuf\""},
+    {"two-matchers", -EINVAL,
+     ":2: rules[0]: a rule needs exactly one of \"uid\", \"gid\", \"group\" (found 2"},
+    {"missing-types", -EINVAL, ":2: rules[0]: missing key \"types\""},
+    {"override-same", -EINVAL, ":2: overrides[0].pair[1]: a pair needs two different devices"},
+    {"override-action", -EINVAL, ":2: overrides[0].action: expected \"allow\" or \"deny\""},
+    {"whitelist-id", -EINVAL, ":2: whitelist[0].vendor: expected a PCI id"},
+    {"provider-bar", -EINVAL, ":2: providers[0].bar: expected an integer in 0..5, got 6"},
+    {"provider-dup", -EINVAL,
+     ":4: providers[1]: 0000:03:00.0 BAR 2 is already listed as providers[0]"},
+    {"socket-relative", -EINVAL, ":2: socket.path: expected an absolute path"},
+    {"nul-in-string", -EINVAL, ":2: admin_group: string contains a NUL byte"},
+    {"default-with-uid", -EINVAL, ":2: default.uid: unknown key"},
+    {"too-many-rules", -EINVAL, ":2: rules: too many entries (1025, at most 1024)"},
 };
 
 static void test_bad_fixtures(void **state)
@@ -327,8 +334,8 @@ static void test_bad_fixtures(void **state)
 		snprintf(want, sizeof(want), "%s%s", path, bc->want);
 		int r = config_load(path, &cfg, err, sizeof(err));
 		if (r != bc->r || strncmp(err, want, strlen(want)) != 0) {
-			print_error("%s:\n  want %d \"%s\"\n  got  %d \"%s\"\n", bc->file, bc->r, want,
-				    r, err);
+			print_error("%s:\n  want %d \"%s\"\n  got  %d \"%s\"\n", bc->file, bc->r,
+				    want, r, err);
 			failures++;
 		}
 		if (cfg) {
@@ -406,8 +413,9 @@ static void test_syntax_inline(void **state)
 		const char text[] = "{\n\"version\": 1\0}";
 		struct p2p_config *cfg = NULL;
 		char err[256];
-		assert_int_equal(config_parse(text, sizeof(text) - 1, "n.json", &cfg, err, sizeof(err)),
-				 -EINVAL);
+		assert_int_equal(
+		    config_parse(text, sizeof(text) - 1, "n.json", &cfg, err, sizeof(err)),
+		    -EINVAL);
 		assert_string_equal(err, "n.json:2: syntax error: NUL byte in the file");
 	}
 	/* nesting deeper than CONFIG_MAX_DEPTH */
@@ -431,12 +439,14 @@ static void test_syntax_inline(void **state)
 static void test_types_inline(void **state)
 {
 	(void)state;
-	expect_parse_error("{\"version\": 2}", -EINVAL, "t.json:1: version: expected an integer in 1..1");
+	expect_parse_error("{\"version\": 2}", -EINVAL,
+			   "t.json:1: version: expected an integer in 1..1");
 	expect_parse_error("{\"socket\": []}", -EINVAL, "socket: expected an object, got an array");
 	expect_parse_error("{\"socket\": {\"path\": 5}}", -EINVAL,
 			   "socket.path: expected a string, got an integer");
 	expect_parse_error("{\"rules\": {}}", -EINVAL, "rules: expected an array, got an object");
-	expect_parse_error("{\"rules\": [5]}", -EINVAL, "rules[0]: expected an object, got an integer");
+	expect_parse_error("{\"rules\": [5]}", -EINVAL,
+			   "rules[0]: expected an object, got an integer");
 	expect_parse_error("{\"rules\": [{\"uid\": true, \"types\": []}]}", -EINVAL,
 			   "rules[0].uid: expected a user name or number, got a boolean");
 	expect_parse_error("{\"rules\": [{\"uid\": -1, \"types\": []}]}", -EINVAL,
@@ -462,14 +472,17 @@ static void test_types_inline(void **state)
 			   "whitelist[0].vendor: expected a PCI id");
 	expect_parse_error("{\"whitelist\": [{\"vendor\": \"8086\"}]}", -EINVAL,
 			   "whitelist[0]: missing key \"device\"");
-	expect_parse_error("{\"overrides\": [{\"pair\": [\"0000:03:00.0\"], \"action\": \"deny\"}]}",
-			   -EINVAL, "overrides[0].pair: expected an array of two PCI addresses");
-	expect_parse_error("{\"overrides\": [{\"pair\": [\"0000:03:00.0\", \"x\"], \"action\": \"deny\"}]}",
-			   -EINVAL, "overrides[0].pair[1]: bad PCI address \"x\"");
-	expect_parse_error("{\"overrides\": [{\"pair\": [\"0000:03:00.0\", \"04:00.0\"]}]}", -EINVAL,
-			   "overrides[0]: missing key \"action\"");
-	expect_parse_error("{\"providers\": [{\"device\": \"0000:03:00.0\", \"bar\": 0, \"size\": 100}]}",
-			   -EINVAL, "providers[0].size: expected a multiple of 4096 bytes, got 100");
+	expect_parse_error(
+	    "{\"overrides\": [{\"pair\": [\"0000:03:00.0\"], \"action\": \"deny\"}]}", -EINVAL,
+	    "overrides[0].pair: expected an array of two PCI addresses");
+	expect_parse_error(
+	    "{\"overrides\": [{\"pair\": [\"0000:03:00.0\", \"x\"], \"action\": \"deny\"}]}",
+	    -EINVAL, "overrides[0].pair[1]: bad PCI address \"x\"");
+	expect_parse_error("{\"overrides\": [{\"pair\": [\"0000:03:00.0\", \"04:00.0\"]}]}",
+			   -EINVAL, "overrides[0]: missing key \"action\"");
+	expect_parse_error(
+	    "{\"providers\": [{\"device\": \"0000:03:00.0\", \"bar\": 0, \"size\": 100}]}", -EINVAL,
+	    "providers[0].size: expected a multiple of 4096 bytes, got 100");
 	expect_parse_error("{\"providers\": [{\"bar\": 0}]}", -EINVAL,
 			   "providers[0]: missing key \"device\"");
 	expect_parse_error("{\"providers\": [{\"device\": \"0000:03:00.0\"}]}", -EINVAL,
@@ -481,13 +494,16 @@ static void test_types_inline(void **state)
 	expect_parse_error("{\"limits\": {\"max_message_size\": 65537}}", -EINVAL,
 			   "limits.max_message_size: expected an integer in 64..65536, got 65537");
 	expect_parse_error("{\"limits\": {\"max_pending_per_client\": 9223372036854775807}}",
-			   -EINVAL, "limits.max_pending_per_client: expected an integer in 1..4096");
+			   -EINVAL,
+			   "limits.max_pending_per_client: expected an integer in 1..4096");
 	expect_parse_error("{\"limits\": {\"max_buffers\": 8}, \"default\": {\"types\": [], "
 			   "\"max_buffers\": 9}}",
 			   -EINVAL, "default.max_buffers: 9 exceeds limits.max_buffers (8)");
-	expect_parse_error("{\"rules\": [{\"types\": []}]}", -EINVAL,
-			   "rules[0]: a rule needs exactly one of \"uid\", \"gid\", \"group\" (found 0");
-	expect_parse_error("{\"admin_group\": \"\"}", -EINVAL, "admin_group: expected a non-empty string");
+	expect_parse_error(
+	    "{\"rules\": [{\"types\": []}]}", -EINVAL,
+	    "rules[0]: a rule needs exactly one of \"uid\", \"gid\", \"group\" (found 0");
+	expect_parse_error("{\"admin_group\": \"\"}", -EINVAL,
+			   "admin_group: expected a non-empty string");
 	expect_parse_error("{\"admin_group\": true}", -EINVAL,
 			   "admin_group: expected a group name or number, got a boolean");
 	/* overlong strings */
@@ -497,14 +513,16 @@ static void test_types_inline(void **state)
 		memset(longname, 'a', sizeof(longname) - 1);
 		longname[sizeof(longname) - 1] = '\0';
 		snprintf(text, sizeof(text), "{\"socket\": {\"path\": \"/%s\"}}", longname);
-		expect_parse_error(text, -EINVAL, "socket.path: string too long (200 bytes, at most 107)");
+		expect_parse_error(text, -EINVAL,
+				   "socket.path: string too long (200 bytes, at most 107)");
 		snprintf(text, sizeof(text), "{\"admin_group\": \"%s\"}", longname);
 		expect_parse_error(text, -EINVAL, "admin_group: string too long");
 		snprintf(text, sizeof(text),
 			 "{\"overrides\": [{\"pair\": [\"0000:03:00.0\", \"04:00.0\"], \"action\": "
 			 "\"deny\", \"reason\": \"%s\"}]}",
 			 longname);
-		expect_parse_error(text, -EINVAL, "overrides[0].reason: string too long (199 bytes, at most 127)");
+		expect_parse_error(text, -EINVAL,
+				   "overrides[0].reason: string too long (199 bytes, at most 127)");
 	}
 }
 
@@ -514,9 +532,9 @@ static void test_socket_modes(void **state)
 		const char *mode;
 		unsigned want; /* 0 = error */
 	} cases[] = {
-		{"0660", 0660}, {"660", 0660}, {"0600", 0600}, {"0640", 0640}, {"0666", 0},
-		{"0760", 0},	{"0460", 0},   {"00660", 0},   {"0x1b0", 0},   {"", 0},
-		{"06600", 0},	{"0680", 0},   {"-660", 0},    {"0670", 0},
+	    {"0660", 0660}, {"660", 0660}, {"0600", 0600}, {"0640", 0640}, {"0666", 0},
+	    {"0760", 0},    {"0460", 0},   {"00660", 0},   {"0x1b0", 0},   {"", 0},
+	    {"06600", 0},   {"0680", 0},   {"-660", 0},	   {"0670", 0},
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -531,7 +549,8 @@ static void test_socket_modes(void **state)
 			config_free(cfg);
 		} else {
 			if (r != -EINVAL || !strstr(err, "m.json:1: socket.mode: "))
-				fail_msg("mode \"%s\": want error, got %d \"%s\"", cases[i].mode, r, err);
+				fail_msg("mode \"%s\": want error, got %d \"%s\"", cases[i].mode, r,
+					 err);
 		}
 	}
 }
@@ -604,10 +623,22 @@ static void test_devpat(void **state)
 	assert_string_equal(p.text, "gpu");
 
 	static const char *const bad[] = {
-		"",	       "**",	       "class:0x3",	 "class:03",	"class:0x0302001",
-		"class:",      "10de:23301",   "10de:",		 ":2330",	"1g:2330",
-		"0000:03:00.8", "0000:03:20.0", "0:0:0:0.0",	 "gpus",	"10de:2330:1",
-		"0123456789abcdef0123456789abcdef",
+	    "",
+	    "**",
+	    "class:0x3",
+	    "class:03",
+	    "class:0x0302001",
+	    "class:",
+	    "10de:23301",
+	    "10de:",
+	    ":2330",
+	    "1g:2330",
+	    "0000:03:00.8",
+	    "0000:03:20.0",
+	    "0:0:0:0.0",
+	    "gpus",
+	    "10de:2330:1",
+	    "0123456789abcdef0123456789abcdef",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -707,8 +738,9 @@ static void test_boundaries_ok(void **state)
 	assert_true(cfg->rules[0].max_bytes == 1ull << 52);
 	config_free(cfg);
 
-	cfg = expect_parse_ok("{\"providers\": [{\"device\": \"ffff:ff:1f.7\", \"bar\": 5, "
-			      "\"size\": \"4K\"}], \"socket\": {\"group\": 0}, \"admin_group\": 0}");
+	cfg =
+	    expect_parse_ok("{\"providers\": [{\"device\": \"ffff:ff:1f.7\", \"bar\": 5, "
+			    "\"size\": \"4K\"}], \"socket\": {\"group\": 0}, \"admin_group\": 0}");
 	assert_string_equal(cfg->providers[0].device, "ffff:ff:1f.7");
 	assert_true(cfg->has_admin_gid);
 	assert_int_equal(cfg->admin_gid, 0);
@@ -737,21 +769,21 @@ static void test_boundaries_ok(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_minimal_is_defaults),
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_sizes),
-		cmocka_unit_test(test_example_config),
-		cmocka_unit_test(test_bad_fixtures),
-		cmocka_unit_test(test_bad_fixtures_all_listed),
-		cmocka_unit_test(test_syntax_inline),
-		cmocka_unit_test(test_types_inline),
-		cmocka_unit_test(test_socket_modes),
-		cmocka_unit_test(test_semantic_lines),
-		cmocka_unit_test(test_devpat),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_load_errors),
-		cmocka_unit_test(test_boundaries_ok),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_minimal_is_defaults),
+	    cmocka_unit_test(test_full),
+	    cmocka_unit_test(test_sizes),
+	    cmocka_unit_test(test_example_config),
+	    cmocka_unit_test(test_bad_fixtures),
+	    cmocka_unit_test(test_bad_fixtures_all_listed),
+	    cmocka_unit_test(test_syntax_inline),
+	    cmocka_unit_test(test_types_inline),
+	    cmocka_unit_test(test_socket_modes),
+	    cmocka_unit_test(test_semantic_lines),
+	    cmocka_unit_test(test_devpat),
+	    cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_load_errors),
+	    cmocka_unit_test(test_boundaries_ok),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

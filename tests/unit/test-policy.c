@@ -21,12 +21,12 @@
 #include "topo.h"
 
 enum {
-	F_HB = 0,   /* 0000:00:00.0 8086:1234 host bridge */
-	F_GPU,	    /* 0000:03:00.0 10de:2330 3D controller 0x030200 */
-	F_NVME,	    /* 0000:04:00.0 144d:a80a NVMe 0x010802 */
-	F_NIC,	    /* 0000:05:00.0 15b3:101b ethernet 0x020000 */
-	F_UNKNOWN,  /* 0001:06:00.1 1af4:1110 class unknown */
-	F_GPU2,	    /* 0000:07:00.0 10de:20b0 VGA 0x030000 */
+	F_HB = 0,  /* 0000:00:00.0 8086:1234 host bridge */
+	F_GPU,	   /* 0000:03:00.0 10de:2330 3D controller 0x030200 */
+	F_NVME,	   /* 0000:04:00.0 144d:a80a NVMe 0x010802 */
+	F_NIC,	   /* 0000:05:00.0 15b3:101b ethernet 0x020000 */
+	F_UNKNOWN, /* 0001:06:00.1 1af4:1110 class unknown */
+	F_GPU2,	   /* 0000:07:00.0 10de:20b0 VGA 0x030000 */
 	F_COUNT
 };
 
@@ -149,7 +149,8 @@ static void test_defaults_policy(void **state)
 	(void)state;
 	assert_int_equal(config_load(NULL, &cfg, NULL, 0), 0);
 	/* unprivileged: host and memfd, never p2p */
-	assert_int_equal(alloc(cfg, 1000, 1000, F_GPU, "p2p", 4096, 0, 0, why, sizeof(why)), -EPERM);
+	assert_int_equal(alloc(cfg, 1000, 1000, F_GPU, "p2p", 4096, 0, 0, why, sizeof(why)),
+			 -EPERM);
 	assert_non_null(strstr(why, "built-in default rule does not allow p2p buffers (allowed: "
 				    "host,memfd)"));
 	assert_int_equal(alloc(cfg, 1000, 1000, -1, "host", 4096, 0, 0, why, sizeof(why)), 0);
@@ -161,11 +162,9 @@ static void test_defaults_policy(void **state)
 	assert_int_equal(alloc(cfg, 1000, 1000, -1, "host", 4096, 0, 63, why, sizeof(why)), 0);
 	assert_int_equal(alloc(cfg, 1000, 1000, -1, "host", 4096, 0, 64, why, sizeof(why)),
 			 -EDQUOT);
-	assert_int_equal(alloc(cfg, 1000, 1000, -1, "host", 1ull << 30, 0, 0, why, sizeof(why)),
-			 0);
-	assert_int_equal(alloc(cfg, 1000, 1000, -1, "host", (1ull << 30) + 1, 0, 0, why,
-			       sizeof(why)),
-			 -EDQUOT);
+	assert_int_equal(alloc(cfg, 1000, 1000, -1, "host", 1ull << 30, 0, 0, why, sizeof(why)), 0);
+	assert_int_equal(
+	    alloc(cfg, 1000, 1000, -1, "host", (1ull << 30) + 1, 0, 0, why, sizeof(why)), -EDQUOT);
 	assert_int_equal(alloc(cfg, 0, 0, -1, "host", (1ull << 30) + 1, 0, 0, why, sizeof(why)),
 			 -EDQUOT);
 	/* NULL usage = nothing held */
@@ -201,7 +200,8 @@ static void test_first_match(void **state)
 	/* nobody matches: the default, which allows nothing */
 	assert_ptr_equal(policy_rule_for(cfg, 1004, 1004), &cfg->default_rule);
 	assert_int_equal(alloc(cfg, 1004, 1004, -1, "memfd", 1, 0, 0, why, sizeof(why)), -EPERM);
-	assert_non_null(strstr(why, "default (line 5) does not allow memfd buffers (allowed: none)"));
+	assert_non_null(
+	    strstr(why, "default (line 5) does not allow memfd buffers (allowed: none)"));
 	config_free(cfg);
 
 	/* the order reversed: now uid 1000 gets p2p through its group */
@@ -230,35 +230,36 @@ static void test_device_patterns(void **state)
 {
 	/* HB GPU NVME NIC UNKNOWN GPU2 */
 	static const struct dev_case cases[] = {
-		{"*", {1, 1, 1, 1, 1, 1}},
-		{"0000:03:00.0", {0, 1, 0, 0, 0, 0}},
-		{"03:00.0", {0, 1, 0, 0, 0, 0}},
-		{"0001:06:00.1", {0, 0, 0, 0, 1, 0}},
-		{"0000:06:00.1", {0, 0, 0, 0, 0, 0}},
-		{"0001:06:00.0", {0, 0, 0, 0, 0, 0}},
-		{"10de:2330", {0, 1, 0, 0, 0, 0}},
-		{"10de:*", {0, 1, 0, 0, 0, 1}},
-		{"1af4:1110", {0, 0, 0, 0, 1, 0}},
-		{"10de:2331", {0, 0, 0, 0, 0, 0}},
-		{"class:0x0302", {0, 1, 0, 0, 0, 0}},
-		{"class:0x03", {0, 1, 0, 0, 0, 1}},
-		{"class:0x030000", {0, 0, 0, 0, 0, 1}},
-		{"class:0x06", {1, 0, 0, 0, 0, 0}},
-		{"gpu", {0, 1, 0, 0, 0, 1}},
-		{"nvme", {0, 0, 1, 0, 0, 0}},
-		{"storage", {0, 0, 1, 0, 0, 0}},
-		{"network", {0, 0, 0, 1, 0, 0}},
-		{"accelerator", {0, 0, 0, 0, 0, 0}},
-		{"p2p-relevant", {0, 1, 1, 1, 0, 1}},
+	    {"*", {1, 1, 1, 1, 1, 1}},
+	    {"0000:03:00.0", {0, 1, 0, 0, 0, 0}},
+	    {"03:00.0", {0, 1, 0, 0, 0, 0}},
+	    {"0001:06:00.1", {0, 0, 0, 0, 1, 0}},
+	    {"0000:06:00.1", {0, 0, 0, 0, 0, 0}},
+	    {"0001:06:00.0", {0, 0, 0, 0, 0, 0}},
+	    {"10de:2330", {0, 1, 0, 0, 0, 0}},
+	    {"10de:*", {0, 1, 0, 0, 0, 1}},
+	    {"1af4:1110", {0, 0, 0, 0, 1, 0}},
+	    {"10de:2331", {0, 0, 0, 0, 0, 0}},
+	    {"class:0x0302", {0, 1, 0, 0, 0, 0}},
+	    {"class:0x03", {0, 1, 0, 0, 0, 1}},
+	    {"class:0x030000", {0, 0, 0, 0, 0, 1}},
+	    {"class:0x06", {1, 0, 0, 0, 0, 0}},
+	    {"gpu", {0, 1, 0, 0, 0, 1}},
+	    {"nvme", {0, 0, 1, 0, 0, 0}},
+	    {"storage", {0, 0, 1, 0, 0, 0}},
+	    {"network", {0, 0, 0, 1, 0, 0}},
+	    {"accelerator", {0, 0, 0, 0, 0, 0}},
+	    {"p2p-relevant", {0, 1, 1, 1, 0, 1}},
 	};
 	int failures = 0;
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char text[256];
 		struct p2p_config *cfg;
-		snprintf(text, sizeof(text),
-			 "{\"rules\": [{\"uid\": 1000, \"devices\": [\"%s\"], \"types\": [\"p2p\"]}]}",
-			 cases[i].pattern);
+		snprintf(
+		    text, sizeof(text),
+		    "{\"rules\": [{\"uid\": 1000, \"devices\": [\"%s\"], \"types\": [\"p2p\"]}]}",
+		    cases[i].pattern);
 		cfg = parse(text);
 		for (int f = 0; f < F_COUNT; f++) {
 			bool got = policy_device_allowed(cfg, &topo, 1000, 1000, f);
@@ -269,8 +270,8 @@ static void test_device_patterns(void **state)
 			    (!got && (r != -EPERM || !strstr(why, "does not allow device") ||
 				      !strstr(why, funcs[f].bdf)))) {
 				print_error("pattern %s on %s: want %d got %d/%d alloc %d \"%s\"\n",
-					    cases[i].pattern, funcs[f].bdf, cases[i].want[f], got, m,
-					    r, why);
+					    cases[i].pattern, funcs[f].bdf, cases[i].want[f], got,
+					    m, r, why);
 				failures++;
 			}
 		}
@@ -359,9 +360,8 @@ static void test_invalid_requests(void **state)
 	assert_int_equal(alloc(cfg, 0, 0, -1, "host", 0, 0, 0, why, sizeof(why)), -EINVAL);
 	assert_int_equal(policy_check_alloc(cfg, NULL, 0, 0, 0, "p2p", 1, NULL, why, sizeof(why)),
 			 -EINVAL);
-	assert_int_equal(policy_check_alloc(NULL, &topo, 0, 0, -1, "host", 1, NULL, why,
-					    sizeof(why)),
-			 -EINVAL);
+	assert_int_equal(
+	    policy_check_alloc(NULL, &topo, 0, 0, -1, "host", 1, NULL, why, sizeof(why)), -EINVAL);
 	/* a tiny why buffer is still NUL terminated */
 	char tiny[8];
 	assert_int_equal(alloc(cfg, 1000, 1000, F_GPU, "p2p", 1, 0, 0, tiny, sizeof(tiny)), -EPERM);
@@ -380,7 +380,8 @@ static void test_real_groups(void **state)
 		    "\"admin_group\": \"root\"}");
 	assert_ptr_equal(policy_rule_for(cfg, 0, 12345), &cfg->rules[0]);
 	assert_ptr_equal(policy_rule_for(cfg, 4000000, 0), &cfg->rules[0]); /* peer gid */
-	assert_ptr_equal(policy_rule_for(cfg, 4000000, 12345), &cfg->default_rule); /* unknown uid */
+	assert_ptr_equal(policy_rule_for(cfg, 4000000, 12345),
+			 &cfg->default_rule); /* unknown uid */
 	assert_true(policy_is_admin(cfg, 4000000, 0));
 	assert_false(policy_is_admin(cfg, 4000000, 12345));
 	config_free(cfg);
@@ -390,14 +391,14 @@ static void test_real_groups(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_admin),
-		cmocka_unit_test(test_defaults_policy),
-		cmocka_unit_test(test_first_match),
-		cmocka_unit_test(test_device_patterns),
-		cmocka_unit_test(test_device_lists),
-		cmocka_unit_test(test_quota_boundaries),
-		cmocka_unit_test(test_invalid_requests),
-		cmocka_unit_test(test_real_groups),
+	    cmocka_unit_test(test_admin),
+	    cmocka_unit_test(test_defaults_policy),
+	    cmocka_unit_test(test_first_match),
+	    cmocka_unit_test(test_device_patterns),
+	    cmocka_unit_test(test_device_lists),
+	    cmocka_unit_test(test_quota_boundaries),
+	    cmocka_unit_test(test_invalid_requests),
+	    cmocka_unit_test(test_real_groups),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
