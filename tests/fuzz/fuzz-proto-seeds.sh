@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Seed inputs for fuzz-proto: byte 0 = opcode, then the JSON payload; plus a
+# few whole framed datagrams (16-byte header + JSON).
+set -eu
+out=$1
+n=0
+seed() { # opcode json
+	n=$((n + 1))
+	{ printf "\\x$(printf %02x "$1")"; printf '%s' "$2"; } >"$out/seed-$n"
+}
+seed 1 '{"version":1,"client":"seed"}'
+seed 1 '{"version":2}'
+seed 2 '{}'
+seed 3 '{"provider":"0000:03:00.0","client":"04:00.0"}'
+seed 4 '{"all":true}'
+seed 5 '{"size":4096,"provider":"auto","peers":["0000:03:00.0","0000:04:00.0"],"types":["p2p","host","memfd"],"name":"x"}'
+seed 5 '{"size":99999999999999999999999}'
+seed 5 '{"size":-1,"types":"memfd"}'
+seed 5 '{"size":1e300}'
+seed 6 '{"id":1}'
+seed 7 '{}'
+seed 16 '{}'
+seed 17 '{}'
+seed 18 '{"id":18446744073709551615}'
+seed 19 '{}'
+seed 20 '{}'
+seed 99 '{}'
+seed 1 '{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"n":{"o":{"p":{"q":1}}}}}}}}}}}}}}}}}'
+seed 1 '{"version":1,"client":"\u0000"}'
+seed 1 'not json'
+# framed datagrams: version 1, opcode, flags, len, id
+frame() { # opcode flags json
+	n=$((n + 1))
+	python3 -c 'import struct,sys; j=sys.argv[3].encode(); sys.stdout.buffer.write(struct.pack("=BBHIQ",1,int(sys.argv[1]),int(sys.argv[2]),len(j),7)+j)' "$1" "$2" "$3" >"$out/seed-$n"
+}
+frame 1 0 '{"version":1}'
+frame 5 2 '{"ok":true,"buffer":{"id":1}}'
+frame 2 6 '{"ok":true,"topology":'
