@@ -1144,7 +1144,8 @@ static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct con
 	if (r < 0 || (r = check_keys(c, o, is_default ? dkeys : keys)) < 0)
 		return r;
 
-	rule->line = line_of(c->text, c->len, cfg_locate(c, c->depth), NULL);
+	if (!rule->line)
+		rule->line = line_of(c->text, c->len, cfg_locate(c, c->depth), NULL);
 	rule->max_bytes = lim->max_bytes;
 	rule->max_buffers = lim->max_buffers;
 
@@ -1243,6 +1244,38 @@ static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct con
 	return 0;
 }
 
+/* The lines of the @n elements of the array under the key at the current
+ * path, in one pass (locating each element from the start would be O(n^2)). */
+static void rule_lines(struct cfg_ctx *c, struct config_rule *rules, size_t n)
+{
+	size_t key = cfg_locate(c, c->depth), last = key;
+	struct scan s = {.s = c->text, .n = c->len, .i = key};
+	int line = line_of(c->text, c->len, key, NULL);
+
+	if (!sc_string(&s, NULL, 0, NULL))
+		return;
+	sc_ws(&s);
+	if (s.i >= s.n || s.s[s.i] != ':')
+		return;
+	s.i++;
+	sc_ws(&s);
+	if (s.i >= s.n || s.s[s.i] != '[')
+		return;
+	s.i++;
+	for (size_t i = 0; i < n; i++) {
+		sc_ws(&s);
+		for (; last < s.i; last++)
+			line += c->text[last] == '\n';
+		rules[i].line = line;
+		if (!sc_skip(&s, 1))
+			return;
+		sc_ws(&s);
+		if (s.i >= s.n || s.s[s.i] != ',')
+			return;
+		s.i++;
+	}
+}
+
 static int parse_rules(struct cfg_ctx *c, struct json_object *a, struct p2p_config *cfg)
 {
 	size_t n;
@@ -1253,6 +1286,7 @@ static int parse_rules(struct cfg_ctx *c, struct json_object *a, struct p2p_conf
 	cfg->rules = calloc(n ? n : 1, sizeof(*cfg->rules));
 	if (!cfg->rules)
 		return -ENOMEM;
+	rule_lines(c, cfg->rules, n);
 	for (size_t i = 0; i < n; i++) {
 		struct config_rule *rule = &cfg->rules[i];
 		push_idx(c, (int)i);

@@ -63,34 +63,65 @@ void policy_set_groups_fn(policy_groups_fn fn)
 	groups_fn = fn ? fn : groups_default;
 }
 
-/* Is @uid (primary @gid) a member of @want?  Primary gid first, then the list. */
-static bool in_group(uid_t uid, gid_t gid, gid_t want)
-{
-	gid_t small[POLICY_GROUPS_FIRST], *g = small;
-	int max = POLICY_GROUPS_FIRST, n;
-	bool hit = false;
+/* The groups of one uid, looked up once per decision (lazily: only a gid or
+ * group rule, or an admin check, needs them). */
+struct member_cache {
+	uid_t uid;
+	gid_t gid;
+	bool loaded;
+	int n;
+	gid_t *g; /* small or heap */
+	gid_t small[POLICY_GROUPS_FIRST];
+};
 
-	if (gid == want)
-		return true;
+static void cache_init(struct member_cache *mc, uid_t uid, gid_t gid)
+{
+	mc->uid = uid;
+	mc->gid = gid;
+	mc->loaded = false;
+	mc->n = 0;
+	mc->g = mc->small;
+}
+
+static void cache_fini(struct member_cache *mc)
+{
+	if (mc->g != mc->small)
+		free(mc->g);
+	mc->g = mc->small;
+}
+
+static void cache_load(struct member_cache *mc)
+{
+	int max = POLICY_GROUPS_FIRST, n;
+
+	mc->loaded = true;
 	for (;;) {
-		n = groups_fn(uid, gid, g, max);
+		n = groups_fn(mc->uid, mc->gid, mc->g, max);
 		if (n <= max || max >= POLICY_GROUPS_MAX)
 			break;
-		if (g != small)
-			free(g);
+		cache_fini(mc);
 		max = n < POLICY_GROUPS_MAX ? n : POLICY_GROUPS_MAX;
-		g = calloc((size_t)max, sizeof(*g));
-		if (!g)
-			return false; /* cannot tell: not a member */
+		mc->g = calloc((size_t)max, sizeof(*mc->g));
+		if (!mc->g) {
+			mc->g = mc->small; /* cannot tell: member of nothing more */
+			n = 0;
+			break;
+		}
 	}
-	if (n > max)
-		n = max;
-	for (int i = 0; i < n; i++)
-		if (g[i] == want)
-			hit = true;
-	if (g != small)
-		free(g);
-	return hit;
+	mc->n = n < 0 ? 0 : n > max ? max : n;
+}
+
+/* Is the uid a member of @want?  The peer's gid first, then its group list. */
+static bool in_group(struct member_cache *mc, gid_t want)
+{
+	if (mc->gid == want)
+		return true;
+	if (!mc->loaded)
+		cache_load(mc);
+	for (int i = 0; i < mc->n; i++)
+		if (mc->g[i] == want)
+			return true;
+	return false;
 }
 
 bool policy_is_admin(const struct p2p_config *cfg, uid_t uid, gid_t gid)
@@ -99,31 +130,40 @@ bool policy_is_admin(const struct p2p_config *cfg, uid_t uid, gid_t gid)
 		return true;
 	if (!cfg || !cfg->has_admin_gid)
 		return false;
-	return in_group(uid, gid, cfg->admin_gid);
+	struct member_cache mc;
+	cache_init(&mc, uid, gid);
+	bool hit = in_group(&mc, cfg->admin_gid);
+	cache_fini(&mc);
+	return hit;
 }
 
-static bool rule_matches(const struct config_rule *r, uid_t uid, gid_t gid)
+static bool rule_matches(const struct config_rule *r, struct member_cache *mc)
 {
 	switch (r->match) {
 	case CONFIG_MATCH_DEFAULT:
 		return true;
 	case CONFIG_MATCH_UID:
-		return r->uid == uid;
+		return r->uid == mc->uid;
 	case CONFIG_MATCH_GID:
 	case CONFIG_MATCH_GROUP:
-		return in_group(uid, gid, r->gid);
+		return in_group(mc, r->gid);
 	}
 	return false;
 }
 
 const struct config_rule *policy_rule_for(const struct p2p_config *cfg, uid_t uid, gid_t gid)
 {
+	const struct config_rule *found = NULL;
+	struct member_cache mc;
+
 	if (!cfg)
 		return NULL;
-	for (int i = 0; i < cfg->n_rules; i++)
-		if (rule_matches(&cfg->rules[i], uid, gid))
-			return &cfg->rules[i];
-	return &cfg->default_rule;
+	cache_init(&mc, uid, gid);
+	for (int i = 0; i < cfg->n_rules && !found; i++)
+		if (rule_matches(&cfg->rules[i], &mc))
+			found = &cfg->rules[i];
+	cache_fini(&mc);
+	return found ? found : &cfg->default_rule;
 }
 
 bool policy_devpat_match(const struct config_devpat *p, const struct topo_func *f)

@@ -152,6 +152,9 @@ static void test_full(void **state)
 	assert_true(r0->max_bytes == 1ull << 30);
 	assert_int_equal(r0->max_buffers, 8);
 	assert_int_equal(r0->line, 17);
+	assert_int_equal(r1->line, 18);
+	assert_int_equal(r2->line, 19);
+	assert_int_equal(r3->line, 20);
 	assert_string_equal(r0->label, "rules[0]");
 	assert_int_equal(r0->n_devices, 3);
 	assert_int_equal(r0->devices[0].kind, CONFIG_DEV_BDF);

@@ -54,10 +54,13 @@ static void set_func(int i, uint32_t dom, uint8_t bus, uint8_t dev, uint8_t fn, 
 	f->sec_bus = f->sub_bus = -1;
 }
 
+static int fake_groups_calls;
+
 /* Fake group database: uid -> groups (besides the peer's gid). */
 static int fake_groups(uid_t uid, gid_t gid, gid_t *groups, int max)
 {
 	(void)gid;
+	fake_groups_calls++;
 	if (uid == 1000) {
 		static const gid_t g[] = {1000, 44, 27};
 		for (int i = 0; i < 3 && i < max; i++)
@@ -388,6 +391,32 @@ static void test_real_groups(void **state)
 	policy_set_groups_fn(fake_groups);
 }
 
+/* The group list is fetched at most once per decision, and only when needed. */
+static void test_group_lookups(void **state)
+{
+	struct p2p_config *cfg;
+	char text[1024] = "{\"rules\": [{\"uid\": 1001, \"types\": []}";
+	(void)state;
+	for (int i = 0; i < 10; i++) {
+		char one[64];
+		snprintf(one, sizeof(one), ", {\"gid\": %d, \"types\": []}", 7000 + i);
+		strcat(text, one);
+	}
+	strcat(text, "]}");
+	cfg = parse(text);
+	fake_groups_calls = 0;
+	assert_ptr_equal(policy_rule_for(cfg, 1001, 1001), &cfg->rules[0]);
+	assert_int_equal(fake_groups_calls, 0); /* a uid rule matched first */
+	assert_ptr_equal(policy_rule_for(cfg, 1000, 7000), &cfg->rules[1]);
+	assert_int_equal(fake_groups_calls, 0); /* the peer's gid matched */
+	assert_ptr_equal(policy_rule_for(cfg, 1000, 1000), &cfg->default_rule);
+	assert_int_equal(fake_groups_calls, 1); /* ten group rules, one lookup */
+	fake_groups_calls = 0;
+	assert_ptr_equal(policy_rule_for(cfg, 1002, 1002), &cfg->default_rule);
+	assert_int_equal(fake_groups_calls, 2); /* 100 groups: a second, larger call */
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +428,7 @@ int main(void)
 	    cmocka_unit_test(test_quota_boundaries),
 	    cmocka_unit_test(test_invalid_requests),
 	    cmocka_unit_test(test_real_groups),
+	    cmocka_unit_test(test_group_lookups),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
