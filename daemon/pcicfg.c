@@ -70,7 +70,14 @@ int pcicfg_parse(const uint8_t *cfg, size_t len, struct pcicfg_info *ret)
 	if (vendor == 0xffff || vendor == 0)
 		return -EINVAL;
 
+	ret->vendor = vendor;
+	ret->device = rd16(cfg, PCI_DEVICE_ID);
+	ret->class_code = rd32(cfg, PCI_CLASS_REVISION) >> 8;
 	ret->header_type = cfg[PCI_HEADER_TYPE] & 0x7f;
+	if (ret->header_type == PCI_HEADER_TYPE_NORMAL) {
+		ret->subsys_vendor = rd16(cfg, PCI_SUBSYSTEM_VENDOR_ID);
+		ret->subsys_device = rd16(cfg, PCI_SUBSYSTEM_ID);
+	}
 	if (ret->header_type == PCI_HEADER_TYPE_BRIDGE) {
 		ret->sec_bus = cfg[PCI_SECONDARY_BUS];
 		ret->sub_bus = cfg[PCI_SUBORDINATE_BUS];
@@ -79,8 +86,20 @@ int pcicfg_parse(const uint8_t *cfg, size_t len, struct pcicfg_info *ret)
 		return 0; /* capabilities live above 0x40: unknown */
 
 	int exp = find_cap(cfg, len, PCI_CAP_ID_EXP);
-	if (exp && (size_t)exp + 4 <= len)
+	if (exp && (size_t)exp + 4 <= len) {
+		ret->exp_offset = exp;
 		ret->pcie_type = (rd16(cfg, exp + PCI_EXP_FLAGS) & PCI_EXP_FLAGS_TYPE) >> 4;
+	}
+	if (exp && (size_t)exp + PCI_EXP_LNKSTA + 2 <= len) {
+		static const double gts[] = {0, 2.5, 5.0, 8.0, 16.0, 32.0, 64.0};
+		uint32_t cap = rd32(cfg, exp + PCI_EXP_LNKCAP);
+		uint16_t sta = rd16(cfg, exp + PCI_EXP_LNKSTA);
+		unsigned ms = cap & PCI_EXP_LNKCAP_SLS, cs = sta & PCI_EXP_LNKSTA_CLS;
+		ret->max_speed_gts = ms < 7 ? gts[ms] : 0;
+		ret->cur_speed_gts = cs < 7 ? gts[cs] : 0;
+		ret->max_width = (int)((cap & PCI_EXP_LNKCAP_MLW) >> 4);
+		ret->cur_width = (int)((sta & PCI_EXP_LNKSTA_NLW) >> PCI_EXP_LNKSTA_NLW_SHIFT);
+	}
 
 	/* Extended config exists only for PCIe functions with 4096 bytes readable. */
 	if (len >= PCI_CFG_SPACE_EXP_SIZE || (exp && len > PCI_CFG_SPACE_SIZE)) {

@@ -19,6 +19,12 @@ struct pcicfg_info {
 	uint16_t acs_cap, acs_ctrl;
 	int acs_offset;      /* 0 none */
 	int sec_bus, sub_bus; /* type-1 header bytes 0x19/0x1a, -1 unknown */
+	uint16_t vendor, device;
+	uint32_t class_code;	    /* 24 bits */
+	uint16_t subsys_vendor, subsys_device; /* type-0 headers only, else 0 */
+	int exp_offset;		    /* PCIe capability, 0 none/unknown */
+	double cur_speed_gts, max_speed_gts; /* from Link Status/Capabilities, 0 unknown */
+	int cur_width, max_width;
 };
 
 /* Parse @len bytes of config space.  Always fills @ret (unknowns as above);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "gpu.h"
@@ -38,6 +39,8 @@ struct scan {
 	int cap_funcs;
 	uint64_t *parent_key; /* per func (pre-sort): key of the upstream bridge or NO_KEY */
 	int cap_hbs;
+	int *hash;	      /* open addressing: func index + 1, 0 empty */
+	size_t hash_size;     /* power of two, at least 2x the functions */
 };
 
 static uint64_t bdf_key(uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn)
@@ -356,7 +359,43 @@ static void read_resources(int dirfd, struct topo_func *f)
 	}
 }
 
-/* Fill @f's facts from its sysfs directory. */
+/* Link facts from the sysfs files (when config space does not hold them). */
+static void read_link_files(int dirfd, struct topo_func *f)
+{
+	char buf[64];
+	long l;
+	if (read_attr(dirfd, "current_link_speed", buf, sizeof(buf)) > 0)
+		f->cur_speed_gts = parse_speed(buf);
+	if (read_attr(dirfd, "max_link_speed", buf, sizeof(buf)) > 0)
+		f->max_speed_gts = parse_speed(buf);
+	if (read_int_attr(dirfd, "current_link_width", 0, 64, &l) == 0)
+		f->cur_width = (int)l;
+	if (read_int_attr(dirfd, "max_link_width", 0, 64, &l) == 0)
+		f->max_width = (int)l;
+}
+
+/* Identity facts from the sysfs files (when config space is not readable). */
+static void read_id_files(int dirfd, struct topo_func *f)
+{
+	unsigned long v;
+	if (read_hex_attr(dirfd, "vendor", 0xffff, &v) == 0)
+		f->vendor = (uint16_t)v;
+	if (read_hex_attr(dirfd, "device", 0xffff, &v) == 0)
+		f->device = (uint16_t)v;
+	if (read_hex_attr(dirfd, "subsystem_vendor", 0xffff, &v) == 0)
+		f->subsys_vendor = (uint16_t)v;
+	if (read_hex_attr(dirfd, "subsystem_device", 0xffff, &v) == 0)
+		f->subsys_device = (uint16_t)v;
+	if (read_hex_attr(dirfd, "class", 0xffffff, &v) == 0)
+		f->class_code = (uint32_t)v;
+}
+
+/*
+ * Fill @f's facts from its sysfs directory.  Config space is read first: when
+ * it is valid it already holds the ids, class, bus range and link registers
+ * (the sysfs attribute files are views of the same registers), which saves a
+ * dozen file reads per function; the files are the fallback.
+ */
 static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 {
 	struct topo *t = s->t;
@@ -369,34 +408,6 @@ static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 	f->iommu_group = -1;
 	f->sec_bus = f->sub_bus = -1;
 	f->pcie_type = -1;
-	if (read_hex_attr(dirfd, "vendor", 0xffff, &v) == 0)
-		f->vendor = (uint16_t)v;
-	if (read_hex_attr(dirfd, "device", 0xffff, &v) == 0)
-		f->device = (uint16_t)v;
-	if (read_hex_attr(dirfd, "subsystem_vendor", 0xffff, &v) == 0)
-		f->subsys_vendor = (uint16_t)v;
-	if (read_hex_attr(dirfd, "subsystem_device", 0xffff, &v) == 0)
-		f->subsys_device = (uint16_t)v;
-	if (read_hex_attr(dirfd, "class", 0xffffff, &v) == 0)
-		f->class_code = (uint32_t)v;
-	if (read_int_attr(dirfd, "numa_node", -1, 4095, &l) == 0)
-		f->numa_node = (int)l;
-	if (read_attr(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus)) < 0)
-		f->local_cpus[0] = '\0';
-	if (read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)
-		f->driver[0] = '\0';
-	if (read_link_base(dirfd, "iommu_group", buf, sizeof(buf)) > 0 &&
-	    parse_ulong(buf, 1u << 30, &v) == 0)
-		f->iommu_group = (int)v;
-	read_resources(dirfd, f);
-	if (read_attr(dirfd, "current_link_speed", buf, sizeof(buf)) > 0)
-		f->cur_speed_gts = parse_speed(buf);
-	if (read_attr(dirfd, "max_link_speed", buf, sizeof(buf)) > 0)
-		f->max_speed_gts = parse_speed(buf);
-	if (read_int_attr(dirfd, "current_link_width", 0, 64, &l) == 0)
-		f->cur_width = (int)l;
-	if (read_int_attr(dirfd, "max_link_width", 0, 64, &l) == 0)
-		f->max_width = (int)l;
 
 	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
 	struct pcicfg_info ci;
@@ -407,7 +418,13 @@ static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 		close(fd);
 	}
 	f->cfg_size = n > 0 ? (int)n : 0;
-	if (n >= 64 && pcicfg_parse(cfg, (size_t)n, &ci) == 0) {
+	bool cfg_ok = n >= 64 && pcicfg_parse(cfg, (size_t)n, &ci) == 0;
+	if (cfg_ok) {
+		f->vendor = ci.vendor;
+		f->device = ci.device;
+		f->class_code = ci.class_code;
+		f->subsys_vendor = ci.subsys_vendor;
+		f->subsys_device = ci.subsys_device;
 		f->pcie_type = ci.pcie_type;
 		if (ci.header_type == PCI_HEADER_TYPE_BRIDGE)
 			f->is_bridge = true;
@@ -421,21 +438,40 @@ static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 		} else {
 			f->acs = TOPO_ACS_ABSENT;
 		}
-		if (f->vendor == 0 && f->device == 0) {
-			f->vendor = (uint16_t)(cfg[0] | cfg[1] << 8);
-			f->device = (uint16_t)(cfg[2] | cfg[3] << 8);
-		}
-		if (f->class_code == UINT32_MAX)
-			f->class_code = (uint32_t)(cfg[9] | cfg[10] << 8 | cfg[11] << 16);
 		f->sec_bus = ci.sec_bus;
 		f->sub_bus = ci.sub_bus;
-	} else if (n >= 0) {
-		warn(t, "%s: config space unreadable (%zd bytes)", f->bdf, n);
+		f->cur_speed_gts = ci.cur_speed_gts;
+		f->max_speed_gts = ci.max_speed_gts;
+		f->cur_width = ci.cur_width;
+		f->max_width = ci.max_width;
+	} else {
+		if (n >= 0)
+			warn(t, "%s: config space unreadable (%zd bytes)", f->bdf, n);
+		read_id_files(dirfd, f);
 	}
-	if (read_int_attr(dirfd, "secondary_bus_number", 0, 255, &l) == 0)
-		f->sec_bus = (int)l;
-	if (read_int_attr(dirfd, "subordinate_bus_number", 0, 255, &l) == 0)
-		f->sub_bus = (int)l;
+	/* Link files only when config space could not say (a conventional PCI
+	 * function with readable config has no link). */
+	if (!f->cur_width && !f->max_width && (!cfg_ok || n < PCI_CFG_SPACE_SIZE || ci.exp_offset))
+		read_link_files(dirfd, f);
+	if (f->sec_bus < 0 && (f->is_bridge || (f->class_code >> 8) == 0x0604)) {
+		if (read_int_attr(dirfd, "secondary_bus_number", 0, 255, &l) == 0)
+			f->sec_bus = (int)l;
+		if (read_int_attr(dirfd, "subordinate_bus_number", 0, 255, &l) == 0)
+			f->sub_bus = (int)l;
+	}
+	if (read_int_attr(dirfd, "numa_node", -1, 4095, &l) == 0)
+		f->numa_node = (int)l;
+	bool bridge = f->is_bridge || (f->class_code >> 8) == 0x0604;
+	if (bridge || read_attr(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus)) < 0)
+		f->local_cpus[0] = '\0';
+	if (read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)
+		f->driver[0] = '\0';
+	if (read_link_base(dirfd, "iommu_group", buf, sizeof(buf)) > 0 &&
+	    parse_ulong(buf, 1u << 30, &v) == 0)
+		f->iommu_group = (int)v;
+	if (!bridge) /* a bridge's own BARs are not p2p memory */
+		read_resources(dirfd, f);
+
 	if ((f->class_code >> 8) == 0x0604 || (f->class_code >> 8) == 0x0609)
 		f->is_bridge = true;
 	if (f->is_bridge && f->sec_bus >= 0 &&
@@ -444,6 +480,46 @@ static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 		     f->sub_bus);
 		f->sec_bus = f->sub_bus = -1;
 	}
+}
+
+static size_t hash_slot(const struct scan *s, uint64_t key)
+{
+	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (s->hash_size - 1);
+}
+
+/* Index of the function with @key among those scanned so far, or -1. */
+static int find_unsorted(const struct scan *s, uint64_t key)
+{
+	if (!s->hash_size)
+		return -1;
+	for (size_t h = hash_slot(s, key);; h = (h + 1) & (s->hash_size - 1)) {
+		int i = s->hash[h] - 1;
+		if (i < 0)
+			return -1;
+		if (func_key(&s->t->funcs[i]) == key)
+			return i;
+	}
+}
+
+static int hash_insert(struct scan *s, int idx)
+{
+	if ((size_t)s->t->nfuncs * 2 >= s->hash_size) {
+		size_t size = s->hash_size ? s->hash_size * 2 : 256;
+		int *nh = calloc(size, sizeof(int));
+		if (!nh)
+			return -ENOMEM;
+		free(s->hash);
+		s->hash = nh;
+		s->hash_size = size;
+		for (int i = 0; i < s->t->nfuncs; i++)
+			if (i != idx)
+				hash_insert(s, i);
+	}
+	size_t h = hash_slot(s, func_key(&s->t->funcs[idx]));
+	while (s->hash[h])
+		h = (h + 1) & (s->hash_size - 1);
+	s->hash[h] = idx + 1;
+	return 0;
 }
 
 /* Append a function (not yet sorted).  Returns its index or -errno. */
@@ -476,68 +552,85 @@ static int func_add(struct scan *s, uint32_t domain, uint8_t bus, uint8_t dev, u
 	f->parent = -1;
 	snprintf(f->bdf, sizeof(f->bdf), "%04x:%02x:%02x.%x", domain, bus, dev, fn);
 	s->parent_key[i] = parent_key;
-	return i;
-}
-
-static int find_unsorted(const struct topo *t, uint64_t key)
-{
-	for (int i = 0; i < t->nfuncs; i++)
-		if (func_key(&t->funcs[i]) == key)
-			return i;
-	return -1;
+	int r = hash_insert(s, i);
+	return r < 0 ? r : i;
 }
 
 /* Walk one directory of the device tree: subdirectories named as BDFs are
  * functions below @parent_key, ones named pci<dom>:<bus> are new root buses
  * (VMD and similar).  Symlinks are never followed. */
+static int walk_tree(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth);
+
+/* One entry of a tree directory: a function (recursed into when it can have
+ * children) or a nested root bus. */
+static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t parent_key, int hb,
+		      int depth)
+{
+	uint32_t dom;
+	uint8_t bus, dev, fn;
+	bool is_func = topo_parse_bdf(name, &dom, &bus, &dev, &fn) == 0 &&
+		       strchr(name, ':') != strrchr(name, ':');
+	bool is_hb = !is_func && parse_hb_name(name, &dom, &bus) == 0;
+	if (!is_func && !is_hb)
+		return 0;
+	int cfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cfd < 0)
+		return 0; /* a symlink or vanished: not part of the tree */
+	int r = 0;
+	if (is_hb) {
+		int h = hb_get(s, dom, bus);
+		r = h < 0 ? h : walk_tree(s, cfd, NO_KEY, h, depth + 1);
+	} else if (find_unsorted(s, bdf_key(dom, bus, dev, fn)) >= 0) {
+		warn(s->t, "%s: appears twice in the device tree", name);
+	} else {
+		int i = func_add(s, dom, bus, dev, fn, parent_key, hb);
+		if (i < 0) {
+			r = i;
+		} else {
+			struct topo_func *f = &s->t->funcs[i];
+			f->in_tree = true;
+			read_func(s, cfd, f);
+			/* Only bridges, and storage controllers that host their own
+			 * root bus (Intel VMD), have PCI functions below them. */
+			if (f->is_bridge || f->class_code == UINT32_MAX || (f->class_code >> 16) == 0x01)
+				r = walk_tree(s, cfd, bdf_key(dom, bus, dev, fn), hb, depth + 1);
+		}
+	}
+	close(cfd);
+	return r;
+}
+
+/* Walk one directory of the device tree: subdirectories named as BDFs are
+ * functions below @parent_key, ones named pci<dom>:<bus> are new root buses
+ * (VMD and similar).  Symlinks are never followed.  getdents64 on the fd the
+ * caller opened (no dup/fdopendir: this runs once per bridge). */
 static int walk_tree(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth)
 {
 	if (depth > TOPO_MAX_DEPTH) {
 		warn(s->t, "device tree deeper than %d levels; cut", TOPO_MAX_DEPTH);
 		return 0;
 	}
-	int dfd = dup(dirfd);
-	if (dfd < 0)
-		return -errno;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
+	union {
+		char buf[4096];
+		struct dirent64 align;
+	} u;
 	int r = 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && r >= 0) {
-		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-			continue;
-		uint32_t dom;
-		uint8_t bus, dev, fn;
-		bool is_func = topo_parse_bdf(de->d_name, &dom, &bus, &dev, &fn) == 0 &&
-			       strchr(de->d_name, ':') != strrchr(de->d_name, ':');
-		bool is_hb = !is_func && parse_hb_name(de->d_name, &dom, &bus) == 0;
-		if (!is_func && !is_hb)
-			continue;
-		int cfd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (cfd < 0)
-			continue; /* a symlink or vanished: not part of the tree */
-		if (is_hb) {
-			int h = hb_get(s, dom, bus);
-			r = h < 0 ? h : walk_tree(s, cfd, NO_KEY, h, depth + 1);
-		} else if (find_unsorted(s->t, bdf_key(dom, bus, dev, fn)) >= 0) {
-			warn(s->t, "%s: appears twice in the device tree", de->d_name);
-		} else {
-			int i = func_add(s, dom, bus, dev, fn, parent_key, hb);
-			if (i < 0) {
-				r = i;
-			} else {
-				s->t->funcs[i].in_tree = true;
-				read_func(s, cfd, &s->t->funcs[i]);
-				r = walk_tree(s, cfd, bdf_key(dom, bus, dev, fn), hb, depth + 1);
-			}
+	for (;;) {
+		long n = syscall(SYS_getdents64, dirfd, u.buf, sizeof(u.buf));
+		if (n < 0)
+			return errno == EINTR ? r : -errno;
+		if (n == 0)
+			return r;
+		for (long off = 0; off < n && r >= 0;) {
+			struct dirent64 *de = (struct dirent64 *)(u.buf + off);
+			off += de->d_reclen;
+			if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+				continue;
+			r = walk_entry(s, dirfd, de->d_name, parent_key, hb, depth);
 		}
-		close(cfd);
+		if (r < 0)
+			return r;
 	}
-	closedir(d);
-	return r;
 }
 
 static int scan_tree(struct scan *s)
@@ -620,7 +713,7 @@ static int scan_bus_list(struct scan *s)
 			warn(s->t, "bus/pci/devices/%s: not a BDF; ignored", de->d_name);
 			continue;
 		}
-		int i = find_unsorted(s->t, bdf_key(dom, bus, dev, fn));
+		int i = find_unsorted(s, bdf_key(dom, bus, dev, fn));
 		if (i >= 0) {
 			s->t->funcs[i].in_bus_list = true;
 			continue;
@@ -913,12 +1006,14 @@ int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
 	if (r < 0)
 		goto fail;
 	free(s.parent_key);
+	free(s.hash);
 	if (!opts->no_gpu)
 		attach_gpus(rootfd, t);
 	*ret_topo = t;
 	return 0;
 fail:
 	free(s.parent_key);
+	free(s.hash);
 	topo_free(t);
 	return r;
 }
