@@ -42,6 +42,8 @@ static void root_port(uint16_t acs_ctrl)
 	cfg[0x60] = PCI_CAP_ID_EXP;
 	cfg[0x61] = 0;
 	put16(0x62, (PCI_EXP_TYPE_ROOT_PORT << 4) | 2);
+	put32(0x60 + PCI_EXP_LNKCAP, 0x4 | (16 << 4)); /* 16 GT/s x16 */
+	put16(0x60 + PCI_EXP_LNKSTA, 0x3 | (8 << 4));  /* trained at 8 GT/s x8 */
 	put32(0x100, 0x0001 | (1u << 16) | (0x148u << 20));
 	put32(0x148, PCI_EXT_CAP_ID_ACS | (1u << 16));
 	put16(0x14c, 0x5f);
@@ -63,6 +65,13 @@ static void test_root_port(void **state)
 	assert_int_equal(ci.acs_ctrl, PCI_ACS_RR | PCI_ACS_CR);
 	assert_int_equal(ci.sec_bus, 4);
 	assert_int_equal(ci.sub_bus, 9);
+	assert_int_equal(ci.vendor, 0x1b36);
+	assert_int_equal(ci.device, 0x000c);
+	assert_int_equal(ci.exp_offset, 0x60);
+	assert_true(ci.max_speed_gts == 16.0);
+	assert_int_equal(ci.max_width, 16);
+	assert_true(ci.cur_speed_gts == 8.0);
+	assert_int_equal(ci.cur_width, 8);
 }
 
 static void test_short_reads(void **state)
