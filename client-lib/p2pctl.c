@@ -510,7 +510,10 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 		} else {
 			int p = topo_find(t, argv[1]), c = topo_find(t, argv[2]);
 			if (p < 0 || c < 0) {
-				p2pctl_err("no PCI function %s under %s", p < 0 ? argv[1] : argv[2],
+				uint32_t d;
+				uint8_t b, v, f;
+				topo_parse_bdf(p < 0 ? argv[1] : argv[2], &d, &b, &v, &f);
+				p2pctl_err("no PCI function %04x:%02x:%02x.%x under %s", d, b, v, f,
 					   o->fsroot ? o->fsroot : "/");
 				rc = 1;
 			} else {
@@ -628,18 +631,16 @@ int main(int argc, char **argv)
 	int nargs = argc - optind;
 	char **args = argv + optind;
 	int rc;
+	struct topo_cpu tc;
 	if (nargs == 0) {
 		usage(stderr);
 		rc = 2;
+	} else if (o.cpu && topo_parse_cpu(o.cpu, &tc) < 0) {
+		p2pctl_err("bad --cpu '%s': expected VENDOR:FAMILY, e.g. amd:0x17 or intel:6", o.cpu);
+		rc = 2;
 	} else if (o.cpu && !o.fsroot && !offline && strcmp(args[0], "snapshot")) {
-		struct topo_cpu tc;
-		if (topo_parse_cpu(o.cpu, &tc) < 0) {
-			p2pctl_err("bad --cpu '%s': expected VENDOR:FAMILY, e.g. amd:0x17 or intel:6",
-				   o.cpu);
-			rc = 2;
-		} else {
-			rc = offline_cmd(nargs, args, &o);
-		}
+		/* A what-if CPU is an offline question about this machine's tree. */
+		rc = offline_cmd(nargs, args, &o);
 	} else if (o.fsroot || offline || !strcmp(args[0], "snapshot")) {
 		rc = offline_cmd(nargs, args, &o);
 	} else {
