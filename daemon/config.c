@@ -334,6 +334,43 @@ static void pop(struct cfg_ctx *c)
 	c->depth--;
 }
 
+/* Offset of the first byte of @s[0..n) that is not valid UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or n. */
+static size_t utf8_check(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char b = s[i];
+		size_t len;
+		uint32_t cp, min;
+		if (b < 0x80) {
+			i++;
+			continue;
+		}
+		if ((b & 0xe0) == 0xc0) {
+			len = 2, cp = b & 0x1f, min = 0x80;
+		} else if ((b & 0xf0) == 0xe0) {
+			len = 3, cp = b & 0x0f, min = 0x800;
+		} else if ((b & 0xf8) == 0xf0) {
+			len = 4, cp = b & 0x07, min = 0x10000;
+		} else {
+			return i;
+		}
+		if (n - i < len)
+			return i;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += len;
+	}
+	return n;
+}
+
 static int syntax_fail(struct cfg_ctx *c, size_t off, const char *what)
 {
 	int col, line = line_of(c->text, c->len, off, &col);
@@ -341,6 +378,19 @@ static int syntax_fail(struct cfg_ctx *c, size_t off, const char *what)
 		snprintf(c->err, c->errlen, "%s:%d: syntax error at column %d: %s", c->name, line,
 			 col, what);
 	return -EINVAL;
+}
+
+/* At a '"': skip the string, which must be valid UTF-8; 0 or -EINVAL. */
+static int strict_string(struct cfg_ctx *c, struct scan *s, char *out, size_t outlen, bool *cut)
+{
+	size_t start = s->i, bad;
+
+	if (s->i >= s->n || s->s[s->i] != '"' || !sc_string(s, out, outlen, cut))
+		return syntax_fail(c, start, "expected a double-quoted string");
+	bad = utf8_check((const unsigned char *)s->s + start + 1, s->i - start - 2);
+	if (bad != s->i - start - 2)
+		return syntax_fail(c, start + 1 + bad, "invalid UTF-8 in a string");
+	return 0;
 }
 
 /*
@@ -360,11 +410,8 @@ static int strict_walk(struct cfg_ctx *c, struct scan *s, int depth)
 	sc_ws(s);
 	if (s->i >= s->n)
 		return syntax_fail(c, s->i, "unexpected end of file");
-	if (s->s[s->i] == '"') {
-		if (!sc_string(s, NULL, 0, NULL))
-			return syntax_fail(c, s->i, "bad string");
-		return 0;
-	}
+	if (s->s[s->i] == '"')
+		return strict_string(c, s, NULL, 0, NULL);
 	if (s->s[s->i] != '{' && s->s[s->i] != '[') {
 		size_t start = s->i;
 		if (!sc_skip(s, depth))
@@ -391,11 +438,13 @@ static int strict_walk(struct cfg_ctx *c, struct scan *s, int depth)
 			size_t kpos;
 			sc_ws(s);
 			kpos = s->i;
-			if (s->i >= s->n || s->s[s->i] != '"' ||
-			    !sc_string(s, key, sizeof(key), &cut)) {
+			if (s->i >= s->n || s->s[s->i] != '"') {
 				r = syntax_fail(c, kpos, "expected a double-quoted key");
 				goto out;
 			}
+			r = strict_string(c, s, key, sizeof(key), &cut);
+			if (r < 0)
+				goto out;
 			if (nkeys >= CONFIG_MAX_KEYS) {
 				r = cfg_fail(c, "more than %d keys in one object", CONFIG_MAX_KEYS);
 				goto out;
@@ -1617,7 +1666,7 @@ int config_parse(const char *text, size_t len, const char *name, struct p2p_conf
 	tok = json_tokener_new_ex(CONFIG_MAX_DEPTH);
 	if (!tok)
 		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	root = json_tokener_parse_ex(tok, text, (int)len);
 	enum json_tokener_error jerr = json_tokener_get_error(tok);
 	size_t end = json_tokener_get_parse_end(tok);

@@ -97,13 +97,13 @@ struct p2p_config {
 
 	char socket_path[108];		    /* sockaddr_un.sun_path */
 	unsigned socket_mode;		    /* 0..0777 */
-	char socket_group[CONFIG_NAME_LEN]; /* "" = the daemon's group */
+	char socket_group[CONFIG_NAME_LEN]; /* as written; "" when unset or a number */
 	gid_t socket_gid;		    /* resolved socket_group, valid if has_socket_gid */
 	bool has_socket_gid;
 
 	gid_t admin_gid; /* resolved admin_group, valid if has_admin_gid */
 	bool has_admin_gid;
-	char admin_group[CONFIG_NAME_LEN];
+	char admin_group[CONFIG_NAME_LEN]; /* as written; "" when unset or a number */
 
 	struct config_provider *providers;
 	int n_providers;

@@ -411,6 +411,17 @@ static void test_syntax_inline(void **state)
 	expect_parse_error("{\"version\": 01}", -EINVAL, "t.json:1: syntax error");
 	expect_parse_error("{\"a\": 1} // comment", -EINVAL, "t.json:1: syntax error");
 	expect_parse_error("   \n  \n", -EINVAL, "t.json:1: syntax error: unexpected end of file");
+	/* invalid UTF-8 (a lone continuation byte, an overlong encoding) */
+	expect_parse_error("{\n\"admin_group\": \"r\x80t\"}", -EINVAL, "t.json:2: syntax error");
+	expect_parse_error("{\"admin_group\": \"\xc0\xafx\"}", -EINVAL,
+			   "t.json:1: syntax error at column 18: invalid UTF-8 in a string");
+	expect_parse_error("{\"a\xed\xa0\x80\": 1}", -EINVAL, /* a surrogate, in a key */
+			   "t.json:1: syntax error at column 4: invalid UTF-8 in a string");
+	expect_parse_error("{\"a\": \"\xf4\x90\x80\x80\"}", -EINVAL, /* above U+10FFFF */
+			   "invalid UTF-8 in a string");
+	/* valid multi-byte UTF-8 is fine (here in an unknown key's message) */
+	expect_parse_error("{\"gr\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80\": 1}", -EINVAL,
+			   "t.json:1: gr\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80: unknown key");
 	/* a NUL byte in the text */
 	{
 		const char text[] = "{\n\"version\": 1\0}";
