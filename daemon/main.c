@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -18,6 +19,7 @@ struct main_args {
 	bool foreground;
 	int journal; /* -1 auto */
 	bool verbose;
+	bool check_config;
 };
 
 static void main_usage(FILE *f)
@@ -37,13 +39,14 @@ static void main_usage(FILE *f)
 		"      --cpu V:F        CPU vendor:family override for verdicts (amd:0x17)\n"
 		"      --no-gpu         do not ask libdrm for GPU nodes\n"
 		"      --log TARGET     journal, stderr or auto (default: journal under systemd)\n"
+		"      --check-config   load the configuration, report, and exit (0 valid)\n"
 		"  -v, --verbose        debug messages\n"
 		"  -h, --help           this help\n");
 }
 
 static int main_parse_argv(int argc, char **argv, struct main_args *a)
 {
-	enum { OPT_BACKENDS = 256, OPT_CPU, OPT_NO_GPU, OPT_LOG };
+	enum { OPT_BACKENDS = 256, OPT_CPU, OPT_NO_GPU, OPT_LOG, OPT_CHECK_CONFIG };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
@@ -53,6 +56,7 @@ static int main_parse_argv(int argc, char **argv, struct main_args *a)
 		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "no-gpu", no_argument, NULL, OPT_NO_GPU },
 		{ "log", required_argument, NULL, OPT_LOG },
+		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -99,6 +103,9 @@ static int main_parse_argv(int argc, char **argv, struct main_args *a)
 				return -EINVAL;
 			}
 			break;
+		case OPT_CHECK_CONFIG:
+			a->check_config = true;
+			break;
 		case 'v':
 			a->verbose = true;
 			break;
@@ -117,6 +124,27 @@ static int main_parse_argv(int argc, char **argv, struct main_args *a)
 	return 0;
 }
 
+/* --check-config: 0 when the file (or the defaults) load, 1 with the error. */
+static int main_check_config(const struct main_args *a)
+{
+	struct p2p_config *cfg = NULL;
+	const char *path = a->srv.config_path;
+	char err[512] = "";
+	int r;
+
+	if (!a->srv.config_explicit && access(path, F_OK) != 0)
+		path = NULL;
+	r = config_load(path, &cfg, err, sizeof(err));
+	if (r < 0) {
+		fprintf(stderr, "p2pd: %s\n", err[0] ? err : strerror(-r));
+		return 1;
+	}
+	printf("%s: OK (%d rules, %d providers, %d overrides)\n", path ? path : "built-in defaults",
+	       cfg->n_rules, cfg->n_providers, cfg->n_overrides);
+	config_free(cfg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct main_args a;
@@ -126,6 +154,8 @@ int main(int argc, char **argv)
 	if (main_parse_argv(argc, argv, &a) < 0)
 		return 2;
 	log_setup(a.journal, a.verbose ? LOG_DEBUG : LOG_INFO);
+	if (a.check_config)
+		return main_check_config(&a);
 	r = server_setup(&srv, &a.srv);
 	if (r >= 0)
 		r = server_run(&srv);

@@ -62,3 +62,71 @@ check-proto-fuzz:
 		if $(FUZZ_PROTO_BIN) $$x >$(BUILD)/fuzz-proto-run.log 2>&1; then p=$$((p+1)); \
 		else f=$$((f+1)); cat $(BUILD)/fuzz-proto-run.log; echo "FAIL proto-fuzz: $$x"; fi; \
 	done; echo "proto-fuzz: $$p passed, $$f failed"; [ $$f -eq 0 ] && [ $$p -gt 0 ]
+
+# ---- libp2pclient exports ----------------------------------------------------
+# Every exported symbol is listed in libp2pclient.sym and named p2p_*; nothing
+# of conn.c leaks out.
+CHECK_TARGETS += check-symbols
+.PHONY: check-symbols
+check-symbols: $(LIB_SO)
+	@exp=$$(nm -D --defined-only $(LIB_SO) | awk '$$2 == "T" || $$2 == "D" || $$2 == "B" {print $$3}' | \
+		sed 's/@.*//' | sort); \
+	want=$$(sed -n 's/^[[:space:]]*\(p2p_[a-z0-9_]*\);.*/\1/p' client-lib/libp2pclient.sym | sort); \
+	p=0; f=0; \
+	if [ "$$exp" = "$$want" ]; then p=$$((p+1)); else f=$$((f+1)); \
+		echo "FAIL symbols: exported set differs from libp2pclient.sym:"; \
+		echo "  exported: $$exp" | tr '\n' ' '; echo; echo "  listed: $$want" | tr '\n' ' '; echo; fi; \
+	if echo "$$exp" | grep -qv '^p2p_'; then f=$$((f+1)); echo "FAIL symbols: non-p2p_ export"; else p=$$((p+1)); fi; \
+	if nm -D --defined-only $(LIB_SO) | grep -q ' conn_'; then f=$$((f+1)); echo "FAIL symbols: conn_* exported"; else p=$$((p+1)); fi; \
+	if readelf -d $(LIB_SO) | grep -q 'SONAME.*libp2pclient.so.0'; then p=$$((p+1)); else f=$$((f+1)); echo "FAIL symbols: soname"; fi; \
+	echo "symbols: $$p passed, $$f failed"; [ $$f -eq 0 ]
+
+# ---- install (Debian layout) ---------------------------------------------------
+#   make install DESTDIR=/tmp/stage PREFIX=/usr
+PREFIX ?= /usr
+SYSCONFDIR ?= /etc
+MULTIARCH := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || $(CC) -print-multiarch 2>/dev/null)
+LIBDIR ?= $(PREFIX)/lib$(if $(MULTIARCH),/$(MULTIARCH))
+UNITDIR ?= $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/p2pbroker
+
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/p2pd
+	install -m 0755 $(BUILD)/p2pd $(DESTDIR)$(PREFIX)/sbin/p2pd
+	install -m 0755 $(BUILD)/p2pctl $(DESTDIR)$(PREFIX)/bin/p2pctl
+	install -m 0644 $(BUILD)/libp2pclient.so $(DESTDIR)$(LIBDIR)/libp2pclient.so.0
+	ln -sf libp2pclient.so.0 $(DESTDIR)$(LIBDIR)/libp2pclient.so
+	install -m 0644 client-lib/p2pclient.h $(DESTDIR)$(PREFIX)/include/p2pclient.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(P2P_VERSION)|' \
+		client-lib/libp2pclient.pc.in >$(DESTDIR)$(LIBDIR)/pkgconfig/libp2pclient.pc
+	sed -e 's|/usr/sbin/p2pd|$(PREFIX)/sbin/p2pd|' systemd/p2pd.service \
+		>$(DESTDIR)$(UNITDIR)/p2pd.service
+	install -m 0644 systemd/p2pd.socket $(DESTDIR)$(UNITDIR)/p2pd.socket
+	install -m 0644 systemd/p2pd.sysusers $(DESTDIR)$(SYSUSERSDIR)/p2pd.conf
+	install -m 0644 config/p2pd.json $(DESTDIR)$(DOCDIR)/examples/p2pd.json
+	for m in $(wildcard man/*.1); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
+	for m in $(wildcard man/*.5); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done
+	for m in $(wildcard man/*.7); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man7/; done
+	for m in $(wildcard man/*.8); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done
+
+# ---- make run: p2pd on this machine -------------------------------------------
+RUN_SOCKET := $(abspath $(BUILD))/run/p2pd.sock
+.PHONY: run
+run: all
+	@mkdir -p $(BUILD)/run
+	@if $(BUILD)/p2pd --check-config --config config/p2pd.json >/dev/null 2>&1; then \
+		cfg="--config config/p2pd.json"; else cfg=""; \
+		echo "(config/p2pd.json does not load here: built-in defaults)"; fi; \
+	echo "p2pd on this machine's topology, socket $(RUN_SOCKET). In a second terminal:"; \
+	echo "  export P2PD_SOCKET=$(RUN_SOCKET)"; \
+	echo "  $(BUILD)/p2pctl status | topo | matrix | check BDF BDF | stats | buffers | clients"; \
+	echo "  $(BUILD)/p2pctl alloc 1M types=host,memfd name=demo hold=60"; \
+	echo "  $(BUILD)/p2pctl reload; $(BUILD)/p2pctl revoke ID"; \
+	echo "Ctrl-C stops p2pd."; \
+	exec $(BUILD)/p2pd --foreground --log stderr --socket $(RUN_SOCKET) $$cfg

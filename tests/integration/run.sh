@@ -62,5 +62,44 @@ else
 	bad "systemd-analyze not installed: unit checks cannot run"
 fi
 
+# make install into a stage, then build a client from the installed header,
+# library and .pc alone
+stage=$work/stage
+if ${MAKE:-make} --no-print-directory install BUILD="$BUILD" DESTDIR="$stage" PREFIX=/usr >"$work/install.log" 2>&1; then
+	missing=
+	for f in usr/sbin/p2pd usr/bin/p2pctl usr/include/p2pclient.h usr/share/man/man8/p2pd.8 \
+		usr/share/man/man7/p2pd-protocol.7 usr/share/doc/p2pbroker/examples/p2pd.json; do
+		[ -e "$stage/$f" ] || missing="$missing $f"
+	done
+	pc=$(find "$stage" -name libp2pclient.pc | head -n1)
+	[ -n "$pc" ] || missing="$missing libp2pclient.pc"
+	[ -n "$(find "$stage" -name p2pd.service)" ] || missing="$missing p2pd.service"
+	if [ -z "$missing" ]; then
+		ok "make install DESTDIR: binaries, library, header, .pc, units, man pages, example config"
+	else
+		bad "make install: missing$missing"
+	fi
+	cat >"$work/client.c" <<'EOC'
+#include <errno.h>
+#include <p2pclient.h>
+int main(void)
+{
+	struct p2p_conn *c;
+	return p2p_connect("/nonexistent/p2pd.sock", &c) == -ENOENT ? 0 : 1;
+}
+EOC
+	libdir=$(dirname "$(dirname "$pc")")
+	if PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$(dirname "$pc") \
+		sh -c 'cc -std=c11 -Wall -Werror "$1" $(pkg-config --cflags --libs libp2pclient) -o "$2"' _ \
+		"$work/client.c" "$work/client" && LD_LIBRARY_PATH=$libdir "$work/client"; then
+		ok "a client builds and runs from the installed p2pclient.h + libp2pclient.pc"
+	else
+		bad "building a client against the installed libp2pclient"
+	fi
+else
+	tail -20 "$work/install.log"
+	bad "make install DESTDIR=... failed"
+fi
+
 echo "integration: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
