@@ -130,3 +130,14 @@ run: all
 	echo "  $(BUILD)/p2pctl reload; $(BUILD)/p2pctl revoke ID"; \
 	echo "Ctrl-C stops p2pd."; \
 	exec $(BUILD)/p2pd --foreground --log stderr --socket $(RUN_SOCKET) $$cfg
+
+# ---- benchmark: bench-alloc ----------------------------------------------------
+BENCH_ALLOC_OPS ?= 20000
+$(BUILD)/bench/bench-alloc: bench/alloc.c $(LIB_SO) client-lib/p2pclient.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lp2pclient \
+		-Wl$(P2P_COMMA)-rpath$(P2P_COMMA)$(abspath $(BUILD)) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+.PHONY: bench-alloc
+bench-alloc: all $(BUILD)/bench/bench-alloc
+	$(BUILD)/bench/bench-alloc $(BUILD)/p2pd tests/fixtures/sysfs/qemu-q35 $(BENCH_ALLOC_OPS)

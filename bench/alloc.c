@@ -1,0 +1,343 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/alloc.c - p2pd buffer allocation against its limit, in one run:
+ *  (a) the limit: memfd_create+ftruncate in-process, plus a bare SEQPACKET
+ *      round trip carrying one SCM_RIGHTS fd between two processes;
+ *  (b) p2pd alloc+release through libp2pclient, one client;
+ *  (c) the same with 16 concurrent clients;
+ * p50/p99 latency, ops/s, the ratio (b)/(a), and p2pd's RSS per 10k live
+ * buffers.  Ratios are printed, not asserted.
+ *
+ * usage: bench-alloc P2PD FIXTURE_ROOT [OPS]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "p2pclient.h"
+
+#define BUF_SIZE 65536
+#define NCLIENTS 16
+
+static char tmpdir[64], sock_path[128], cfg_path[128];
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct result {
+	double p50_us, p99_us, ops_s;
+};
+
+static struct result summarize(uint64_t *lat, size_t n, uint64_t wall_ns, size_t total_ops)
+{
+	struct result r;
+
+	qsort(lat, n, sizeof(*lat), cmp_u64);
+	r.p50_us = (double)lat[n / 2] / 1000.0;
+	r.p99_us = (double)lat[(n * 99) / 100] / 1000.0;
+	r.ops_s = (double)total_ops / ((double)wall_ns / 1e9);
+	return r;
+}
+
+static void print_row(const char *name, struct result r)
+{
+	printf("%-58s p50 %9.2f us   p99 %9.2f us   %10.0f ops/s\n", name, r.p50_us, r.p99_us,
+	       r.ops_s);
+}
+
+/* (a1) memfd_create + ftruncate + close, in-process */
+static struct result bench_memfd(size_t ops)
+{
+	uint64_t *lat = calloc(ops, sizeof(*lat)), t0 = now_ns();
+	struct result r;
+
+	for (size_t i = 0; i < ops; i++) {
+		uint64_t s = now_ns();
+		int fd = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+		if (fd < 0 || ftruncate(fd, BUF_SIZE) < 0)
+			exit(1);
+		close(fd);
+		lat[i] = now_ns() - s;
+	}
+	r = summarize(lat, ops, now_ns() - t0, ops);
+	free(lat);
+	return r;
+}
+
+static int send_fd(int sock, const void *buf, size_t len, int fd)
+{
+	struct iovec iov = { (void *)buf, len };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		m.msg_control = cbuf;
+		m.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+static int recv_fd(int sock, void *buf, size_t len)
+{
+	struct iovec iov = { buf, len };
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) <= 0)
+		return -2;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* (a2) request -> reply with one fd, between two processes */
+static struct result bench_seqpacket(size_t ops)
+{
+	uint64_t *lat = calloc(ops, sizeof(*lat)), t0;
+	char req[64] = "{\"size\":65536}", rep[256];
+	struct result r;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		exit(1);
+	pid = fork();
+	if (pid == 0) {
+		int mfd = memfd_create("bench", MFD_CLOEXEC);
+
+		close(sv[0]);
+		memset(rep, 'x', sizeof(rep));
+		for (;;) {
+			if (recv(sv[1], req, sizeof(req), 0) <= 0)
+				_exit(0);
+			if (send_fd(sv[1], rep, 200, mfd) < 0)
+				_exit(0);
+		}
+	}
+	close(sv[1]);
+	t0 = now_ns();
+	for (size_t i = 0; i < ops; i++) {
+		uint64_t s = now_ns();
+		int fd;
+
+		send(sv[0], req, 16 + strlen(req), 0);
+		fd = recv_fd(sv[0], rep, sizeof(rep));
+		if (fd < 0)
+			exit(1);
+		close(fd);
+		lat[i] = now_ns() - s;
+	}
+	r = summarize(lat, ops, now_ns() - t0, ops);
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	free(lat);
+	return r;
+}
+
+/* (b)/(c) one client's loop: alloc memfd, close the fd, release */
+static int client_loop(size_t ops, uint64_t *lat)
+{
+	struct p2p_conn *c;
+	struct p2p_alloc_req req = { .size = BUF_SIZE, .types = P2P_BUF_MEMFD };
+	struct p2p_buffer_info info;
+
+	if (p2p_connect(sock_path, &c) < 0)
+		return -1;
+	for (size_t i = 0; i < ops; i++) {
+		uint64_t s = now_ns();
+		int fd, r = p2p_alloc(c, &req, &info, &fd, NULL);
+
+		if (r < 0) {
+			fprintf(stderr, "alloc: %s\n", p2p_last_message(c));
+			return -1;
+		}
+		close(fd);
+		if (p2p_release(c, info.id) < 0)
+			return -1;
+		lat[i] = now_ns() - s;
+	}
+	p2p_disconnect(c);
+	return 0;
+}
+
+static struct result bench_clients(int nclients, size_t ops)
+{
+	size_t n = (size_t)nclients * ops;
+	uint64_t *lat = mmap(NULL, n * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t t0;
+	struct result r;
+	int bad = 0;
+
+	if (lat == MAP_FAILED)
+		exit(1);
+	t0 = now_ns();
+	if (nclients == 1) {
+		bad = client_loop(ops, lat) < 0;
+	} else {
+		for (int i = 0; i < nclients; i++)
+			if (fork() == 0)
+				_exit(client_loop(ops, lat + (size_t)i * ops) < 0);
+		for (int i = 0; i < nclients; i++) {
+			int st;
+
+			wait(&st);
+			if (!WIFEXITED(st) || WEXITSTATUS(st))
+				bad = 1;
+		}
+	}
+	if (bad) {
+		fprintf(stderr, "bench-alloc: a client failed\n");
+		exit(1);
+	}
+	r = summarize(lat, n, now_ns() - t0, n);
+	munmap(lat, n * sizeof(uint64_t));
+	return r;
+}
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+int main(int argc, char **argv)
+{
+	size_t ops = argc > 3 ? strtoul(argv[3], NULL, 10) : 20000;
+	struct result memfd, seq, one, many;
+	char tmpl[] = "/tmp/p2pd-bench.XXXXXX";
+	struct p2p_conn *c = NULL;
+	pid_t pid;
+	FILE *f;
+	long rss0, rss1;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: bench-alloc P2PD FIXTURE_ROOT [OPS]\n");
+		return 2;
+	}
+	if (!mkdtemp(tmpl))
+		return 1;
+	snprintf(tmpdir, sizeof(tmpdir), "%s", tmpl);
+	snprintf(sock_path, sizeof(sock_path), "%s/p2pd.sock", tmpdir);
+	snprintf(cfg_path, sizeof(cfg_path), "%s/p2pd.json", tmpdir);
+	f = fopen(cfg_path, "we");
+	if (!f)
+		return 1;
+	fprintf(f, "{ \"version\": 1, \"socket\": { \"path\": \"%s\", \"mode\": \"0600\" },\n"
+		   "  \"limits\": { \"max_connections\": 64, \"max_buffers\": 20000,\n"
+		   "              \"max_bytes\": \"1T\" },\n"
+		   "  \"default\": { \"types\": [\"host\", \"memfd\"], \"max_buffers\": 20000,\n"
+		   "               \"max_bytes\": \"1T\" } }\n",
+		sock_path);
+	fclose(f);
+
+	pid = fork();
+	if (pid == 0) {
+		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		dup2(nul, 2);
+		execl(argv[1], argv[1], "--log", "stderr", "--no-gpu", "--fsroot", argv[2], "--config",
+		      cfg_path, "--socket", sock_path, "--backends", "memfd", (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && p2p_connect(sock_path, &c) < 0; i++)
+		usleep(10000);
+	if (!c) {
+		fprintf(stderr, "bench-alloc: p2pd did not start\n");
+		kill(pid, SIGKILL);
+		return 1;
+	}
+	p2p_disconnect(c);
+
+	printf("bench-alloc: %zu ops of %d-byte buffers per measurement\n", ops, BUF_SIZE);
+	memfd = bench_memfd(ops);
+	seq = bench_seqpacket(ops);
+	print_row("(a1) memfd_create+ftruncate, in-process", memfd);
+	print_row("(a2) SEQPACKET round trip + 1 SCM_RIGHTS fd, 2 processes", seq);
+	{
+		struct result lim = { memfd.p50_us + seq.p50_us, memfd.p99_us + seq.p99_us,
+				      1e6 / (memfd.p50_us + seq.p50_us) };
+
+		print_row("(a)  limit = a1 + a2", lim);
+		one = bench_clients(1, ops);
+		print_row("(b)  p2pd alloc+release via libp2pclient, 1 client", one);
+		many = bench_clients(NCLIENTS, ops / NCLIENTS > 100 ? ops / NCLIENTS : 100);
+		print_row("(c)  p2pd alloc+release, 16 concurrent clients", many);
+		printf("ratio (b)/(a) p50 latency: %.2fx   (b) ops/s / (a) ops/s: %.2f\n",
+		       one.p50_us / lim.p50_us, one.ops_s / lim.ops_s);
+		printf("ratio (c)/(b) throughput: %.2fx\n", many.ops_s / one.ops_s);
+	}
+
+	/* RSS per 10k live buffers (fds closed; p2pd keeps the accounting) */
+	rss0 = rss_kib(pid);
+	if (p2p_connect(sock_path, &c) == 0) {
+		struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+		struct p2p_buffer_info info;
+		int fd, ok = 0;
+
+		for (int i = 0; i < 10000; i++) {
+			if (p2p_alloc(c, &req, &info, &fd, NULL) < 0)
+				break;
+			close(fd);
+			ok++;
+		}
+		rss1 = rss_kib(pid);
+		printf("p2pd RSS: %ld KiB idle, %ld KiB with %d live buffers: %.1f KiB per 10k buffers"
+		       " (%.0f bytes each)\n",
+		       rss0, rss1, ok, (double)(rss1 - rss0) * 10000.0 / (ok ? ok : 1),
+		       (double)(rss1 - rss0) * 1024.0 / (ok ? ok : 1));
+		p2p_disconnect(c);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	unlink(cfg_path);
+	rmdir(tmpdir);
+	return 0;
+}
