@@ -740,6 +740,16 @@ static int lookup_group(const char *name, gid_t *ret_gid)
 	return res ? 0 : -ENOENT;
 }
 
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
 /* A group given as a name (resolved) or a number. */
 static int val_group(struct cfg_ctx *c, struct json_object *v, char *name, size_t namelen,
 		     gid_t *ret_gid)
@@ -762,7 +772,9 @@ static int val_group(struct cfg_ctx *c, struct json_object *v, char *name, size_
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
-		return cfg_fail(c, "unknown group \"%s\"", name);
+		return cfg_fail(c, "unknown group \"%s\"%s", name,
+				all_digits(name) ? " (write a gid as a number, without quotes)"
+						 : "");
 	return 0;
 }
 
@@ -1222,7 +1234,10 @@ static int parse_rule(struct cfg_ctx *c, struct json_object *o, const struct con
 			if (r == -ENOMEM)
 				return r;
 			if (r < 0)
-				return cfg_fail(c, "unknown user \"%s\"", rule->name);
+				return cfg_fail(c, "unknown user \"%s\"%s", rule->name,
+						all_digits(rule->name)
+						    ? " (write a uid as a number, without quotes)"
+						    : "");
 		} else {
 			return cfg_fail(c, "expected a user name or number, got %s", type_name(v));
 		}

@@ -516,6 +516,12 @@ static void test_types_inline(void **state)
 	expect_parse_error(
 	    "{\"rules\": [{\"types\": []}]}", -EINVAL,
 	    "rules[0]: a rule needs exactly one of \"uid\", \"gid\", \"group\" (found 0");
+	expect_parse_error(
+	    "{\"rules\": [{\"uid\": \"1000\", \"types\": []}]}", -EINVAL,
+	    "rules[0].uid: unknown user \"1000\" (write a uid as a number, without quotes)");
+	expect_parse_error(
+	    "{\"admin_group\": \"27\"}", -EINVAL,
+	    "admin_group: unknown group \"27\" (write a gid as a number, without quotes)");
 	expect_parse_error("{\"admin_group\": \"\"}", -EINVAL,
 			   "admin_group: expected a non-empty string");
 	expect_parse_error("{\"admin_group\": true}", -EINVAL,
