@@ -1454,6 +1454,14 @@ static int parse_overrides(struct cfg_ctx *c, struct json_object *a, struct p2p_
 		if (strcmp(ov->a, ov->b) == 0)
 			return cfg_fail(c, "a pair needs two different devices");
 		pop(c);
+		for (size_t k = 0; k < i; k++) {
+			const struct verdict_override *o2 = &cfg->overrides[k];
+			if ((strcmp(o2->a, ov->a) == 0 && strcmp(o2->b, ov->b) == 0) ||
+			    (strcmp(o2->a, ov->b) == 0 && strcmp(o2->b, ov->a) == 0))
+				return cfg_fail(
+				    c, "the pair %s, %s is already listed as overrides[%zu]", ov->a,
+				    ov->b, k);
+		}
 		pop(c);
 		if (!(v = member(o, "action")))
 			return cfg_fail(c, "missing key \"action\" (\"allow\" or \"deny\")");

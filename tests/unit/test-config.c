@@ -497,6 +497,13 @@ static void test_types_inline(void **state)
 	expect_parse_error(
 	    "{\"providers\": [{\"device\": \"0000:03:00.0\", \"bar\": 0, \"size\": 100}]}", -EINVAL,
 	    "providers[0].size: expected a multiple of 4096 bytes, got 100");
+	expect_parse_error(
+	    "{\"overrides\": [\n"
+	    "{\"pair\": [\"0000:03:00.0\", \"04:00.0\"], \"action\": \"deny\"},\n"
+	    "{\"pair\": [\"0000:04:00.0\", \"03:00.0\"], \"action\": \"allow\"}]}",
+	    -EINVAL,
+	    "t.json:3: overrides[1].pair: the pair 0000:04:00.0, 0000:03:00.0 is already "
+	    "listed as overrides[0]");
 	expect_parse_error("{\"providers\": [{\"bar\": 0}]}", -EINVAL,
 			   "providers[0]: missing key \"device\"");
 	expect_parse_error("{\"providers\": [{\"device\": \"0000:03:00.0\"}]}", -EINVAL,
