@@ -70,15 +70,12 @@ static int enumerate_drm(struct gpu_node *nodes, int max)
  * itself points into the device tree: .../<BDF>/drm/<node>). */
 static int enumerate_snapshot(int rootfd, struct gpu_node *nodes, int max)
 {
-	int dfd = openat(rootfd, "sys/class/drm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	int n = 0;
+	DIR *d;
+	int n = topo_opendir(rootfd, "sys/class/drm", &d);
+	if (n <= 0)
+		return n;
+	int dfd = dirfd(d);
+	n = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		bool card = !strncmp(de->d_name, "card", 4) && !strchr(de->d_name, '-');

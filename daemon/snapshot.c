@@ -225,15 +225,11 @@ static int walk(struct snap *s, int dirfd, const char *path, bool is_func, int d
 /* A flat directory of links (bus/pci/devices, class/drm), links kept as links. */
 static int links_of(struct snap *s, int rootfd, const char *rel)
 {
-	int dfd = openat(rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return 0;
+	DIR *d;
+	if (topo_opendir(rootfd, rel, &d) <= 0)
+		return 0; /* absent or unreadable: a snapshot of what can be read */
+	int dfd = dirfd(d);
 	int r = put_dir(s, rel);
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return r;
-	}
 	char sub[PATH_MAX];
 	struct dirent *de;
 	while (r >= 0 && (de = readdir(d))) {

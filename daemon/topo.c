@@ -633,17 +633,29 @@ static int walk_tree(struct scan *s, int dirfd, uint64_t parent_key, int hb, int
 	}
 }
 
-static int scan_tree(struct scan *s)
+int topo_opendir(int dirfd, const char *rel, DIR **ret_dir)
 {
-	int dfd = openat(s->rootfd, "sys/devices", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = openat(dirfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : -errno;
 	DIR *d = fdopendir(dfd);
 	if (!d) {
+		int err = errno;
 		close(dfd);
-		return -errno;
+		return -err;
 	}
-	int r = 0;
+	*ret_dir = d;
+	return 1;
+}
+
+static int scan_tree(struct scan *s)
+{
+	DIR *d;
+	int r = topo_opendir(s->rootfd, "sys/devices", &d);
+	if (r <= 0)
+		return r;
+	int dfd = dirfd(d);
+	r = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) && r >= 0) {
 		uint32_t dom;
@@ -693,15 +705,12 @@ static uint64_t parent_from_link(const char *target, const char *self, uint32_t 
 
 static int scan_bus_list(struct scan *s)
 {
-	int dfd = openat(s->rootfd, "sys/bus/pci/devices", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	DIR *d = fdopendir(dfd);
-	if (!d) {
-		close(dfd);
-		return -errno;
-	}
-	int r = 0;
+	DIR *d;
+	int r = topo_opendir(s->rootfd, "sys/bus/pci/devices", &d);
+	if (r <= 0)
+		return r;
+	int dfd = dirfd(d);
+	r = 0;
 	struct dirent *de;
 	while ((de = readdir(d)) && r >= 0) {
 		uint32_t dom;

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -134,6 +135,11 @@ const char *topo_class_name(uint32_t class_code);
 /* True for endpoints p2p users care about: GPUs/display, NVMe/storage,
  * network, processing accelerators, memory controllers (CXL), co-processors. */
 bool topo_is_p2p_relevant(const struct topo_func *f);
+
+/* Open the directory @rel below @dirfd as a stream (close with closedir()).
+ * Returns 1 and *ret_dir, 0 when it does not exist (an absent part of a
+ * snapshot is empty, not an error), or -errno. */
+int topo_opendir(int dirfd, const char *rel, DIR **ret_dir);
 
 /* GB/s of a link (speed in GT/s x width, with line encoding); 0 unknown. */
 double topo_link_gbps(double gts, int width);
