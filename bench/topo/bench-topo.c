@@ -72,8 +72,8 @@ static int parse_argv(int argc, char **argv, struct bench_opts *o)
 		} else if (a[0] != '-' && !o->root) {
 			o->root = a;
 		} else {
-			fprintf(stderr,
-				"usage: bench-topo [--runs N] [--sample N] [--cpu VENDOR:FAMILY] ROOT\n");
+			fputs("usage: bench-topo [--runs N] [--sample N] [--cpu VENDOR:FAM] ROOT\n",
+			      stderr);
 			return -EINVAL;
 		}
 	}
@@ -120,14 +120,15 @@ static void matrix_quick(const struct verdict_ctx *ctx, int n, struct counts *c)
 int main(int argc, char **argv)
 {
 	struct bench_opts o;
-	struct topo_opts topts = { 0 };
+	struct topo_opts topts = {0};
 	double best_scan = 1e300, best_ctx = 1e300, best_fast = 1e300, best_quick = 1e300;
 	double pair_us = 0;
-	struct counts cf = { 0 }, cq = { 0 };
+	struct counts cf = {0}, cq = {0};
 	struct topo *t = NULL;
 	struct verdict_ctx *ctx = NULL;
 	int rootfd, r, n;
 	long npairs_sample = 0;
+	long long sink = 0;
 
 	if (parse_argv(argc, argv, &o) < 0)
 		return 1;
@@ -203,7 +204,6 @@ int main(int argc, char **argv)
 		struct verdict *v = malloc(sizeof(*v));
 		long long total = (long long)n * n;
 		long long step = total / o.sample > 1 ? total / o.sample : 1;
-		long long sink = 0;
 
 		if (!v) {
 			verdict_ctx_free(ctx);
@@ -219,16 +219,14 @@ int main(int argc, char **argv)
 		double dt = now_ms() - t0;
 		pair_us = npairs_sample ? dt * 1e3 / (double)npairs_sample : 0;
 		free(v);
-		if (sink == INT64_MIN)
-			puts("");
 	}
 
 	printf("functions=%d host_bridges=%d scan_ms=%.3f ctx_ms=%.3f pairs=%lld fast_ms=%.3f "
 	       "quick_ms=%.3f pair_us=%.3f sample=%ld bus_addr=%lld thru=%lld not_supported=%lld "
-	       "warnings=%d\n",
+	       "warnings=%d checksum=%lld\n",
 	       n, t->nhbs, best_scan, best_ctx, (long long)n * n, best_fast, best_quick, pair_us,
 	       npairs_sample, cf.map[VERDICT_BUS_ADDR], cf.map[VERDICT_THRU_HOST_BRIDGE],
-	       cf.map[VERDICT_NOT_SUPPORTED], t->nwarnings);
+	       cf.map[VERDICT_NOT_SUPPORTED], t->nwarnings, sink + cf.dist_sum + cq.dist_sum);
 	verdict_ctx_free(ctx);
 	topo_free(t);
 	return 0;
