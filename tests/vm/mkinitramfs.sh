@@ -9,6 +9,7 @@ out=$1 kmod=$2 gbin=$3 build=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
+chmod 0755 "$root"
 
 mkdir -p "$root"/{bin,sbin,lib/modules,proc,sys,dev,tmp,run,etc}
 [ -x /bin/busybox ] || { echo "mkinitramfs: /bin/busybox missing (apt-get install busybox-static)" >&2; exit 1; }
@@ -21,8 +22,8 @@ done
 for b in "$gbin"/*; do
 	[ -f "$b" ] && [ -x "$b" ] && cp "$b" "$root/bin/"
 done
-echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
-echo "root:x:0:" >"$root/etc/group"
+printf "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n" >"$root/etc/passwd"
+printf "root:x:0:\nnogroup:x:65534:\n" >"$root/etc/group"
 
 copy_libs() {
 	local f=$1 lib

@@ -64,6 +64,13 @@ if ! $make_cmd -s all >"$out/userspace.log" 2>&1; then
 	echo "vmcheck: WARNING: userspace build failed; scenarios needing p2pctl/p2pd will fail"
 fi
 
+# The daemon scenarios' client, on libp2pclient (absent: those scenarios fail).
+if [ -e build/libp2pclient.so ]; then
+	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla -Wmissing-prototypes -Iclient-lib \
+		tests/vm/guest/p2pbclient.c -o "$out/guest/p2pbclient" -Lbuild -lp2pclient \
+		-Wl,-rpath,/usr/lib || echo "vmcheck: WARNING: p2pbclient does not build"
+fi
+
 tests/vm/mkinitramfs.sh "$out/initramfs.cpio.gz" "$out/kmod" "$out/guest" build ||
 	fatal initramfs "cannot pack the initramfs"
 

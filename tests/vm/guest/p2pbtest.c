@@ -515,6 +515,15 @@ static void sc_bind(void)
 	}
 	CHECK(&s, sysfs_num(nvme->bdf, "p2pmem/published") == 1,
 	      "nvme %s has no published CMB p2pmem", nvme->bdf);
+	{
+		FILE *f = fopen("/run/p2pvm-devices", "we");
+
+		if (f) {
+			fprintf(f, "IV4=%s\nIV8=%s\nIVX=%s\nMF0=%s\nMF1=%s\nNVME=%s\n", iv4->bdf,
+				iv8->bdf, iv2x->bdf, iv2a->bdf, iv2b->bdf, nvme->bdf);
+			fclose(f);
+		}
+	}
 	info("providers: iv4=%s iv8=%s mf=%s,%s pxb=%s nvme=%s (hb %s / %s)", iv4->bdf, iv8->bdf,
 	     iv2a->bdf, iv2b->bdf, iv2x->bdf, nvme->bdf, iv4->hb, iv2x->hb);
 	sc_end(&s);

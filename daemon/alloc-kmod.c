@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc-kmod.c - the kmod backend: p2p and host dma-bufs from p2pbroker.ko
+ * through /dev/p2pbroker (ABI: kmod/include/uapi/linux/p2pbroker.h).
+ *
+ * A p2p provider needs published p2p memory.  Devices whose own driver
+ * publishes it (an NVMe CMB) are used as they are; an unbound device is bound
+ * to the module's "p2pbroker" PCI driver (driver_override + drivers_probe),
+ * which registers its largest memory BAR.  A device bound to another driver is
+ * never taken from it (-EBUSY).
+ * Memory goes back to the kernel when the last fd of a buffer is closed, so
+ * release() has nothing to do; revoke() makes the buffer inaccessible.
+ */
+#include "alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/p2pbroker.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KMOD_DEV "/dev/p2pbroker"
+#define KMOD_PCI_DEVICES "/sys/bus/pci/devices"
+
+static int kmod_fd(void *state)
+{
+	return (int)(intptr_t)state;
+}
+
+static int kmod_open(void **ret_state)
+{
+	struct p2pb_version v = {0};
+	int fd, r;
+
+	fd = open(KMOD_DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENXIO || errno == ENODEV ? -ENODEV : -errno;
+	if (ioctl(fd, P2PB_IOC_VERSION, &v) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	if (v.major != P2PB_VERSION_MAJOR) {
+		close(fd);
+		return -EPROTO;
+	}
+	*ret_state = (void *)(intptr_t)fd;
+	return 0;
+}
+
+static void kmod_close(void *state)
+{
+	close(kmod_fd(state));
+}
+
+static int kmod_write_sysfs(const char *path, const char *val)
+{
+	int fd, r = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+/*
+ * Make @bdf a provider: nothing to do when it has p2p memory, bind it to the
+ * p2pbroker driver when it has no driver, -EBUSY when another driver owns it.
+ */
+static int kmod_bind_provider(const char *bdf)
+{
+	char path[256];
+	struct stat st;
+	int r;
+
+	if (strchr(bdf, '/') || strlen(bdf) >= 64)
+		return -EINVAL;
+	snprintf(path, sizeof(path), KMOD_PCI_DEVICES "/%s/p2pmem", bdf);
+	if (stat(path, &st) == 0)
+		return 0;
+	snprintf(path, sizeof(path), KMOD_PCI_DEVICES "/%s/driver", bdf);
+	if (lstat(path, &st) == 0)
+		return -EBUSY;
+	snprintf(path, sizeof(path), KMOD_PCI_DEVICES "/%s/driver_override", bdf);
+	r = kmod_write_sysfs(path, "p2pbroker");
+	if (r < 0)
+		return r;
+	r = kmod_write_sysfs("/sys/bus/pci/drivers_probe", bdf);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), KMOD_PCI_DEVICES "/%s/p2pmem", bdf);
+	return stat(path, &st) == 0 ? 0 : -EOPNOTSUPP;
+}
+
+static int kmod_alloc(void *state, const struct alloc_request *req, struct alloc_result *ret)
+{
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct p2pb_alloc a = {.owner_uid = (uint32_t)req->owner_uid};
+	int r;
+
+	if (!req->size || req->size > UINT64_MAX - pg)
+		return -EINVAL;
+	a.size = (req->size + pg - 1) & ~(pg - 1);
+
+	switch (req->type) {
+	case ALLOC_TYPE_P2P:
+		if (!req->provider)
+			return -EINVAL;
+		a.type = P2PB_BUF_P2P;
+		a.provider = P2PB_BDF(req->provider->domain, req->provider->bus,
+				      ((unsigned)req->provider->dev << 3) | req->provider->fn);
+		break;
+	case ALLOC_TYPE_HOST:
+		a.type = P2PB_BUF_HOST;
+		break;
+	default:
+		return -EOPNOTSUPP;
+	}
+
+	r = ioctl(kmod_fd(state), P2PB_IOC_ALLOC, &a) < 0 ? -errno : 0;
+	if (r == -EOPNOTSUPP && req->type == ALLOC_TYPE_P2P) {
+		/* no published p2p memory yet: register the device, then retry */
+		r = kmod_bind_provider(req->provider->bdf);
+		if (r < 0)
+			return r == -EBUSY ? -EOPNOTSUPP : r;
+		r = ioctl(kmod_fd(state), P2PB_IOC_ALLOC, &a) < 0 ? -errno : 0;
+	}
+	if (r < 0)
+		return r;
+
+	ret->fd = a.fd;
+	ret->size = a.size;
+	ret->handle = a.id;
+	return 0;
+}
+
+static void kmod_release(void *state, uint64_t handle)
+{
+	/* the kernel frees the memory when the last fd and mapping are gone */
+	(void)state;
+	(void)handle;
+}
+
+static int kmod_revoke(void *state, uint64_t handle)
+{
+	struct p2pb_revoke rv = {.id = handle};
+
+	return ioctl(kmod_fd(state), P2PB_IOC_REVOKE, &rv) < 0 ? -errno : 0;
+}
+
+const struct alloc_backend alloc_backend_kmod = {
+    .name = "kmod",
+    .types = ALLOC_TYPE_BIT(ALLOC_TYPE_P2P) | ALLOC_TYPE_BIT(ALLOC_TYPE_HOST),
+    .open = kmod_open,
+    .close = kmod_close,
+    .alloc = kmod_alloc,
+    .release = kmod_release,
+    .revoke = kmod_revoke,
+};

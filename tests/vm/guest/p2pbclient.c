@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+/*
+ * p2pbclient - a p2pd client for the VM daemon scenarios (daemon-tests.sh),
+ * built on libp2pclient only.
+ *
+ *   p2pbclient SOCKET alloc UID PROVIDER PEER SIZE
+ *	as UID: alloc a p2p buffer, check type/backend/provider, fdinfo, mmap
+ *	and a pattern.  Prints "OK id=N" or "ERR <errno> <message>".
+ *   p2pbclient SOCKET revoke PROVIDER PEER
+ *	as root: alloc, mmap, admin-revoke on a second connection, expect
+ *	SIGBUS on access.  Prints "OK" or "ERR ...".
+ *   p2pbclient SOCKET hold PROVIDER PEER READYFILE
+ *	alloc, mmap, write a pattern, create READYFILE, wait for SIGUSR1, then
+ *	check the buffer still works (it must outlive a daemon restart).
+ * Exit status 0 only on "OK".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "p2pclient.h"
+
+static const char *sock;
+
+static int fail(const char *fmt, const char *a, int err)
+{
+	printf("ERR %s %s: %s\n", a, fmt, err ? strerror(err) : "");
+	return 1;
+}
+
+static int read_text(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	return 0;
+}
+
+static int do_alloc(struct p2p_conn *c, const char *prov, const char *peer, uint64_t size,
+		    struct p2p_buffer_info *bi, int *fd)
+{
+	const char *peers[1] = { peer };
+	struct p2p_alloc_req req = {
+		.size = size,
+		.provider = prov,
+		.peers = peers,
+		.npeers = 1,
+		.types = P2P_BUF_P2P,
+		.name = "vmtest",
+	};
+
+	return p2p_alloc(c, &req, bi, fd, NULL);
+}
+
+static void fill(uint32_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint32_t)i * 2654435761u ^ seed;
+}
+
+static int check(const uint32_t *p, size_t n, uint32_t seed)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ((uint32_t)i * 2654435761u ^ seed))
+			return 0;
+	return 1;
+}
+
+static int cmd_alloc(uid_t uid, const char *prov, const char *peer, uint64_t size)
+{
+	struct p2p_buffer_info bi;
+	struct p2p_conn *c;
+	char path[64], buf[1024], want[96];
+	int r, fd;
+	void *p;
+
+	if (uid != 0) {
+		/* every test user is in the socket's group, nogroup */
+		if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(uid) < 0)
+			return fail("drop privileges", "setuid", errno);
+		fd = open("/dev/p2pbroker", O_RDWR | O_CLOEXEC);
+		if (fd >= 0 || errno != EACCES)
+			return fail("unprivileged open of /dev/p2pbroker not refused", "EACCES", 0);
+	}
+	r = p2p_connect(sock, &c);
+	if (r < 0)
+		return fail("connect", "p2p_connect", -r);
+	r = do_alloc(c, prov, peer, size, &bi, &fd);
+	if (r < 0) {
+		printf("ERR %s %s\n", strerrorname_np(-r), p2p_last_message(c));
+		p2p_disconnect(c);
+		return 1;
+	}
+	if (bi.type != P2P_BUF_P2P || strcmp(bi.backend, "kmod") || strcmp(bi.provider, prov))
+		return fail("wrong buffer", bi.backend, 0);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	snprintf(want, sizeof(want), "name:\tp2p:%s\n", prov);
+	if (read_text(path, buf, sizeof(buf)) < 0 || !strstr(buf, "exp_name:\tp2pbroker\n") ||
+	    !strstr(buf, want))
+		return fail("fdinfo lacks exp_name/name", buf, 0);
+	p = mmap(NULL, bi.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return fail("mmap", "mmap", errno);
+	fill(p, bi.size / 4, 7);
+	if (!check(p, bi.size / 4, 7))
+		return fail("pattern", "mmap", 0);
+	munmap(p, bi.size);
+	printf("OK id=%llu size=%llu\n", (unsigned long long)bi.id, (unsigned long long)bi.size);
+	close(fd);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int cmd_revoke(const char *prov, const char *peer)
+{
+	struct p2p_buffer_info bi;
+	struct p2p_conn *c, *admin;
+	int r, fd, st;
+	uint32_t *p;
+	pid_t pid;
+
+	if (p2p_connect(sock, &c) < 0 || p2p_connect(sock, &admin) < 0)
+		return fail("connect", "p2p_connect", errno);
+	r = do_alloc(c, prov, peer, 1 << 20, &bi, &fd);
+	if (r < 0)
+		return fail(p2p_last_message(c), "alloc", -r);
+	p = mmap(NULL, bi.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return fail("mmap", "mmap", errno);
+	fill(p, bi.size / 4, 9);
+	r = p2p_admin_revoke(admin, bi.id);
+	if (r < 0)
+		return fail(p2p_last_message(admin), "revoke", -r);
+	pid = fork();
+	if (pid == 0) {
+		volatile uint32_t x = p[3];
+
+		(void)x;
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	if (!WIFSIGNALED(st) || WTERMSIG(st) != SIGBUS)
+		return fail("access after daemon revoke did not SIGBUS", "revoke", 0);
+	printf("OK revoked id=%llu\n", (unsigned long long)bi.id);
+	munmap(p, bi.size);
+	close(fd);
+	p2p_disconnect(admin);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int cmd_hold(const char *prov, const char *peer, const char *ready)
+{
+	struct p2p_buffer_info bi;
+	struct p2p_conn *c;
+	sigset_t set;
+	int r, fd, sig;
+	uint32_t *p;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (p2p_connect(sock, &c) < 0)
+		return fail("connect", "p2p_connect", errno);
+	r = do_alloc(c, prov, peer, 1 << 20, &bi, &fd);
+	if (r < 0)
+		return fail(p2p_last_message(c), "alloc", -r);
+	p = mmap(NULL, bi.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return fail("mmap", "mmap", errno);
+	fill(p, bi.size / 4, 11);
+	close(open(ready, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	sigwait(&set, &sig);
+	if (!check(p, bi.size / 4, 11))
+		return fail("buffer changed across the daemon restart", "hold", 0);
+	munmap(p, bi.size);
+	p = mmap(NULL, bi.size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED || !check(p, bi.size / 4, 11))
+		return fail("buffer unusable after the daemon restart", "hold", errno);
+	printf("OK held id=%llu\n", (unsigned long long)bi.id);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 3)
+		return 2;
+	sock = argv[1];
+	if (!strcmp(argv[2], "alloc") && argc == 7)
+		return cmd_alloc((uid_t)atoi(argv[3]), argv[4], argv[5], strtoull(argv[6], NULL, 0));
+	if (!strcmp(argv[2], "revoke") && argc == 5)
+		return cmd_revoke(argv[3], argv[4]);
+	if (!strcmp(argv[2], "hold") && argc == 6)
+		return cmd_hold(argv[3], argv[4], argv[5]);
+	fprintf(stderr, "usage: see the source\n");
+	return 2;
+}
