@@ -141,3 +141,13 @@ $(BUILD)/bench/bench-alloc: bench/alloc.c $(LIB_SO) client-lib/p2pclient.h
 .PHONY: bench-alloc
 bench-alloc: all $(BUILD)/bench/bench-alloc
 	$(BUILD)/bench/bench-alloc $(BUILD)/p2pd tests/fixtures/sysfs/qemu-q35 $(BENCH_ALLOC_OPS)
+
+# ---- codec unit tests (cmocka) -----------------------------------------------
+$(BUILD)/tests/test-proto: tests/integration/test-proto.c $(BUILD)/libp2pcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(BUILD)/libp2pcore.a $(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
+
+CHECK_TARGETS += check-proto
+.PHONY: check-proto
+check-proto: $(BUILD)/tests/test-proto
+	@bash -o pipefail -c 'tests/run-unit.sh $(BUILD)/tests/test-proto | sed "s/^unit:/proto:/"'

@@ -70,6 +70,23 @@ static void drain_notify(void)
 		;
 }
 
+/* Everything queued on the notify socket, concatenated. */
+static void collect_notify(char *out, size_t len)
+{
+	size_t off = 0;
+
+	out[0] = '\0';
+	while (notify_fd >= 0 && off + 2 < len) {
+		ssize_t n = recv(notify_fd, out + off, len - off - 2, MSG_DONTWAIT);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+		out[off++] = '\n';
+		out[off] = '\0';
+	}
+}
+
 static void run_test(const char *name, int (*fn)(void))
 {
 	drain_notify();
@@ -142,6 +159,8 @@ static int write_config(const char *path, unsigned nobody_max_buffers, unsigned 
 
 /* ---- the daemon ---- */
 
+static int watchdog_usec; /* start_p2pd() sets WATCHDOG_USEC when non-zero */
+
 /* Start p2pd with NOTIFY_SOCKET and wait for READY=1.  Returns the pid. */
 static pid_t start_p2pd(const char *fsroot, const char *config, const char *sockp, char *status,
 			size_t statuslen)
@@ -171,6 +190,14 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 			dup2(lf, 1);
 		}
 		setenv("NOTIFY_SOCKET", notify_path, 1);
+		if (watchdog_usec) {
+			char v[32];
+
+			snprintf(v, sizeof(v), "%d", (int)getpid());
+			setenv("WATCHDOG_PID", v, 1);
+			snprintf(v, sizeof(v), "%d", watchdog_usec);
+			setenv("WATCHDOG_USEC", v, 1);
+		}
 		unsetenv("JOURNAL_STREAM");
 		execl(p2pd_bin, p2pd_bin, "--foreground", "--log", "stderr", "--no-gpu", "--fsroot",
 		      fsroot, "--config", config, "--socket", sockp, (char *)NULL);
@@ -928,8 +955,10 @@ static int t_reload(void)
 
 	CHECK(write_config(cfg_path, 1, 1100) == 0, "write config");
 	r = run_cmd(out, sizeof(out), reload);
-	drain_notify();
 	CHECK(r == 0, "p2pctl reload of a good config: exit %d", r);
+	collect_notify(out, sizeof(out));
+	CHECK(strstr(out, "RELOADING=1") && strstr(out, "READY=1"),
+	      "reload did not notify RELOADING=1 then READY=1: '%s'", out);
 	CHECK(as_nobody(nobody_one_buffer) == 0, "new limit not in force: %s", why);
 
 	/* bad config via the protocol: refused, old config stays */
@@ -1271,6 +1300,27 @@ static int t_connection_limit(void)
 	return still_serving();
 }
 
+static int t_watchdog(void)
+{
+	char wsock[300], note[4096];
+	pid_t pid;
+	int n = 0;
+
+	snprintf(wsock, sizeof(wsock), "%s/wd.sock", tmpdir);
+	watchdog_usec = 200000;
+	pid = start_p2pd(fixture, cfg_path, wsock, NULL, 0);
+	watchdog_usec = 0;
+	CHECK(pid > 0, "start: %s", why);
+	usleep(700000);
+	collect_notify(note, sizeof(note));
+	for (const char *p = note; (p = strstr(p, "WATCHDOG=1")); p++)
+		n++;
+	CHECK(stop_p2pd(pid) == 0, "p2pd with a watchdog did not exit cleanly");
+	/* every 100 ms for 700 ms */
+	CHECK(n >= 4, "%d WATCHDOG=1 in 0.7 s with WATCHDOG_USEC=200000", n);
+	return 0;
+}
+
 static int t_big_topology(void)
 {
 	char bsock[300], st[256], *text = NULL;
@@ -1390,11 +1440,16 @@ static int t_sigterm(void)
 {
 	char line[512];
 	FILE *f;
-	int st = stop_p2pd(p2pd_pid);
+	int st;
 	bool san = false;
+	char note[1024];
 
+	drain_notify();
+	st = stop_p2pd(p2pd_pid);
 	p2pd_pid = -1;
 	CHECK(st == 0, "p2pd exit status %d after SIGTERM", st);
+	collect_notify(note, sizeof(note));
+	CHECK(strstr(note, "STOPPING=1"), "no STOPPING=1 notification: '%s'", note);
 	CHECK(access(sock_path, F_OK) != 0, "socket %s left behind", sock_path);
 	f = fopen(log_path, "re");
 	while (f && fgets(line, sizeof(line), f))
@@ -1477,6 +1532,7 @@ int main(int argc, char **argv)
 	run_test("max_connections", t_connection_limit);
 	run_test("no fds leaked in p2pd", t_no_leaks);
 	run_test("split replies: topology of a big tree", t_big_topology);
+	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
 	run_test("socket activation via systemd-socket-activate", t_socket_activation);
 	run_test("SIGTERM: clean exit, socket removed, no sanitizer report", t_sigterm);
 
