@@ -38,6 +38,7 @@ static void main_usage(FILE *f)
 		"      --backends LIST  only these buffer backends (kmod,udmabuf,dma-heap,memfd)\n"
 		"      --cpu V:F        CPU vendor:family override for verdicts (amd:0x17)\n"
 		"      --no-gpu         do not ask libdrm for GPU nodes\n"
+		"      --no-hotplug     do not rescan on PCI uevents (only with the real /sys)\n"
 		"      --log TARGET     journal, stderr or auto (default: journal under systemd)\n"
 		"      --check-config   load the configuration, report, and exit (0 valid)\n"
 		"  -v, --verbose        debug messages\n"
@@ -46,7 +47,7 @@ static void main_usage(FILE *f)
 
 static int main_parse_argv(int argc, char **argv, struct main_args *a)
 {
-	enum { OPT_BACKENDS = 256, OPT_CPU, OPT_NO_GPU, OPT_LOG, OPT_CHECK_CONFIG };
+	enum { OPT_BACKENDS = 256, OPT_CPU, OPT_NO_GPU, OPT_LOG, OPT_CHECK_CONFIG, OPT_NO_HOTPLUG };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "socket", required_argument, NULL, 's' },
@@ -55,6 +56,7 @@ static int main_parse_argv(int argc, char **argv, struct main_args *a)
 		{ "backends", required_argument, NULL, OPT_BACKENDS },
 		{ "cpu", required_argument, NULL, OPT_CPU },
 		{ "no-gpu", no_argument, NULL, OPT_NO_GPU },
+		{ "no-hotplug", no_argument, NULL, OPT_NO_HOTPLUG },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -90,6 +92,9 @@ static int main_parse_argv(int argc, char **argv, struct main_args *a)
 			break;
 		case OPT_NO_GPU:
 			a->srv.no_gpu = true;
+			break;
+		case OPT_NO_HOTPLUG:
+			a->srv.no_hotplug = true;
 			break;
 		case OPT_LOG:
 			if (strcmp(optarg, "journal") == 0)

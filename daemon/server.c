@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/netlink.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -807,6 +808,7 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 	json_object_object_add(s, "releases", json_object_new_uint64(st->releases));
 	json_object_object_add(s, "revokes", json_object_new_uint64(st->revokes));
 	json_object_object_add(s, "reloads", json_object_new_uint64(st->reloads));
+	json_object_object_add(s, "rescans", json_object_new_uint64(st->rescans));
 	be = json_object_new_array();
 	alloc_set_describe(srv->alloc, names, sizeof(names));
 	for (char *save = NULL, *tok = strtok_r(names, ",", &save); be && tok;
@@ -1115,6 +1117,123 @@ static void server_on_watchdog(evutil_socket_t s, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* ---- PCI hotplug: kernel uevents -> topology rescan ---- */
+
+#define SERVER_RESCAN_DELAY_MS 200 /* a burst of uevents gives one rescan */
+
+static void server_on_rescan(evutil_socket_t s, short what, void *arg)
+{
+	struct p2p_server *srv = arg;
+	struct topo_opts to = { .cpu_override = srv->opts.cpu_override, .no_gpu = srv->opts.no_gpu };
+	struct topo *t = NULL;
+	struct verdict_ctx *v = NULL;
+	int r;
+
+	(void)s;
+	(void)what;
+	r = topo_scan(srv->rootfd, &to, &t);
+	if (r == 0)
+		r = verdict_ctx_new(t, srv->cfg->whitelist, srv->cfg->n_whitelist,
+				    srv->cfg->overrides, srv->cfg->n_overrides, &v);
+	if (r < 0 && r != -ENOENT) {
+		topo_free(t);
+		log_msg(LOG_WARNING, "PCI change: rescan failed (%s), keeping the old topology",
+			strerror(-r));
+		return;
+	}
+	verdict_ctx_free(srv->vctx);
+	topo_free(srv->topo);
+	srv->topo = r == 0 ? t : NULL;
+	srv->vctx = r == 0 ? v : NULL;
+	srv->stats.rescans++;
+	log_msg(LOG_INFO, "PCI change: topology rescanned, %d functions",
+		srv->topo ? srv->topo->nfuncs : 0);
+	sd_notifyf(0, "STATUS=Serving %d PCI functions, %u clients",
+		   srv->topo ? srv->topo->nfuncs : 0, srv->n_clients);
+}
+
+/* Is this uevent (NUL-separated KEY=VALUE after "action@devpath") a PCI
+ * function appearing, disappearing or changing driver? */
+static bool server_uevent_is_pci(const char *buf, size_t len)
+{
+	bool pci = false, action = false;
+	size_t off = strnlen(buf, len) + 1;
+
+	while (off < len) {
+		const char *kv = buf + off;
+		size_t l = strnlen(kv, len - off);
+
+		if (l == 13 && memcmp(kv, "SUBSYSTEM=pci", 13) == 0)
+			pci = true;
+		else if ((l == 10 && memcmp(kv, "ACTION=add", 10) == 0) ||
+			 (l == 13 && memcmp(kv, "ACTION=remove", 13) == 0) ||
+			 (l == 11 && memcmp(kv, "ACTION=bind", 11) == 0) ||
+			 (l == 13 && memcmp(kv, "ACTION=unbind", 13) == 0))
+			action = true;
+		off += l + 1;
+	}
+	return pci && action;
+}
+
+static void server_on_uevent(evutil_socket_t fd, short what, void *arg)
+{
+	struct p2p_server *srv = arg;
+	char buf[8192];
+	bool rescan = false;
+
+	(void)what;
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_nl sa;
+		struct iovec iov = { buf, sizeof(buf) - 1 };
+		struct msghdr msg = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
+				      .msg_iovlen = 1 };
+		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == ENOBUFS) /* overrun: we lost some, rescan anyway */
+				rescan = true;
+			break;
+		}
+		/* only the kernel (port 0), never a spoofing process; whole messages */
+		if (msg.msg_namelen != sizeof(sa) || sa.nl_pid != 0 || (msg.msg_flags & MSG_TRUNC) ||
+		    n == 0)
+			continue;
+		buf[n] = '\0';
+		if (server_uevent_is_pci(buf, (size_t)n))
+			rescan = true;
+	}
+	if (rescan && srv->ev_rescan) {
+		struct timeval tv = { 0, SERVER_RESCAN_DELAY_MS * 1000 };
+
+		evtimer_add(srv->ev_rescan, &tv);
+	}
+}
+
+static void server_watch_uevents(struct p2p_server *srv)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	int fd;
+
+	srv->uevent_fd = -1;
+	if (srv->opts.no_hotplug || strcmp(srv->opts.fsroot, "/") != 0)
+		return; /* a snapshot does not change */
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		log_msg(LOG_INFO, "PCI hotplug not watched: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	srv->ev_uevent = event_new(srv->base, fd, EV_READ | EV_PERSIST, server_on_uevent, srv);
+	srv->ev_rescan = evtimer_new(srv->base, server_on_rescan, srv);
+	if (!srv->ev_uevent || !srv->ev_rescan || event_add(srv->ev_uevent, NULL) < 0) {
+		log_msg(LOG_WARNING, "PCI hotplug not watched: out of memory");
+		close(fd);
+		return;
+	}
+	srv->uevent_fd = fd;
+}
+
 /* ---- listening ---- */
 
 static int server_bind(struct p2p_server *srv, const char *path)
@@ -1242,6 +1361,7 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 
 	memset(srv, 0, sizeof(*srv));
 	srv->rootfd = -1;
+	srv->uevent_fd = -1;
 	srv->opts = *o;
 	srv->next_client_id = 1;
 	srv->next_buffer_id = 1;
@@ -1295,6 +1415,7 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	    evsignal_add(srv->ev_sigint, NULL) < 0)
 		return -ENOMEM;
 	signal(SIGPIPE, SIG_IGN);
+	server_watch_uevents(srv);
 
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
 		struct timeval tv = { .tv_sec = (time_t)(wd_usec / 2 / 1000000),
@@ -1349,6 +1470,12 @@ void server_cleanup(struct p2p_server *srv)
 		event_free(srv->ev_watchdog);
 	if (srv->ev_drain)
 		event_free(srv->ev_drain);
+	if (srv->ev_uevent)
+		event_free(srv->ev_uevent);
+	if (srv->ev_rescan)
+		event_free(srv->ev_rescan);
+	if (srv->uevent_fd >= 0)
+		close(srv->uevent_fd);
 	if (srv->base)
 		event_base_free(srv->base);
 	alloc_set_free(srv->alloc);

@@ -31,12 +31,13 @@ struct server_opts {
 	const char *backends;	   /* --backends LIST, NULL = all */
 	const char *cpu_override;  /* --cpu */
 	bool no_gpu;
+	bool no_hotplug;	   /* --no-hotplug: ignore PCI uevents */
 };
 
 struct server_stats {
 	uint64_t connections_total, connections_rejected;
 	uint64_t requests, errors, protocol_errors;
-	uint64_t allocs, releases, revokes, reloads;
+	uint64_t allocs, releases, revokes, reloads, rescans;
 };
 
 struct p2p_server {
@@ -59,6 +60,8 @@ struct p2p_server {
 	char bound_path[108];
 
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog, *ev_drain;
+	int uevent_fd;		   /* NETLINK_KOBJECT_UEVENT, -1 when off */
+	struct event *ev_uevent, *ev_rescan;
 	bool stopping;
 
 	struct p2p_client *clients;

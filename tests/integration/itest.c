@@ -1321,6 +1321,45 @@ static int t_watchdog(void)
 	return 0;
 }
 
+/* a (synthetic) kernel uevent for a PCI function makes p2pd rescan */
+static int t_hotplug(void)
+{
+	char hsock[300], path[300], *text = NULL;
+	struct p2p_conn *c = NULL;
+	struct json_object *o = NULL, *v;
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	pid_t pid;
+	int fd = -1, r, rescans = -1;
+
+	CHECK(d, "no /sys/bus/pci/devices on this machine: cannot test hotplug");
+	while ((e = readdir(d)) && e->d_name[0] == '.')
+		;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/uevent", e ? e->d_name : "");
+	closedir(d);
+	CHECK(e, "no PCI function on this machine: cannot test hotplug");
+	snprintf(hsock, sizeof(hsock), "%s/hp.sock", tmpdir);
+	pid = start_p2pd("/", cfg_path, hsock, NULL, 0);
+	CHECK(pid > 0, "start p2pd on the real /sys: %s", why);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	r = fd >= 0 && write(fd, "add", 3) == 3 ? 0 : -errno;
+	if (fd >= 0)
+		close(fd);
+	usleep(800000);
+	if (p2p_connect(hsock, &c) == 0 && p2p_admin_stats_json(c, &text) == 0) {
+		o = json_tokener_parse(text);
+		if (o && json_object_object_get_ex(o, "rescans", &v))
+			rescans = json_object_get_int(v);
+	}
+	json_object_put(o);
+	free(text);
+	p2p_disconnect(c);
+	CHECK(stop_p2pd(pid) == 0, "p2pd on the real /sys did not exit cleanly");
+	CHECK(r == 0, "cannot write %s (%s): cannot synthesize a uevent", path, strerror(-r));
+	CHECK(rescans >= 1, "no topology rescan after a PCI uevent (rescans %d)", rescans);
+	return 0;
+}
+
 static int t_big_topology(void)
 {
 	char bsock[300], st[256], *text = NULL;
@@ -1533,6 +1572,7 @@ int main(int argc, char **argv)
 	run_test("no fds leaked in p2pd", t_no_leaks);
 	run_test("split replies: topology of a big tree", t_big_topology);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
+	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
 	run_test("socket activation via systemd-socket-activate", t_socket_activation);
 	run_test("SIGTERM: clean exit, socket removed, no sanitizer report", t_sigterm);
 
