@@ -95,9 +95,9 @@ static void cache_load(struct member_cache *mc)
 	int max = POLICY_GROUPS_FIRST, n;
 
 	mc->loaded = true;
-	for (;;) {
+	for (int tries = 0;; tries++) {
 		n = groups_fn(mc->uid, mc->gid, mc->g, max);
-		if (n <= max || max >= POLICY_GROUPS_MAX)
+		if (n <= max || max >= POLICY_GROUPS_MAX || tries >= 3)
 			break;
 		cache_fini(mc);
 		max = n < POLICY_GROUPS_MAX ? n : POLICY_GROUPS_MAX;
@@ -295,9 +295,12 @@ int policy_check_alloc(const struct p2p_config *cfg, const struct topo *t, uid_t
 	if (provider_idx >= 0) {
 		const struct topo_func *f = &t->funcs[provider_idx];
 		if (!policy_rule_allows_device(r, f)) {
-			say(why, whylen, "%s does not allow device %s (%04x:%04x, class 0x%06x)",
-			    desc, f->bdf, f->vendor, f->device,
-			    f->class_code == UINT32_MAX ? 0 : f->class_code);
+			char cls[24] = "class unknown";
+			if (f->class_code != UINT32_MAX)
+				snprintf(cls, sizeof(cls), "class 0x%06x",
+					 f->class_code & 0xffffff);
+			say(why, whylen, "%s does not allow device %s (%04x:%04x, %s)", desc,
+			    f->bdf, f->vendor, f->device, cls);
 			return -EPERM;
 		}
 	}

@@ -299,6 +299,17 @@ static void test_device_lists(void **state)
 		assert_false(policy_device_allowed(cfg, &topo, 1001, 1001, f));
 	assert_int_equal(alloc(cfg, 1001, 1001, -1, "host", 1, 0, 0, NULL, 0), 0);
 	assert_int_equal(alloc(cfg, 1001, 1001, F_NVME, "p2p", 1, 0, 0, NULL, 0), -EPERM);
+	{
+		char why[256];
+		assert_int_equal(alloc(cfg, 1001, 1001, F_NVME, "p2p", 1, 0, 0, why, sizeof(why)),
+				 -EPERM);
+		assert_string_equal(why, "rules[1] (uid 1001, line 1) does not allow device "
+					 "0000:04:00.0 (144d:a80a, class 0x010802)");
+		assert_int_equal(
+		    alloc(cfg, 1000, 1000, F_UNKNOWN, "p2p", 1, 0, 0, why, sizeof(why)), -EPERM);
+		assert_string_equal(why, "rules[0] (uid 1000, line 1) does not allow device "
+					 "0001:06:00.1 (1af4:1110, class unknown)");
+	}
 	/* out of range */
 	assert_false(policy_device_allowed(cfg, &topo, 1000, 1000, -1));
 	assert_false(policy_device_allowed(cfg, &topo, 1000, 1000, F_COUNT));
@@ -391,6 +402,47 @@ static void test_real_groups(void **state)
 	policy_set_groups_fn(fake_groups);
 }
 
+/* Resolvers that misbehave: always "more than you gave me", or an error. */
+static int greedy_groups(uid_t uid, gid_t gid, gid_t *groups, int max)
+{
+	(void)uid;
+	(void)gid;
+	fake_groups_calls++;
+	for (int i = 0; i < max; i++)
+		groups[i] = 9;
+	return max + 1;
+}
+
+static int failing_groups(uid_t uid, gid_t gid, gid_t *groups, int max)
+{
+	(void)uid;
+	(void)gid;
+	(void)groups;
+	(void)max;
+	fake_groups_calls++;
+	return -EIO;
+}
+
+static void test_bad_resolvers(void **state)
+{
+	struct p2p_config *cfg = parse("{\"admin_group\": 27, \"rules\": [{\"gid\": 9, "
+				       "\"types\": [\"host\"]}]}");
+	(void)state;
+	policy_set_groups_fn(greedy_groups);
+	fake_groups_calls = 0;
+	/* terminates after a few tries, and uses what it got */
+	assert_ptr_equal(policy_rule_for(cfg, 1000, 1000), &cfg->rules[0]);
+	assert_true(fake_groups_calls <= 4);
+	assert_false(policy_is_admin(cfg, 1000, 1000));
+	policy_set_groups_fn(failing_groups);
+	/* an error means no extra groups, never a crash or a match */
+	assert_ptr_equal(policy_rule_for(cfg, 1000, 1000), &cfg->default_rule);
+	assert_false(policy_is_admin(cfg, 1000, 1000));
+	assert_true(policy_is_admin(cfg, 1000, 27)); /* the peer's gid needs no lookup */
+	policy_set_groups_fn(fake_groups);
+	config_free(cfg);
+}
+
 /* The group list is fetched at most once per decision, and only when needed. */
 static void test_group_lookups(void **state)
 {
@@ -429,6 +481,7 @@ int main(void)
 	    cmocka_unit_test(test_invalid_requests),
 	    cmocka_unit_test(test_real_groups),
 	    cmocka_unit_test(test_group_lookups),
+	    cmocka_unit_test(test_bad_resolvers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
