@@ -47,6 +47,10 @@ static long p2pb_ioc_alloc(void *kdata, void __user *uarg, size_t usize)
 	struct dma_buf *dmabuf;
 	int fd, ret;
 
+	/* A caller that cannot receive the fd and id would leak the buffer. */
+	if (usize < offsetofend(struct p2pb_alloc, id))
+		return -EINVAL;
+
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0)
 		return fd;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1031,6 +1032,105 @@ static void sc_unbind(void)
 	sc_end(&s);
 }
 
+static sigjmp_buf stress_jmp;
+
+static void stress_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(stress_jmp, 1);
+}
+
+/*
+ * Several processes allocate, map, import and free while the parent revokes
+ * whatever is live: revoke racing faults, move_notify racing maps, release
+ * racing revoke.  Afterwards pools are full and the kernel log is clean.
+ */
+static int stress_child(int seed)
+{
+	struct sigaction sa = { .sa_handler = stress_sigbus };
+	int ti = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC), bus = 0;
+
+	sigaction(SIGBUS, &sa, NULL);
+	for (int i = 0; i < 60; i++) {
+		uint64_t size = (uint64_t)(1 + (i + seed) % 4) * 64 * 1024;
+		struct p2pb_ti_import r;
+		volatile uint32_t *p;
+		int fd;
+
+		fd = p2pb_alloc(i % 3 ? P2PB_BUF_P2P : P2PB_BUF_HOST, i % 3 ? iv4 : NULL, size, NULL);
+		if (fd < 0)
+			return 1;
+		if (i % 2)
+			ti_import(ti, fd, iv8, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r);
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			if (sigsetjmp(stress_jmp, 1) == 0) {
+				for (size_t w = 0; w < size / 4; w += 1024)
+					p[w] = (uint32_t)w;
+				for (size_t w = 0; w < size / 4; w += 1024)
+					if (p[w] != (uint32_t)w)
+						return 2;
+			} else {
+				bus++;
+			}
+			munmap((void *)p, size);
+		}
+		ioctl(ti, P2PB_TI_IOC_RELEASE);
+		close(fd);
+	}
+	close(ti);
+	return bus > 1000 ? 3 : 0;
+}
+
+static void sc_stress(void)
+{
+	struct sc s = { .name = "stress_revoke_race" };
+	long long before = pool_available(iv4);
+	int revoked = 0, status[3] = { 0 };
+	bool done[3] = { false };
+	pid_t kids[3];
+
+	for (int k = 0; k < 3; k++) {
+		kids[k] = fork();
+		if (kids[k] == 0)
+			_exit(stress_child(k));
+	}
+	for (int round = 0; round < 2000; round++) {
+		struct p2pb_buf_info e[32];
+		struct p2pb_list l = { .entries = (uintptr_t)e, .count = 32 };
+		int alive = 0;
+
+		if (ioctl(devfd, P2PB_IOC_LIST, &l) == 0)
+			for (uint32_t i = 0; i < l.count; i++)
+				if ((i + (uint32_t)round) % 2 && p2pb_revoke(e[i].id) == 0)
+					revoked++;
+		for (int k = 0; k < 3; k++)
+			if (!done[k] && waitpid(kids[k], &status[k], WNOHANG) == kids[k])
+				done[k] = true;
+		for (int k = 0; k < 3; k++)
+			alive += !done[k];
+		if (!alive)
+			break;
+		usleep(2000);
+	}
+	for (int k = 0; k < 3; k++) {
+		if (!done[k]) {
+			kill(kids[k], SIGKILL);
+			waitpid(kids[k], &status[k], 0);
+			sc_fail(&s, "stress process %d did not finish", k);
+		}
+		CHECK(&s, WIFEXITED(status[k]) && WEXITSTATUS(status[k]) == 0,
+		      "stress process %d: %s %d", k, WIFEXITED(status[k]) ? "exit" : "signal",
+		      WIFEXITED(status[k]) ? WEXITSTATUS(status[k]) : WTERMSIG(status[k]));
+	}
+	CHECK(&s, revoked > 0, "the parent never managed to revoke a live buffer");
+	CHECK(&s, p2pb_list_total(NULL, 0) == 0, "%d buffers left", p2pb_list_total(NULL, 0));
+	CHECK(&s, pool_available(iv4) == before, "pool %lld after stress, was %lld",
+	      pool_available(iv4), before);
+	info("stress: %d revokes raced with 3 processes", revoked);
+	sc_end(&s);
+}
+
 /* (e) nothing left behind. */
 static void sc_noleaks(long long nvme_start)
 {
@@ -1074,6 +1174,7 @@ int main(int argc, char **argv)
 	sc_import();
 	sc_revoke();
 	sc_unbind();
+	sc_stress();
 	sc_noleaks(nvme_start);
 	info("p2pbtest: %d passed, %d failed", n_pass, n_fail);
 	return n_fail > 100 ? 100 : n_fail;
