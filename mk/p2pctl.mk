@@ -3,3 +3,9 @@ CHECK_TARGETS += check-p2pctl
 .PHONY: check-p2pctl
 check-p2pctl: $(BUILD)/p2pctl
 	@P2PCTL=$(BUILD)/p2pctl tests/cli/check-p2pctl.sh
+
+# The README's 20-line client against the installed library and a live p2pd.
+CHECK_TARGETS += check-example
+.PHONY: check-example
+check-example: all
+	@BUILD=$(BUILD) SAN="$(SAN)" MAKE="$(MAKE)" tests/cli/check-example.sh
