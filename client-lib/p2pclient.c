@@ -655,7 +655,10 @@ P2P_EXPORT const char *p2p_strerror(int err)
 		return "p2pd connection limit reached";
 	case EAGAIN:
 		return "p2pd is busy, try again";
-	default:
-		return strerror(err);
+	default: {
+		const char *d = strerrordesc_np(err); /* static, thread-safe */
+
+		return d ? d : "unknown error";
+	}
 	}
 }

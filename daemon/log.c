@@ -90,7 +90,7 @@ static void log_emit(int prio, const struct log_ctx *ctx, const char *fmt, va_li
 		if (ctx->buffer && o < sizeof(extra))
 			snprintf(extra + o, sizeof(extra) - o, " buffer=%llu",
 				 (unsigned long long)ctx->buffer);
-		fprintf(stderr, "p2pd: %s: %s [%s ]\n", log_prio_name(prio), msg, extra);
+		fprintf(stderr, "p2pd: %s: %s [%s]\n", log_prio_name(prio), msg, extra + 1);
 	} else {
 		fprintf(stderr, "p2pd: %s: %s\n", log_prio_name(prio), msg);
 	}

@@ -55,8 +55,10 @@ static int server_send_json(struct p2p_server *srv, struct p2p_client *c, uint8_
 	if (r < 0) {
 		struct log_ctx lc = server_client_ctx(c);
 
-		log_ctx(LOG_NOTICE, &lc, "client %llu dropped: %s",
-			(unsigned long long)c->id,
+		/* a peer that went away mid-request is routine; one that does not
+		 * read is worth a notice */
+		log_ctx(r == -EPIPE || r == -ECONNRESET ? LOG_DEBUG : LOG_NOTICE, &lc,
+			"client %llu dropped: %s", (unsigned long long)c->id,
 			r == -ENOBUFS ? "not reading its replies" : strerror(-r));
 		server_drop_client(srv, c);
 		return -1;
@@ -394,7 +396,6 @@ static struct json_object *server_peer_verdicts(struct p2p_server *srv, int prov
 static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		    struct json_object *req)
 {
-	const struct config_rule *rule;
 	uint64_t size = conn_json_u64(req, "size", 0);
 	const char *prov = conn_json_str(req, "provider", "auto");
 	const char *name = conn_json_str(req, "name", "");
@@ -410,7 +411,6 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 	struct log_ctx lc = server_client_ctx(c);
 	int type = -1;
 
-	(void)rule;
 	if (size == 0)
 		return server_reply_err(srv, c, h->opcode, h->id, EINVAL, "field 'size': must be > 0");
 	json_object_object_get_ex(req, "peers", &jpeers);

@@ -1541,6 +1541,9 @@ int main(int argc, char **argv)
 		printf("itest: 0 passed, 1 failed\n");
 		return 1;
 	}
+	/* settle (sd_notify's socket closes after READY=1 is sent) */
+	(void)still_serving();
+	usleep(300000);
 	baseline_fds = count_fds(p2pd_pid);
 
 	run_test("readiness via NOTIFY_SOCKET (READY=1, STATUS=, MAINPID=)", t_readiness);
