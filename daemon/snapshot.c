@@ -114,7 +114,7 @@ static int put_header(struct snap *s, const char *name, char type, unsigned mode
 
 static int put_file(struct snap *s, int dirfd, const char *file, const char *path)
 {
-	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return 0; /* absent or unreadable: a snapshot of what can be read */
 	static char buf[SNAP_FILE_MAX];

@@ -72,10 +72,11 @@ static void warn(struct topo *t, const char *fmt, ...)
 }
 
 /* Read a small attribute file into @buf (NUL-terminated, trailing newline
- * stripped).  Returns the length or -errno. */
+ * stripped).  Returns the length or -errno.  O_NONBLOCK: a FIFO planted in a
+ * snapshot reads as empty instead of blocking the scan. */
 static ssize_t read_attr(int dirfd, const char *name, char *buf, size_t size)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	ssize_t n;
@@ -249,7 +250,7 @@ static void scan_cpu(int rootfd, struct topo_cpu *cpu)
 {
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->family = -1;
-	int fd = openat(rootfd, "proc/cpuinfo", O_RDONLY | O_CLOEXEC);
+	int fd = openat(rootfd, "proc/cpuinfo", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return;
 	char buf[8192];
@@ -411,7 +412,7 @@ static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 
 	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
 	struct pcicfg_info ci;
-	int fd = openat(dirfd, "config", O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	ssize_t n = -1;
 	if (fd >= 0) {
 		n = pread(fd, cfg, sizeof(cfg), 0);

@@ -319,6 +319,14 @@ static void test_garbage_attributes(void **state)
 	memset(ones, 0xff, sizeof(ones));
 	fx_write(&fx, p, ones, sizeof(ones));
 	fx_write(&fx, "proc/cpuinfo", "vendor_id : Whatever\n", 21);
+	/* FIFOs where files should be: must not block the scan. */
+	char fifo[600];
+	snprintf(fifo, sizeof(fifo), "%s/%s/numa_node", fx.root, dir);
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	snprintf(fifo, sizeof(fifo), "%s/sys/devices/pci0000:00/0000:00:01.0/config", fx.root);
+	unlink(fifo);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
 	struct topo *t = scan(&fx);
 	const struct topo_func *g = func(t, "03:00.0");
 	assert_int_equal(g->vendor, 0);
@@ -329,6 +337,8 @@ static void test_garbage_attributes(void **state)
 	assert_int_equal(g->bars[1].end, 0); /* end < start rejected */
 	assert_int_equal(g->acs, TOPO_ACS_UNKNOWN);
 	assert_int_equal(t->cpu.vendor, TOPO_CPU_OTHER);
+	assert_int_equal(func(t, "00:01.0")->cfg_size, 0);
+	assert_int_equal(func(t, "00:01.0")->vendor, 0x8086); /* from the files instead */
 	topo_free(t);
 	fx_fini(&fx);
 }
