@@ -96,7 +96,7 @@ struct p2p_config {
 	char source[256]; /* the file it came from, "(built-in defaults)" */
 
 	char socket_path[108];		    /* sockaddr_un.sun_path */
-	unsigned socket_mode;		    /* 0..0777 */
+	unsigned socket_mode;		    /* owner rw, maybe group; never x or other */
 	char socket_group[CONFIG_NAME_LEN]; /* as written; "" when unset or a number */
 	gid_t socket_gid;		    /* resolved socket_group, valid if has_socket_gid */
 	bool has_socket_gid;
@@ -126,11 +126,13 @@ struct p2p_config {
  *        socket /run/p2pd/p2pd.sock mode 0660, only uid 0 is admin, uid 0 may
  *        use every type on every device, everyone else host and memfd buffers
  *        only, per client 64 buffers / 1 GiB.
- * @err/@errlen: on failure one line "FILE:LINE: JSON.PATH: what is wrong"
- *        (line 0 when it cannot be placed); may be NULL.
+ * @err/@errlen: on failure one line of printable text (no control characters),
+ *        "FILE:LINE: JSON.PATH: what is wrong" or "FILE:LINE: syntax error at
+ *        column C: ..." (line 0 for file-level errors); may be NULL.
  * Returns 0 and a new config in *ret_cfg (free with config_free()), or -errno:
  * -ENOENT/-EACCES/... opening, -EFBIG larger than CONFIG_MAX_FILE_SIZE,
- * -EPERM a world-writable file, -EINVAL any syntax or schema error, -ENOMEM.
+ * -EPERM a world-writable file, -EINVAL not a regular file or any syntax or
+ * schema error (including unknown users and groups), -ENOMEM.
  */
 int config_load(const char *path, struct p2p_config **ret_cfg, char *err, size_t errlen);
 
