@@ -22,7 +22,7 @@ $(ITEST_BIN): tests/integration/itest.c $(LIB_SO) client-lib/p2pclient.h client-
 CHECK_TARGETS += check-integration
 .PHONY: check-integration
 check-integration: all $(ITEST_BIN)
-	@BUILD=$(BUILD) tests/integration/run.sh
+	@BUILD=$(BUILD) SAN="$(SAN)" tests/integration/run.sh
 
 # ---- fuzzing the protocol decoder -------------------------------------------
 #   make fuzz-proto          libFuzzer on conn_decode_request()/conn_recv(), FUZZ_PROTO_SECONDS (20)

@@ -90,8 +90,8 @@ int main(void)
 EOC
 	libdir=$(dirname "$(dirname "$pc")")
 	if PKG_CONFIG_SYSROOT_DIR=$stage PKG_CONFIG_PATH=$(dirname "$pc") \
-		sh -c 'cc -std=c11 -Wall -Werror "$1" $(pkg-config --cflags --libs libp2pclient) -o "$2"' _ \
-		"$work/client.c" "$work/client" && LD_LIBRARY_PATH=$libdir "$work/client"; then
+		sh -c 'cc -std=c11 -Wall -Werror $3 "$1" $(pkg-config --cflags --libs libp2pclient) -o "$2"' _ \
+		"$work/client.c" "$work/client" "${SAN:-}" && LD_LIBRARY_PATH=$libdir "$work/client"; then
 		ok "a client builds and runs from the installed p2pclient.h + libp2pclient.pc"
 	else
 		bad "building a client against the installed libp2pclient"
