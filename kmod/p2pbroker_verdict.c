@@ -6,12 +6,16 @@
  * have p2p memory.  The kernel does not export the mapping type, so for a
  * pair it accepts the type is derived with the same walk as its
  * calc_map_type_and_dist(): a common upstream bridge and no ACS redirect on
- * the path is BUS_ADDR, anything else THRU_HOST_BRIDGE.
+ * the path is BUS_ADDR, anything else THRU_HOST_BRIDGE.  When the provider
+ * has p2p memory, a real one-page DMA mapping also reports the kernel's own
+ * choice (dma_map_type).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/dma-mapping.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -49,6 +53,42 @@ common:
 	return redirect ? P2PB_MAP_THRU_HOST_BRIDGE : P2PB_MAP_BUS_ADDR;
 }
 
+/*
+ * Map one page of @provider's p2p memory for @client and see what the DMA
+ * API made of it: the kernel's own decision, not a re-derivation.
+ */
+static u32 p2pb_dma_map_type(struct pci_dev *provider, struct pci_dev *client)
+{
+	struct scatterlist sg;
+	struct sg_table sgt = { .sgl = &sg, .nents = 1, .orig_nents = 1 };
+	u32 type;
+	void *va;
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_PCI_P2PDMA) || !pci_has_p2pmem(provider))
+		return P2PB_MAP_UNKNOWN;
+	va = pci_alloc_p2pmem(provider, PAGE_SIZE);
+	if (!va)
+		return P2PB_MAP_UNKNOWN;
+
+	sg_init_table(&sg, 1);
+	sg_set_page(&sg, virt_to_page(va), PAGE_SIZE, 0);
+	ret = dma_map_sgtable(&client->dev, &sgt, DMA_BIDIRECTIONAL,
+			      DMA_ATTR_SKIP_CPU_SYNC);
+	if (ret == -EREMOTEIO) {
+		type = P2PB_MAP_NOT_SUPPORTED;
+	} else if (ret) {
+		type = P2PB_MAP_UNKNOWN;
+	} else {
+		type = sg_is_dma_bus_address(&sg) ? P2PB_MAP_BUS_ADDR :
+			P2PB_MAP_THRU_HOST_BRIDGE;
+		dma_unmap_sgtable(&client->dev, &sgt, DMA_BIDIRECTIONAL,
+				  DMA_ATTR_SKIP_CPU_SYNC);
+	}
+	pci_free_p2pmem(provider, va, PAGE_SIZE);
+	return type;
+}
+
 /**
  * p2pb_verdict() - fill @req's outputs and its clients array
  * @req: copied from userspace; @req->clients is a user pointer
@@ -81,6 +121,13 @@ int p2pb_verdict(struct p2pb_verdict *req)
 		goto free;
 	}
 
+	for (i = 0; i < n; i++) {
+		if (cl[i].reserved) {
+			ret = -EINVAL;
+			goto free;
+		}
+	}
+
 	provider = p2pb_pci_get(req->provider);
 	if (!provider) {
 		ret = -ENODEV;
@@ -102,6 +149,7 @@ int p2pb_verdict(struct p2pb_verdict *req)
 			cl[i].map_type = P2PB_MAP_NOT_SUPPORTED;
 		else
 			cl[i].map_type = p2pb_path_map_type(provider, pdevs[i]);
+		cl[i].dma_map_type = p2pb_dma_map_type(provider, pdevs[i]);
 	}
 
 	if (copy_to_user(u64_to_user_ptr(req->clients), cl,

@@ -297,6 +297,8 @@ static int p2pb_revoke(uint64_t id)
 	return ioctl(devfd, P2PB_IOC_REVOKE, &r) < 0 ? -errno : 0;
 }
 
+static uint32_t last_dma_map; /* dma_map_type of the last verdict1() */
+
 static int verdict1(const struct fn *p, const struct fn *c, int *ret_dist, uint32_t *ret_map)
 {
 	struct p2pb_verdict_client cl = { .bdf = fn_packed(c) };
@@ -310,6 +312,7 @@ static int verdict1(const struct fn *p, const struct fn *c, int *ret_dist, uint3
 		return -errno;
 	*ret_dist = cl.distance;
 	*ret_map = cl.map_type;
+	last_dma_map = cl.dma_map_type;
 	return v.distance;
 }
 
@@ -724,7 +727,7 @@ static struct json_object *p2pctl_check(const struct fn *a, const struct fn *b, 
 static void sc_agreement(void)
 {
 	struct sc s = { .name = "kernel_agreement" };
-	int agree = 0, total = 0, counts[4] = { 0 };
+	int agree = 0, total = 0, counts[4] = { 0 }, dma_checked = 0;
 
 	for (int i = 0; i < nfns; i++) {
 		for (int j = 0; j < nfns; j++) {
@@ -741,6 +744,13 @@ static void sc_agreement(void)
 				continue;
 			}
 			counts[kmap & 3]++;
+			/* the walk's answer must be what the DMA API really does */
+			if (last_dma_map != P2PB_MAP_UNKNOWN) {
+				dma_checked++;
+				CHECK(&s, last_dma_map == kmap,
+				      "%s -> %s: derived %s but a real DMA mapping gave %s",
+				      fns[i].bdf, fns[j].bdf, map_name(kmap), map_name(last_dma_map));
+			}
 			doc = p2pctl_check(&fns[i], &fns[j], why, sizeof(why));
 			if (!doc) {
 				sc_fail(&s, "%s", why);
@@ -759,9 +769,12 @@ static void sc_agreement(void)
 			json_object_put(doc);
 		}
 	}
-	info("%s: agree %d/%d (kernel: %d bus_addr, %d thru_host_bridge, %d not_supported)",
+	info("%s: agree %d/%d (kernel: %d bus_addr, %d thru_host_bridge, %d not_supported; "
+	     "%d pairs confirmed by a real DMA mapping)",
 	     setup, agree, total, counts[P2PB_MAP_BUS_ADDR], counts[P2PB_MAP_THRU_HOST_BRIDGE],
-	     counts[P2PB_MAP_NOT_SUPPORTED]);
+	     counts[P2PB_MAP_NOT_SUPPORTED], dma_checked);
+	CHECK(&s, dma_checked >= 6 * (nfns - 1), "only %d pairs checked by DMA mapping",
+	      dma_checked);
 	printf("agree %d/%d\n", agree, total);
 	CHECK(&s, agree == total && total > 0, "agree %d/%d", agree, total);
 	sc_end(&s);

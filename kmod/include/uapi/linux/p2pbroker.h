@@ -68,11 +68,18 @@ struct p2pb_version {
  *	      BUS_ADDR when provider and client share an upstream bridge and
  *	      no function on the path redirects p2p (ACS RR/CR/EC), else
  *	      THRU_HOST_BRIDGE (the kernel's calc_map_type_and_dist() rules)
+ * @dma_map_type: out, P2PB_MAP_*: what the DMA API actually did when one
+ *	      page of the provider's p2p memory was mapped for the client
+ *	      (bus address, CPU physical address, or -EREMOTEIO); UNKNOWN when
+ *	      the provider has no free published p2p memory to try with
+ * @reserved: must be 0
  */
 struct p2pb_verdict_client {
 	__u64 bdf;
 	__s32 distance;
 	__u32 map_type;
+	__u32 dma_map_type;
+	__u32 reserved;
 };
 
 #define P2PB_VERDICT_VALID_FLAGS	0
