@@ -151,3 +151,10 @@ CHECK_TARGETS += check-proto
 .PHONY: check-proto
 check-proto: $(BUILD)/tests/test-proto
 	@bash -o pipefail -c 'tests/run-unit.sh $(BUILD)/tests/test-proto | sed "s/^unit:/proto:/"'
+
+# ---- dma-buf backends in a guest (udmabuf, dma-heap) ---------------------------
+# Boots the VM tier's cached guest kernel (tests/vm/build-kernel.sh builds it
+# cold in ~5 min); like vmcheck, not in CHECK_TARGETS: CI runs it beside vmcheck.
+.PHONY: check-daemon-vm
+check-daemon-vm: all $(ITEST_BIN)
+	@tests/integration/vm-backends.sh $(BUILD)
