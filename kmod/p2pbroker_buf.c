@@ -408,6 +408,15 @@ int p2pb_buf_alloc(struct p2pb_alloc *req, struct dma_buf **ret_dmabuf)
 	spin_unlock(&dmabuf->name_lock);
 
 	mutex_lock(&p2pb_bufs_lock);
+	/*
+	 * A provider being removed unpublishes its memory before it revokes
+	 * the buffers on this list: refuse to add one it would miss.
+	 */
+	if (buf->provider && !pci_has_p2pmem(buf->provider)) {
+		mutex_unlock(&p2pb_bufs_lock);
+		dma_buf_put(dmabuf);
+		return -ENODEV;
+	}
 	buf->id = p2pb_next_id++;
 	list_add_tail(&buf->node, &p2pb_bufs);
 	mutex_unlock(&p2pb_bufs_lock);

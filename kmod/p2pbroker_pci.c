@@ -5,7 +5,8 @@
  * name to /sys/bus/pci/drivers_probe.  Probe registers one memory BAR as p2p
  * memory (pci_p2pdma_add_resource) and publishes it; remove revokes every
  * buffer from it first.  Devices whose own driver registers p2p memory (an
- * NVMe CMB) are used as they are, without binding.
+ * NVMe CMB) are used as they are, without binding; when such a device is
+ * unbound, a bus notifier revokes our buffers from it first.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -113,12 +114,42 @@ static struct pci_driver p2pb_pci_driver = {
 	.remove = p2pb_pci_remove,
 };
 
+/*
+ * A provider registered by its own driver (an NVMe CMB) can be unbound too:
+ * revoke our buffers before that driver's remove() tears its p2pdma down,
+ * which would otherwise wait for userspace to close them.
+ */
+static int p2pb_pci_notify(struct notifier_block *nb, unsigned long action,
+			   void *data)
+{
+	struct device *dev = data;
+
+	if (action != BUS_NOTIFY_UNBIND_DRIVER ||
+	    dev->driver == &p2pb_pci_driver.driver)
+		return NOTIFY_DONE;
+	p2pb_buf_revoke_provider(to_pci_dev(dev));
+	return NOTIFY_OK;
+}
+
+static struct notifier_block p2pb_pci_nb = {
+	.notifier_call = p2pb_pci_notify,
+};
+
 int p2pb_pci_register(void)
 {
-	return pci_register_driver(&p2pb_pci_driver);
+	int ret;
+
+	ret = bus_register_notifier(&pci_bus_type, &p2pb_pci_nb);
+	if (ret)
+		return ret;
+	ret = pci_register_driver(&p2pb_pci_driver);
+	if (ret)
+		bus_unregister_notifier(&pci_bus_type, &p2pb_pci_nb);
+	return ret;
 }
 
 void p2pb_pci_unregister(void)
 {
 	pci_unregister_driver(&p2pb_pci_driver);
+	bus_unregister_notifier(&pci_bus_type, &p2pb_pci_nb);
 }

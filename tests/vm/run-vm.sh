@@ -66,7 +66,7 @@ tr -d '\r' <"$log" >"$log.txt"
 
 expected="insmod bind ioctl_abi kernel_paths kernel_agreement alloc_p2p_ivshmem alloc_p2p_nvme_cmb
 alloc_host import_same_switch import_without_peer2peer_refused import_vgem import_cross_host_bridge
-import_multifunction revoke provider_unbind stress_revoke_race no_leaks rmmod dmesg_clean"
+import_multifunction revoke provider_unbind stress_revoke_race nvme_unbind no_leaks rmmod dmesg_clean"
 if grep -q '^P2PVM: DAEMON' "$log.txt"; then
 	expected="$expected $(sed -n 's/^P2PVM: DAEMON //p' "$log.txt")"
 fi

@@ -1144,6 +1144,50 @@ static void sc_stress(void)
 	sc_end(&s);
 }
 
+/* A provider with its own driver (NVMe CMB) being unbound: ours go first. */
+static void sc_nvme_unbind(long long nvme_start)
+{
+	struct sc s = { .name = "nvme_unbind" };
+	struct p2pb_buf_info bi;
+	char path[256];
+	int fd, st, i;
+	void *p;
+	pid_t pid;
+
+	fd = p2pb_alloc(P2PB_BUF_P2P, nvme, 1 * MIB, NULL);
+	CHECK(&s, fd >= 0, "ALLOC from the CMB: %s", strerror(-fd));
+	if (fd < 0) {
+		sc_end(&s);
+		return;
+	}
+	p = mmap(NULL, 1 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(&s, p != MAP_FAILED, "mmap");
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", nvme->bdf);
+	CHECK(&s, write_file(path, nvme->bdf) == 0, "nvme unbind: %s", strerror(errno));
+	CHECK(&s, p2pb_describe(fd, &bi) == 0 && (bi.flags & P2PB_BUF_F_REVOKED),
+	      "CMB buffer not revoked by the nvme unbind");
+	if (p != MAP_FAILED) {
+		pid = fork();
+		if (pid == 0) {
+			((volatile uint32_t *)p)[1] = 1;
+			_exit(0);
+		}
+		waitpid(pid, &st, 0);
+		CHECK(&s, WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+		      "access after nvme unbind did not SIGBUS");
+		munmap(p, 1 * MIB);
+	}
+	close(fd);
+	CHECK(&s, write_file("/sys/bus/pci/drivers/nvme/bind", nvme->bdf) == 0, "nvme rebind: %s",
+	      strerror(errno));
+	/* the nvme driver sets up its CMB and queues asynchronously */
+	for (i = 0; i < 100 && pool_available(nvme) != nvme_start; i++)
+		usleep(100000);
+	CHECK(&s, pool_available(nvme) == nvme_start, "CMB pool %lld after rebind, was %lld",
+	      pool_available(nvme), nvme_start);
+	sc_end(&s);
+}
+
 /* (e) nothing left behind. */
 static void sc_noleaks(long long nvme_start)
 {
@@ -1188,6 +1232,7 @@ int main(int argc, char **argv)
 	sc_revoke();
 	sc_unbind();
 	sc_stress();
+	sc_nvme_unbind(nvme_start);
 	sc_noleaks(nvme_start);
 	info("p2pbtest: %d passed, %d failed", n_pass, n_fail);
 	return n_fail > 100 ? 100 : n_fail;
