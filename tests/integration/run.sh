@@ -31,6 +31,37 @@ else
 	bad "itest crashed (exit $rc) before its summary"
 fi
 
+# p2pd under valgrind (memcheck, definite leaks are errors) for the request
+# paths; an ASan build cannot run under valgrind, so that run uses the plain one.
+vg_p2pd=$BUILD/p2pd
+if [ -n "${SAN:-}" ]; then
+	${MAKE:-make} --no-print-directory BUILD=build build/p2pd >"$work/vg-build.log" 2>&1 && vg_p2pd=build/p2pd
+fi
+if ! command -v valgrind >/dev/null; then
+	bad "valgrind not installed: the valgrind run cannot happen"
+elif [ "$vg_p2pd" = "$BUILD/p2pd" ] && [ -n "${SAN:-}" ]; then
+	tail -5 "$work/vg-build.log"
+	bad "valgrind run: cannot build a non-sanitized p2pd"
+else
+	cat >"$work/vg-p2pd" <<EOV
+#!/bin/sh
+exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+	--log-file=$work/valgrind.%p.log $(readlink -f "$vg_p2pd") "\$@"
+EOV
+	chmod +x "$work/vg-p2pd"
+	vout=$(ITEST_ONLY="readiness,hello,topology of the fixture,check:,matrix,alloc,disconnect,unprivileged,revoke,reload,bad input,killed,max_conn,fds leaked,SIGTERM" \
+		"$BUILD/tests/itest" "$work/vg-p2pd" "$BUILD/p2pctl" tests/fixtures/sysfs/qemu-q35 - 2>&1)
+	vrc=$?
+	verr=$(cat "$work"/valgrind.*.log 2>/dev/null)
+	if [ $vrc -eq 0 ] && [ -z "$verr" ]; then
+		ok "p2pd under valgrind: $(printf '%s\n' "$vout" | tail -n1 | sed 's/^itest: //'), no memcheck errors"
+	else
+		printf '%s\n' "$vout" | grep -E '^FAIL' | sed 's/^/  valgrind: /'
+		printf '%s\n' "$verr" | head -40
+		bad "p2pd under valgrind (itest exit $vrc)"
+	fi
+fi
+
 # systemd units: verify, and the exposure score
 units=systemd
 if command -v systemd-analyze >/dev/null; then
