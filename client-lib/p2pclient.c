@@ -201,9 +201,31 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 	c->last_message[0] = '\0';
 	h.id = c->next_id++;
 	r = conn_send(c->fd, &h, text, strlen(text), -1);
+	if (r == -EPIPE || r == -ECONNRESET) {
+		/* the daemon may have said why before closing (connection limit) */
+		struct conn_msg m;
+
+		if (conn_recv(c->fd, c->rbuf, sizeof(c->rbuf), true, &m) > 0 && m.hdr.id == 0 &&
+		    m.hdr.opcode != P2P_OP_EVENT) {
+			struct json_object *eo = NULL;
+
+			if (m.fd >= 0)
+				close(m.fd);
+			if (conn_json_parse(m.payload, m.hdr.len, &eo, NULL, 0) == 0) {
+				e = (int)conn_json_u64(eo, "errno", 0);
+				snprintf(c->last_message, sizeof(c->last_message), "%s",
+					 conn_json_str(eo, "message", "connection closed by p2pd"));
+				json_object_put(eo);
+				if (e > 0 && e < 4096)
+					return -e;
+			}
+		}
+		snprintf(c->last_message, sizeof(c->last_message), "connection closed by p2pd");
+		return -ECONNRESET;
+	}
 	if (r < 0) {
-		snprintf(c->last_message, sizeof(c->last_message), "send: %s", strerror(-r));
-		return r == -EPIPE ? -ECONNRESET : r;
+		snprintf(c->last_message, sizeof(c->last_message), "send: %s", p2p_strerror(r));
+		return r;
 	}
 	deadline = c->timeout_ms ? p2p_now_ms() + c->timeout_ms : 0;
 	for (;;) {
@@ -218,6 +240,24 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 				close(m.fd);
 			p2p_queue_event(c, m.payload, m.hdr.len);
 			continue;
+		}
+		if (m.hdr.id == 0 && acc_len == 0) {
+			/* a connection-level error (framing violation, connection
+			 * limit): the daemon closes the connection after it */
+			struct json_object *eo = NULL;
+
+			if (m.fd >= 0)
+				close(m.fd);
+			r = -EPROTO;
+			if (conn_json_parse(m.payload, m.hdr.len, &eo, NULL, 0) == 0) {
+				e = (int)conn_json_u64(eo, "errno", 0);
+				if (e > 0 && e < 4096)
+					r = -e;
+				snprintf(c->last_message, sizeof(c->last_message), "%s",
+					 conn_json_str(eo, "message", "connection refused by p2pd"));
+				json_object_put(eo);
+			}
+			goto fail;
 		}
 		if (m.hdr.id != h.id) {
 			/* a late reply to a request that timed out: drop it */

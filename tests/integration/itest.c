@@ -45,9 +45,12 @@ static void fail_why(const char *fmt, ...)
 {
 	va_list ap;
 
+	char tmp[sizeof(why)]; /* the arguments may include why itself */
+
 	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
 	va_end(ap);
+	memcpy(why, tmp, sizeof(why));
 }
 
 #define CHECK(cond, ...)                                                                           \
@@ -1328,6 +1331,16 @@ static int t_connection_limit(void)
 	usleep(50000);
 	fds[2] = raw_connect();
 	r = fds[2] >= 0 ? expect_error(fds[2], "EUSERS", true) : -1;
+	if (r == 0) { /* and through the library: -EUSERS with the daemon's sentence */
+		struct p2p_conn *c4 = conn_open();
+		int h = c4 ? p2p_hello(c4, NULL) : -999;
+
+		if (h != -EUSERS || !strstr(p2p_last_message(c4), "max_connections")) {
+			fail_why("library over the limit: %d '%s'", h, c4 ? p2p_last_message(c4) : "");
+			r = -1;
+		}
+		p2p_disconnect(c4);
+	}
 	for (int i = 0; i < opened; i++)
 		close(fds[i]);
 	if (fds[2] >= 0)
@@ -1336,7 +1349,7 @@ static int t_connection_limit(void)
 	CHECK(write_config(cfg_path, 4, 1100) == 0, "write");
 	CHECK(p2p_admin_reload(adm) == 0, "reload back: %s", p2p_last_message(adm));
 	p2p_disconnect(adm);
-	CHECK(r == 0, "4th connection over max_connections=3: %s", why);
+	CHECK(r == 0, "connection over max_connections=3: %s", why);
 	return still_serving();
 }
 
