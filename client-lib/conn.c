@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 static void conn_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void conn_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -35,7 +35,7 @@ int conn_send(int sock, const struct p2p_msg_hdr *hdr, const void *payload, size
 		struct cmsghdr align;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} cbuf;
-	struct msghdr msg = { 0 };
+	struct msghdr msg = {0};
 	ssize_t n;
 
 	if (len > UINT32_MAX)
@@ -106,14 +106,14 @@ static int conn_close_fds(struct msghdr *msg, int *keep)
 
 int conn_recv(int sock, void *buf, size_t bufsize, bool expect_reply, struct conn_msg *ret)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = bufsize };
+	struct iovec iov = {.iov_base = buf, .iov_len = bufsize};
 	union {
 		struct cmsghdr align;
 		/* room for a few fds so that excess ones are seen (and closed)
 		 * rather than silently truncated */
 		char buf[CMSG_SPACE(8 * sizeof(int))];
 	} cbuf;
-	struct msghdr msg = { 0 };
+	struct msghdr msg = {0};
 	struct p2p_msg_hdr h;
 	ssize_t n;
 	int fd = -1, nfds;
@@ -204,7 +204,8 @@ int conn_json_parse(const char *text, size_t len, struct json_object **ret_obj, 
 	if (!obj) {
 		enum json_tokener_error e = json_tokener_get_error(tok);
 
-		conn_seterr(err, errlen, "invalid JSON at byte %zu: %s", json_tokener_get_parse_end(tok),
+		conn_seterr(err, errlen, "invalid JSON at byte %zu: %s",
+			    json_tokener_get_parse_end(tok),
 			    e == json_tokener_continue ? "unexpected end of input"
 						       : json_tokener_error_desc(e));
 		json_tokener_free(tok);
@@ -212,8 +213,8 @@ int conn_json_parse(const char *text, size_t len, struct json_object **ret_obj, 
 	}
 	end = json_tokener_get_parse_end(tok);
 	json_tokener_free(tok);
-	while (end < len && (text[end] == ' ' || text[end] == '\n' || text[end] == '\t' ||
-			     text[end] == '\r'))
+	while (end < len &&
+	       (text[end] == ' ' || text[end] == '\n' || text[end] == '\t' || text[end] == '\r'))
 		end++;
 	if (end != len) {
 		json_object_put(obj);
@@ -251,7 +252,8 @@ static int conn_check_string(struct json_object *v, size_t max, const char *key,
 	}
 	l = (size_t)json_object_get_string_len(v);
 	if (l == 0 || l > max) {
-		conn_seterr(err, errlen, "field '%s': string length %zu not in 1..%zu", key, l, max);
+		conn_seterr(err, errlen, "field '%s': string length %zu not in 1..%zu", key, l,
+			    max);
 		return -EINVAL;
 	}
 	if (strlen(json_object_get_string(v)) != l) {
@@ -281,8 +283,8 @@ int conn_json_check(struct json_object *obj, const struct conn_field *fields, si
 		}
 		switch (f->type) {
 		case CONN_F_STRING:
-			r = conn_check_string(val, f->max_len ? f->max_len : P2P_PROTO_MAX_STRING, key,
-					      err, errlen);
+			r = conn_check_string(val, f->max_len ? f->max_len : P2P_PROTO_MAX_STRING,
+					      key, err, errlen);
 			if (r < 0)
 				return r;
 			break;
@@ -299,7 +301,8 @@ int conn_json_check(struct json_object *obj, const struct conn_field *fields, si
 			}
 			u = json_object_get_uint64(val);
 			if (u > max) {
-				conn_seterr(err, errlen, "field '%s': value out of range (max %llu)", key,
+				conn_seterr(err, errlen,
+					    "field '%s': value out of range (max %llu)", key,
 					    (unsigned long long)max);
 				return -ERANGE;
 			}
@@ -315,12 +318,14 @@ int conn_json_check(struct json_object *obj, const struct conn_field *fields, si
 			size_t n, j, max = f->max_len ? f->max_len : 64;
 
 			if (!json_object_is_type(val, json_type_array)) {
-				conn_seterr(err, errlen, "field '%s': an array of strings expected", key);
+				conn_seterr(err, errlen, "field '%s': an array of strings expected",
+					    key);
 				return -EINVAL;
 			}
 			n = json_object_array_length(val);
 			if (n > max) {
-				conn_seterr(err, errlen, "field '%s': %zu entries, at most %zu", key, n, max);
+				conn_seterr(err, errlen, "field '%s': %zu entries, at most %zu",
+					    key, n, max);
 				return -E2BIG;
 			}
 			for (j = 0; j < n; j++) {
@@ -374,25 +379,25 @@ bool conn_json_bool(struct json_object *obj, const char *key, bool dflt)
 
 /* Request schemas, one per opcode. */
 static const struct conn_field conn_hello_fields[] = {
-	{ .key = "version", .type = CONN_F_U64, .required = true, .max_val = 255 },
-	{ .key = "client", .type = CONN_F_STRING, .max_len = P2P_PROTO_MAX_NAME },
+    {.key = "version", .type = CONN_F_U64, .required = true, .max_val = 255},
+    {.key = "client", .type = CONN_F_STRING, .max_len = P2P_PROTO_MAX_NAME},
 };
 static const struct conn_field conn_check_fields[] = {
-	{ .key = "provider", .type = CONN_F_STRING, .required = true, .max_len = 32 },
-	{ .key = "client", .type = CONN_F_STRING, .required = true, .max_len = 32 },
+    {.key = "provider", .type = CONN_F_STRING, .required = true, .max_len = 32},
+    {.key = "client", .type = CONN_F_STRING, .required = true, .max_len = 32},
 };
 static const struct conn_field conn_matrix_fields[] = {
-	{ .key = "all", .type = CONN_F_BOOL },
+    {.key = "all", .type = CONN_F_BOOL},
 };
 static const struct conn_field conn_alloc_fields[] = {
-	{ .key = "size", .type = CONN_F_U64, .required = true, .max_val = P2P_PROTO_MAX_SIZE },
-	{ .key = "provider", .type = CONN_F_STRING, .max_len = 32 },
-	{ .key = "peers", .type = CONN_F_STRARRAY, .max_len = P2P_PROTO_MAX_PEERS },
-	{ .key = "types", .type = CONN_F_STRARRAY, .max_len = 3 },
-	{ .key = "name", .type = CONN_F_STRING, .max_len = P2P_PROTO_MAX_NAME },
+    {.key = "size", .type = CONN_F_U64, .required = true, .max_val = P2P_PROTO_MAX_SIZE},
+    {.key = "provider", .type = CONN_F_STRING, .max_len = 32},
+    {.key = "peers", .type = CONN_F_STRARRAY, .max_len = P2P_PROTO_MAX_PEERS},
+    {.key = "types", .type = CONN_F_STRARRAY, .max_len = 3},
+    {.key = "name", .type = CONN_F_STRING, .max_len = P2P_PROTO_MAX_NAME},
 };
 static const struct conn_field conn_id_fields[] = {
-	{ .key = "id", .type = CONN_F_U64, .required = true },
+    {.key = "id", .type = CONN_F_U64, .required = true},
 };
 
 struct conn_op_desc {
@@ -403,21 +408,27 @@ struct conn_op_desc {
 	size_t nfields;
 };
 
-#define CONN_OP(o, n, a, f) { o, n, a, f, sizeof(f) / sizeof((f)[0]) }
-#define CONN_OP0(o, n, a) { o, n, a, NULL, 0 }
+#define CONN_OP(o, n, a, f)                                                                        \
+	{                                                                                          \
+		o, n, a, f, sizeof(f) / sizeof((f)[0])                                             \
+	}
+#define CONN_OP0(o, n, a)                                                                          \
+	{                                                                                          \
+		o, n, a, NULL, 0                                                                   \
+	}
 static const struct conn_op_desc conn_ops[] = {
-	CONN_OP(P2P_OP_HELLO, "hello", false, conn_hello_fields),
-	CONN_OP0(P2P_OP_TOPOLOGY, "topology", false),
-	CONN_OP(P2P_OP_CHECK, "check", false, conn_check_fields),
-	CONN_OP(P2P_OP_MATRIX, "matrix", false, conn_matrix_fields),
-	CONN_OP(P2P_OP_ALLOC, "alloc", false, conn_alloc_fields),
-	CONN_OP(P2P_OP_RELEASE, "release", false, conn_id_fields),
-	CONN_OP0(P2P_OP_LIST, "list", false),
-	CONN_OP0(P2P_OP_CLIENTS, "clients", true),
-	CONN_OP0(P2P_OP_BUFFERS, "buffers", true),
-	CONN_OP(P2P_OP_REVOKE, "revoke", true, conn_id_fields),
-	CONN_OP0(P2P_OP_RELOAD, "reload", true),
-	CONN_OP0(P2P_OP_STATS, "stats", true),
+    CONN_OP(P2P_OP_HELLO, "hello", false, conn_hello_fields),
+    CONN_OP0(P2P_OP_TOPOLOGY, "topology", false),
+    CONN_OP(P2P_OP_CHECK, "check", false, conn_check_fields),
+    CONN_OP(P2P_OP_MATRIX, "matrix", false, conn_matrix_fields),
+    CONN_OP(P2P_OP_ALLOC, "alloc", false, conn_alloc_fields),
+    CONN_OP(P2P_OP_RELEASE, "release", false, conn_id_fields),
+    CONN_OP0(P2P_OP_LIST, "list", false),
+    CONN_OP0(P2P_OP_CLIENTS, "clients", true),
+    CONN_OP0(P2P_OP_BUFFERS, "buffers", true),
+    CONN_OP(P2P_OP_REVOKE, "revoke", true, conn_id_fields),
+    CONN_OP0(P2P_OP_RELOAD, "reload", true),
+    CONN_OP0(P2P_OP_STATS, "stats", true),
 };
 
 static const struct conn_op_desc *conn_op_find(uint8_t op)
@@ -473,18 +484,40 @@ static const struct {
 	int err;
 	const char *name;
 } conn_errnames[] = {
-	{ EPERM, "EPERM" },	      { ENOENT, "ENOENT" },	  { EIO, "EIO" },
-	{ E2BIG, "E2BIG" },	      { EBADF, "EBADF" },	  { EAGAIN, "EAGAIN" },
-	{ ENOMEM, "ENOMEM" },	      { EACCES, "EACCES" },	  { EBUSY, "EBUSY" },
-	{ EEXIST, "EEXIST" },	      { ENODEV, "ENODEV" },	  { EINVAL, "EINVAL" },
-	{ ENFILE, "ENFILE" },	      { EMFILE, "EMFILE" },	  { EFBIG, "EFBIG" },
-	{ ENOSPC, "ENOSPC" },	      { ERANGE, "ERANGE" },	  { ENOSYS, "ENOSYS" },
-	{ EBADMSG, "EBADMSG" },	      { EPROTO, "EPROTO" },	  { EMSGSIZE, "EMSGSIZE" },
-	{ EOPNOTSUPP, "EOPNOTSUPP" }, { ECONNRESET, "ECONNRESET" }, { ENOBUFS, "ENOBUFS" },
-	{ ETIMEDOUT, "ETIMEDOUT" },   { ECONNREFUSED, "ECONNREFUSED" },
-	{ EDQUOT, "EDQUOT" },	      { ECANCELED, "ECANCELED" }, { EPROTONOSUPPORT, "EPROTONOSUPPORT" },
-	{ ENOTCONN, "ENOTCONN" },     { EREMOTEIO, "EREMOTEIO" }, { EUSERS, "EUSERS" },
-	{ ESTALE, "ESTALE" },	      { ENOTSUP, "ENOTSUP" },
+    {EPERM, "EPERM"},
+    {ENOENT, "ENOENT"},
+    {EIO, "EIO"},
+    {E2BIG, "E2BIG"},
+    {EBADF, "EBADF"},
+    {EAGAIN, "EAGAIN"},
+    {ENOMEM, "ENOMEM"},
+    {EACCES, "EACCES"},
+    {EBUSY, "EBUSY"},
+    {EEXIST, "EEXIST"},
+    {ENODEV, "ENODEV"},
+    {EINVAL, "EINVAL"},
+    {ENFILE, "ENFILE"},
+    {EMFILE, "EMFILE"},
+    {EFBIG, "EFBIG"},
+    {ENOSPC, "ENOSPC"},
+    {ERANGE, "ERANGE"},
+    {ENOSYS, "ENOSYS"},
+    {EBADMSG, "EBADMSG"},
+    {EPROTO, "EPROTO"},
+    {EMSGSIZE, "EMSGSIZE"},
+    {EOPNOTSUPP, "EOPNOTSUPP"},
+    {ECONNRESET, "ECONNRESET"},
+    {ENOBUFS, "ENOBUFS"},
+    {ETIMEDOUT, "ETIMEDOUT"},
+    {ECONNREFUSED, "ECONNREFUSED"},
+    {EDQUOT, "EDQUOT"},
+    {ECANCELED, "ECANCELED"},
+    {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
+    {ENOTCONN, "ENOTCONN"},
+    {EREMOTEIO, "EREMOTEIO"},
+    {EUSERS, "EUSERS"},
+    {ESTALE, "ESTALE"},
+    {ENOTSUP, "ENOTSUP"},
 };
 
 const char *conn_errno_name(int err)

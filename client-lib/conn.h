@@ -55,10 +55,10 @@ int conn_json_parse(const char *text, size_t len, struct json_object **ret_obj, 
 
 /* Field types of a request schema. */
 enum conn_ftype {
-	CONN_F_STRING,	  /* string, 1..P2P_PROTO_MAX_STRING bytes (or max_len) */
-	CONN_F_U64,	  /* non-negative integer (not a double, not a string) */
-	CONN_F_BOOL,	  /* true/false */
-	CONN_F_STRARRAY,  /* array of strings, at most max_len entries */
+	CONN_F_STRING,	 /* string, 1..P2P_PROTO_MAX_STRING bytes (or max_len) */
+	CONN_F_U64,	 /* non-negative integer (not a double, not a string) */
+	CONN_F_BOOL,	 /* true/false */
+	CONN_F_STRARRAY, /* array of strings, at most max_len entries */
 };
 
 struct conn_field {

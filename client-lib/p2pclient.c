@@ -41,7 +41,7 @@ P2P_EXPORT void p2p_set_log_handler(p2p_log_fn fn, void *userdata)
 }
 
 static void p2p_log(enum p2p_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void p2p_log(enum p2p_log_level level, const char *fmt, ...)
 {
@@ -58,7 +58,7 @@ static void p2p_log(enum p2p_log_level level, const char *fmt, ...)
 
 P2P_EXPORT int p2p_connect(const char *path, struct p2p_conn **ret_conn)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct p2p_conn *c;
 	int fd;
 
@@ -156,7 +156,7 @@ static int64_t p2p_now_ms(void)
 static int p2p_recv_one(struct p2p_conn *c, int64_t deadline, struct conn_msg *m)
 {
 	for (;;) {
-		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		int r, tmo = -1;
 
 		r = conn_recv(c->fd, c->rbuf, sizeof(c->rbuf), true, m);
@@ -188,7 +188,7 @@ static int p2p_recv_one(struct p2p_conn *c, int64_t deadline, struct conn_msg *m
 static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 		    struct json_object **ret_reply, int *ret_fd)
 {
-	struct p2p_msg_hdr h = { .version = P2P_PROTO_VERSION, .opcode = op };
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = op};
 	const char *text = req ? json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN) : "{}";
 	struct json_object *reply = NULL, *v;
 	char *acc = NULL;
@@ -253,8 +253,9 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 				e = (int)conn_json_u64(eo, "errno", 0);
 				if (e > 0 && e < 4096)
 					r = -e;
-				snprintf(c->last_message, sizeof(c->last_message), "%s",
-					 conn_json_str(eo, "message", "connection refused by p2pd"));
+				snprintf(
+				    c->last_message, sizeof(c->last_message), "%s",
+				    conn_json_str(eo, "message", "connection refused by p2pd"));
 				json_object_put(eo);
 			}
 			goto fail;
@@ -299,7 +300,8 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 		r = -EPROTO;
 		goto fail;
 	}
-	if (!json_object_object_get_ex(reply, "ok", &v) || !json_object_is_type(v, json_type_boolean)) {
+	if (!json_object_object_get_ex(reply, "ok", &v) ||
+	    !json_object_is_type(v, json_type_boolean)) {
 		snprintf(c->last_message, sizeof(c->last_message), "reply without \"ok\"");
 		r = -EPROTO;
 		goto fail;
@@ -480,10 +482,12 @@ P2P_EXPORT int p2p_alloc(struct p2p_conn *conn, const struct p2p_alloc_req *req,
 	if (!o)
 		return -ENOMEM;
 	json_object_object_add(o, "size", json_object_new_uint64(req->size));
-	json_object_object_add(o, "provider", json_object_new_string(req->provider ? req->provider : "auto"));
+	json_object_object_add(o, "provider",
+			       json_object_new_string(req->provider ? req->provider : "auto"));
 	arr = json_object_new_array();
 	for (i = 0; arr && i < req->npeers; i++)
-		json_object_array_add(arr, json_object_new_string(req->peers[i] ? req->peers[i] : ""));
+		json_object_array_add(arr,
+				      json_object_new_string(req->peers[i] ? req->peers[i] : ""));
 	json_object_object_add(o, "peers", arr);
 	arr = json_object_new_array();
 	if (arr && (types & P2P_BUF_P2P))
@@ -502,7 +506,8 @@ P2P_EXPORT int p2p_alloc(struct p2p_conn *conn, const struct p2p_alloc_req *req,
 	if (!json_object_object_get_ex(reply, "buffer", &b) || p2p_info_from_json(b, &info) < 0 ||
 	    fd < 0) {
 		snprintf(conn->last_message, sizeof(conn->last_message),
-			 fd < 0 ? "alloc reply without a file descriptor" : "malformed alloc reply");
+			 fd < 0 ? "alloc reply without a file descriptor"
+				: "malformed alloc reply");
 		r = -EPROTO;
 		goto out;
 	}

@@ -68,11 +68,11 @@ P2P_EXPORT int p2p_conn_fd(const struct p2p_conn *conn);
 P2P_EXPORT int p2p_conn_set_timeout(struct p2p_conn *conn, int timeout_ms);
 
 struct p2p_hello_info {
-	unsigned version;	    /* daemon's protocol version */
-	char server[P2P_NAME_LEN];  /* "p2pd 0.1" */
-	bool admin;		    /* this connection may use admin calls */
-	uint32_t uid, gid, pid;	    /* as the daemon sees this client */
-	uint32_t max_message_size;  /* largest request the daemon accepts */
+	unsigned version;	   /* daemon's protocol version */
+	char server[P2P_NAME_LEN]; /* "p2pd 0.1" */
+	bool admin;		   /* this connection may use admin calls */
+	uint32_t uid, gid, pid;	   /* as the daemon sees this client */
+	uint32_t max_message_size; /* largest request the daemon accepts */
 };
 
 /* Version handshake.  -EPROTONOSUPPORT when the daemon speaks another version. */
@@ -86,20 +86,20 @@ P2P_EXPORT int p2p_check_json(struct p2p_conn *conn, const char *provider, const
 P2P_EXPORT int p2p_matrix_json(struct p2p_conn *conn, bool all, char **ret_json);
 
 struct p2p_alloc_req {
-	uint64_t size;		   /* bytes, > 0 (rounded up to pages by dma-buf backends) */
-	const char *provider;	   /* BDF, "auto" or NULL (= "auto") */
-	const char *const *peers;  /* BDFs that will import the buffer */
+	uint64_t size;		  /* bytes, > 0 (rounded up to pages by dma-buf backends) */
+	const char *provider;	  /* BDF, "auto" or NULL (= "auto") */
+	const char *const *peers; /* BDFs that will import the buffer */
 	size_t npeers;
-	unsigned types;		   /* accepted P2P_BUF_* (0 = p2p|host) in preference order p2p, host, memfd */
-	const char *name;	   /* optional label, <= 63 bytes */
+	unsigned types; /* accepted P2P_BUF_* (0 = p2p|host) in preference order p2p, host, memfd */
+	const char *name; /* optional label, <= 63 bytes */
 };
 
 struct p2p_buffer_info {
 	uint64_t id;
 	enum p2p_buf_type type;
-	char type_name[8];	     /* "p2p", "host", "memfd" */
-	char backend[16];	     /* "kmod", "udmabuf", "dma-heap", "memfd" */
-	char provider[P2P_BDF_LEN];  /* "" for host memory */
+	char type_name[8];	    /* "p2p", "host", "memfd" */
+	char backend[16];	    /* "kmod", "udmabuf", "dma-heap", "memfd" */
+	char provider[P2P_BDF_LEN]; /* "" for host memory */
 	uint64_t size;
 	char name[P2P_NAME_LEN];
 };

@@ -164,8 +164,8 @@ static int online_status(struct p2p_conn *c, const struct p2pctl_opts *o)
 	if (o->json) {
 		p2pctl_print_json(stdout, doc);
 	} else {
-		printf("%s, protocol %u, running; you are uid %u (%s)\n", hi.server, hi.version, hi.uid,
-		       hi.admin ? "admin" : "not admin");
+		printf("%s, protocol %u, running; you are uid %u (%s)\n", hi.server, hi.version,
+		       hi.uid, hi.admin ? "admin" : "not admin");
 		if (st)
 			render_stats(stdout, st);
 	}
@@ -185,7 +185,7 @@ static void online_on_signal(int s)
 static int online_alloc(struct p2p_conn *c, const struct p2pctl_opts *o, int argc, char **argv)
 {
 	const char *peers[P2P_PROTO_MAX_PEERS];
-	struct p2p_alloc_req req = { 0 };
+	struct p2p_alloc_req req = {0};
 	struct p2p_buffer_info info;
 	char *end, *json = NULL;
 	long hold = 0;
@@ -228,7 +228,8 @@ static int online_alloc(struct p2p_conn *c, const struct p2pctl_opts *o, int arg
 
 			if (!dup)
 				return 1;
-			for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			for (char *t = strtok_r(dup, ",", &save); t;
+			     t = strtok_r(NULL, ",", &save)) {
 				if (strcmp(t, "p2p") == 0)
 					req.types |= P2P_BUF_P2P;
 				else if (strcmp(t, "host") == 0)
@@ -236,7 +237,8 @@ static int online_alloc(struct p2p_conn *c, const struct p2pctl_opts *o, int arg
 				else if (strcmp(t, "memfd") == 0)
 					req.types |= P2P_BUF_MEMFD;
 				else {
-					p2pctl_err("alloc: unknown type '%s' (p2p, host, memfd)", t);
+					p2pctl_err("alloc: unknown type '%s' (p2p, host, memfd)",
+						   t);
 					free(dup);
 					return 2;
 				}
@@ -282,7 +284,8 @@ static int online_alloc(struct p2p_conn *c, const struct p2pctl_opts *o, int arg
 			struct p2p_event ev;
 
 			if (p2p_next_event(c, &ev) == 1)
-				printf("event: %s buffer %" PRIu64 " (%s)\n", ev.event, ev.id, ev.reason);
+				printf("event: %s buffer %" PRIu64 " (%s)\n", ev.event, ev.id,
+				       ev.reason);
 			usleep(100000);
 		}
 	}

@@ -31,11 +31,11 @@ struct alloc_set {
 
 static const struct alloc_backend *const alloc_all[] = {
 #ifdef P2P_HAVE_ALLOC_KMOD
-	&alloc_backend_kmod,
+    &alloc_backend_kmod,
 #endif
-	&alloc_backend_udmabuf,
-	&alloc_backend_dmaheap,
-	&alloc_backend_memfd,
+    &alloc_backend_udmabuf,
+    &alloc_backend_dmaheap,
+    &alloc_backend_memfd,
 };
 
 const char *alloc_type_name(enum alloc_type t)
@@ -116,7 +116,7 @@ static void alloc_udmabuf_close(void *state)
 static int alloc_udmabuf_alloc(void *state, const struct alloc_request *req,
 			       struct alloc_result *ret)
 {
-	struct udmabuf_create c = { 0 };
+	struct udmabuf_create c = {0};
 	uint64_t size = alloc_page_round(req->size);
 	int memfd, fd;
 
@@ -145,11 +145,11 @@ static int alloc_udmabuf_alloc(void *state, const struct alloc_request *req,
 }
 
 const struct alloc_backend alloc_backend_udmabuf = {
-	.name = "udmabuf",
-	.types = ALLOC_TYPE_BIT(ALLOC_TYPE_HOST),
-	.open = alloc_udmabuf_open,
-	.close = alloc_udmabuf_close,
-	.alloc = alloc_udmabuf_alloc,
+    .name = "udmabuf",
+    .types = ALLOC_TYPE_BIT(ALLOC_TYPE_HOST),
+    .open = alloc_udmabuf_open,
+    .close = alloc_udmabuf_close,
+    .alloc = alloc_udmabuf_alloc,
 };
 
 /* ---- dma-heap ---- */
@@ -167,7 +167,7 @@ static int alloc_dmaheap_open(void **ret_state)
 static int alloc_dmaheap_alloc(void *state, const struct alloc_request *req,
 			       struct alloc_result *ret)
 {
-	struct dma_heap_allocation_data d = { 0 };
+	struct dma_heap_allocation_data d = {0};
 	uint64_t size = alloc_page_round(req->size);
 
 	if (!size)
@@ -184,11 +184,11 @@ static int alloc_dmaheap_alloc(void *state, const struct alloc_request *req,
 }
 
 const struct alloc_backend alloc_backend_dmaheap = {
-	.name = "dma-heap",
-	.types = ALLOC_TYPE_BIT(ALLOC_TYPE_HOST),
-	.open = alloc_dmaheap_open,
-	.close = alloc_udmabuf_close,
-	.alloc = alloc_dmaheap_alloc,
+    .name = "dma-heap",
+    .types = ALLOC_TYPE_BIT(ALLOC_TYPE_HOST),
+    .open = alloc_dmaheap_open,
+    .close = alloc_udmabuf_close,
+    .alloc = alloc_dmaheap_alloc,
 };
 
 /* ---- memfd ---- */
@@ -199,8 +199,7 @@ static int alloc_memfd_open(void **ret_state)
 	return 0;
 }
 
-static int alloc_memfd_alloc(void *state, const struct alloc_request *req,
-			     struct alloc_result *ret)
+static int alloc_memfd_alloc(void *state, const struct alloc_request *req, struct alloc_result *ret)
 {
 	int fd;
 
@@ -217,10 +216,10 @@ static int alloc_memfd_alloc(void *state, const struct alloc_request *req,
 }
 
 const struct alloc_backend alloc_backend_memfd = {
-	.name = "memfd",
-	.types = ALLOC_TYPE_BIT(ALLOC_TYPE_MEMFD),
-	.open = alloc_memfd_open,
-	.alloc = alloc_memfd_alloc,
+    .name = "memfd",
+    .types = ALLOC_TYPE_BIT(ALLOC_TYPE_MEMFD),
+    .open = alloc_memfd_open,
+    .alloc = alloc_memfd_alloc,
 };
 
 /* ---- the set ---- */
@@ -255,7 +254,8 @@ int alloc_set_new(const char *only, struct alloc_set **ret_set)
 			bool known = strncmp(p, "kmod", n) == 0 && n == 4;
 
 			for (i = 0; i < sizeof(alloc_all) / sizeof(alloc_all[0]); i++)
-				if (strlen(alloc_all[i]->name) == n && strncmp(p, alloc_all[i]->name, n) == 0)
+				if (strlen(alloc_all[i]->name) == n &&
+				    strncmp(p, alloc_all[i]->name, n) == 0)
 					known = true;
 			if (!known || n == 0)
 				return -EINVAL;
@@ -320,7 +320,7 @@ int alloc_set_alloc(struct alloc_set *set, const struct alloc_request *req,
 		    struct alloc_result *ret, const struct alloc_backend **ret_backend)
 {
 	struct alloc_slot *s;
-	struct alloc_result res = { .fd = -1 };
+	struct alloc_result res = {.fd = -1};
 	int r;
 
 	if (req->type >= ALLOC_TYPE__COUNT || req->size == 0)
@@ -363,6 +363,7 @@ const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t le
 		return buf;
 	buf[0] = '\0';
 	for (int i = 0; i < set->n && o < len; i++)
-		o += (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", set->slots[i].b->name);
+		o +=
+		    (size_t)snprintf(buf + o, len - o, "%s%s", i ? "," : "", set->slots[i].b->name);
 	return buf;
 }

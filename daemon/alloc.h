@@ -21,12 +21,7 @@
 
 #include "topo.h"
 
-enum alloc_type {
-	ALLOC_TYPE_P2P = 0,
-	ALLOC_TYPE_HOST,
-	ALLOC_TYPE_MEMFD,
-	ALLOC_TYPE__COUNT
-};
+enum alloc_type { ALLOC_TYPE_P2P = 0, ALLOC_TYPE_HOST, ALLOC_TYPE_MEMFD, ALLOC_TYPE__COUNT };
 
 #define ALLOC_TYPE_BIT(t) (1u << (t))
 #define ALLOC_NAME_LEN 32 /* DMA_BUF_NAME_LEN */
@@ -100,5 +95,5 @@ int alloc_set_revoke(struct alloc_set *set, const struct alloc_backend *b, uint6
 /* Names of the opened backends, comma-separated ("udmabuf,memfd"). */
 const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t len);
 
-const char *alloc_type_name(enum alloc_type t);	  /* "p2p" ... */
-int alloc_type_from_name(const char *name);	  /* enum value or -EINVAL */
+const char *alloc_type_name(enum alloc_type t); /* "p2p" ... */
+int alloc_type_from_name(const char *name);	/* enum value or -EINVAL */

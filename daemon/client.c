@@ -46,7 +46,8 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 				what_s = "datagram larger than max_message_size";
 				break;
 			case -EBADMSG:
-				what_s = "malformed header (short datagram, length mismatch or reserved flags)";
+				what_s = "malformed header (short datagram, length mismatch or "
+					 "reserved flags)";
 				break;
 			case -EPROTONOSUPPORT:
 				what_s = "unsupported protocol version";
@@ -215,10 +216,8 @@ int client_queue(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags, 
 			return -ENOMEM;
 		}
 		o->next = NULL;
-		o->hdr = (struct p2p_msg_hdr){ .version = P2P_PROTO_VERSION,
-					       .opcode = op,
-					       .flags = flags,
-					       .id = id };
+		o->hdr = (struct p2p_msg_hdr){
+		    .version = P2P_PROTO_VERSION, .opcode = op, .flags = flags, .id = id};
 		if (off + n < len)
 			o->hdr.flags |= P2P_FLAG_MORE;
 		o->fd = first ? fd : -1;

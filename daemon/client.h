@@ -29,7 +29,7 @@ struct p2p_buffer {
 	uint64_t size;
 	char provider[TOPO_BDF_LEN]; /* "" for host memory */
 	char name[P2P_PROTO_MAX_NAME + 1];
-	struct json_object *peers;   /* the per-peer verdict array of the alloc reply */
+	struct json_object *peers;	/* the per-peer verdict array of the alloc reply */
 	struct p2p_buffer *next, *prev; /* owner's list */
 	struct p2p_buffer *hnext;	/* server's id hash chain */
 };
@@ -37,7 +37,7 @@ struct p2p_buffer {
 struct p2p_outmsg {
 	struct p2p_outmsg *next;
 	struct p2p_msg_hdr hdr;
-	int fd;		/* attached fd (owned until sent), -1 none */
+	int fd; /* attached fd (owned until sent), -1 none */
 	size_t len;
 	char data[];
 };
@@ -47,7 +47,7 @@ struct p2p_client {
 	uint64_t id;
 	int fd;
 	struct event *ev_read, *ev_write;
-	bool reading;		/* ev_read is armed */
+	bool reading; /* ev_read is armed */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;

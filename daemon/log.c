@@ -25,14 +25,14 @@ void log_setup(int journal, int max_prio)
 
 static const char *log_prio_name(int prio)
 {
-	static const char *const names[] = { "emerg", "alert", "crit", "error",
-					     "warning", "notice", "info", "debug" };
+	static const char *const names[] = {"emerg",   "alert",	 "crit", "error",
+					    "warning", "notice", "info", "debug"};
 
 	return prio >= 0 && prio <= LOG_DEBUG ? names[prio] : "?";
 }
 
 static void log_emit(int prio, const struct log_ctx *ctx, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 static void log_emit(int prio, const struct log_ctx *ctx, const char *fmt, va_list ap)
 {
@@ -61,7 +61,8 @@ static void log_emit(int prio, const struct log_ctx *ctx, const char *fmt, va_li
 			n++;
 		}
 		if (ctx && ctx->buffer) {
-			snprintf(f[n], sizeof(f[n]), "P2P_BUFFER=%llu", (unsigned long long)ctx->buffer);
+			snprintf(f[n], sizeof(f[n]), "P2P_BUFFER=%llu",
+				 (unsigned long long)ctx->buffer);
 			n++;
 		}
 		for (int i = 0; i < n; i++) {
@@ -83,10 +84,11 @@ static void log_emit(int prio, const struct log_ctx *ctx, const char *fmt, va_li
 		size_t o = 0;
 
 		if (ctx->uid >= 0)
-			o += (size_t)snprintf(extra + o, sizeof(extra) - o, " uid=%ld pid=%ld", ctx->uid,
-					      ctx->pid);
+			o += (size_t)snprintf(extra + o, sizeof(extra) - o, " uid=%ld pid=%ld",
+					      ctx->uid, ctx->pid);
 		if (ctx->device && o < sizeof(extra))
-			o += (size_t)snprintf(extra + o, sizeof(extra) - o, " device=%.64s", ctx->device);
+			o += (size_t)snprintf(extra + o, sizeof(extra) - o, " device=%.64s",
+					      ctx->device);
 		if (ctx->buffer && o < sizeof(extra))
 			snprintf(extra + o, sizeof(extra) - o, " buffer=%llu",
 				 (unsigned long long)ctx->buffer);

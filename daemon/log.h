@@ -19,7 +19,7 @@ struct log_ctx {
 	uint64_t buffer;
 };
 
-#define LOG_CTX_NONE ((struct log_ctx){ .uid = -1, .pid = -1 })
+#define LOG_CTX_NONE ((struct log_ctx){.uid = -1, .pid = -1})
 
 /* @journal: -1 auto ($JOURNAL_STREAM), 0 stderr, 1 journal. @max_prio: LOG_INFO
  * normally, LOG_DEBUG for --verbose. */
@@ -27,4 +27,4 @@ void log_setup(int journal, int max_prio);
 
 void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_ctx(int prio, const struct log_ctx *ctx, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));

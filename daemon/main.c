@@ -49,19 +49,19 @@ static int main_parse_argv(int argc, char **argv, struct main_args *a)
 {
 	enum { OPT_BACKENDS = 256, OPT_CPU, OPT_NO_GPU, OPT_LOG, OPT_CHECK_CONFIG, OPT_NO_HOTPLUG };
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "socket", required_argument, NULL, 's' },
-		{ "fsroot", required_argument, NULL, 'r' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "backends", required_argument, NULL, OPT_BACKENDS },
-		{ "cpu", required_argument, NULL, OPT_CPU },
-		{ "no-gpu", no_argument, NULL, OPT_NO_GPU },
-		{ "no-hotplug", no_argument, NULL, OPT_NO_HOTPLUG },
-		{ "log", required_argument, NULL, OPT_LOG },
-		{ "check-config", no_argument, NULL, OPT_CHECK_CONFIG },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"config", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"fsroot", required_argument, NULL, 'r'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"backends", required_argument, NULL, OPT_BACKENDS},
+	    {"cpu", required_argument, NULL, OPT_CPU},
+	    {"no-gpu", no_argument, NULL, OPT_NO_GPU},
+	    {"no-hotplug", no_argument, NULL, OPT_NO_HOTPLUG},
+	    {"log", required_argument, NULL, OPT_LOG},
+	    {"check-config", no_argument, NULL, OPT_CHECK_CONFIG},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int o;
 

@@ -35,7 +35,7 @@
 
 static struct log_ctx server_client_ctx(const struct p2p_client *c)
 {
-	return (struct log_ctx){ .uid = (long)c->uid, .pid = (long)c->pid };
+	return (struct log_ctx){.uid = (long)c->uid, .pid = (long)c->pid};
 }
 
 /* ---- replies ---- */
@@ -93,7 +93,8 @@ static int server_reply_err(struct p2p_server *srv, struct p2p_client *c, uint8_
 	json_object_object_add(o, "ok", json_object_new_boolean(0));
 	json_object_object_add(o, "errno", json_object_new_int(err));
 	json_object_object_add(o, "code", json_object_new_string(conn_errno_name(err)));
-	json_object_object_add(o, "message", json_object_new_string(message ? message : strerror(err)));
+	json_object_object_add(o, "message",
+			       json_object_new_string(message ? message : strerror(err)));
 	r = server_send_json(srv, c, op, id, o, -1);
 	json_object_put(o);
 	return r;
@@ -103,7 +104,7 @@ void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err
 {
 	struct log_ctx lc = server_client_ctx(c);
 	char text[300];
-	struct p2p_msg_hdr h = { .version = P2P_PROTO_VERSION, .flags = P2P_FLAG_REPLY };
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .flags = P2P_FLAG_REPLY};
 	int n;
 
 	srv->stats.protocol_errors++;
@@ -251,8 +252,8 @@ static int server_need_topo(struct p2p_server *srv, struct p2p_client *c,
 		return 0;
 	return server_reply_err(srv, c, h->opcode, h->id, ENODEV,
 				"no PCI topology: no PCI functions found under the sysfs root") < 0
-		       ? -1
-		       : 1;
+		   ? -1
+		   : 1;
 }
 
 static int op_topology(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
@@ -340,7 +341,7 @@ static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct 
 
 /* Append "; msg" to a reasons buffer. */
 static void server_why_add(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void server_why_add(char *why, size_t len, const char *fmt, ...)
 {
@@ -384,7 +385,8 @@ static struct json_object *server_peer_verdicts(struct p2p_server *srv, int prov
 			json_object_object_add(e, "class",
 					       json_object_new_string(verdict_class_name(v->cls)));
 		} else {
-			json_object_object_add(e, "map_type", json_object_new_string("host_memory"));
+			json_object_object_add(e, "map_type",
+					       json_object_new_string("host_memory"));
 			json_object_object_add(e, "numa_node", json_object_new_int(f->numa_node));
 		}
 		json_object_array_add(arr, e);
@@ -405,24 +407,27 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 	char why[1024] = "", msg[1200];
 	int worst = ENODEV, r;
 	struct alloc_request areq;
-	struct alloc_result res = { .fd = -1 };
+	struct alloc_result res = {.fd = -1};
 	const struct alloc_backend *backend = NULL;
 	struct p2p_buffer *b;
 	struct log_ctx lc = server_client_ctx(c);
 	int type = -1;
 
 	if (size == 0)
-		return server_reply_err(srv, c, h->opcode, h->id, EINVAL, "field 'size': must be > 0");
+		return server_reply_err(srv, c, h->opcode, h->id, EINVAL,
+					"field 'size': must be > 0");
 	json_object_object_get_ex(req, "peers", &jpeers);
 	json_object_object_get_ex(req, "types", &jtypes);
 	if (jtypes) {
 		for (size_t i = 0; i < json_object_array_length(jtypes); i++) {
-			const char *tn = json_object_get_string(json_object_array_get_idx(jtypes, i));
+			const char *tn =
+			    json_object_get_string(json_object_array_get_idx(jtypes, i));
 			int t = alloc_type_from_name(tn);
 
 			if (t < 0) {
 				snprintf(msg, sizeof(msg),
-					 "field 'types': unknown type '%.32s' (p2p, host, memfd)", tn);
+					 "field 'types': unknown type '%.32s' (p2p, host, memfd)",
+					 tn);
 				return server_reply_err(srv, c, h->opcode, h->id, EINVAL, msg);
 			}
 			accepted |= ALLOC_TYPE_BIT(t);
@@ -505,7 +510,8 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 								     : "is configured");
 				continue;
 			}
-			if (npeers && verdict_distance_many(srv->vctx, provider, peers, npeers, true) < 0) {
+			if (npeers &&
+			    verdict_distance_many(srv->vctx, provider, peers, npeers, true) < 0) {
 				server_why_add(why, sizeof(why),
 					       "p2p: provider %s cannot do p2p DMA with every peer",
 					       srv->topo->funcs[provider].bdf);
@@ -513,24 +519,26 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 			}
 		}
 		r = policy_check_alloc(srv->cfg, srv->topo, c->uid, c->gid,
-				       t == ALLOC_TYPE_P2P ? provider : -1, tn, size, &c->usage, pwhy,
-				       sizeof(pwhy));
+				       t == ALLOC_TYPE_P2P ? provider : -1, tn, size, &c->usage,
+				       pwhy, sizeof(pwhy));
 		if (r == -EDQUOT) {
 			log_ctx(LOG_NOTICE, &lc, "alloc refused: %s", pwhy);
 			return server_reply_err(srv, c, h->opcode, h->id, EDQUOT, pwhy);
 		}
 		if (r < 0) {
-			server_why_add(why, sizeof(why), "%s: %s", tn, pwhy[0] ? pwhy : strerror(-r));
+			server_why_add(why, sizeof(why), "%s: %s", tn,
+				       pwhy[0] ? pwhy : strerror(-r));
 			if (r == -EPERM)
 				worst = EPERM;
 			continue;
 		}
 		if (!alloc_set_backend(srv->alloc, (enum alloc_type)t)) {
-			server_why_add(why, sizeof(why), "%s: %s", tn,
-				       t == ALLOC_TYPE_P2P ? "p2pbroker.ko (/dev/p2pbroker) not available"
-				       : t == ALLOC_TYPE_HOST
-					       ? "neither /dev/udmabuf nor /dev/dma_heap/system is available"
-					       : "backend disabled");
+			server_why_add(
+			    why, sizeof(why), "%s: %s", tn,
+			    t == ALLOC_TYPE_P2P ? "p2pbroker.ko (/dev/p2pbroker) not available"
+			    : t == ALLOC_TYPE_HOST
+				? "neither /dev/udmabuf nor /dev/dma_heap/system is available"
+				: "backend disabled");
 			continue;
 		}
 		memset(&areq, 0, sizeof(areq));
@@ -545,7 +553,8 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 			snprintf(areq.dmabuf_name, sizeof(areq.dmabuf_name), "%s", tn);
 		r = alloc_set_alloc(srv->alloc, &areq, &res, &backend);
 		if (r < 0) {
-			server_why_add(why, sizeof(why), "%s: allocation failed: %s", tn, strerror(-r));
+			server_why_add(why, sizeof(why), "%s: allocation failed: %s", tn,
+				       strerror(-r));
 			if (r == -ENOMEM || r == -ENOSPC || r == -EFBIG)
 				worst = -r;
 			continue;
@@ -616,7 +625,8 @@ static int op_release(struct p2p_server *srv, struct p2p_client *c, const struct
 	char msg[100];
 
 	if (!b || b->owner != c) {
-		snprintf(msg, sizeof(msg), "no buffer %llu on this connection", (unsigned long long)id);
+		snprintf(msg, sizeof(msg), "no buffer %llu on this connection",
+			 (unsigned long long)id);
 		return server_reply_err(srv, c, h->opcode, h->id, ENOENT, msg);
 	}
 	server_buffer_free(srv, b);
@@ -663,7 +673,8 @@ static int op_clients(struct p2p_server *srv, struct p2p_client *c, const struct
 		json_object_object_add(e, "pid", json_object_new_int64(k->pid));
 		json_object_object_add(e, "uid", json_object_new_int64(k->uid));
 		json_object_object_add(e, "gid", json_object_new_int64(k->gid));
-		json_object_object_add(e, "admin", json_object_new_boolean(server_is_admin(srv, k)));
+		json_object_object_add(e, "admin",
+				       json_object_new_boolean(server_is_admin(srv, k)));
 		json_object_object_add(e, "buffers", json_object_new_int64(k->usage.buffers));
 		json_object_object_add(e, "bytes", json_object_new_uint64(k->usage.bytes));
 		json_object_object_add(e, "requests", json_object_new_uint64(k->requests));
@@ -748,10 +759,11 @@ static int op_reload(struct p2p_server *srv, struct p2p_client *c, const struct 
 	o = json_object_new_object();
 	if (!o)
 		return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
-	json_object_object_add(o, "config", json_object_new_string(srv->cfg_path[0]
-									   ? srv->cfg_path
-									   : "(built-in defaults)"));
-	json_object_object_add(o, "devices", json_object_new_int(srv->topo ? srv->topo->nfuncs : 0));
+	json_object_object_add(
+	    o, "config",
+	    json_object_new_string(srv->cfg_path[0] ? srv->cfg_path : "(built-in defaults)"));
+	json_object_object_add(o, "devices",
+			       json_object_new_int(srv->topo ? srv->topo->nfuncs : 0));
 	return server_reply_ok(srv, c, h, o, -1);
 }
 
@@ -796,7 +808,8 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 	}
 	json_object_object_add(s, "uptime_s", json_object_new_int64(time(NULL) - srv->started));
 	json_object_object_add(s, "connections", json_object_new_int64(srv->n_clients));
-	json_object_object_add(s, "connections_total", json_object_new_uint64(st->connections_total));
+	json_object_object_add(s, "connections_total",
+			       json_object_new_uint64(st->connections_total));
 	json_object_object_add(s, "connections_rejected",
 			       json_object_new_uint64(st->connections_rejected));
 	json_object_object_add(s, "requests", json_object_new_uint64(st->requests));
@@ -817,10 +830,11 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 	json_object_object_add(s, "backends", be);
 	json_object_object_add(s, "rss_kib", json_object_new_int64(server_rss_kib()));
 	json_object_object_add(s, "fds", json_object_new_int64(server_count_fds()));
-	json_object_object_add(s, "devices", json_object_new_int(srv->topo ? srv->topo->nfuncs : 0));
-	json_object_object_add(s, "config", json_object_new_string(srv->cfg_path[0]
-									   ? srv->cfg_path
-									   : "(built-in defaults)"));
+	json_object_object_add(s, "devices",
+			       json_object_new_int(srv->topo ? srv->topo->nfuncs : 0));
+	json_object_object_add(
+	    s, "config",
+	    json_object_new_string(srv->cfg_path[0] ? srv->cfg_path : "(built-in defaults)"));
 	json_object_object_add(o, "stats", s);
 	return server_reply_ok(srv, c, h, o, -1);
 }
@@ -939,9 +953,9 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 		srv->stats.connections_total++;
 		if (srv->n_clients >= srv->cfg->limits.max_connections) {
 			static const char text[] =
-				"{\"ok\":false,\"errno\":87,\"code\":\"EUSERS\",\"message\":\"too many "
-				"connections (limits.max_connections)\"}";
-			struct p2p_msg_hdr h = { .flags = P2P_FLAG_REPLY };
+			    "{\"ok\":false,\"errno\":87,\"code\":\"EUSERS\",\"message\":\"too many "
+			    "connections (limits.max_connections)\"}";
+			struct p2p_msg_hdr h = {.flags = P2P_FLAG_REPLY};
 
 			_Static_assert(EUSERS == 87, "EUSERS");
 			srv->stats.connections_rejected++;
@@ -970,7 +984,7 @@ static int server_load(struct p2p_server *srv, struct p2p_config **ret_cfg, stru
 	struct p2p_config *cfg = NULL;
 	struct topo *t = NULL;
 	struct verdict_ctx *v = NULL;
-	struct topo_opts to = { .cpu_override = srv->opts.cpu_override, .no_gpu = srv->opts.no_gpu };
+	struct topo_opts to = {.cpu_override = srv->opts.cpu_override, .no_gpu = srv->opts.no_gpu};
 	const char *path = srv->cfg_path[0] ? srv->cfg_path : NULL;
 	int r;
 
@@ -984,7 +998,8 @@ static int server_load(struct p2p_server *srv, struct p2p_config **ret_cfg, stru
 	if (r == -ENOENT) {
 		t = NULL; /* no PCI at all: serve host buffers only */
 	} else if (r < 0) {
-		snprintf(err, errlen, "topology scan of %s failed: %s", srv->opts.fsroot, strerror(-r));
+		snprintf(err, errlen, "topology scan of %s failed: %s", srv->opts.fsroot,
+			 strerror(-r));
 		config_free(cfg);
 		return r;
 	} else {
@@ -1080,7 +1095,7 @@ static void server_on_drain_timeout(evutil_socket_t s, short what, void *arg)
 static void server_on_sigterm(evutil_socket_t s, short what, void *arg)
 {
 	struct p2p_server *srv = arg;
-	struct timeval tv = { .tv_sec = SERVER_DRAIN_SEC };
+	struct timeval tv = {.tv_sec = SERVER_DRAIN_SEC};
 	bool pending = false;
 
 	(void)what;
@@ -1124,7 +1139,7 @@ static void server_on_watchdog(evutil_socket_t s, short what, void *arg)
 static void server_on_rescan(evutil_socket_t s, short what, void *arg)
 {
 	struct p2p_server *srv = arg;
-	struct topo_opts to = { .cpu_override = srv->opts.cpu_override, .no_gpu = srv->opts.no_gpu };
+	struct topo_opts to = {.cpu_override = srv->opts.cpu_override, .no_gpu = srv->opts.no_gpu};
 	struct topo *t = NULL;
 	struct verdict_ctx *v = NULL;
 	int r;
@@ -1184,9 +1199,9 @@ static void server_on_uevent(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_nl sa;
-		struct iovec iov = { buf, sizeof(buf) - 1 };
-		struct msghdr msg = { .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov,
-				      .msg_iovlen = 1 };
+		struct iovec iov = {buf, sizeof(buf) - 1};
+		struct msghdr msg = {
+		    .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1};
 		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
 
 		if (n < 0) {
@@ -1195,15 +1210,15 @@ static void server_on_uevent(evutil_socket_t fd, short what, void *arg)
 			break;
 		}
 		/* only the kernel (port 0), never a spoofing process; whole messages */
-		if (msg.msg_namelen != sizeof(sa) || sa.nl_pid != 0 || (msg.msg_flags & MSG_TRUNC) ||
-		    n == 0)
+		if (msg.msg_namelen != sizeof(sa) || sa.nl_pid != 0 ||
+		    (msg.msg_flags & MSG_TRUNC) || n == 0)
 			continue;
 		buf[n] = '\0';
 		if (server_uevent_is_pci(buf, (size_t)n))
 			rescan = true;
 	}
 	if (rescan && srv->ev_rescan) {
-		struct timeval tv = { 0, SERVER_RESCAN_DELAY_MS * 1000 };
+		struct timeval tv = {0, SERVER_RESCAN_DELAY_MS * 1000};
 
 		evtimer_add(srv->ev_rescan, &tv);
 	}
@@ -1211,7 +1226,7 @@ static void server_on_uevent(evutil_socket_t fd, short what, void *arg)
 
 static void server_watch_uevents(struct p2p_server *srv)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 };
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1};
 	int fd;
 
 	srv->uevent_fd = -1;
@@ -1238,7 +1253,7 @@ static void server_watch_uevents(struct p2p_server *srv)
 
 static int server_bind(struct p2p_server *srv, const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char dir[sizeof(sa.sun_path)];
 	char *slash;
 	int fd, r;
@@ -1315,8 +1330,8 @@ static int server_listen(struct p2p_server *srv)
 			log_msg(LOG_INFO, "socket activation: fd %d (%s)", fd,
 				names && names[i] ? names[i] : "?");
 		} else {
-			log_msg(LOG_WARNING, "ignoring passed fd %d: not a listening SEQPACKET unix socket",
-				fd);
+			log_msg(LOG_WARNING,
+				"ignoring passed fd %d: not a listening SEQPACKET unix socket", fd);
 			close(fd);
 		}
 	}
@@ -1326,8 +1341,8 @@ static int server_listen(struct p2p_server *srv)
 		free(names);
 	}
 	if (srv->n_listen == 0) {
-		const char *path = srv->opts.socket_path ? srv->opts.socket_path
-							 : srv->cfg->socket_path;
+		const char *path =
+		    srv->opts.socket_path ? srv->opts.socket_path : srv->cfg->socket_path;
 
 		r = server_bind(srv, path);
 		if (r < 0)
@@ -1418,8 +1433,8 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	server_watch_uevents(srv);
 
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
-		struct timeval tv = { .tv_sec = (time_t)(wd_usec / 2 / 1000000),
-				      .tv_usec = (suseconds_t)(wd_usec / 2 % 1000000) };
+		struct timeval tv = {.tv_sec = (time_t)(wd_usec / 2 / 1000000),
+				     .tv_usec = (suseconds_t)(wd_usec / 2 % 1000000)};
 
 		srv->ev_watchdog = event_new(srv->base, -1, EV_PERSIST, server_on_watchdog, srv);
 		if (!srv->ev_watchdog || event_add(srv->ev_watchdog, &tv) < 0)

@@ -24,14 +24,14 @@ struct event;
 #define SERVER_BUF_HASH 4096 /* buckets of the buffer id table (power of 2) */
 
 struct server_opts {
-	const char *config_path;   /* NULL: CONFIG_DEFAULT_PATH if present, else defaults */
-	bool config_explicit;	   /* --config given: a missing file is an error */
-	const char *socket_path;   /* --socket, overrides the config */
-	const char *fsroot;	   /* "/" or a snapshot */
-	const char *backends;	   /* --backends LIST, NULL = all */
-	const char *cpu_override;  /* --cpu */
+	const char *config_path;  /* NULL: CONFIG_DEFAULT_PATH if present, else defaults */
+	bool config_explicit;	  /* --config given: a missing file is an error */
+	const char *socket_path;  /* --socket, overrides the config */
+	const char *fsroot;	  /* "/" or a snapshot */
+	const char *backends;	  /* --backends LIST, NULL = all */
+	const char *cpu_override; /* --cpu */
 	bool no_gpu;
-	bool no_hotplug;	   /* --no-hotplug: ignore PCI uevents */
+	bool no_hotplug; /* --no-hotplug: ignore PCI uevents */
 };
 
 struct server_stats {
@@ -47,8 +47,8 @@ struct p2p_server {
 
 	/* swapped together by server_reload() */
 	struct p2p_config *cfg;
-	char cfg_path[256];	   /* "" = built-in defaults */
-	struct topo *topo;	   /* NULL when the root has no PCI at all */
+	char cfg_path[256]; /* "" = built-in defaults */
+	struct topo *topo;  /* NULL when the root has no PCI at all */
 	struct verdict_ctx *vctx;
 
 	struct alloc_set *alloc;
@@ -56,11 +56,11 @@ struct p2p_server {
 	int listen_fds[SERVER_MAX_LISTEN];
 	struct event *listen_ev[SERVER_MAX_LISTEN];
 	int n_listen;
-	bool bound_socket;	   /* we created socket_path (unlink at exit) */
+	bool bound_socket; /* we created socket_path (unlink at exit) */
 	char bound_path[108];
 
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog, *ev_drain;
-	int uevent_fd;		   /* NETLINK_KOBJECT_UEVENT, -1 when off */
+	int uevent_fd; /* NETLINK_KOBJECT_UEVENT, -1 when off */
 	struct event *ev_uevent, *ev_rescan;
 	bool stopping;
 
@@ -72,7 +72,7 @@ struct p2p_server {
 	uint64_t next_buffer_id;
 	uint64_t n_buffers, n_bytes;
 
-	unsigned char *rbuf;	   /* max_message_size bytes */
+	unsigned char *rbuf; /* max_message_size bytes */
 	size_t rbuf_size;
 
 	struct server_stats stats;
@@ -94,8 +94,7 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen);
  * was dropped (freed) while handling it. */
 int server_dispatch(struct p2p_server *srv, struct p2p_client *c, const struct conn_msg *m);
 /* A framing violation: error reply (id 0) then disconnect. */
-void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err,
-			   const char *what);
+void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err, const char *what);
 /* Disconnect and free @c (unlinks it). */
 void server_drop_client(struct p2p_server *srv, struct p2p_client *c);
 
