@@ -164,6 +164,13 @@ static int p2p_recv_one(struct p2p_conn *c, int64_t deadline, struct conn_msg *m
 			return 0;
 		if (r == 0)
 			return -ECONNRESET;
+		/* The kernel reports ECONNRESET (daemon closed with our request
+		 * unread) before the datagrams still queued for us, e.g. the
+		 * error saying why: read those first. */
+		if (r == -ECONNRESET)
+			return conn_recv(c->fd, c->rbuf, sizeof(c->rbuf), true, m) > 0
+				   ? 0
+				   : -ECONNRESET;
 		if (r != -EAGAIN)
 			return r;
 		if (deadline) {
