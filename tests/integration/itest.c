@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -163,6 +165,7 @@ static int write_config(const char *path, unsigned nobody_max_buffers, unsigned 
 /* ---- the daemon ---- */
 
 static int watchdog_usec; /* start_p2pd() sets WATCHDOG_USEC when non-zero */
+static const char *log_target = "stderr";
 
 /* Start p2pd with NOTIFY_SOCKET and wait for READY=1.  Returns the pid. */
 static pid_t start_p2pd(const char *fsroot, const char *config, const char *sockp, char *status,
@@ -203,10 +206,10 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 		}
 		unsetenv("JOURNAL_STREAM");
 		if (getenv("P2PD_BACKENDS")) /* the VM run restricts the backends */
-			execl(p2pd_bin, p2pd_bin, "--foreground", "--log", "stderr", "--no-gpu",
+			execl(p2pd_bin, p2pd_bin, "--foreground", "--log", log_target, "--no-gpu",
 			      "--fsroot", fsroot, "--config", config, "--socket", sockp, "--backends",
 			      getenv("P2PD_BACKENDS"), (char *)NULL);
-		execl(p2pd_bin, p2pd_bin, "--foreground", "--log", "stderr", "--no-gpu", "--fsroot",
+		execl(p2pd_bin, p2pd_bin, "--foreground", "--log", log_target, "--no-gpu", "--fsroot",
 		      fsroot, "--config", config, "--socket", sockp, (char *)NULL);
 		_exit(127);
 	}
@@ -1413,6 +1416,80 @@ static int t_hotplug(void)
 	return 0;
 }
 
+/* --log journal: structured fields reach the journal socket.  A private mount
+ * namespace with a tmpfs on /run holds a stand-in journald socket. */
+static int journal_child(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char jsock[300], buf[4096];
+	bool found = false;
+	pid_t pid;
+	int j, fd;
+	int64_t deadline;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", "/run", "tmpfs", 0, "mode=0755") < 0) {
+		fail_why("cannot make a private /run for the journal stand-in: %m");
+		return -1;
+	}
+	mkdir("/run/systemd", 0755);
+	mkdir("/run/systemd/journal", 0755);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/run/systemd/journal/socket");
+	j = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(j >= 0 && bind(j, (struct sockaddr *)&sa, sizeof(sa)) == 0, "journal socket: %m");
+	snprintf(jsock, sizeof(jsock), "%s/journal.sock", tmpdir);
+	log_target = "journal";
+	pid = start_p2pd(fixture, cfg_path, jsock, NULL, 0);
+	CHECK(pid > 0, "start p2pd --log journal: %s", why);
+	/* a framing violation is logged with the client's uid and pid */
+	snprintf(sock_path, sizeof(sock_path), "%s", jsock);
+	fd = raw_connect();
+	if (fd >= 0) {
+		send(fd, "xx", 2, MSG_NOSIGNAL);
+		usleep(100000);
+		close(fd);
+	}
+	deadline = now_ms() + 3000;
+	while (!found && now_ms() < deadline) {
+		struct pollfd p = { .fd = j, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = recv(j, buf, sizeof(buf) - 1, 0);
+		if (n <= 0)
+			continue;
+		buf[n] = '\0';
+		if (strstr(buf, "MESSAGE=client") && strstr(buf, "protocol error") &&
+		    strstr(buf, "P2P_CLIENT_UID=0\n") && strstr(buf, "P2P_CLIENT_PID=") &&
+		    strstr(buf, "PRIORITY=5"))
+			found = true;
+	}
+	stop_p2pd(pid);
+	CHECK(found, "no journal entry with MESSAGE=, PRIORITY=5, P2P_CLIENT_UID=0, P2P_CLIENT_PID=");
+	return 0;
+}
+
+static int t_journal(void)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int r = journal_child();
+
+		if (r)
+			printf("  (journal: %s)\n", why);
+		fflush(stdout);
+		_exit(r ? 1 : 0);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "see the line above");
+	return 0;
+}
+
 static int t_big_topology(void)
 {
 	char bsock[300], st[256], *text = NULL;
@@ -1629,6 +1706,7 @@ int main(int argc, char **argv)
 	run_test("split replies: topology of a big tree", t_big_topology);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
+	run_test("--log journal: structured fields", t_journal);
 	run_test("socket activation via systemd-socket-activate", t_socket_activation);
 	run_test("SIGTERM: clean exit, socket removed, no sanitizer report", t_sigterm);
 
