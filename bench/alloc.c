@@ -91,9 +91,9 @@ static struct result bench_memfd(size_t ops)
 
 static int send_fd(int sock, const void *buf, size_t len, int fd)
 {
-	struct iovec iov = { (void *)buf, len };
+	struct iovec iov = {(void *)buf, len};
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
 
 	if (fd >= 0) {
 		struct cmsghdr *c;
@@ -112,10 +112,10 @@ static int send_fd(int sock, const void *buf, size_t len, int fd)
 
 static int recv_fd(int sock, void *buf, size_t len)
 {
-	struct iovec iov = { buf, len };
+	struct iovec iov = {buf, len};
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf) };
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *c;
 	int fd = -1;
 
@@ -175,7 +175,7 @@ static struct result bench_seqpacket(size_t ops)
 static int client_loop(size_t ops, uint64_t *lat)
 {
 	struct p2p_conn *c;
-	struct p2p_alloc_req req = { .size = BUF_SIZE, .types = P2P_BUF_MEMFD };
+	struct p2p_alloc_req req = {.size = BUF_SIZE, .types = P2P_BUF_MEMFD};
 	struct p2p_buffer_info info;
 
 	if (p2p_connect(sock_path, &c) < 0)
@@ -270,11 +270,12 @@ int main(int argc, char **argv)
 	f = fopen(cfg_path, "we");
 	if (!f)
 		return 1;
-	fprintf(f, "{ \"version\": 1, \"socket\": { \"path\": \"%s\", \"mode\": \"0600\" },\n"
-		   "  \"limits\": { \"max_connections\": 64, \"max_buffers\": 20000,\n"
-		   "              \"max_bytes\": \"1T\" },\n"
-		   "  \"default\": { \"types\": [\"host\", \"memfd\"], \"max_buffers\": 20000,\n"
-		   "               \"max_bytes\": \"1T\" } }\n",
+	fprintf(f,
+		"{ \"version\": 1, \"socket\": { \"path\": \"%s\", \"mode\": \"0600\" },\n"
+		"  \"limits\": { \"max_connections\": 64, \"max_buffers\": 20000,\n"
+		"              \"max_bytes\": \"1T\" },\n"
+		"  \"default\": { \"types\": [\"host\", \"memfd\"], \"max_buffers\": 20000,\n"
+		"               \"max_bytes\": \"1T\" } }\n",
 		sock_path);
 	fclose(f);
 
@@ -283,8 +284,9 @@ int main(int argc, char **argv)
 		int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
 
 		dup2(nul, 2);
-		execl(argv[1], argv[1], "--log", "stderr", "--no-gpu", "--fsroot", argv[2], "--config",
-		      cfg_path, "--socket", sock_path, "--backends", "memfd", (char *)NULL);
+		execl(argv[1], argv[1], "--log", "stderr", "--no-gpu", "--fsroot", argv[2],
+		      "--config", cfg_path, "--socket", sock_path, "--backends", "memfd",
+		      (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; i < 500 && p2p_connect(sock_path, &c) < 0; i++)
@@ -302,8 +304,8 @@ int main(int argc, char **argv)
 	print_row("(a1) memfd_create+ftruncate, in-process", memfd);
 	print_row("(a2) SEQPACKET round trip + 1 SCM_RIGHTS fd, 2 processes", seq);
 	{
-		struct result lim = { memfd.p50_us + seq.p50_us, memfd.p99_us + seq.p99_us,
-				      1e6 / (memfd.p50_us + seq.p50_us) };
+		struct result lim = {memfd.p50_us + seq.p50_us, memfd.p99_us + seq.p99_us,
+				     1e6 / (memfd.p50_us + seq.p50_us)};
 
 		print_row("(a)  limit = a1 + a2", lim);
 		one = bench_clients(1, ops);
@@ -318,7 +320,7 @@ int main(int argc, char **argv)
 	/* RSS per 10k live buffers (fds closed; p2pd keeps the accounting) */
 	rss0 = rss_kib(pid);
 	if (p2p_connect(sock_path, &c) == 0) {
-		struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+		struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
 		struct p2p_buffer_info info;
 		int fd, ok = 0;
 
@@ -329,10 +331,11 @@ int main(int argc, char **argv)
 			ok++;
 		}
 		rss1 = rss_kib(pid);
-		printf("p2pd RSS: %ld KiB idle, %ld KiB with %d live buffers: %.1f KiB per 10k buffers"
-		       " (%.0f bytes each)\n",
-		       rss0, rss1, ok, (double)(rss1 - rss0) * 10000.0 / (ok ? ok : 1),
-		       (double)(rss1 - rss0) * 1024.0 / (ok ? ok : 1));
+		printf(
+		    "p2pd RSS: %ld KiB idle, %ld KiB with %d live buffers: %.1f KiB per 10k buffers"
+		    " (%.0f bytes each)\n",
+		    rss0, rss1, ok, (double)(rss1 - rss0) * 10000.0 / (ok ? ok : 1),
+		    (double)(rss1 - rss0) * 1024.0 / (ok ? ok : 1));
 		p2p_disconnect(c);
 	}
 	kill(pid, SIGTERM);

@@ -18,7 +18,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int fuzz_sv[2] = { -1, -1 };
+static int fuzz_sv[2] = {-1, -1};
 
 static void fuzz_framing(const uint8_t *data, size_t size, bool as_reply)
 {
@@ -26,8 +26,7 @@ static void fuzz_framing(const uint8_t *data, size_t size, bool as_reply)
 	struct conn_msg m;
 	int r;
 
-	if (fuzz_sv[0] < 0 &&
-	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fuzz_sv) < 0)
+	if (fuzz_sv[0] < 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fuzz_sv) < 0)
 		return;
 	if (send(fuzz_sv[0], data, size, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)size)
 		return;

@@ -144,21 +144,22 @@ static int write_config(const char *path, unsigned nobody_max_buffers, unsigned 
 {
 	char text[2048];
 
-	snprintf(text, sizeof(text),
-		 "{\n"
-		 "  \"version\": 1,\n"
-		 "  \"socket\": { \"path\": \"%s\", \"mode\": \"0660\", \"group\": \"nogroup\" },\n"
-		 "  \"limits\": { \"max_connections\": %u, \"max_buffers\": 64, \"max_bytes\": \"1G\",\n"
-		 "              \"max_message_size\": 65536, \"max_pending_per_client\": 16 },\n"
-		 "  \"providers\": [ { \"device\": \"0000:03:00.0\", \"bar\": 2 } ],\n"
-		 "  \"rules\": [\n"
-		 "    { \"uid\": 0, \"devices\": [\"*\"], \"types\": [\"p2p\", \"host\", \"memfd\"] },\n"
-		 "    { \"uid\": %d, \"devices\": [\"0000:03:00.0\", \"0000:04:00.0\"],\n"
-		 "      \"types\": [\"host\", \"memfd\"], \"max_bytes\": \"1M\", \"max_buffers\": %u }\n"
-		 "  ],\n"
-		 "  \"default\": { \"devices\": [], \"types\": [] }\n"
-		 "}\n",
-		 sock_path, max_conn, NOBODY, nobody_max_buffers);
+	snprintf(
+	    text, sizeof(text),
+	    "{\n"
+	    "  \"version\": 1,\n"
+	    "  \"socket\": { \"path\": \"%s\", \"mode\": \"0660\", \"group\": \"nogroup\" },\n"
+	    "  \"limits\": { \"max_connections\": %u, \"max_buffers\": 64, \"max_bytes\": \"1G\",\n"
+	    "              \"max_message_size\": 65536, \"max_pending_per_client\": 16 },\n"
+	    "  \"providers\": [ { \"device\": \"0000:03:00.0\", \"bar\": 2 } ],\n"
+	    "  \"rules\": [\n"
+	    "    { \"uid\": 0, \"devices\": [\"*\"], \"types\": [\"p2p\", \"host\", \"memfd\"] },\n"
+	    "    { \"uid\": %d, \"devices\": [\"0000:03:00.0\", \"0000:04:00.0\"],\n"
+	    "      \"types\": [\"host\", \"memfd\"], \"max_bytes\": \"1M\", \"max_buffers\": %u }\n"
+	    "  ],\n"
+	    "  \"default\": { \"devices\": [], \"types\": [] }\n"
+	    "}\n",
+	    sock_path, max_conn, NOBODY, nobody_max_buffers);
 	return write_file(path, text);
 }
 
@@ -171,7 +172,7 @@ static const char *log_target = "stderr";
 static pid_t start_p2pd(const char *fsroot, const char *config, const char *sockp, char *status,
 			size_t statuslen)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int64_t deadline;
 	char mainpid[32];
 	pid_t pid;
@@ -207,15 +208,15 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 		unsetenv("JOURNAL_STREAM");
 		if (getenv("P2PD_BACKENDS")) /* the VM run restricts the backends */
 			execl(p2pd_bin, p2pd_bin, "--foreground", "--log", log_target, "--no-gpu",
-			      "--fsroot", fsroot, "--config", config, "--socket", sockp, "--backends",
-			      getenv("P2PD_BACKENDS"), (char *)NULL);
-		execl(p2pd_bin, p2pd_bin, "--foreground", "--log", log_target, "--no-gpu", "--fsroot",
-		      fsroot, "--config", config, "--socket", sockp, (char *)NULL);
+			      "--fsroot", fsroot, "--config", config, "--socket", sockp,
+			      "--backends", getenv("P2PD_BACKENDS"), (char *)NULL);
+		execl(p2pd_bin, p2pd_bin, "--foreground", "--log", log_target, "--no-gpu",
+		      "--fsroot", fsroot, "--config", config, "--socket", sockp, (char *)NULL);
 		_exit(127);
 	}
 	deadline = now_ms() + 20000;
 	while (now_ms() < deadline) {
-		struct pollfd p = { .fd = notify_fd, .events = POLLIN };
+		struct pollfd p = {.fd = notify_fd, .events = POLLIN};
 		char buf[512];
 		ssize_t n;
 
@@ -223,7 +224,8 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 			int st;
 
 			if (waitpid(pid, &st, WNOHANG) == pid) {
-				fail_why("p2pd exited before READY=1 (status %d), see %s", st, log_path);
+				fail_why("p2pd exited before READY=1 (status %d), see %s", st,
+					 log_path);
 				return -1;
 			}
 			continue;
@@ -294,7 +296,7 @@ static struct p2p_conn *conn_open(void)
 
 static int raw_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
@@ -309,8 +311,8 @@ static int raw_connect(void)
 static int raw_send(int fd, uint8_t version, uint8_t op, uint16_t flags, uint32_t len_field,
 		    const void *payload, size_t len)
 {
-	struct p2p_msg_hdr h = { .version = version, .opcode = op, .flags = flags,
-				 .len = len_field, .id = 77 };
+	struct p2p_msg_hdr h = {
+	    .version = version, .opcode = op, .flags = flags, .len = len_field, .id = 77};
 	char *buf = malloc(sizeof(h) + len);
 	ssize_t n;
 
@@ -334,7 +336,7 @@ static int raw_req(int fd, uint8_t op, const char *json)
 static int raw_recv(int fd, int timeout, struct json_object **ret, struct p2p_msg_hdr *ret_hdr)
 {
 	static char buf[P2P_PROTO_MAX_DATAGRAM + 16];
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	ssize_t n;
 
 	if (poll(&p, 1, timeout) <= 0)
@@ -559,8 +561,8 @@ static int t_wrong_version_json(void)
 		raw_req(fd, P2P_OP_HELLO, "{\"version\":1}");
 		r = raw_recv(fd, 5000, &o, NULL) == 1 && jget(o, "ok") &&
 			    strcmp(jget(o, "ok"), "true") == 0
-			    ? 0
-			    : (fail_why("hello v1 after v2 failed"), -1);
+			? 0
+			: (fail_why("hello v1 after v2 failed"), -1);
 		json_object_put(o);
 	}
 	close(fd);
@@ -641,7 +643,7 @@ static int t_matrix(void)
 static int t_alloc_memfd(void)
 {
 	struct p2p_conn *c = conn_open();
-	struct p2p_alloc_req req = { .size = 65536 + 123, .types = P2P_BUF_MEMFD, .name = "t1" };
+	struct p2p_alloc_req req = {.size = 65536 + 123, .types = P2P_BUF_MEMFD, .name = "t1"};
 	struct p2p_buffer_info info, *list = NULL;
 	size_t n = 0;
 	struct stat st;
@@ -658,7 +660,7 @@ static int t_alloc_memfd(void)
 	      (long long)st.st_size);
 	seals = fcntl(fd, F_GET_SEALS);
 	CHECK(seals >= 0 && (seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)) ==
-				    (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+				(F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
 	      "seals 0x%x", seals);
 	CHECK(fdinfo_field(fd, "exp_name:", tmp, sizeof(tmp)) < 0, "memfd claims to be a dma-buf");
 	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "fd not CLOEXEC");
@@ -701,7 +703,7 @@ static int t_alloc_memfd(void)
 static int t_alloc_host_truthful(void)
 {
 	struct p2p_conn *c = conn_open();
-	struct p2p_alloc_req req = { .size = 8192, .types = P2P_BUF_HOST };
+	struct p2p_alloc_req req = {.size = 8192, .types = P2P_BUF_HOST};
 	struct p2p_buffer_info info;
 	const char *want = expected_host_backend();
 	int fd = -1, r;
@@ -712,7 +714,8 @@ static int t_alloc_host_truthful(void)
 	if (!want) {
 		printf("  (no /dev/p2pbroker, /dev/udmabuf or /dev/dma_heap/system here: "
 		       "host buffers must be refused)\n");
-		CHECK(r == -ENODEV, "host alloc without a dma-buf backend: got %d, want -ENODEV", r);
+		CHECK(r == -ENODEV, "host alloc without a dma-buf backend: got %d, want -ENODEV",
+		      r);
 		CHECK(strstr(p2p_last_message(c), "udmabuf"), "message does not say why: %s",
 		      p2p_last_message(c));
 		/* and with memfd accepted, the fallback is called memfd */
@@ -741,7 +744,8 @@ static int t_alloc_host_truthful(void)
 			pid_t pid = fork();
 
 			if (pid == 0) {
-				char *q = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+				char *q =
+				    mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 				if (q == MAP_FAILED)
 					_exit(1);
@@ -749,7 +753,8 @@ static int t_alloc_host_truthful(void)
 				_exit(0);
 			}
 			waitpid(pid, &st, 0);
-			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child cannot mmap the dma-buf");
+			CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+			      "child cannot mmap the dma-buf");
 			p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
 			CHECK(p != MAP_FAILED, "mmap of the dma-buf: %m");
 			st = memcmp(p + 5000, "dma-buf data", 13);
@@ -765,8 +770,8 @@ static int t_alloc_host_truthful(void)
 static int t_alloc_p2p_without_kmod(void)
 {
 	struct p2p_conn *c = conn_open();
-	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_P2P, .provider = "0000:03:00.0" };
-	const char *peers[] = { "0000:04:00.0" };
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_P2P, .provider = "0000:03:00.0"};
+	const char *peers[] = {"0000:04:00.0"};
 	struct p2p_buffer_info info;
 	int fd = -1, r;
 
@@ -797,7 +802,7 @@ static int t_alloc_p2p_without_kmod(void)
 static int t_disconnect_frees(void)
 {
 	struct p2p_conn *c = conn_open(), *adm = conn_open();
-	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
 	struct p2p_buffer_info info;
 	char *text = NULL;
 	int fd, r;
@@ -834,11 +839,12 @@ static int t_p2pctl(void)
 	char out[65536];
 	struct json_object *o, *v;
 	int rc;
-	const char *status[] = { p2pctl_bin, "--json", "status", NULL };
-	const char *alloc[] = { p2pctl_bin, "--json", "alloc", "64K", "types=memfd", "name=cli", NULL };
-	const char *topo[] = { p2pctl_bin, "topo", NULL };
-	const char *check[] = { p2pctl_bin, "--json", "check", "03:00.0", "05:00.0", NULL };
-	const char *bad[] = { p2pctl_bin, "revoke", "999999", NULL };
+	const char *status[] = {p2pctl_bin, "--json", "status", NULL};
+	const char *alloc[] = {p2pctl_bin,    "--json",	  "alloc", "64K",
+			       "types=memfd", "name=cli", NULL};
+	const char *topo[] = {p2pctl_bin, "topo", NULL};
+	const char *check[] = {p2pctl_bin, "--json", "check", "03:00.0", "05:00.0", NULL};
+	const char *bad[] = {p2pctl_bin, "revoke", "999999", NULL};
 
 	rc = run_cmd(out, sizeof(out), status);
 	CHECK(rc == 0, "p2pctl status exit %d", rc);
@@ -874,7 +880,7 @@ static int nobody_body(void)
 {
 	struct p2p_conn *c = conn_open();
 	struct p2p_hello_info hi;
-	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
 	const char *peers[1];
 	struct p2p_buffer_info info;
 	char *text = NULL;
@@ -941,7 +947,7 @@ static uint64_t revoke_id;
 static int t_revoke(void)
 {
 	struct p2p_conn *owner = conn_open(), *adm = conn_open();
-	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
 	struct p2p_buffer_info info, *list = NULL;
 	struct p2p_event ev;
 	size_t n = 9;
@@ -976,7 +982,7 @@ static int t_revoke(void)
 static int nobody_one_buffer(void)
 {
 	struct p2p_conn *c = conn_open();
-	struct p2p_alloc_req req = { .size = 4096, .types = P2P_BUF_MEMFD };
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
 	struct p2p_buffer_info info;
 	int fd1 = -1, fd2 = -1, r1, r2;
 
@@ -996,7 +1002,7 @@ static int t_reload(void)
 {
 	struct p2p_conn *adm;
 	char out[4096];
-	const char *reload[] = { p2pctl_bin, "reload", NULL };
+	const char *reload[] = {p2pctl_bin, "reload", NULL};
 	int r;
 
 	CHECK(write_config(cfg_path, 1, 1100) == 0, "write config");
@@ -1008,15 +1014,16 @@ static int t_reload(void)
 	CHECK(as_nobody(nobody_one_buffer) == 0, "new limit not in force: %s", why);
 
 	/* bad config via the protocol: refused, old config stays */
-	CHECK(write_file(cfg_path, "{ \"version\": 1, \"limits\": { \"max_buffers\": \"many\" } }") == 0,
+	CHECK(write_file(cfg_path,
+			 "{ \"version\": 1, \"limits\": { \"max_buffers\": \"many\" } }") == 0,
 	      "write");
 	adm = conn_open();
 	CHECK(adm, "connect");
 	r = p2p_admin_reload(adm);
 	drain_notify();
 	CHECK(r == -EINVAL, "bad config reload: %d", r);
-	CHECK(strstr(p2p_last_message(adm), "max_buffers"), "reload error does not name the key: %s",
-	      p2p_last_message(adm));
+	CHECK(strstr(p2p_last_message(adm), "max_buffers"),
+	      "reload error does not name the key: %s", p2p_last_message(adm));
 	p2p_disconnect(adm);
 	CHECK(as_nobody(nobody_one_buffer) == 0, "old config not kept: %s", why);
 
@@ -1040,7 +1047,7 @@ static int t_reload(void)
 static int t_bad_truncated(void)
 {
 	int fd = raw_connect();
-	char b[8] = { 1, 1, 0, 0 };
+	char b[8] = {1, 1, 0, 0};
 
 	CHECK(fd >= 0, "connect");
 	send(fd, b, sizeof(b), MSG_NOSIGNAL);
@@ -1103,33 +1110,37 @@ static int t_bad_opcode_json(void)
 		uint8_t op;
 		const char *json, *code;
 	} cases[] = {
-		{ 99, "{}", "EOPNOTSUPP" },
-		{ 0, "{}", "EOPNOTSUPP" },
-		{ P2P_OP_EVENT, "{}", "EOPNOTSUPP" },
-		{ P2P_OP_HELLO, "this is not json", "EINVAL" },
-		{ P2P_OP_HELLO, "[1,2,3]", "EINVAL" },
-		{ P2P_OP_HELLO, "{\"version\":1} trailing", "EINVAL" },
-		{ P2P_OP_HELLO, "{\"version\":\"1\"}", "EINVAL" },
-		{ P2P_OP_HELLO, "{\"version\":1,\"colour\":\"red\"}", "EINVAL" },
-		{ P2P_OP_HELLO, "{}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":\"4096\"}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":4096.5}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":-1}", "ERANGE" },
-		{ P2P_OP_ALLOC, "{\"size\":99999999999999999999999}", "ERANGE" },
-		{ P2P_OP_ALLOC, "{\"size\":1e300}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":1125899906842624}", "ERANGE" },
-		{ P2P_OP_ALLOC, "{\"size\":70368744177664,\"types\":[\"memfd\"]}", "EDQUOT" },
-		{ P2P_OP_ALLOC, "{\"size\":0}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"gold\"]}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":4096,\"types\":\"memfd\"}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":4096,\"peers\":[1,2]}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":4096,\"name\":\"\"}", "EINVAL" },
-		{ P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"memfd\"],\"provider\":\"zz:zz.z\"}", "ENODEV" },
-		{ P2P_OP_RELEASE, "{\"id\":null}", "EINVAL" },
-		{ P2P_OP_RELEASE, "{\"id\":123456789}", "ENOENT" },
-		{ P2P_OP_CHECK, "{\"provider\":\"03:00.0\"}", "EINVAL" },
-		{ P2P_OP_HELLO, "{\"version\":1,\"client\":\"a\\u0000b\"}", "EINVAL" },
-		{ P2P_OP_HELLO, "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":{\"j\":{\"k\":{\"l\":{\"m\":{\"n\":{\"o\":{\"p\":{\"q\":{}}}}}}}}}}}}}}}}}}", "EINVAL" },
+	    {99, "{}", "EOPNOTSUPP"},
+	    {0, "{}", "EOPNOTSUPP"},
+	    {P2P_OP_EVENT, "{}", "EOPNOTSUPP"},
+	    {P2P_OP_HELLO, "this is not json", "EINVAL"},
+	    {P2P_OP_HELLO, "[1,2,3]", "EINVAL"},
+	    {P2P_OP_HELLO, "{\"version\":1} trailing", "EINVAL"},
+	    {P2P_OP_HELLO, "{\"version\":\"1\"}", "EINVAL"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"colour\":\"red\"}", "EINVAL"},
+	    {P2P_OP_HELLO, "{}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":\"4096\"}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":4096.5}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":-1}", "ERANGE"},
+	    {P2P_OP_ALLOC, "{\"size\":99999999999999999999999}", "ERANGE"},
+	    {P2P_OP_ALLOC, "{\"size\":1e300}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":1125899906842624}", "ERANGE"},
+	    {P2P_OP_ALLOC, "{\"size\":70368744177664,\"types\":[\"memfd\"]}", "EDQUOT"},
+	    {P2P_OP_ALLOC, "{\"size\":0}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"gold\"]}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":4096,\"types\":\"memfd\"}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":4096,\"peers\":[1,2]}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":4096,\"name\":\"\"}", "EINVAL"},
+	    {P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"memfd\"],\"provider\":\"zz:zz.z\"}",
+	     "ENODEV"},
+	    {P2P_OP_RELEASE, "{\"id\":null}", "EINVAL"},
+	    {P2P_OP_RELEASE, "{\"id\":123456789}", "ENOENT"},
+	    {P2P_OP_CHECK, "{\"provider\":\"03:00.0\"}", "EINVAL"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"a\\u0000b\"}", "EINVAL"},
+	    {P2P_OP_HELLO,
+	     "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":{\"i\":{\"j\":{\"k\":{\"l\":{"
+	     "\"m\":{\"n\":{\"o\":{\"p\":{\"q\":{}}}}}}}}}}}}}}}}}}",
+	     "EINVAL"},
 	};
 	int fd = raw_connect();
 
@@ -1163,12 +1174,14 @@ static int t_bad_opcode_json(void)
  * up with no reader once we close ours */
 static int send_fds(int sock, const int *fds, int n)
 {
-	struct p2p_msg_hdr h = { .version = 1, .opcode = P2P_OP_HELLO, .len = 13 };
+	struct p2p_msg_hdr h = {.version = 1, .opcode = P2P_OP_HELLO, .len = 13};
 	char payload[] = "{\"version\":1}";
-	struct iovec iov[2] = { { &h, sizeof(h) }, { payload, 13 } };
+	struct iovec iov[2] = {{&h, sizeof(h)}, {payload, 13}};
 	char cbuf[CMSG_SPACE(sizeof(int) * 32)];
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2, .msg_control = cbuf,
-			      .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n) };
+	struct msghdr msg = {.msg_iov = iov,
+			     .msg_iovlen = 2,
+			     .msg_control = cbuf,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 
 	memset(cbuf, 0, sizeof(cbuf));
@@ -1339,7 +1352,8 @@ static int t_connection_limit(void)
 		int h = c4 ? p2p_hello(c4, NULL) : -999;
 
 		if (h != -EUSERS || !strstr(p2p_last_message(c4), "max_connections")) {
-			fail_why("library over the limit: %d '%s'", h, c4 ? p2p_last_message(c4) : "");
+			fail_why("library over the limit: %d '%s'", h,
+				 c4 ? p2p_last_message(c4) : "");
 			r = -1;
 		}
 		p2p_disconnect(c4);
@@ -1420,7 +1434,7 @@ static int t_hotplug(void)
  * namespace with a tmpfs on /run holds a stand-in journald socket. */
 static int journal_child(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char jsock[300], buf[4096];
 	bool found = false;
 	pid_t pid;
@@ -1451,7 +1465,7 @@ static int journal_child(void)
 	}
 	deadline = now_ms() + 3000;
 	while (!found && now_ms() < deadline) {
-		struct pollfd p = { .fd = j, .events = POLLIN };
+		struct pollfd p = {.fd = j, .events = POLLIN};
 		ssize_t n;
 
 		if (poll(&p, 1, 200) <= 0)
@@ -1466,7 +1480,8 @@ static int journal_child(void)
 			found = true;
 	}
 	stop_p2pd(pid);
-	CHECK(found, "no journal entry with MESSAGE=, PRIORITY=5, P2P_CLIENT_UID=0, P2P_CLIENT_PID=");
+	CHECK(found,
+	      "no journal entry with MESSAGE=, PRIORITY=5, P2P_CLIENT_UID=0, P2P_CLIENT_PID=");
 	return 0;
 }
 
@@ -1646,7 +1661,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
 	if (getuid() != 0) {
-		printf("FAIL - setup: the integration tier needs root (to drop to uid %d)\n", NOBODY);
+		printf("FAIL - setup: the integration tier needs root (to drop to uid %d)\n",
+		       NOBODY);
 		printf("itest: 0 passed, 1 failed\n");
 		return 1;
 	}

@@ -48,7 +48,7 @@ static void send_raw(const struct p2p_msg_hdr *h, const char *json)
 
 static void test_roundtrip(void **state)
 {
-	struct p2p_msg_hdr h = { .opcode = P2P_OP_HELLO, .id = 42 };
+	struct p2p_msg_hdr h = {.opcode = P2P_OP_HELLO, .id = 42};
 	struct conn_msg m;
 
 	(void)state;
@@ -66,7 +66,7 @@ static void test_roundtrip(void **state)
 
 static void test_reply_with_fd(void **state)
 {
-	struct p2p_msg_hdr h = { .opcode = P2P_OP_ALLOC, .flags = P2P_FLAG_REPLY, .id = 7 };
+	struct p2p_msg_hdr h = {.opcode = P2P_OP_ALLOC, .flags = P2P_FLAG_REPLY, .id = 7};
 	struct conn_msg m;
 	int p[2];
 
@@ -85,7 +85,7 @@ static void test_reply_with_fd(void **state)
 /* a request carrying an fd: refused, and the fd closed */
 static void test_request_with_fd(void **state)
 {
-	struct p2p_msg_hdr h = { .opcode = P2P_OP_HELLO, .flags = 0 };
+	struct p2p_msg_hdr h = {.opcode = P2P_OP_HELLO, .flags = 0};
 	struct conn_msg m;
 	int p[2], before;
 
@@ -106,9 +106,9 @@ static void test_request_with_fd(void **state)
 
 static void test_framing_errors(void **state)
 {
-	struct p2p_msg_hdr h = { .version = P2P_PROTO_VERSION, .opcode = 1, .len = 2 };
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = 1, .len = 2};
 	struct conn_msg m;
-	char small[4] = { 1, 1, 0, 0 };
+	char small[4] = {1, 1, 0, 0};
 
 	(void)state;
 	assert_int_equal(send(sv[0], small, sizeof(small), 0), 4);
@@ -143,7 +143,7 @@ static void test_framing_errors(void **state)
 
 static void test_oversized_and_eof(void **state)
 {
-	struct p2p_msg_hdr h = { .version = 1, .opcode = 1, .len = 100 };
+	struct p2p_msg_hdr h = {.version = 1, .opcode = 1, .len = 100};
 	char big[16 + 100];
 	struct conn_msg m;
 
@@ -159,8 +159,16 @@ static void test_oversized_and_eof(void **state)
 static void test_json_parse(void **state)
 {
 	static const char *const bad[] = {
-		"", "not json", "[1]", "\"s\"", "{\"a\":1} x", "{\"a\":1}{}", "{\"a\":", "{\"a\":1,}",
-		"{\"a\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}", "{\"a\":\"\xff\xfe\"}",
+	    "",
+	    "not json",
+	    "[1]",
+	    "\"s\"",
+	    "{\"a\":1} x",
+	    "{\"a\":1}{}",
+	    "{\"a\":",
+	    "{\"a\":1,}",
+	    "{\"a\":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]}",
+	    "{\"a\":\"\xff\xfe\"}",
 	};
 	struct json_object *o = NULL;
 	char err[200];
@@ -184,22 +192,24 @@ static void test_schema(void **state)
 		const char *json;
 		int want;
 	} cases[] = {
-		{ P2P_OP_HELLO, "{\"version\":1}", 0 },
-		{ P2P_OP_HELLO, "{\"version\":1,\"client\":\"x\"}", 0 },
-		{ P2P_OP_HELLO, "{}", -EINVAL },
-		{ P2P_OP_HELLO, "{\"version\":256}", -ERANGE },
-		{ P2P_OP_HELLO, "{\"version\":1,\"x\":1}", -EINVAL },
-		{ P2P_OP_ALLOC, "{\"size\":1,\"peers\":[\"a\"],\"types\":[\"memfd\"]}", 0 },
-		{ P2P_OP_ALLOC, "{\"size\":true}", -EINVAL },
-		{ P2P_OP_ALLOC, "{\"size\":1.5}", -EINVAL },
-		{ P2P_OP_ALLOC, "{\"size\":-5}", -ERANGE },
-		{ P2P_OP_ALLOC, "{\"size\":70368744177665}", -ERANGE },
-		{ P2P_OP_ALLOC, "{\"size\":1,\"types\":[\"a\",\"b\",\"c\",\"d\"]}", -E2BIG },
-		{ P2P_OP_ALLOC, "{\"size\":1,\"name\":\"0123456789012345678901234567890123456789"
-				"012345678901234567890123\"}", -EINVAL },
-		{ P2P_OP_MATRIX, "{\"all\":1}", -EINVAL },
-		{ P2P_OP_RELEASE, "{\"id\":18446744073709551615}", -ERANGE },
-		{ 200, "{}", -EOPNOTSUPP },
+	    {P2P_OP_HELLO, "{\"version\":1}", 0},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"x\"}", 0},
+	    {P2P_OP_HELLO, "{}", -EINVAL},
+	    {P2P_OP_HELLO, "{\"version\":256}", -ERANGE},
+	    {P2P_OP_HELLO, "{\"version\":1,\"x\":1}", -EINVAL},
+	    {P2P_OP_ALLOC, "{\"size\":1,\"peers\":[\"a\"],\"types\":[\"memfd\"]}", 0},
+	    {P2P_OP_ALLOC, "{\"size\":true}", -EINVAL},
+	    {P2P_OP_ALLOC, "{\"size\":1.5}", -EINVAL},
+	    {P2P_OP_ALLOC, "{\"size\":-5}", -ERANGE},
+	    {P2P_OP_ALLOC, "{\"size\":70368744177665}", -ERANGE},
+	    {P2P_OP_ALLOC, "{\"size\":1,\"types\":[\"a\",\"b\",\"c\",\"d\"]}", -E2BIG},
+	    {P2P_OP_ALLOC,
+	     "{\"size\":1,\"name\":\"0123456789012345678901234567890123456789"
+	     "012345678901234567890123\"}",
+	     -EINVAL},
+	    {P2P_OP_MATRIX, "{\"all\":1}", -EINVAL},
+	    {P2P_OP_RELEASE, "{\"id\":18446744073709551615}", -ERANGE},
+	    {200, "{}", -EOPNOTSUPP},
 	};
 	struct json_object *o;
 	char err[200];
@@ -208,8 +218,8 @@ static void test_schema(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		o = NULL;
 		err[0] = '\0';
-		int r = conn_decode_request(cases[i].op, cases[i].json, strlen(cases[i].json), &o, err,
-					    sizeof(err));
+		int r = conn_decode_request(cases[i].op, cases[i].json, strlen(cases[i].json), &o,
+					    err, sizeof(err));
 
 		if (r != cases[i].want)
 			fail_msg("case %zu (%s): got %d want %d (%s)", i, cases[i].json, r,
@@ -229,13 +239,13 @@ static void test_schema(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reply_with_fd, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_request_with_fd, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_framing_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oversized_and_eof, setup, teardown),
-		cmocka_unit_test(test_json_parse),
-		cmocka_unit_test(test_schema),
+	    cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reply_with_fd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_request_with_fd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_framing_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_and_eof, setup, teardown),
+	    cmocka_unit_test(test_json_parse),
+	    cmocka_unit_test(test_schema),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
