@@ -533,12 +533,17 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 			continue;
 		}
 		if (!alloc_set_backend(srv->alloc, (enum alloc_type)t)) {
-			server_why_add(
-			    why, sizeof(why), "%s: %s", tn,
-			    t == ALLOC_TYPE_P2P ? "p2pbroker.ko (/dev/p2pbroker) not available"
-			    : t == ALLOC_TYPE_HOST
-				? "neither /dev/udmabuf nor /dev/dma_heap/system is available"
-				: "backend disabled");
+			if (t == ALLOC_TYPE_P2P)
+				server_why_add(why, sizeof(why),
+					       "p2p: provider %s chosen, but p2pbroker.ko "
+					       "(/dev/p2pbroker) is not available",
+					       srv->topo->funcs[provider].bdf);
+			else
+				server_why_add(why, sizeof(why), "%s: %s", tn,
+					       t == ALLOC_TYPE_HOST
+						   ? "neither /dev/udmabuf nor "
+						     "/dev/dma_heap/system is available"
+						   : "backend disabled");
 			continue;
 		}
 		memset(&areq, 0, sizeof(areq));

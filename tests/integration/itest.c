@@ -151,7 +151,8 @@ static int write_config(const char *path, unsigned nobody_max_buffers, unsigned 
 	    "  \"socket\": { \"path\": \"%s\", \"mode\": \"0660\", \"group\": \"nogroup\" },\n"
 	    "  \"limits\": { \"max_connections\": %u, \"max_buffers\": 64, \"max_bytes\": \"1G\",\n"
 	    "              \"max_message_size\": 65536, \"max_pending_per_client\": 16 },\n"
-	    "  \"providers\": [ { \"device\": \"0000:03:00.0\", \"bar\": 2 } ],\n"
+	    "  \"providers\": [ { \"device\": \"0000:06:00.0\", \"bar\": 2 },\n"
+	    "                 { \"device\": \"0000:03:00.0\", \"bar\": 2 } ],\n"
 	    "  \"rules\": [\n"
 	    "    { \"uid\": 0, \"devices\": [\"*\"], \"types\": [\"p2p\", \"host\", \"memfd\"] },\n"
 	    "    { \"uid\": %d, \"devices\": [\"0000:03:00.0\", \"0000:04:00.0\"],\n"
@@ -789,6 +790,22 @@ static int t_alloc_p2p_without_kmod(void)
 	} else {
 		CHECK(r == -ENODEV && strstr(p2p_last_message(c), "p2pbroker"),
 		      "p2p without kmod: r=%d msg=%s", r, p2p_last_message(c));
+		/* "auto" picks the configured provider closest to the peers (as
+		 * pci_p2pmem_find_many): 03:00.0 for a peer on its switch, 06:00.0
+		 * for its sibling function, none for a peer neither reaches */
+		req.provider = "auto";
+		r = p2p_alloc(c, &req, &info, &fd, NULL);
+		CHECK(r == -ENODEV && strstr(p2p_last_message(c), "provider 0000:03:00.0 chosen"),
+		      "auto for peer 04:00.0: %s", p2p_last_message(c));
+		peers[0] = "0000:06:00.1";
+		r = p2p_alloc(c, &req, &info, &fd, NULL);
+		CHECK(r == -ENODEV && strstr(p2p_last_message(c), "provider 0000:06:00.0 chosen"),
+		      "auto for peer 06:00.1: %s", p2p_last_message(c));
+		peers[0] = "0000:41:00.0"; /* behind the second host bridge, not Zen */
+		r = p2p_alloc(c, &req, &info, &fd, NULL);
+		CHECK(r == -ENODEV &&
+			  strstr(p2p_last_message(c), "no provider device reaches all peers"),
+		      "auto for peer 41:00.0: %s", p2p_last_message(c));
 	}
 	/* unknown peer */
 	peers[0] = "0000:77:00.0";
