@@ -37,7 +37,7 @@
  * (limits.max_message_size in p2pd.json); it says so in the hello reply. */
 #define P2P_PROTO_HDR_SIZE 16
 #define P2P_PROTO_MIN_MESSAGE 64	  /* smallest configurable request limit */
-#define P2P_PROTO_MAX_REQUEST (64 * 1024) /* bytes of one request datagram, header incl. */
+#define P2P_PROTO_MAX_REQUEST (64 * 1024) /* default max_message_size (header incl.) */
 #define P2P_PROTO_CHUNK (60 * 1024)	  /* JSON bytes per reply datagram */
 #define P2P_PROTO_MAX_DATAGRAM (P2P_PROTO_HDR_SIZE + P2P_PROTO_CHUNK)
 #define P2P_PROTO_MAX_REPLY (64 * 1024 * 1024) /* bytes of one reassembled reply */

@@ -1,5 +1,17 @@
 # mk/daemon.mk - p2pd, libp2pclient, p2pctl online mode, systemd units,
 # integration tests, fuzzing, benchmark, install, `make run`.
+#
+#   make check-integration  (in make check) real p2pd + libp2pclient + p2pctl, bad input,
+#                           socket activation, notify, journal, hotplug, valgrind, systemd
+#                           units (verify, exposure), make install + a client from the .pc
+#   make check-proto        (in make check) cmocka tests of the wire codec
+#   make check-proto-fuzz   (in make check) the fuzz harness over its seeds
+#   make check-symbols      (in make check) libp2pclient exports == libp2pclient.sym
+#   make check-daemon-vm    udmabuf and dma-heap backends in a TCG guest (beside vmcheck)
+#   make fuzz-proto         libFuzzer, FUZZ_PROTO_SECONDS (20); `make fuzz` runs it
+#   make bench-alloc        allocation latency/throughput vs the limit, RSS per 10k buffers
+#   make install            DESTDIR/PREFIX, Debian layout
+#   make run                p2pd on this machine, socket in $(BUILD)/run/
 
 P2P_VERSION ?= 0.1
 P2P_COMMA := ,
