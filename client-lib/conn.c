@@ -385,6 +385,7 @@ static const struct conn_field conn_hello_fields[] = {
 static const struct conn_field conn_check_fields[] = {
     {.key = "provider", .type = CONN_F_STRING, .required = true, .max_len = 32},
     {.key = "client", .type = CONN_F_STRING, .required = true, .max_len = 32},
+    {.key = "kernel", .type = CONN_F_BOOL},
 };
 static const struct conn_field conn_matrix_fields[] = {
     {.key = "all", .type = CONN_F_BOOL},

@@ -408,16 +408,24 @@ P2P_EXPORT int p2p_topology_json(struct p2p_conn *conn, char **ret_json)
 P2P_EXPORT int p2p_check_json(struct p2p_conn *conn, const char *provider, const char *client,
 			      char **ret_json)
 {
+	return p2p_check_ex_json(conn, provider, client, 0, ret_json);
+}
+
+P2P_EXPORT int p2p_check_ex_json(struct p2p_conn *conn, const char *provider, const char *client,
+				 unsigned flags, char **ret_json)
+{
 	struct json_object *req;
 	int r;
 
-	if (!provider || !client)
+	if (!provider || !client || (flags & ~P2P_CHECK_KERNEL))
 		return -EINVAL;
 	req = json_object_new_object();
 	if (!req)
 		return -ENOMEM;
 	json_object_object_add(req, "provider", json_object_new_string(provider));
 	json_object_object_add(req, "client", json_object_new_string(client));
+	if (flags & P2P_CHECK_KERNEL)
+		json_object_object_add(req, "kernel", json_object_new_boolean(1));
 	r = p2p_call_json(conn, P2P_OP_CHECK, req, "check", ret_json);
 	json_object_put(req);
 	return r;

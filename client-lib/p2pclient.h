@@ -83,6 +83,11 @@ P2P_EXPORT int p2p_hello(struct p2p_conn *conn, struct p2p_hello_info *ret_info)
 P2P_EXPORT int p2p_topology_json(struct p2p_conn *conn, char **ret_json);
 P2P_EXPORT int p2p_check_json(struct p2p_conn *conn, const char *provider, const char *client,
 			      char **ret_json);
+/* As p2p_check_json(); with P2P_CHECK_KERNEL the reply also carries
+ * "kernel_live": the running kernel's own verdict (needs p2pbroker.ko). */
+#define P2P_CHECK_KERNEL (1u << 0)
+P2P_EXPORT int p2p_check_ex_json(struct p2p_conn *conn, const char *provider, const char *client,
+				 unsigned flags, char **ret_json);
 P2P_EXPORT int p2p_matrix_json(struct p2p_conn *conn, bool all, char **ret_json);
 
 struct p2p_alloc_req {

@@ -79,6 +79,39 @@ static int online_doc(struct p2p_conn *c, const struct p2pctl_opts *o, const cha
 	return rc;
 }
 
+/* check: the shared rendering, plus the live kernel's verdict (--kernel) */
+static int online_check(struct p2p_conn *c, const struct p2pctl_opts *o, int r, char *text)
+{
+	struct json_object *doc, *k, *v;
+	int rc;
+
+	if (r < 0)
+		return online_fail(c, "check", r);
+	doc = online_parse(text);
+	free(text);
+	if (!doc)
+		return 1;
+	if (o->json) {
+		p2pctl_print_json(stdout, doc);
+		json_object_put(doc);
+		return 0;
+	}
+	rc = p2pctl_render_check(stdout, doc) < 0 ? 1 : 0;
+	if (json_object_object_get_ex(doc, "kernel_live", &k)) {
+		if (json_object_object_get_ex(k, "error", &v))
+			printf("live kernel: unavailable: %s\n", json_object_get_string(v));
+		else
+			printf("live kernel: %s, distance %s (%s p2pd's kernel rules)\n",
+			       json_object_get_string(json_object_object_get(k, "map_type")),
+			       json_object_get_string(json_object_object_get(k, "distance")),
+			       json_object_get_boolean(json_object_object_get(k, "agrees"))
+				   ? "agrees with"
+				   : "DIFFERS from");
+	}
+	json_object_put(doc);
+	return rc;
+}
+
 static const char *jstr(struct json_object *o, const char *k)
 {
 	struct json_object *v;
@@ -328,8 +361,9 @@ int p2pctl_online(int argc, char **argv, const struct p2pctl_opts *o)
 			p2pctl_err("usage: check PROVIDER CLIENT");
 			rc = 2;
 		} else {
-			r = p2p_check_json(c, argv[1], argv[2], &text);
-			rc = online_doc(c, o, "check", r, text, p2pctl_render_check);
+			r = p2p_check_ex_json(c, argv[1], argv[2], o->kernel ? P2P_CHECK_KERNEL : 0,
+					      &text);
+			rc = online_check(c, o, r, text);
 		}
 	} else if (strcmp(cmd, "alloc") == 0) {
 		rc = online_alloc(c, o, argc, argv);

@@ -355,6 +355,16 @@ int alloc_set_revoke(struct alloc_set *set, const struct alloc_backend *b, uint6
 	return s->b->revoke(s->state, handle);
 }
 
+int alloc_set_kernel_verdict(struct alloc_set *set, const struct topo_func *provider,
+			     const struct topo_func *client, int *ret_map, int *ret_distance)
+{
+	for (int i = 0; i < set->n; i++)
+		if (set->slots[i].b->kernel_verdict)
+			return set->slots[i].b->kernel_verdict(set->slots[i].state, provider,
+							       client, ret_map, ret_distance);
+	return -EOPNOTSUPP;
+}
+
 const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t len)
 {
 	size_t o = 0;

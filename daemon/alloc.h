@@ -60,6 +60,14 @@ struct alloc_backend {
 	int (*alloc)(void *state, const struct alloc_request *req, struct alloc_result *ret);
 	void (*release)(void *state, uint64_t handle);
 	int (*revoke)(void *state, uint64_t handle);
+	/*
+	 * Optional (kmod): the running kernel's own verdict for the pair, as
+	 * pci_p2pdma_distance_many() computes it.  *ret_map gets an enum
+	 * verdict_map value, *ret_distance the distance (-1 when refused).
+	 * -ENODEV when a function does not exist in the kernel.
+	 */
+	int (*kernel_verdict)(void *state, const struct topo_func *provider,
+			      const struct topo_func *client, int *ret_map, int *ret_distance);
 };
 
 #ifdef P2P_HAVE_ALLOC_KMOD
@@ -91,6 +99,11 @@ int alloc_set_alloc(struct alloc_set *set, const struct alloc_request *req,
 		    struct alloc_result *ret, const struct alloc_backend **ret_backend);
 void alloc_set_release(struct alloc_set *set, const struct alloc_backend *b, uint64_t handle);
 int alloc_set_revoke(struct alloc_set *set, const struct alloc_backend *b, uint64_t handle);
+
+/* The live kernel's verdict through the first backend that offers one;
+ * -EOPNOTSUPP when none does (p2pbroker.ko not loaded). */
+int alloc_set_kernel_verdict(struct alloc_set *set, const struct topo_func *provider,
+			     const struct topo_func *client, int *ret_map, int *ret_distance);
 
 /* Names of the opened backends, comma-separated ("udmabuf,memfd"). */
 const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t len);

@@ -289,6 +289,37 @@ static int server_find_dev(struct p2p_server *srv, struct p2p_client *c,
 	return server_reply_err(srv, c, h->opcode, h->id, ENODEV, msg) < 0 ? -1 : 1;
 }
 
+/* "kernel_live": the running kernel's own answer (through p2pbroker.ko), next
+ * to the rules p2pd applies itself. */
+static void server_check_kernel(struct p2p_server *srv, struct json_object *chk,
+				const struct verdict *v, int p, int cl)
+{
+	struct json_object *k = json_object_new_object();
+	int kmap = 0, kdist = -1, kr;
+
+	if (!k)
+		return;
+	kr = alloc_set_kernel_verdict(srv->alloc, &srv->topo->funcs[p], &srv->topo->funcs[cl],
+				      &kmap, &kdist);
+	if (kr == 0) {
+		json_object_object_add(
+		    k, "map_type",
+		    json_object_new_string(verdict_map_name((enum verdict_map)kmap)));
+		json_object_object_add(k, "distance", json_object_new_int(kdist));
+		json_object_object_add(k, "agrees",
+				       json_object_new_boolean(kmap == (int)v->kernel_map &&
+							       (kmap == VERDICT_NOT_SUPPORTED ||
+								kdist == v->kernel_distance)));
+	} else {
+		json_object_object_add(k, "error",
+				       json_object_new_string(kr == -EOPNOTSUPP
+								  ? "the live kernel verdict needs "
+								    "p2pbroker.ko (/dev/p2pbroker)"
+								  : strerror(-kr)));
+	}
+	json_object_object_add(chk, "kernel_live", k);
+}
+
 static int op_check(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		    struct json_object *req)
 {
@@ -309,6 +340,8 @@ static int op_check(struct p2p_server *srv, struct p2p_client *c, const struct p
 		return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
 	verdict_pair(srv->vctx, p, cl, v);
 	chk = report_check(srv->topo, v, p, cl);
+	if (chk && conn_json_bool(req, "kernel", false))
+		server_check_kernel(srv, chk, v, p, cl);
 	free(v);
 	o = json_object_new_object();
 	if (!chk || !o) {

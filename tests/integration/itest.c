@@ -614,6 +614,24 @@ static int t_check(void)
 		}
 	}
 	CHECK(r == 0 || (p2p_disconnect(c), 0), "check: %s", p2p_strerror(r));
+	/* the live kernel's verdict rides along when asked (kmod only) */
+	r = p2p_check_ex_json(c, "0000:03:00.0", "0000:04:00.0", P2P_CHECK_KERNEL, &text);
+	if (r == 0) {
+		struct json_object *k;
+
+		doc = json_tokener_parse(text);
+		free(text);
+		ok = doc && json_object_object_get_ex(doc, "kernel_live", &k) &&
+		     (have_dev("/dev/p2pbroker")
+			  ? jget(k, "map_type") != NULL
+			  : jget(k, "error") && strstr(jget(k, "error"), "p2pbroker"));
+		json_object_put(doc);
+		if (!ok) {
+			p2p_disconnect(c);
+			CHECK(0, "check with kernel: true: no (truthful) kernel_live");
+		}
+	}
+	CHECK(r == 0 || (p2p_disconnect(c), 0), "check kernel: %s", p2p_strerror(r));
 	r = p2p_check_json(c, "0000:99:00.0", "0000:04:00.0", &text);
 	p2p_disconnect(c);
 	CHECK(r == -ENODEV, "unknown provider: got %d, want -ENODEV", r);
