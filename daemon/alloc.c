@@ -365,6 +365,38 @@ int alloc_set_kernel_verdict(struct alloc_set *set, const struct topo_func *prov
 	return -EOPNOTSUPP;
 }
 
+int alloc_set_list(struct alloc_set *set,
+		   void (*cb)(void *userdata, const struct alloc_backend *b,
+			      const struct alloc_live *live),
+		   void *userdata)
+{
+	struct alloc_live *buf = NULL;
+	int total = 0;
+
+	for (int i = 0; i < set->n; i++) {
+		const struct alloc_backend *b = set->slots[i].b;
+		int n;
+
+		if (!b->list)
+			continue;
+		if (!buf) {
+			buf = calloc(ALLOC_LIST_MAX, sizeof(*buf));
+			if (!buf)
+				return -ENOMEM;
+		}
+		n = b->list(set->slots[i].state, buf, ALLOC_LIST_MAX);
+		if (n < 0)
+			continue;
+		if (n > ALLOC_LIST_MAX)
+			n = ALLOC_LIST_MAX;
+		for (int k = 0; k < n; k++)
+			cb(userdata, b, &buf[k]);
+		total += n;
+	}
+	free(buf);
+	return total;
+}
+
 const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t len)
 {
 	size_t o = 0;

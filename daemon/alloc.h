@@ -34,6 +34,18 @@ struct alloc_request {
 	uid_t owner_uid;		  /* for the backend's own records */
 };
 
+/* A buffer the backend still holds (LIST), for a restarted p2pd. */
+struct alloc_live {
+	uint64_t handle; /* as alloc_result.handle */
+	enum alloc_type type;
+	uint64_t size;
+	char provider[TOPO_BDF_LEN]; /* "" for host memory */
+	uid_t owner_uid;
+	bool revoked;
+};
+
+#define ALLOC_LIST_MAX 65536 /* live buffers adopted per backend */
+
 struct alloc_result {
 	int fd;		 /* new fd (O_CLOEXEC), owned by the caller */
 	uint64_t size;	 /* bytes actually allocated (page-rounded for dma-bufs) */
@@ -68,6 +80,12 @@ struct alloc_backend {
 	 */
 	int (*kernel_verdict)(void *state, const struct topo_func *provider,
 			      const struct topo_func *client, int *ret_map, int *ret_distance);
+	/*
+	 * Optional (kmod): the buffers the backend still holds, which outlive a
+	 * p2pd restart (clients keep their fds).  Fills up to @max entries and
+	 * returns how many are live (may exceed @max), or -errno.
+	 */
+	int (*list)(void *state, struct alloc_live *out, int max);
 };
 
 #ifdef P2P_HAVE_ALLOC_KMOD
@@ -104,6 +122,15 @@ int alloc_set_revoke(struct alloc_set *set, const struct alloc_backend *b, uint6
  * -EOPNOTSUPP when none does (p2pbroker.ko not loaded). */
 int alloc_set_kernel_verdict(struct alloc_set *set, const struct topo_func *provider,
 			     const struct topo_func *client, int *ret_map, int *ret_distance);
+
+/*
+ * alloc_set_list() - call @cb for every live buffer of every backend that can
+ * list them.  Returns the number reported, or -errno (-ENOMEM).
+ */
+int alloc_set_list(struct alloc_set *set,
+		   void (*cb)(void *userdata, const struct alloc_backend *b,
+			      const struct alloc_live *live),
+		   void *userdata);
 
 /* Names of the opened backends, comma-separated ("udmabuf,memfd"). */
 const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t len);

@@ -22,7 +22,9 @@ struct json_object;
 /* A buffer handed out; owned by its client's list and the server's id table. */
 struct p2p_buffer {
 	uint64_t id;
-	struct p2p_client *owner;
+	struct p2p_client *owner; /* NULL: an orphan adopted after a restart */
+	uid_t orphan_uid;	  /* the orphan's owner, from the backend */
+	bool seen;		  /* orphan still listed by its backend */
 	enum alloc_type type;
 	const struct alloc_backend *backend;
 	uint64_t handle;

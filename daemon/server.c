@@ -165,6 +165,8 @@ static void server_buffer_free(struct p2p_server *srv, struct p2p_buffer *b)
 		b->prev->next = b->next;
 	else if (c)
 		c->buffers = b->next;
+	else
+		srv->orphans = b->next;
 	if (b->next)
 		b->next->prev = b->prev;
 	server_buffer_unlink(srv, b);
@@ -190,6 +192,10 @@ static struct json_object *server_buffer_json(const struct p2p_buffer *b, bool w
 		json_object_object_add(o, "client", json_object_new_uint64(b->owner->id));
 		json_object_object_add(o, "uid", json_object_new_int64(b->owner->uid));
 		json_object_object_add(o, "pid", json_object_new_int64(b->owner->pid));
+	} else if (with_owner) {
+		json_object_object_add(o, "client", NULL);
+		json_object_object_add(o, "uid", json_object_new_int64(b->orphan_uid));
+		json_object_object_add(o, "orphaned", json_object_new_boolean(1));
 	}
 	return o;
 }
@@ -676,6 +682,68 @@ static int op_release(struct p2p_server *srv, struct p2p_client *c, const struct
 	return server_reply_ok(srv, c, h, o, -1);
 }
 
+/* ---- orphans: buffers a backend still holds from before a restart ---- */
+
+static void server_orphan_seen(void *userdata, const struct alloc_backend *be,
+			       const struct alloc_live *l)
+{
+	struct p2p_server *srv = userdata;
+	struct p2p_buffer *b;
+
+	for (b = srv->orphans; b; b = b->next) {
+		if (b->backend == be && b->handle == l->handle) {
+			b->seen = true;
+			return;
+		}
+	}
+	/* a buffer of a live connection is not an orphan */
+	for (struct p2p_client *c = srv->clients; c; c = c->next)
+		for (b = c->buffers; b; b = b->next)
+			if (b->backend == be && b->handle == l->handle)
+				return;
+	if (l->revoked || l->type >= ALLOC_TYPE__COUNT)
+		return;
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return;
+	b->id = srv->next_buffer_id++;
+	b->type = l->type;
+	b->backend = be;
+	b->handle = l->handle;
+	b->size = l->size;
+	b->orphan_uid = l->owner_uid;
+	b->seen = true;
+	snprintf(b->provider, sizeof(b->provider), "%s", l->provider);
+	snprintf(b->name, sizeof(b->name), "(from before a restart)");
+	b->peers = json_object_new_array();
+	b->next = srv->orphans;
+	if (srv->orphans)
+		srv->orphans->prev = b;
+	srv->orphans = b;
+	b->hnext = *server_bucket(srv, b->id);
+	*server_bucket(srv, b->id) = b;
+	srv->n_buffers++;
+	srv->n_bytes += b->size;
+}
+
+/* Adopt what the backends list, and forget orphans whose memory is gone. */
+static void server_refresh_orphans(struct p2p_server *srv)
+{
+	struct p2p_buffer *b, *next;
+	int n;
+
+	for (b = srv->orphans; b; b = b->next)
+		b->seen = false;
+	n = alloc_set_list(srv->alloc, server_orphan_seen, srv);
+	if (n < 0)
+		return;
+	for (b = srv->orphans; b; b = next) {
+		next = b->next;
+		if (!b->seen)
+			server_buffer_free(srv, b);
+	}
+}
+
 static int op_list(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		   bool all)
 {
@@ -689,6 +757,11 @@ static int op_list(struct p2p_server *srv, struct p2p_client *c, const struct p2
 	for (struct p2p_client *k = all ? srv->clients : c; k; k = all ? k->next : NULL)
 		for (struct p2p_buffer *b = k->buffers; b; b = b->next)
 			json_object_array_add(arr, server_buffer_json(b, all));
+	if (all) {
+		server_refresh_orphans(srv);
+		for (struct p2p_buffer *b = srv->orphans; b; b = b->next)
+			json_object_array_add(arr, server_buffer_json(b, true));
+	}
 	json_object_object_add(o, "buffers", arr);
 	return server_reply_ok(srv, c, h, o, -1);
 }
@@ -1479,6 +1552,10 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 			return -ENOMEM;
 		log_msg(LOG_INFO, "watchdog every %llu ms", (unsigned long long)(wd_usec / 2000));
 	}
+	server_refresh_orphans(srv);
+	if (srv->orphans)
+		log_msg(LOG_NOTICE, "adopted %llu live buffers from before a restart",
+			(unsigned long long)srv->n_buffers);
 	alloc_set_describe(srv->alloc, names, sizeof(names));
 	log_msg(LOG_INFO, "ready: %d PCI functions, backends %s, config %s",
 		srv->topo ? srv->topo->nfuncs : 0, names[0] ? names : "(none)",
@@ -1531,6 +1608,8 @@ void server_cleanup(struct p2p_server *srv)
 		close(srv->uevent_fd);
 	if (srv->base)
 		event_base_free(srv->base);
+	while (srv->orphans)
+		server_buffer_free(srv, srv->orphans);
 	alloc_set_free(srv->alloc);
 	verdict_ctx_free(srv->vctx);
 	topo_free(srv->topo);

@@ -68,6 +68,7 @@ struct p2p_server {
 	unsigned n_clients;
 	uint64_t next_client_id;
 
+	struct p2p_buffer *orphans; /* live in a backend, no connection (restart) */
 	struct p2p_buffer *buf_hash[SERVER_BUF_HASH];
 	uint64_t next_buffer_id;
 	uint64_t n_buffers, n_bytes;
