@@ -319,21 +319,26 @@ const struct alloc_backend *alloc_set_backend(const struct alloc_set *set, enum 
 int alloc_set_alloc(struct alloc_set *set, const struct alloc_request *req,
 		    struct alloc_result *ret, const struct alloc_backend **ret_backend)
 {
-	struct alloc_slot *s;
-	struct alloc_result res = {.fd = -1};
-	int r;
+	int r = -ENODEV;
 
 	if (req->type >= ALLOC_TYPE__COUNT || req->size == 0)
 		return -EINVAL;
-	s = alloc_set_slot(set, req->type);
-	if (!s)
-		return -ENODEV;
-	r = s->b->alloc(s->state, req, &res);
-	if (r < 0)
-		return r;
-	*ret = res;
-	*ret_backend = s->b;
-	return 0;
+	/* the first backend that works: udmabuf refuses what exceeds its
+	 * size_limit_mb, dma-heap may then still serve it */
+	for (int i = 0; i < set->n; i++) {
+		struct alloc_slot *s = &set->slots[i];
+		struct alloc_result res = {.fd = -1};
+
+		if (!(s->b->types & ALLOC_TYPE_BIT(req->type)))
+			continue;
+		r = s->b->alloc(s->state, req, &res);
+		if (r == 0) {
+			*ret = res;
+			*ret_backend = s->b;
+			return 0;
+		}
+	}
+	return r;
 }
 
 void alloc_set_release(struct alloc_set *set, const struct alloc_backend *b, uint64_t handle)

@@ -110,9 +110,9 @@ void alloc_set_free(struct alloc_set *set);
 /* The backend that would serve @type, or NULL. */
 const struct alloc_backend *alloc_set_backend(const struct alloc_set *set, enum alloc_type type);
 
-/* Allocate through the first available backend for req->type.  Returns 0 and
- * *ret (with *ret_backend), -ENODEV when no backend serves the type, or the
- * backend's -errno. */
+/* Allocate through the first backend for req->type that succeeds (in the
+ * preference order).  Returns 0 and *ret (with *ret_backend), -ENODEV when no
+ * backend serves the type, or the last backend's -errno. */
 int alloc_set_alloc(struct alloc_set *set, const struct alloc_request *req,
 		    struct alloc_result *ret, const struct alloc_backend **ret_backend);
 void alloc_set_release(struct alloc_set *set, const struct alloc_backend *b, uint64_t handle);

@@ -786,6 +786,44 @@ static int t_alloc_host_truthful(void)
 	return 0;
 }
 
+/* udmabuf refuses buffers over its size_limit_mb (64 MiB by default): the
+ * next host backend (dma-heap) serves them */
+static int t_host_fallback(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = {.size = 96ull << 20, .types = P2P_BUF_HOST};
+	struct p2p_buffer_info info;
+	const char *want = expected_host_backend();
+	long limit_mb = 64;
+	int fd = -1, r;
+	FILE *f;
+
+	CHECK(c, "connect");
+	f = fopen("/sys/module/udmabuf/parameters/size_limit_mb", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &limit_mb) != 1)
+			limit_mb = 64;
+		fclose(f);
+	}
+	if (want && strcmp(want, "udmabuf") == 0 && limit_mb < 96 &&
+	    have_dev("/dev/dma_heap/system") && backend_enabled("dma-heap"))
+		want = "dma-heap";
+	else if (want && strcmp(want, "udmabuf") == 0 && limit_mb < 96)
+		want = NULL; /* nothing can serve it */
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	printf("  (96 MiB host buffer: %s%s%s)\n", r == 0 ? info.backend : p2p_last_message(c),
+	       want ? ", expected " : "", want ? want : "");
+	if (r == 0)
+		close(fd);
+	p2p_disconnect(c);
+	if (!want)
+		CHECK(r < 0, "a 96 MiB host buffer from %s, which cannot serve it", info.backend);
+	else
+		CHECK(r == 0 && strcmp(info.backend, want) == 0, "want %s: r=%d backend %s", want,
+		      r, r == 0 ? info.backend : "-");
+	return 0;
+}
+
 static int t_alloc_p2p_without_kmod(void)
 {
 	struct p2p_conn *c = conn_open();
@@ -1735,6 +1773,7 @@ int main(int argc, char **argv)
 	run_test("matrix --all", t_matrix);
 	run_test("alloc memfd: size, seals, data across processes, list, release", t_alloc_memfd);
 	run_test("host buffers are typed truthfully for this machine", t_alloc_host_truthful);
+	run_test("host buffers over udmabuf's size limit fall back to dma-heap", t_host_fallback);
 	run_test("p2p without p2pbroker.ko, unknown peer", t_alloc_p2p_without_kmod);
 	run_test("disconnect frees the accounting", t_disconnect_frees);
 	run_test("p2pctl online: status, alloc, topo, check, revoke", t_p2pctl);

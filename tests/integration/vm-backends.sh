@@ -53,6 +53,10 @@ for b in udmabuf,memfd dma-heap,memfd; do
 	P2PD_BACKENDS=$b ITEST_ONLY="alloc memfd,host buffers,disconnect,revoke,unprivileged,fds leaked,SIGTERM" \
 		/bin/itest /bin/p2pd /bin/p2pctl /fixture - 2>&1 | sed "s/^/VMB[$b]: /"
 done
+b=udmabuf,dma-heap,memfd
+echo "VMB: backends $b"
+P2PD_BACKENDS=$b ITEST_ONLY="fall back,fds leaked,SIGTERM" \
+	/bin/itest /bin/p2pd /bin/p2pctl /fixture - 2>&1 | sed "s/^/VMB[$b]: /"
 echo "VMB: done"
 poweroff -f
 EOI
@@ -76,6 +80,12 @@ for b in udmabuf dma-heap; do
 		echo "FAIL - $b backend not exercised (see $log)"; fail=$((fail + 1))
 	fi
 done
+if grep -qE '^VMB\[udmabuf,dma-heap,memfd\]: ok - host buffers over' "$log" &&
+	grep -qE '^VMB\[udmabuf,dma-heap,memfd\]:   \(96 MiB host buffer: dma-heap' "$log"; then
+	echo "ok - a host buffer over udmabuf's limit comes from dma-heap"; pass=$((pass + 1))
+else
+	echo "FAIL - udmabuf -> dma-heap fallback not seen (see $log)"; fail=$((fail + 1))
+fi
 grep -q '^VMB: done' "$log" || { echo "FAIL - guest did not finish (see $log)"; fail=$((fail + 1)); }
 echo "vm-backends: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
