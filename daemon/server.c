@@ -32,6 +32,7 @@
 #define P2P_SERVER_VERSION "0.1"
 #endif
 #define SERVER_DRAIN_SEC 2
+#define SERVER_MATRIX_MAX_DEVICES 512 /* 262144 cells, ~15 MB of JSON */
 
 static struct log_ctx server_client_ctx(const struct p2p_client *c)
 {
@@ -363,11 +364,26 @@ static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct 
 		     struct json_object *req)
 {
 	struct json_object *o, *m;
-	int r = server_need_topo(srv, c, h);
+	bool all = conn_json_bool(req, "all", false);
+	int r = server_need_topo(srv, c, h), n = 0;
 
 	if (r)
 		return r < 0 ? -1 : 0;
-	m = report_matrix(srv->topo, srv->vctx, conn_json_bool(req, "all", false));
+	/* N^2 cells: past the limit the document would take gigabytes to build
+	 * and block every other client meanwhile */
+	for (int i = 0; i < srv->topo->nfuncs; i++)
+		if (all || topo_is_p2p_relevant(&srv->topo->funcs[i]))
+			n++;
+	if (n > SERVER_MATRIX_MAX_DEVICES) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg),
+			 "a matrix over %d devices is larger than p2pd serves (%d): ask for pairs "
+			 "with check, or run 'p2pctl --offline matrix' on this machine",
+			 n, SERVER_MATRIX_MAX_DEVICES);
+		return server_reply_err(srv, c, h->opcode, h->id, E2BIG, msg);
+	}
+	m = report_matrix(srv->topo, srv->vctx, all);
 	o = json_object_new_object();
 	if (!m || !o) {
 		json_object_put(m);

@@ -1611,6 +1611,24 @@ static int t_big_topology(void)
 
 		r = r < 0 ? r : st2;
 	}
+	{ /* the matrix of all 512 functions (+ host bridges) is refused, not built */
+		struct p2p_conn *c2 = NULL;
+		char *m = NULL;
+		int mr = -1;
+
+		pid = start_p2pd(big_fixture, cfg_path, bsock, st, sizeof(st));
+		if (pid > 0 && p2p_connect(bsock, &c2) == 0) {
+			mr = p2p_matrix_json(c2, true, &m);
+			free(m);
+			if (mr != -E2BIG || !strstr(p2p_last_message(c2), "check"))
+				fail_why("matrix --all of a big tree: %d '%s'", mr,
+					 p2p_last_message(c2));
+		}
+		p2p_disconnect(c2);
+		if (pid > 0)
+			stop_p2pd(pid);
+		CHECK(mr == -E2BIG, "matrix --all of the big tree: %s", why);
+	}
 	CHECK(n > 0 && len > 4 * P2P_PROTO_CHUNK,
 	      "big topology: %d devices, %zu bytes (want > %d: split reply)", n, len,
 	      4 * P2P_PROTO_CHUNK);
@@ -1793,7 +1811,7 @@ int main(int argc, char **argv)
 	run_test("clients killed mid-request", t_killed_mid_request);
 	run_test("max_connections", t_connection_limit);
 	run_test("no fds leaked in p2pd", t_no_leaks);
-	run_test("split replies: topology of a big tree", t_big_topology);
+	run_test("split replies: topology of a big tree; its matrix refused", t_big_topology);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
 	run_test("--log journal: structured fields", t_journal);

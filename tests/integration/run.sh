@@ -14,7 +14,7 @@ chmod 755 "$work"
 
 # A tree big enough that its topology reply must be split into datagrams.
 big=-
-if python3 tests/fixtures/gen-fabric.py "$work/big" --functions 512 --no-tables >/dev/null 2>&1; then
+if python3 tests/fixtures/gen-fabric.py "$work/big" --functions 600 --no-tables >/dev/null 2>&1; then
 	big=$work/big
 fi
 
