@@ -49,7 +49,7 @@ exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=d
 	--log-file=$work/valgrind.%p.log $(readlink -f "$vg_p2pd") "\$@"
 EOV
 	chmod +x "$work/vg-p2pd"
-	vout=$(ITEST_ONLY="readiness,hello,topology of the fixture,check:,matrix,alloc,disconnect,unprivileged,revoke,reload,bad input,killed,max_conn,fds leaked,SIGTERM" \
+	vout=$(ITEST_ONLY="readiness,hello,topology of the fixture,check:,matrix --all,alloc,disconnect,unprivileged,revoke,reload,bad input,killed,max_conn,fds leaked,SIGTERM" \
 		"$BUILD/tests/itest" "$work/vg-p2pd" "$BUILD/p2pctl" tests/fixtures/sysfs/qemu-q35 - 2>&1)
 	vrc=$?
 	verr=$(cat "$work"/valgrind.*.log 2>/dev/null)
