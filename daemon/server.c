@@ -265,20 +265,33 @@ static int server_need_topo(struct p2p_server *srv, struct p2p_client *c,
 
 static int op_topology(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
 {
-	struct json_object *o, *t;
 	int r = server_need_topo(srv, c, h);
 
 	if (r)
 		return r < 0 ? -1 : 0;
-	t = report_topo(srv->topo);
-	o = json_object_new_object();
-	if (!t || !o) {
-		json_object_put(t);
+	/* the same document for everyone until the topology changes: built once */
+	if (!srv->topo_reply) {
+		struct json_object *o = json_object_new_object(), *t = report_topo(srv->topo);
+
+		if (!t || !o) {
+			json_object_put(t);
+			json_object_put(o);
+			return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
+		}
+		json_object_object_add(o, "topology", t);
+		json_object_object_add(o, "ok", json_object_new_boolean(1));
+		srv->topo_reply = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
-		return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
+		if (!srv->topo_reply)
+			return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
 	}
-	json_object_object_add(o, "topology", t);
-	return server_reply_ok(srv, c, h, o, -1);
+	r = client_queue(c, h->opcode, h->id, P2P_FLAG_REPLY, srv->topo_reply,
+			 strlen(srv->topo_reply), -1);
+	if (r < 0) {
+		server_drop_client(srv, c);
+		return -1;
+	}
+	return 0;
 }
 
 static int server_find_dev(struct p2p_server *srv, struct p2p_client *c,
@@ -1186,6 +1199,8 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen)
 	verdict_ctx_free(srv->vctx);
 	topo_free(srv->topo);
 	config_free(srv->cfg);
+	free(srv->topo_reply);
+	srv->topo_reply = NULL;
 	srv->cfg = cfg;
 	srv->topo = t;
 	srv->vctx = v;
@@ -1285,6 +1300,8 @@ static void server_on_rescan(evutil_socket_t s, short what, void *arg)
 	}
 	verdict_ctx_free(srv->vctx);
 	topo_free(srv->topo);
+	free(srv->topo_reply);
+	srv->topo_reply = NULL;
 	srv->topo = r == 0 ? t : NULL;
 	srv->vctx = r == 0 ? v : NULL;
 	srv->stats.rescans++;
@@ -1631,6 +1648,7 @@ void server_cleanup(struct p2p_server *srv)
 	topo_free(srv->topo);
 	config_free(srv->cfg);
 	free(srv->rbuf);
+	free(srv->topo_reply);
 	if (srv->rootfd >= 0)
 		close(srv->rootfd);
 }

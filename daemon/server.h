@@ -50,6 +50,7 @@ struct p2p_server {
 	char cfg_path[256]; /* "" = built-in defaults */
 	struct topo *topo;  /* NULL when the root has no PCI at all */
 	struct verdict_ctx *vctx;
+	char *topo_reply; /* cached topology reply, NULL until asked; freed on change */
 
 	struct alloc_set *alloc;
 
