@@ -100,6 +100,11 @@ int client_new(struct p2p_server *srv, int fd, uint64_t id, struct p2p_client **
 		close(fd);
 		return r ? r : -EIO;
 	}
+	{ /* room for a few whole reply chunks whatever net.core.wmem_default says */
+		int sndbuf = 4 * P2P_PROTO_MAX_DATAGRAM;
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
