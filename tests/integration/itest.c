@@ -1443,6 +1443,37 @@ static int t_connection_limit(void)
 	return still_serving();
 }
 
+/* SIGTERM while a client has replies queued that it never reads: p2pd gives
+ * the drain a bounded time and still exits cleanly */
+static int t_sigterm_drain(void)
+{
+	char dsock[300], saved[300];
+	int64_t t0;
+	pid_t pid;
+	int fd, st, fl;
+
+	snprintf(dsock, sizeof(dsock), "%s/drain.sock", tmpdir);
+	pid = start_p2pd(fixture, cfg_path, dsock, NULL, 0);
+	CHECK(pid > 0, "start: %s", why);
+	snprintf(saved, sizeof(saved), "%s", sock_path);
+	snprintf(sock_path, sizeof(sock_path), "%s", dsock);
+	fd = raw_connect();
+	snprintf(sock_path, sizeof(sock_path), "%s", saved);
+	CHECK(fd >= 0, "connect");
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	for (int i = 0; i < 200; i++)
+		if (raw_send(fd, 1, P2P_OP_TOPOLOGY, 0, 2, "{}", 2) < 0)
+			break;
+	usleep(200000);
+	t0 = now_ms();
+	st = stop_p2pd(pid);
+	close(fd);
+	CHECK(st == 0, "exit status %d", st);
+	CHECK(now_ms() - t0 < 5000, "took %lld ms to stop", (long long)(now_ms() - t0));
+	return 0;
+}
+
 static int t_watchdog(void)
 {
 	char wsock[300], note[4096];
@@ -1813,6 +1844,7 @@ int main(int argc, char **argv)
 	run_test("no fds leaked in p2pd", t_no_leaks);
 	run_test("split replies: topology of a big tree; its matrix refused", t_big_topology);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
+	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
 	run_test("--log journal: structured fields", t_journal);
 	run_test("socket activation via systemd-socket-activate", t_socket_activation);
