@@ -157,6 +157,30 @@ void server_buffer_unlink(struct p2p_server *srv, struct p2p_buffer *b)
 	alloc_set_release(srv->alloc, b->backend, b->handle);
 }
 
+/*
+ * What uid @uid holds in all: quotas are per user, not per connection (a
+ * client cannot multiply its quota by opening more connections), and buffers
+ * adopted after a restart still count against their owner.
+ */
+static struct policy_usage server_uid_usage(const struct p2p_server *srv, uid_t uid)
+{
+	struct policy_usage u = {0};
+
+	for (const struct p2p_client *k = srv->clients; k; k = k->next) {
+		if (k->uid != uid)
+			continue;
+		u.buffers += k->usage.buffers;
+		u.bytes += k->usage.bytes;
+	}
+	for (const struct p2p_buffer *b = srv->orphans; b; b = b->next) {
+		if (b->orphan_uid != uid)
+			continue;
+		u.buffers++;
+		u.bytes += b->size;
+	}
+	return u;
+}
+
 /* Remove @b from its owner's list and the table, and free it. */
 static void server_buffer_free(struct p2p_server *srv, struct p2p_buffer *b)
 {
@@ -586,8 +610,9 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 				continue;
 			}
 		}
+		struct policy_usage held = server_uid_usage(srv, c->uid);
 		r = policy_check_alloc(srv->cfg, srv->topo, c->uid, c->gid,
-				       t == ALLOC_TYPE_P2P ? provider : -1, tn, size, &c->usage,
+				       t == ALLOC_TYPE_P2P ? provider : -1, tn, size, &held,
 				       pwhy, sizeof(pwhy));
 		if (r == -EDQUOT) {
 			log_ctx(LOG_NOTICE, &lc, "alloc refused: %s", pwhy);

@@ -991,6 +991,21 @@ static int nobody_body(void)
 	CHECK(r == -EDQUOT, "5th buffer: got %d, want -EDQUOT", r);
 	CHECK(strstr(p2p_last_message(c), "max_buffers") || strstr(p2p_last_message(c), "buffers"),
 	      "quota message: %s", p2p_last_message(c));
+	/* The quota is the uid's, not the connection's: a second connection of
+	 * the same user gets nothing more, until the first releases one. */
+	struct p2p_conn *c2 = conn_open();
+	CHECK(c2, "second connection as nobody");
+	r = p2p_alloc(c2, &req, &info, &fd, NULL);
+	CHECK(r == -EDQUOT, "second connection past the uid's quota: got %d", r);
+	struct p2p_buffer_info *held = NULL;
+	size_t nheld = 0;
+	CHECK(p2p_list(c, &held, &nheld) == 0 && nheld == 4, "list: %zu buffers", nheld);
+	CHECK(p2p_release(c, held[0].id) == 0, "release one");
+	free(held);
+	r = p2p_alloc(c2, &req, &info, &fd, NULL);
+	CHECK(r == 0, "second connection after a release: %d %s", r, p2p_last_message(c2));
+	close(fd);
+	p2p_disconnect(c2);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
 	p2p_disconnect(c);
