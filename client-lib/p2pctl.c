@@ -505,7 +505,13 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 			topo_free(t);
 			return 1;
 		}
-		if (!is_check) {
+		int n = is_check ? 0 : report_matrix_count(t, o->all);
+		if (n > REPORT_MATRIX_MAX_DEVICES) {
+			char msg[300];
+			report_matrix_too_big(n, msg, sizeof(msg));
+			p2pctl_err("%s", msg);
+			rc = 1;
+		} else if (!is_check) {
 			rc = emit(o, report_matrix(t, ctx, o->all), p2pctl_render_matrix);
 		} else {
 			int p = topo_find(t, argv[1]), c = topo_find(t, argv[2]);

@@ -238,6 +238,23 @@ struct json_object *report_check(const struct topo *t, const struct verdict *v, 
 	return o;
 }
 
+int report_matrix_count(const struct topo *t, bool all)
+{
+	int n = 0;
+	for (int i = 0; i < t->nfuncs; i++)
+		if (all || topo_is_p2p_relevant(&t->funcs[i]))
+			n++;
+	return n;
+}
+
+void report_matrix_too_big(int n, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "a matrix over %d devices is too large to build (limit %d); ask for pairs with "
+		 "'check A B', or leave out --all",
+		 n, REPORT_MATRIX_MAX_DEVICES);
+}
+
 struct json_object *report_matrix(const struct topo *t, const struct verdict_ctx *ctx, bool all)
 {
 	struct json_object *o = json_object_new_object();

@@ -22,6 +22,16 @@ struct json_object *report_topo(const struct topo *t);
 struct json_object *report_check(const struct topo *t, const struct verdict *v, int provider,
 				 int client);
 
+/* Largest matrix built as a JSON document: 512 devices = 262144 cells, ~15 MB of
+ * JSON text (json-c objects cost ~300 bytes a cell, so 4096 devices would take GBs). */
+#define REPORT_MATRIX_MAX_DEVICES 512
+
+/* Devices a matrix covers: the p2p-relevant endpoints, or every function. */
+int report_matrix_count(const struct topo *t, bool all);
+
 /* {"devices":[bdf...], "rows":[{"bdf","cells":[{"map_type","distance","class"}]}]}
  * over the p2p-relevant endpoints, or every function when @all. */
 struct json_object *report_matrix(const struct topo *t, const struct verdict_ctx *ctx, bool all);
+
+/* One error sentence for a matrix over @n > REPORT_MATRIX_MAX_DEVICES devices. */
+void report_matrix_too_big(int n, char *buf, size_t size);

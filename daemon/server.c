@@ -32,7 +32,6 @@
 #define P2P_SERVER_VERSION "0.1"
 #endif
 #define SERVER_DRAIN_SEC 2
-#define SERVER_MATRIX_MAX_DEVICES 512 /* 262144 cells, ~15 MB of JSON */
 
 static struct log_ctx server_client_ctx(const struct p2p_client *c)
 {
@@ -408,16 +407,11 @@ static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct 
 		return r < 0 ? -1 : 0;
 	/* N^2 cells: past the limit the document would take gigabytes to build
 	 * and block every other client meanwhile */
-	for (int i = 0; i < srv->topo->nfuncs; i++)
-		if (all || topo_is_p2p_relevant(&srv->topo->funcs[i]))
-			n++;
-	if (n > SERVER_MATRIX_MAX_DEVICES) {
+	n = report_matrix_count(srv->topo, all);
+	if (n > REPORT_MATRIX_MAX_DEVICES) {
 		char msg[300];
 
-		snprintf(msg, sizeof(msg),
-			 "a matrix over %d devices is larger than p2pd serves (%d): ask for pairs "
-			 "with check, or run 'p2pctl --offline matrix' on this machine",
-			 n, SERVER_MATRIX_MAX_DEVICES);
+		report_matrix_too_big(n, msg, sizeof(msg));
 		return server_reply_err(srv, c, h->opcode, h->id, E2BIG, msg);
 	}
 	m = report_matrix(srv->topo, srv->vctx, all);

@@ -59,6 +59,12 @@ json_check "check acs fix hint" "d['map_type']=='not_supported' and d['fix_hint'
 json_check "matrix shape" "len(d['rows'])==len(d['devices'])>0 and all(len(r['cells'])==len(d['devices']) for r in d['rows'])" -- --fsroot $Q matrix
 "$P2PCTL" --fsroot $Q --json topo >"$tmp/topo.json"
 json_check "matrix --all covers every function" "len(d['devices'])==len(json.load(open('$tmp/topo.json'))['devices'])" -- --fsroot $Q matrix --all
+# A matrix too large to build is refused up front, not after gigabytes of JSON.
+if python3 tests/fixtures/gen-fabric.py "$tmp/big" --functions 600 >/dev/null 2>&1; then
+	expect_err "matrix --all over 600 functions" 1 "too large to build \(limit 512\)" -- --fsroot "$tmp/big" matrix --all
+else
+	bad "generating a 600-function tree"
+fi
 "$P2PCTL" --fsroot $Q topo | grep -q "switch-upstream" && ok "topo tree shows roles" || bad "topo tree"
 "$P2PCTL" --fsroot $Q matrix | grep -q "PIX 4" && ok "matrix table shows PIX 4" || bad "matrix table"
 "$P2PCTL" --fsroot $Q check 03:00.0 04:00.0 | grep -q "^verdict:    bus_addr" && ok "check table" || bad "check table"
