@@ -22,6 +22,13 @@ fatal() { # STEP WHY: a step every setup depends on failed
 
 tests/vm/setup.sh || fatal setup "tests/vm/setup.sh could not install the VM dependencies"
 [ -r "$frag" ] || fatal kernel "kernel config fragment $frag missing (shared/ must sit beside the repo)"
+mkdir -p "$out" || fatal build "cannot create $out"
+if [ -n "${P2P_VM_DEBUG:-}" ]; then
+	# lockdep, KASAN, DMA-API and list debugging in the guest (slower)
+	cat "$frag" tests/vm/kernel-debug.config >"$out/debug.config"
+	frag=$out/debug.config
+	export P2P_VM_TIMEOUT=${P2P_VM_TIMEOUT:-480}
+fi
 
 kcache=$(tests/vm/build-kernel.sh "$frag" | tail -n 1) && [ -f "$kcache/bzImage" ] ||
 	fatal kernel "guest kernel build failed"
