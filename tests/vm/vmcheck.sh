@@ -41,6 +41,21 @@ $make_cmd -s -C "$kdir" M="$out/kmod" modules >"$out/kmod.log" 2>&1 ||
 
 # The module must also build on Debian's stock kernel, where CONFIG_PCI_P2PDMA
 # is unset (it then offers host buffers only and says so in VERSION).
+# Optional setup "nop2p": the same guest kernel without CONFIG_PCI_P2PDMA
+# (like Debian's stock kernels), its own module build and initramfs.
+nop2p_kcache=
+if [[ " $setups " == *" nop2p "* ]]; then
+	sed 's/^CONFIG_PCI_P2PDMA=y$/# CONFIG_PCI_P2PDMA is not set/' "$frag" >"$out/nop2p.config"
+	nop2p_kcache=$(tests/vm/build-kernel.sh "$out/nop2p.config" | tail -n 1) &&
+		[ -f "$nop2p_kcache/bzImage" ] || fatal kernel "nop2p guest kernel build failed"
+	grep -q '^CONFIG_PCI_P2PDMA=y' "$nop2p_kcache/linux/.config" &&
+		fatal kernel "nop2p guest kernel has CONFIG_PCI_P2PDMA"
+	rm -rf "$out/kmod-nop2p" && mkdir -p "$out/kmod-nop2p"
+	cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod-nop2p/"
+	$make_cmd -s -C "$nop2p_kcache/linux" M="$out/kmod-nop2p" modules >"$out/kmod-nop2p.log" 2>&1 ||
+		{ cat "$out/kmod-nop2p.log"; fatal kmod "p2pbroker.ko does not build without CONFIG_PCI_P2PDMA"; }
+fi
+
 pass=0 fail=0
 stock=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
 rm -rf "$out/kmod-stock" && mkdir -p "$out/kmod-stock"
@@ -81,8 +96,17 @@ fi
 tests/vm/mkinitramfs.sh "$out/initramfs.cpio.gz" "$out/kmod" "$out/guest" build ||
 	fatal initramfs "cannot pack the initramfs"
 
+if [ -n "$nop2p_kcache" ]; then
+	tests/vm/mkinitramfs.sh "$out/initramfs-nop2p.cpio.gz" "$out/kmod-nop2p" "$out/guest" build ||
+		fatal initramfs "cannot pack the nop2p initramfs"
+fi
+
 for s in $setups; do
-	tests/vm/run-vm.sh "$s" "$kcache/bzImage" "$out/initramfs.cpio.gz" "$out/logs" | tee "$out/logs/$s.summary"
+	kernel=$kcache/bzImage initrd=$out/initramfs.cpio.gz
+	if [ "$s" = nop2p ]; then
+		kernel=$nop2p_kcache/bzImage initrd=$out/initramfs-nop2p.cpio.gz
+	fi
+	tests/vm/run-vm.sh "$s" "$kernel" "$initrd" "$out/logs" | tee "$out/logs/$s.summary"
 	line=$(grep -E "^run-vm $s: [0-9]+ passed, [0-9]+ failed" "$out/logs/$s.summary" | tail -n 1)
 	if [ -z "$line" ]; then
 		echo "FAIL $s/harness: run-vm.sh printed no summary"

@@ -1205,6 +1205,64 @@ static void sc_noleaks(long long nvme_start)
 	sc_end(&s);
 }
 
+/* A guest kernel without CONFIG_PCI_P2PDMA: host buffers only, said clearly. */
+static int main_nop2p(void)
+{
+	struct p2pb_version v = { 0 };
+	struct sc s;
+	char path[256];
+	int fd, refused = 0, pairs = 0;
+
+	iv4 = find_ivshmem(4);
+	s = (struct sc){ .name = "nop2p_version" };
+	CHECK(&s, iv4 != NULL, "no 4M ivshmem");
+	CHECK(&s, ioctl(devfd, P2PB_IOC_VERSION, &v) == 0 && v.major == P2PB_VERSION_MAJOR,
+	      "VERSION: %s", strerror(errno));
+	CHECK(&s, !(v.flags & P2PB_VERSION_F_P2PDMA), "VERSION claims p2pdma (flags %llx)",
+	      (unsigned long long)v.flags);
+	sc_end(&s);
+	if (!iv4)
+		return 1;
+
+	s = (struct sc){ .name = "nop2p_bind_refused" };
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", iv4->bdf);
+	CHECK(&s, write_file(path, "p2pbroker") == 0, "driver_override: %s", strerror(errno));
+	write_file("/sys/bus/pci/drivers_probe", iv4->bdf); /* the probe fails */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", iv4->bdf);
+	CHECK(&s, access(path, F_OK) != 0, "%s bound although p2p is unsupported", iv4->bdf);
+	CHECK(&s, sysfs_num(iv4->bdf, "p2pmem/size") < 0, "p2pmem appeared");
+	sc_end(&s);
+
+	s = (struct sc){ .name = "nop2p_p2p_alloc_refused" };
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv4, 1 * MIB, NULL);
+	CHECK(&s, fd == -EOPNOTSUPP, "P2P ALLOC gave %d, expected -EOPNOTSUPP", fd);
+	if (fd >= 0)
+		close(fd);
+	sc_end(&s);
+
+	s = (struct sc){ .name = "nop2p_verdicts" };
+	for (int i = 0; i < nfns; i++) {
+		for (int j = 0; j < nfns; j++) {
+			int dist, total;
+			uint32_t map;
+
+			pairs++;
+			total = verdict1(&fns[i], &fns[j], &dist, &map);
+			if (total == -1 && dist == -1 && map == P2PB_MAP_NOT_SUPPORTED &&
+			    last_dma_map == P2PB_MAP_UNKNOWN)
+				refused++;
+			else
+				sc_fail(&s, "%s -> %s: %d/%d %s", fns[i].bdf, fns[j].bdf, total, dist,
+					map_name(map));
+		}
+	}
+	info("nop2p: %d/%d pairs refused", refused, pairs);
+	sc_end(&s);
+
+	alloc_one("alloc_host", NULL, 3 * MIB);
+	return n_fail;
+}
+
 int main(int argc, char **argv)
 {
 	long long nvme_start;
@@ -1220,6 +1278,8 @@ int main(int argc, char **argv)
 	}
 	scan();
 	info("%d PCI functions, setup %s", nfns, setup);
+	if (!strcmp(setup, "nop2p"))
+		return main_nop2p();
 	sc_bind();
 	if (!iv4 || !iv8 || !iv2a || !iv2b || !iv2x || !nvme)
 		return 100;
