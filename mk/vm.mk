@@ -34,3 +34,9 @@ kmod-checkpatch: $(BUILD)/checkpatch/scripts/checkpatch.pl
 
 vmcheck:
 	@P2P_SHARED=$(VM_SHARED) MAKE="$(MAKE)" tests/vm/vmcheck.sh
+
+# Host-side module checks (ABI, checkpatch, stock-headers build) in make check.
+CHECK_TARGETS += check-kmod
+.PHONY: check-kmod
+check-kmod:
+	@BUILD=$(BUILD) MAKE="$(MAKE)" tests/vm/check-kmod.sh
