@@ -29,7 +29,7 @@ $(BUILD)/checkpatch/scripts/checkpatch.pl: $(VM_KSRC)
 	touch $@
 
 kmod-checkpatch: $(BUILD)/checkpatch/scripts/checkpatch.pl
-	$(MAKE) -C kmod CHECKPATCH=$(CURDIR)/$< checkpatch
+	$(MAKE) -C kmod CHECKPATCH=$(abspath $<) checkpatch
 	@echo "kmod-checkpatch: clean"
 
 vmcheck:
