@@ -655,7 +655,28 @@ static void sc_paths(void)
 	struct p2pb_verdict_client cl[2] = { { .bdf = fn_packed(iv8) }, { .bdf = fn_packed(nvme) } };
 	struct p2pb_verdict v = { .provider = fn_packed(iv4), .clients = (uintptr_t)cl,
 				  .num_clients = 2 };
-	int k = setup_idx();
+	int k = setup_idx(), family = -1;
+	char cpuinfo[8192] = "", *f;
+	DIR *iommu;
+	bool has_iommu = false;
+
+	/* the setup is what it claims: CPU vendor/family, IOMMU on or off */
+	read_file("/proc/cpuinfo", cpuinfo, sizeof(cpuinfo));
+	f = strstr(cpuinfo, "cpu family");
+	if (!f || !strchr(f, ':') || sscanf(strchr(f, ':') + 1, "%d", &family) != 1)
+		family = -1;
+	CHECK(&s, strstr(cpuinfo, "AuthenticAMD") && family == (k == 1 ? 23 : 15),
+	      "%s: expected AuthenticAMD family %d, got family %d", setup, k == 1 ? 23 : 15, family);
+	iommu = opendir("/sys/class/iommu");
+	if (iommu) {
+		struct dirent *e;
+
+		while ((e = readdir(iommu)))
+			if (e->d_name[0] != '.')
+				has_iommu = true;
+		closedir(iommu);
+	}
+	CHECK(&s, has_iommu == (k == 2), "%s: IOMMU %s", setup, has_iommu ? "present" : "absent");
 
 	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
 		int dist, total;
