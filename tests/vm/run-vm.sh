@@ -6,6 +6,7 @@
 #     SETUP: max   (-cpu max: AMD family 15, not Zen; q35 host bridge not whitelisted)
 #            epyc  (-cpu EPYC: Zen, cross-host-bridge pairs allowed)
 #            iommu (-cpu max + intel-iommu + intel_iommu=on: ACS redirect on root ports)
+#            epyc-iommu (both: ACS-redirected pairs go through the host bridge and IOMMU)
 #            nop2p (-cpu max, KERNEL built without CONFIG_PCI_P2PDMA: host buffers only)
 #
 # Prints "PASS SETUP/scenario" or "FAIL SETUP/scenario: why" for every expected
@@ -24,6 +25,7 @@ case "$setup" in
 max) cpu=max; extra=(); cmdline_extra="" ;;
 epyc) cpu=EPYC; extra=(); cmdline_extra="" ;;
 iommu) cpu=max; extra=(-device intel-iommu,intremap=off); cmdline_extra="intel_iommu=on" ;;
+epyc-iommu) cpu=EPYC; extra=(-device intel-iommu,intremap=off); cmdline_extra="intel_iommu=on" ;;
 nop2p) cpu=max; extra=(); cmdline_extra="" ;; # a guest kernel without CONFIG_PCI_P2PDMA
 *) echo "run-vm: unknown setup $setup" >&2; exit 2 ;;
 esac

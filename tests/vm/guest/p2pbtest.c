@@ -629,33 +629,41 @@ static void sc_abi(void)
 
 struct expect {
 	const struct fn *p, *c;
-	uint32_t map[3]; /* max, epyc, iommu */
-	int dist;	 /* when supported */
+	uint32_t map;
+	int dist; /* when supported */
 };
 
-static int setup_idx(void)
+/* Setup names: "max", "epyc", "iommu" (-cpu max), "epyc-iommu". */
+static bool setup_zen(void)
 {
-	return !strcmp(setup, "epyc") ? 1 : !strcmp(setup, "iommu") ? 2 : 0;
+	return !strncmp(setup, "epyc", 4);
 }
 
-/* The kernel itself on the three decision paths this setup must exercise. */
+static bool setup_iommu(void)
+{
+	return strstr(setup, "iommu") != NULL;
+}
+
+/* The kernel itself on the decision paths this setup must exercise. */
 static void sc_paths(void)
 {
 	struct sc s = { .name = "kernel_paths" };
 	const uint32_t B = P2PB_MAP_BUS_ADDR, T = P2PB_MAP_THRU_HOST_BRIDGE,
 		       N = P2PB_MAP_NOT_SUPPORTED;
+	const bool zen = setup_zen(), acs = setup_iommu();
+	const uint32_t host = zen ? T : N; /* through the host bridge: Zen only */
 	struct expect ex[] = {
-		{ iv4, iv8, { B, B, B }, 4 },	/* same switch, no ACS on switch ports */
-		{ iv4, nvme, { B, B, B }, 4 },
-		{ iv2a, iv2b, { B, B, N }, 2 }, /* root port ACS redirect under intel-iommu */
-		{ iv4, iv2x, { N, T, N }, 0 },	/* two host bridges: Zen only */
-		{ iv4, iv4, { B, B, B }, 0 },
-		{ iv4, iv2a, { N, T, N }, 0 },	/* two root ports */
+		{ iv4, iv8, B, 4 },	       /* same switch, no ACS on switch ports */
+		{ iv4, nvme, B, 4 },
+		{ iv2a, iv2b, acs ? host : B, 2 }, /* root port ACS redirect under intel-iommu */
+		{ iv4, iv2x, host, 0 },	       /* two host bridges */
+		{ iv4, iv4, B, 0 },
+		{ iv4, iv2a, host, 0 },	       /* two root ports */
 	};
 	struct p2pb_verdict_client cl[2] = { { .bdf = fn_packed(iv8) }, { .bdf = fn_packed(nvme) } };
 	struct p2pb_verdict v = { .provider = fn_packed(iv4), .clients = (uintptr_t)cl,
 				  .num_clients = 2 };
-	int k = setup_idx(), family = -1;
+	int family = -1;
 	char cpuinfo[8192] = "", *f;
 	DIR *iommu;
 	bool has_iommu = false;
@@ -665,8 +673,8 @@ static void sc_paths(void)
 	f = strstr(cpuinfo, "cpu family");
 	if (!f || !strchr(f, ':') || sscanf(strchr(f, ':') + 1, "%d", &family) != 1)
 		family = -1;
-	CHECK(&s, strstr(cpuinfo, "AuthenticAMD") && family == (k == 1 ? 23 : 15),
-	      "%s: expected AuthenticAMD family %d, got family %d", setup, k == 1 ? 23 : 15, family);
+	CHECK(&s, strstr(cpuinfo, "AuthenticAMD") && family == (zen ? 23 : 15),
+	      "%s: expected AuthenticAMD family %d, got family %d", setup, zen ? 23 : 15, family);
 	iommu = opendir("/sys/class/iommu");
 	if (iommu) {
 		struct dirent *e;
@@ -676,18 +684,18 @@ static void sc_paths(void)
 				has_iommu = true;
 		closedir(iommu);
 	}
-	CHECK(&s, has_iommu == (k == 2), "%s: IOMMU %s", setup, has_iommu ? "present" : "absent");
+	CHECK(&s, has_iommu == acs, "%s: IOMMU %s", setup, has_iommu ? "present" : "absent");
 
 	for (size_t i = 0; i < sizeof(ex) / sizeof(ex[0]); i++) {
 		int dist, total;
 		uint32_t map;
 
 		total = verdict1(ex[i].p, ex[i].c, &dist, &map);
-		CHECK(&s, map == ex[i].map[k], "%s -> %s: kernel says %s (%d), expected %s",
-		      ex[i].p->bdf, ex[i].c->bdf, map_name(map), dist, map_name(ex[i].map[k]));
+		CHECK(&s, map == ex[i].map, "%s -> %s: kernel says %s (%d), expected %s",
+		      ex[i].p->bdf, ex[i].c->bdf, map_name(map), dist, map_name(ex[i].map));
 		CHECK(&s, total == dist, "%s -> %s: total %d != client %d", ex[i].p->bdf,
 		      ex[i].c->bdf, total, dist);
-		if (ex[i].map[k] == N)
+		if (ex[i].map == N)
 			CHECK(&s, dist == -1, "%s -> %s: refused with distance %d", ex[i].p->bdf,
 			      ex[i].c->bdf, dist);
 		else if (ex[i].dist)
@@ -874,7 +882,7 @@ static bool in_bar(const struct fn *f, uint64_t addr, uint64_t len)
 /* (c) importers. */
 static void sc_import(void)
 {
-	const bool zen = !strcmp(setup, "epyc"), acs = !strcmp(setup, "iommu");
+	const bool zen = setup_zen(), acs = setup_iommu();
 	struct p2pb_ti_import r;
 	struct sc s;
 	int fd, hfd, drm;
@@ -926,13 +934,16 @@ static void sc_import(void)
 	CHECK(&s, ti_import(tifd, fd, iv2x, P2PB_TI_F_PEER2PEER, &r) == 0, "IMPORT: %s",
 	      strerror(errno));
 	if (zen)
-		CHECK(&s, r.error == 0 && r.dma_len == 1 * MIB,
-		      "Zen: cross-bridge import should work: stage %u %s", r.stage,
-		      strerror(-r.error));
+		/* CPU physical = BAR address without an IOMMU, an IOVA with one */
+		CHECK(&s, r.error == 0 && r.dma_len == 1 * MIB &&
+				  in_bar(iv4, r.dma_addr, r.dma_len) == !acs,
+		      "Zen: cross-bridge import should work: stage %u %s, dma %#llx", r.stage,
+		      strerror(-r.error), (unsigned long long)r.dma_addr);
 	else
 		CHECK(&s, r.error == -EREMOTEIO, "%s: cross-bridge import should be refused: stage %u %s",
 		      setup, r.stage, strerror(-r.error));
-	info("%s: cross-bridge import: stage %u error %d", setup, r.stage, r.error);
+	info("%s: cross-bridge import: stage %u error %d dma %#llx", setup, r.stage, r.error,
+	     (unsigned long long)r.dma_addr);
 	sc_end(&s);
 
 	s = (struct sc){ .name = "import_multifunction" };
@@ -941,9 +952,14 @@ static void sc_import(void)
 	CHECK(&s, fd >= 0, "ALLOC from %s: %s", iv2a->bdf, strerror(-fd));
 	CHECK(&s, ti_import(tifd, fd, iv2b, P2PB_TI_F_PEER2PEER, &r) == 0, "IMPORT: %s",
 	      strerror(errno));
-	if (acs)
+	if (acs && !zen)
 		CHECK(&s, r.error == -EREMOTEIO, "ACS redirect: import should be refused: %s",
 		      strerror(-r.error));
+	else if (acs)
+		/* through the host bridge and the IOMMU: an IOVA, not the BAR address */
+		CHECK(&s, r.error == 0 && r.dma_len == 1 * MIB && !in_bar(iv2a, r.dma_addr, r.dma_len),
+		      "ACS redirect on Zen: stage %u %s, dma %#llx", r.stage, strerror(-r.error),
+		      (unsigned long long)r.dma_addr);
 	else
 		CHECK(&s, r.error == 0 && in_bar(iv2a, r.dma_addr, r.dma_len),
 		      "two functions of one device: stage %u %s", r.stage, strerror(-r.error));
