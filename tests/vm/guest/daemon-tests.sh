@@ -3,7 +3,7 @@
 # p2pctl and p2pbclient (libp2pclient).  Run by /init after p2pbtest, which
 # bound the providers and wrote their addresses to /run/p2pvm-devices.
 setup=$1
-names="daemon_start daemon_alloc_unprivileged daemon_bind_on_demand daemon_policy daemon_revoke daemon_restart"
+names="daemon_start daemon_alloc_unprivileged daemon_alloc_host daemon_bind_on_demand daemon_policy daemon_revoke daemon_restart"
 echo "P2PVM: DAEMON $names"
 res() { echo "P2PVM: $1 $2${3:+: $3}"; }
 fail_all() { for n in $names; do res FAIL "$n" "$1"; done; exit 0; }
@@ -68,6 +68,13 @@ out=$(p2pbclient "$S" alloc 65534 "$IV4" "$IV8" 1048576 2>&1)
 case "$out" in
 OK*) res PASS daemon_alloc_unprivileged ;;
 *) res FAIL daemon_alloc_unprivileged "$out" ;;
+esac
+
+# Host buffers come from the kmod backend too (it is first in line).
+out=$(p2pbclient "$S" alloc-host 65534 1048576 2>&1)
+case "$out" in
+OK*) res PASS daemon_alloc_host ;;
+*) res FAIL daemon_alloc_host "$out" ;;
 esac
 
 # A provider with no driver is bound to p2pbroker by the kmod backend on demand.

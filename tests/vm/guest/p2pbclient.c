@@ -6,6 +6,8 @@
  *   p2pbclient SOCKET alloc UID PROVIDER PEER SIZE
  *	as UID: alloc a p2p buffer, check type/backend/provider, fdinfo, mmap
  *	and a pattern.  Prints "OK id=N" or "ERR <errno> <message>".
+ *   p2pbclient SOCKET alloc-host UID SIZE
+ *	the same for a host buffer (no provider, no peer).
  *   p2pbclient SOCKET revoke PROVIDER PEER
  *	as root: alloc, mmap, admin-revoke on a second connection, expect
  *	SIGBUS on access.  Prints "OK" or "ERR ...".
@@ -60,8 +62,8 @@ static int do_alloc(struct p2p_conn *c, const char *prov, const char *peer, uint
 		.size = size,
 		.provider = prov,
 		.peers = peers,
-		.npeers = 1,
-		.types = P2P_BUF_P2P,
+		.npeers = peer ? 1 : 0,
+		.types = prov ? P2P_BUF_P2P : P2P_BUF_HOST,
 		.name = "vmtest",
 	};
 
@@ -107,10 +109,14 @@ static int cmd_alloc(uid_t uid, const char *prov, const char *peer, uint64_t siz
 		p2p_disconnect(c);
 		return 1;
 	}
-	if (bi.type != P2P_BUF_P2P || strcmp(bi.backend, "kmod") || strcmp(bi.provider, prov))
+	if (bi.type != (prov ? P2P_BUF_P2P : P2P_BUF_HOST) || strcmp(bi.backend, "kmod") ||
+	    strcmp(bi.provider, prov ? prov : ""))
 		return fail("wrong buffer", bi.backend, 0);
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	snprintf(want, sizeof(want), "name:\tp2p:%s\n", prov);
+	if (prov)
+		snprintf(want, sizeof(want), "name:\tp2p:%s\n", prov);
+	else
+		snprintf(want, sizeof(want), "name:\thost\n");
 	if (read_text(path, buf, sizeof(buf)) < 0 || !strstr(buf, "exp_name:\tp2pbroker\n") ||
 	    !strstr(buf, want))
 		return fail("fdinfo lacks exp_name/name", buf, 0);
@@ -205,6 +211,8 @@ int main(int argc, char **argv)
 	sock = argv[1];
 	if (!strcmp(argv[2], "alloc") && argc == 7)
 		return cmd_alloc((uid_t)atoi(argv[3]), argv[4], argv[5], strtoull(argv[6], NULL, 0));
+	if (!strcmp(argv[2], "alloc-host") && argc == 5)
+		return cmd_alloc((uid_t)atoi(argv[3]), NULL, NULL, strtoull(argv[4], NULL, 0));
 	if (!strcmp(argv[2], "revoke") && argc == 5)
 		return cmd_revoke(argv[3], argv[4]);
 	if (!strcmp(argv[2], "hold") && argc == 6)
