@@ -23,6 +23,7 @@
 #include <linux/mutex.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
 
@@ -68,9 +69,11 @@ static void p2pb_buf_free_mem(struct p2pb_buf *buf)
 			pci_free_p2pmem(buf->provider, buf->p2p_vaddr, buf->size);
 		buf->p2p_vaddr = NULL;
 	} else if (buf->pages) {
-		for (i = 0; i < buf->nr_pages; i++)
+		for (i = 0; i < buf->nr_pages; i++) {
 			if (buf->pages[i])
 				__free_page(buf->pages[i]);
+			cond_resched();
+		}
 	}
 	kvfree(buf->pages);
 	buf->pages = NULL;
@@ -120,9 +123,12 @@ static int p2pb_buf_alloc_host(struct p2pb_buf *buf)
 		return -ENOMEM;
 
 	for (i = 0; i < buf->nr_pages; i++) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		buf->pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT);
 		if (!buf->pages[i])
 			return -ENOMEM;
+		cond_resched();
 	}
 	return 0;
 }
