@@ -977,7 +977,7 @@ static void sc_revoke(void)
 	struct p2pb_ti_query q = { 0 };
 	struct p2pb_buf_info bi;
 	uint64_t id = 0;
-	int fd, st, hold;
+	int fd, st, hold, hold2;
 	void *p;
 	pid_t pid;
 
@@ -1000,7 +1000,12 @@ static void sc_revoke(void)
 	      "held import: %s / %s", strerror(errno), strerror(-r.error));
 	CHECK(&s, ioctl(hold, P2PB_TI_IOC_QUERY, &q) == 0 && q.mapped == 1 && q.move_notify == 0,
 	      "held mapping not live");
-	CHECK(&s, p2pb_describe(fd, &bi) == 0 && bi.attachments == 1, "attachments %u",
+	/* a second device holds its own mapping of the same buffer at the same time */
+	hold2 = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	CHECK(&s, ti_import(hold2, fd, nvme, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r) == 0 &&
+			  r.error == 0 && in_bar(iv8, r.dma_addr, r.dma_len),
+	      "second held import: %s", strerror(-r.error));
+	CHECK(&s, p2pb_describe(fd, &bi) == 0 && bi.attachments == 2, "attachments %u",
 	      bi.attachments);
 
 	CHECK(&s, p2pb_revoke(id) == 0, "REVOKE: %s", strerror(errno));
@@ -1011,6 +1016,9 @@ static void sc_revoke(void)
 	CHECK(&s, q.move_notify == 1 && q.mapped == 0,
 	      "importer not told: move_notify %u mapped %u", q.move_notify, q.mapped);
 	CHECK(&s, q.remap_error == -ENODEV, "remap after revoke: %d", q.remap_error);
+	q = (struct p2pb_ti_query){ 0 };
+	CHECK(&s, ioctl(hold2, P2PB_TI_IOC_QUERY, &q) == 0 && q.move_notify == 1 && q.mapped == 0,
+	      "second importer not told: move_notify %u mapped %u", q.move_notify, q.mapped);
 	CHECK(&s, ti_import(tifd, fd, iv4, P2PB_TI_F_PEER2PEER, &r) == 0 &&
 			  r.stage == P2PB_TI_STAGE_ATTACH && r.error == -ENODEV,
 	      "new import after revoke: stage %u %d", r.stage, r.error);
@@ -1034,6 +1042,7 @@ static void sc_revoke(void)
 
 	CHECK(&s, ioctl(hold, P2PB_TI_IOC_RELEASE) == 0, "RELEASE");
 	close(hold);
+	close(hold2);
 	munmap(p, 1 * MIB);
 	close(fd);
 	CHECK(&s, pool_available(iv8) == before, "pool %lld after close, expected %lld",
