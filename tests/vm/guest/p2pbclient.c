@@ -57,14 +57,14 @@ static int read_text(const char *path, char *buf, size_t size)
 static int do_alloc(struct p2p_conn *c, const char *prov, const char *peer, uint64_t size,
 		    struct p2p_buffer_info *bi, int *fd)
 {
-	const char *peers[1] = { peer };
+	const char *peers[1] = {peer};
 	struct p2p_alloc_req req = {
-		.size = size,
-		.provider = prov,
-		.peers = peers,
-		.npeers = peer ? 1 : 0,
-		.types = prov ? P2P_BUF_P2P : P2P_BUF_HOST,
-		.name = "vmtest",
+	    .size = size,
+	    .provider = prov,
+	    .peers = peers,
+	    .npeers = peer ? 1 : 0,
+	    .types = prov ? P2P_BUF_P2P : P2P_BUF_HOST,
+	    .name = "vmtest",
 	};
 
 	return p2p_alloc(c, &req, bi, fd, NULL);
@@ -210,7 +210,8 @@ int main(int argc, char **argv)
 		return 2;
 	sock = argv[1];
 	if (!strcmp(argv[2], "alloc") && argc == 7)
-		return cmd_alloc((uid_t)atoi(argv[3]), argv[4], argv[5], strtoull(argv[6], NULL, 0));
+		return cmd_alloc((uid_t)atoi(argv[3]), argv[4], argv[5],
+				 strtoull(argv[6], NULL, 0));
 	if (!strcmp(argv[2], "alloc-host") && argc == 5)
 		return cmd_alloc((uid_t)atoi(argv[3]), NULL, NULL, strtoull(argv[4], NULL, 0));
 	if (!strcmp(argv[2], "revoke") && argc == 5)

@@ -43,7 +43,7 @@ struct fn {
 	char bdf[32];
 	unsigned int dom, bus, dev, func;
 	unsigned int vendor, device, class;
-	char hb[32];	/* root bus directory, e.g. pci0000:00 */
+	char hb[32]; /* root bus directory, e.g. pci0000:00 */
 	uint64_t bar_start[6], bar_end[6];
 };
 
@@ -251,10 +251,10 @@ static long long pool_available(const struct fn *f)
 static int p2pb_alloc(uint32_t type, const struct fn *prov, uint64_t size, uint64_t *ret_id)
 {
 	struct p2pb_alloc a = {
-		.size = size,
-		.provider = prov ? fn_packed(prov) : 0,
-		.type = type,
-		.owner_uid = 4242,
+	    .size = size,
+	    .provider = prov ? fn_packed(prov) : 0,
+	    .type = type,
+	    .owner_uid = 4242,
 	};
 
 	if (ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0)
@@ -266,7 +266,7 @@ static int p2pb_alloc(uint32_t type, const struct fn *prov, uint64_t size, uint6
 
 static int p2pb_describe(int fd, struct p2pb_buf_info *info)
 {
-	struct p2pb_describe d = { .fd = fd };
+	struct p2pb_describe d = {.fd = fd};
 
 	if (ioctl(devfd, P2PB_IOC_DESCRIBE, &d) < 0)
 		return -errno;
@@ -277,7 +277,7 @@ static int p2pb_describe(int fd, struct p2pb_buf_info *info)
 static int p2pb_list_total(bool *has_id, uint64_t id)
 {
 	struct p2pb_buf_info e[64];
-	struct p2pb_list l = { .entries = (uintptr_t)e, .count = 64 };
+	struct p2pb_list l = {.entries = (uintptr_t)e, .count = 64};
 
 	if (ioctl(devfd, P2PB_IOC_LIST, &l) < 0)
 		return -errno;
@@ -292,7 +292,7 @@ static int p2pb_list_total(bool *has_id, uint64_t id)
 
 static int p2pb_revoke(uint64_t id)
 {
-	struct p2pb_revoke r = { .id = id };
+	struct p2pb_revoke r = {.id = id};
 
 	return ioctl(devfd, P2PB_IOC_REVOKE, &r) < 0 ? -errno : 0;
 }
@@ -301,11 +301,11 @@ static uint32_t last_dma_map; /* dma_map_type of the last verdict1() */
 
 static int verdict1(const struct fn *p, const struct fn *c, int *ret_dist, uint32_t *ret_map)
 {
-	struct p2pb_verdict_client cl = { .bdf = fn_packed(c) };
+	struct p2pb_verdict_client cl = {.bdf = fn_packed(c)};
 	struct p2pb_verdict v = {
-		.provider = fn_packed(p),
-		.clients = (uintptr_t)&cl,
-		.num_clients = 1,
+	    .provider = fn_packed(p),
+	    .clients = (uintptr_t)&cl,
+	    .num_clients = 1,
 	};
 
 	if (ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) < 0)
@@ -317,7 +317,8 @@ static int verdict1(const struct fn *p, const struct fn *c, int *ret_dist, uint3
 }
 
 /* Test importer: import @fd as @f; returns 0 with @out filled, or -errno. */
-static int ti_import(int tfd, int fd, const struct fn *f, uint32_t flags, struct p2pb_ti_import *out)
+static int ti_import(int tfd, int fd, const struct fn *f, uint32_t flags,
+		     struct p2pb_ti_import *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->fd = fd;
@@ -363,13 +364,15 @@ static bool verify(const void *p, size_t size, uint32_t seed)
 static int send_fd(int sock, int fd)
 {
 	char byte = 'F';
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
+			   .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 
 	memset(&u, 0, sizeof(u));
@@ -383,13 +386,15 @@ static int send_fd(int sock, int fd)
 static int recv_fd(int sock)
 {
 	char byte;
-	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
 	union {
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
+	struct msghdr m = {.msg_iov = &iov,
+			   .msg_iovlen = 1,
+			   .msg_control = u.buf,
+			   .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c;
 	int fd;
 
@@ -476,15 +481,15 @@ static struct fn *iv4, *iv8, *iv2a, *iv2b, *iv2x, *nvme;
 
 static void sc_bind(void)
 {
-	struct sc s = { .name = "bind" };
+	struct sc s = {.name = "bind"};
 	struct fn *provs[5];
 	char path[256];
 	int n = 0;
 
 	iv4 = find_ivshmem(4);
 	iv8 = find_ivshmem(8);
-	iv2x = find_ivshmem(2);		  /* on the pxb-pcie host bridge */
-	for (int i = 0; i < nfns; i++) {  /* the two functions of one device */
+	iv2x = find_ivshmem(2);		 /* on the pxb-pcie host bridge */
+	for (int i = 0; i < nfns; i++) { /* the two functions of one device */
 		if (is_ivshmem(&fns[i]) && bar_size(&fns[i], 2) == 16 * MIB)
 			iv2a = &fns[i];
 		if (is_ivshmem(&fns[i]) && bar_size(&fns[i], 2) == 32 * MIB)
@@ -498,8 +503,8 @@ static void sc_bind(void)
 		sc_end(&s);
 		return;
 	}
-	CHECK(&s, strcmp(iv2x->hb, iv4->hb) != 0, "pxb device %s shares host bridge %s",
-	      iv2x->bdf, iv4->hb);
+	CHECK(&s, strcmp(iv2x->hb, iv4->hb) != 0, "pxb device %s shares host bridge %s", iv2x->bdf,
+	      iv4->hb);
 	provs[n++] = iv4;
 	provs[n++] = iv8;
 	provs[n++] = iv2a;
@@ -511,7 +516,8 @@ static void sc_bind(void)
 		CHECK(&s, write_file(path, "p2pbroker") == 0, "driver_override %s", provs[i]->bdf);
 		CHECK(&s, write_file("/sys/bus/pci/drivers_probe", provs[i]->bdf) == 0,
 		      "drivers_probe %s: %s", provs[i]->bdf, strerror(errno));
-		CHECK(&s, sysfs_num(provs[i]->bdf, "p2pmem/size") == (long long)bar_size(provs[i], 2),
+		CHECK(&s,
+		      sysfs_num(provs[i]->bdf, "p2pmem/size") == (long long)bar_size(provs[i], 2),
 		      "%s p2pmem/size %lld != BAR2 %" PRIu64, provs[i]->bdf,
 		      sysfs_num(provs[i]->bdf, "p2pmem/size"), bar_size(provs[i], 2));
 		CHECK(&s, sysfs_num(provs[i]->bdf, "p2pmem/published") == 1, "%s not published",
@@ -535,14 +541,14 @@ static void sc_bind(void)
 
 static void sc_abi(void)
 {
-	struct sc s = { .name = "ioctl_abi" };
+	struct sc s = {.name = "ioctl_abi"};
 	struct p2pb_version v;
 	struct {
 		struct p2pb_revoke r;
 		uint64_t extra;
-	} big = { .r = { .id = ~0ULL } };
-	struct p2pb_verdict_client cl = { .bdf = fn_packed(iv4) };
-	struct p2pb_verdict vd = { .provider = fn_packed(iv4), .clients = (uintptr_t)&cl };
+	} big = {.r = {.id = ~0ULL}};
+	struct p2pb_verdict_client cl = {.bdf = fn_packed(iv4)};
+	struct p2pb_verdict vd = {.provider = fn_packed(iv4), .clients = (uintptr_t)&cl};
 	struct p2pb_alloc a;
 	struct stat st;
 	int nullfd, r;
@@ -556,29 +562,29 @@ static void sc_abi(void)
 	      "unknown ioctl: %s", strerror(errno));
 	CHECK(&s, ioctl(devfd, _IO('x', 0)) < 0 && errno == ENOTTY, "foreign ioctl accepted");
 
-	a = (struct p2pb_alloc){ .size = 4096, .type = P2PB_BUF_HOST, .flags = 1 };
+	a = (struct p2pb_alloc){.size = 4096, .type = P2PB_BUF_HOST, .flags = 1};
 	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "bad flags: %s",
 	      strerror(errno));
-	a = (struct p2pb_alloc){ .size = 4097, .type = P2PB_BUF_HOST };
+	a = (struct p2pb_alloc){.size = 4097, .type = P2PB_BUF_HOST};
 	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "unaligned size: %s",
 	      strerror(errno));
-	a = (struct p2pb_alloc){ .size = 0, .type = P2PB_BUF_HOST };
+	a = (struct p2pb_alloc){.size = 0, .type = P2PB_BUF_HOST};
 	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "size 0: %s",
 	      strerror(errno));
-	a = (struct p2pb_alloc){ .size = 4096, .type = 7 };
+	a = (struct p2pb_alloc){.size = 4096, .type = 7};
 	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "bad type: %s",
 	      strerror(errno));
-	a = (struct p2pb_alloc){ .size = 4096, .type = P2PB_BUF_HOST, .provider = 1 };
-	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL,
-	      "host with provider: %s", strerror(errno));
-	a = (struct p2pb_alloc){ .size = 4096, .type = P2PB_BUF_P2P,
-				 .provider = P2PB_BDF(0, 0xfe, 0xf8) };
-	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == ENODEV,
-	      "missing provider: %s", strerror(errno));
-	a = (struct p2pb_alloc){ .size = 4096, .type = P2PB_BUF_P2P, .provider = P2PB_BDF(0, 0, 0) };
+	a = (struct p2pb_alloc){.size = 4096, .type = P2PB_BUF_HOST, .provider = 1};
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL, "host with provider: %s",
+	      strerror(errno));
+	a = (struct p2pb_alloc){
+	    .size = 4096, .type = P2PB_BUF_P2P, .provider = P2PB_BDF(0, 0xfe, 0xf8)};
+	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == ENODEV, "missing provider: %s",
+	      strerror(errno));
+	a = (struct p2pb_alloc){.size = 4096, .type = P2PB_BUF_P2P, .provider = P2PB_BDF(0, 0, 0)};
 	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EOPNOTSUPP,
 	      "provider without p2pmem: %s", strerror(errno));
-	a = (struct p2pb_alloc){ .size = 1ULL << 40, .type = P2PB_BUF_HOST };
+	a = (struct p2pb_alloc){.size = 1ULL << 40, .type = P2PB_BUF_HOST};
 	CHECK(&s, ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0 && errno == EINVAL,
 	      "over max_alloc_bytes: %s", strerror(errno));
 
@@ -647,22 +653,22 @@ static bool setup_iommu(void)
 /* The kernel itself on the decision paths this setup must exercise. */
 static void sc_paths(void)
 {
-	struct sc s = { .name = "kernel_paths" };
+	struct sc s = {.name = "kernel_paths"};
 	const uint32_t B = P2PB_MAP_BUS_ADDR, T = P2PB_MAP_THRU_HOST_BRIDGE,
 		       N = P2PB_MAP_NOT_SUPPORTED;
 	const bool zen = setup_zen(), acs = setup_iommu();
 	const uint32_t host = zen ? T : N; /* through the host bridge: Zen only */
 	struct expect ex[] = {
-		{ iv4, iv8, B, 4 },	       /* same switch, no ACS on switch ports */
-		{ iv4, nvme, B, 4 },
-		{ iv2a, iv2b, acs ? host : B, 2 }, /* root port ACS redirect under intel-iommu */
-		{ iv4, iv2x, host, 0 },	       /* two host bridges */
-		{ iv4, iv4, B, 0 },
-		{ iv4, iv2a, host, 0 },	       /* two root ports */
+	    {iv4, iv8, B, 4}, /* same switch, no ACS on switch ports */
+	    {iv4, nvme, B, 4},
+	    {iv2a, iv2b, acs ? host : B, 2}, /* root port ACS redirect under intel-iommu */
+	    {iv4, iv2x, host, 0},	     /* two host bridges */
+	    {iv4, iv4, B, 0},
+	    {iv4, iv2a, host, 0}, /* two root ports */
 	};
-	struct p2pb_verdict_client cl[2] = { { .bdf = fn_packed(iv8) }, { .bdf = fn_packed(nvme) } };
-	struct p2pb_verdict v = { .provider = fn_packed(iv4), .clients = (uintptr_t)cl,
-				  .num_clients = 2 };
+	struct p2pb_verdict_client cl[2] = {{.bdf = fn_packed(iv8)}, {.bdf = fn_packed(nvme)}};
+	struct p2pb_verdict v = {
+	    .provider = fn_packed(iv4), .clients = (uintptr_t)cl, .num_clients = 2};
 	int family = -1;
 	char cpuinfo[8192] = "", *f;
 	DIR *iommu;
@@ -702,10 +708,11 @@ static void sc_paths(void)
 			CHECK(&s, dist == ex[i].dist, "%s -> %s: distance %d, expected %d",
 			      ex[i].p->bdf, ex[i].c->bdf, dist, ex[i].dist);
 	}
-	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) == 0 && v.distance == 8 &&
-			  cl[0].distance == 4 && cl[1].distance == 4,
-	      "distance_many(iv4; iv8, nvme) = %d (%d, %d), expected 8", v.distance,
-	      cl[0].distance, cl[1].distance);
+	CHECK(&s,
+	      ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) == 0 && v.distance == 8 &&
+		  cl[0].distance == 4 && cl[1].distance == 4,
+	      "distance_many(iv4; iv8, nvme) = %d (%d, %d), expected 8", v.distance, cl[0].distance,
+	      cl[1].distance);
 	sc_end(&s);
 }
 
@@ -755,8 +762,8 @@ static struct json_object *p2pctl_check(const struct fn *a, const struct fn *b, 
 /* (a) every ordered pair: kernel verdict == p2pctl's. */
 static void sc_agreement(void)
 {
-	struct sc s = { .name = "kernel_agreement" };
-	int agree = 0, total = 0, counts[4] = { 0 }, dma_checked = 0;
+	struct sc s = {.name = "kernel_agreement"};
+	int agree = 0, total = 0, counts[4] = {0}, dma_checked = 0;
 
 	for (int i = 0; i < nfns; i++) {
 		for (int j = 0; j < nfns; j++) {
@@ -778,7 +785,8 @@ static void sc_agreement(void)
 				dma_checked++;
 				CHECK(&s, last_dma_map == kmap,
 				      "%s -> %s: derived %s but a real DMA mapping gave %s",
-				      fns[i].bdf, fns[j].bdf, map_name(kmap), map_name(last_dma_map));
+				      fns[i].bdf, fns[j].bdf, map_name(kmap),
+				      map_name(last_dma_map));
 			}
 			doc = p2pctl_check(&fns[i], &fns[j], why, sizeof(why));
 			if (!doc) {
@@ -812,7 +820,7 @@ static void sc_agreement(void)
 /* (b) allocate from a provider, share with another process, account the pool. */
 static void alloc_one(const char *name, struct fn *prov, uint64_t size)
 {
-	struct sc s = { .name = name };
+	struct sc s = {.name = name};
 	char want[64];
 	long long before = prov ? pool_available(prov) : 0, during;
 	struct p2pb_buf_info bi;
@@ -836,9 +844,10 @@ static void alloc_one(const char *name, struct fn *prov, uint64_t size)
 		      before, during, size);
 	}
 	CHECK(&s, p2pb_describe(fd, &bi) == 0, "DESCRIBE failed");
-	CHECK(&s, bi.id == id && bi.size == size && bi.owner_uid == 4242 &&
-			  bi.type == (prov ? P2PB_BUF_P2P : P2PB_BUF_HOST) &&
-			  bi.provider == (prov ? fn_packed(prov) : 0) && bi.flags == 0,
+	CHECK(&s,
+	      bi.id == id && bi.size == size && bi.owner_uid == 4242 &&
+		  bi.type == (prov ? P2PB_BUF_P2P : P2PB_BUF_HOST) &&
+		  bi.provider == (prov ? fn_packed(prov) : 0) && bi.flags == 0,
 	      "DESCRIBE id %llu size %llu uid %u type %u provider %llx flags %x",
 	      (unsigned long long)bi.id, (unsigned long long)bi.size, bi.owner_uid, bi.type,
 	      (unsigned long long)bi.provider, bi.flags);
@@ -890,23 +899,26 @@ static void sc_import(void)
 	fd = p2pb_alloc(P2PB_BUF_P2P, iv4, 1 * MIB, NULL);
 	hfd = p2pb_alloc(P2PB_BUF_HOST, NULL, 1 * MIB, NULL);
 
-	s = (struct sc){ .name = "import_same_switch" };
+	s = (struct sc){.name = "import_same_switch"};
 	CHECK(&s, fd >= 0 && hfd >= 0, "ALLOC failed");
 	CHECK(&s, ti_import(tifd, fd, iv8, P2PB_TI_F_PEER2PEER, &r) == 0, "IMPORT: %s",
 	      strerror(errno));
 	CHECK(&s, r.error == 0, "peer2peer import iv8 <- iv4 failed at stage %u: %s", r.stage,
 	      strerror(-r.error));
-	CHECK(&s, r.error || (r.nents >= 1 && r.dma_len == 1 * MIB && in_bar(iv4, r.dma_addr, r.dma_len)),
+	CHECK(&s,
+	      r.error ||
+		  (r.nents >= 1 && r.dma_len == 1 * MIB && in_bar(iv4, r.dma_addr, r.dma_len)),
 	      "DMA address %#llx+%#llx (%u segs) not in %s's BAR", (unsigned long long)r.dma_addr,
 	      (unsigned long long)r.dma_len, r.nents, iv4->bdf);
 	info("import iv8 <- iv4: dma %#llx len %#llx nents %u", (unsigned long long)r.dma_addr,
 	     (unsigned long long)r.dma_len, r.nents);
-	CHECK(&s, ti_import(tifd, fd, nvme, P2PB_TI_F_PEER2PEER, &r) == 0 && r.error == 0 &&
-			  in_bar(iv4, r.dma_addr, r.dma_len),
+	CHECK(&s,
+	      ti_import(tifd, fd, nvme, P2PB_TI_F_PEER2PEER, &r) == 0 && r.error == 0 &&
+		  in_bar(iv4, r.dma_addr, r.dma_len),
 	      "nvme <- iv4: stage %u %s", r.stage, strerror(-r.error));
 	sc_end(&s);
 
-	s = (struct sc){ .name = "import_without_peer2peer_refused" };
+	s = (struct sc){.name = "import_without_peer2peer_refused"};
 	CHECK(&s, ti_import(tifd, fd, iv8, 0, &r) == 0, "IMPORT: %s", strerror(errno));
 	CHECK(&s, r.stage == P2PB_TI_STAGE_ATTACH && r.error == -EOPNOTSUPP,
 	      "plain attach of a p2p buffer: stage %u %s", r.stage, strerror(-r.error));
@@ -914,39 +926,41 @@ static void sc_import(void)
 	      "plain import of a host buffer: stage %u %s", r.stage, strerror(-r.error));
 	sc_end(&s);
 
-	s = (struct sc){ .name = "import_vgem" };
+	s = (struct sc){.name = "import_vgem"};
 	drm = open("/dev/dri/card0", O_RDWR | O_CLOEXEC);
 	CHECK(&s, drm >= 0, "/dev/dri/card0: %s", strerror(errno));
 	if (drm >= 0) {
-		struct drm_prime_handle h = { .fd = fd };
+		struct drm_prime_handle h = {.fd = fd};
 		int rr = ioctl(drm, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h);
 
 		CHECK(&s, rr < 0 && errno == EOPNOTSUPP, "vgem imported a p2p buffer (%d %s)", rr,
 		      strerror(errno));
-		h = (struct drm_prime_handle){ .fd = hfd };
+		h = (struct drm_prime_handle){.fd = hfd};
 		CHECK(&s, ioctl(drm, DRM_IOCTL_PRIME_FD_TO_HANDLE, &h) == 0 && h.handle,
 		      "vgem cannot import a host buffer: %s", strerror(errno));
 		close(drm);
 	}
 	sc_end(&s);
 
-	s = (struct sc){ .name = "import_cross_host_bridge" };
+	s = (struct sc){.name = "import_cross_host_bridge"};
 	CHECK(&s, ti_import(tifd, fd, iv2x, P2PB_TI_F_PEER2PEER, &r) == 0, "IMPORT: %s",
 	      strerror(errno));
 	if (zen)
 		/* CPU physical = BAR address without an IOMMU, an IOVA with one */
-		CHECK(&s, r.error == 0 && r.dma_len == 1 * MIB &&
-				  in_bar(iv4, r.dma_addr, r.dma_len) == !acs,
+		CHECK(&s,
+		      r.error == 0 && r.dma_len == 1 * MIB &&
+			  in_bar(iv4, r.dma_addr, r.dma_len) == !acs,
 		      "Zen: cross-bridge import should work: stage %u %s, dma %#llx", r.stage,
 		      strerror(-r.error), (unsigned long long)r.dma_addr);
 	else
-		CHECK(&s, r.error == -EREMOTEIO, "%s: cross-bridge import should be refused: stage %u %s",
-		      setup, r.stage, strerror(-r.error));
+		CHECK(&s, r.error == -EREMOTEIO,
+		      "%s: cross-bridge import should be refused: stage %u %s", setup, r.stage,
+		      strerror(-r.error));
 	info("%s: cross-bridge import: stage %u error %d dma %#llx", setup, r.stage, r.error,
 	     (unsigned long long)r.dma_addr);
 	sc_end(&s);
 
-	s = (struct sc){ .name = "import_multifunction" };
+	s = (struct sc){.name = "import_multifunction"};
 	close(fd);
 	fd = p2pb_alloc(P2PB_BUF_P2P, iv2a, 1 * MIB, NULL);
 	CHECK(&s, fd >= 0, "ALLOC from %s: %s", iv2a->bdf, strerror(-fd));
@@ -957,7 +971,8 @@ static void sc_import(void)
 		      strerror(-r.error));
 	else if (acs)
 		/* through the host bridge and the IOMMU: an IOVA, not the BAR address */
-		CHECK(&s, r.error == 0 && r.dma_len == 1 * MIB && !in_bar(iv2a, r.dma_addr, r.dma_len),
+		CHECK(&s,
+		      r.error == 0 && r.dma_len == 1 * MIB && !in_bar(iv2a, r.dma_addr, r.dma_len),
 		      "ACS redirect on Zen: stage %u %s, dma %#llx", r.stage, strerror(-r.error),
 		      (unsigned long long)r.dma_addr);
 	else
@@ -971,10 +986,10 @@ static void sc_import(void)
 /* (d) revoke. */
 static void sc_revoke(void)
 {
-	struct sc s = { .name = "revoke" };
+	struct sc s = {.name = "revoke"};
 	long long before = pool_available(iv8);
 	struct p2pb_ti_import r;
-	struct p2pb_ti_query q = { 0 };
+	struct p2pb_ti_query q = {0};
 	struct p2pb_buf_info bi;
 	uint64_t id = 0;
 	int fd, st, hold, hold2;
@@ -995,15 +1010,17 @@ static void sc_revoke(void)
 	}
 	fill(p, 1 * MIB, 99);
 	hold = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
-	CHECK(&s, ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r) == 0 &&
-			  r.error == 0,
+	CHECK(&s,
+	      ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r) == 0 &&
+		  r.error == 0,
 	      "held import: %s / %s", strerror(errno), strerror(-r.error));
 	CHECK(&s, ioctl(hold, P2PB_TI_IOC_QUERY, &q) == 0 && q.mapped == 1 && q.move_notify == 0,
 	      "held mapping not live");
 	/* a second device holds its own mapping of the same buffer at the same time */
 	hold2 = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
-	CHECK(&s, ti_import(hold2, fd, nvme, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r) == 0 &&
-			  r.error == 0 && in_bar(iv8, r.dma_addr, r.dma_len),
+	CHECK(&s,
+	      ti_import(hold2, fd, nvme, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r) == 0 &&
+		  r.error == 0 && in_bar(iv8, r.dma_addr, r.dma_len),
 	      "second held import: %s", strerror(-r.error));
 	CHECK(&s, p2pb_describe(fd, &bi) == 0 && bi.attachments == 2, "attachments %u",
 	      bi.attachments);
@@ -1011,16 +1028,17 @@ static void sc_revoke(void)
 	CHECK(&s, p2pb_revoke(id) == 0, "REVOKE: %s", strerror(errno));
 	CHECK(&s, p2pb_revoke(id) == 0, "second REVOKE: %s", strerror(errno));
 
-	q = (struct p2pb_ti_query){ .flags = P2PB_TI_Q_REMAP };
+	q = (struct p2pb_ti_query){.flags = P2PB_TI_Q_REMAP};
 	CHECK(&s, ioctl(hold, P2PB_TI_IOC_QUERY, &q) == 0, "QUERY: %s", strerror(errno));
 	CHECK(&s, q.move_notify == 1 && q.mapped == 0,
 	      "importer not told: move_notify %u mapped %u", q.move_notify, q.mapped);
 	CHECK(&s, q.remap_error == -ENODEV, "remap after revoke: %d", q.remap_error);
-	q = (struct p2pb_ti_query){ 0 };
+	q = (struct p2pb_ti_query){0};
 	CHECK(&s, ioctl(hold2, P2PB_TI_IOC_QUERY, &q) == 0 && q.move_notify == 1 && q.mapped == 0,
 	      "second importer not told: move_notify %u mapped %u", q.move_notify, q.mapped);
-	CHECK(&s, ti_import(tifd, fd, iv4, P2PB_TI_F_PEER2PEER, &r) == 0 &&
-			  r.stage == P2PB_TI_STAGE_ATTACH && r.error == -ENODEV,
+	CHECK(&s,
+	      ti_import(tifd, fd, iv4, P2PB_TI_F_PEER2PEER, &r) == 0 &&
+		  r.stage == P2PB_TI_STAGE_ATTACH && r.error == -ENODEV,
 	      "new import after revoke: stage %u %d", r.stage, r.error);
 	CHECK(&s, p2pb_describe(fd, &bi) == 0 && (bi.flags & P2PB_BUF_F_REVOKED),
 	      "DESCRIBE does not show revoked");
@@ -1054,7 +1072,7 @@ static void sc_revoke(void)
 /* Unbinding a provider with a live buffer revokes it and does not hang. */
 static void sc_unbind(void)
 {
-	struct sc s = { .name = "provider_unbind" };
+	struct sc s = {.name = "provider_unbind"};
 	char path[256];
 	struct p2pb_buf_info bi;
 	int fd, st;
@@ -1106,7 +1124,7 @@ static void stress_sigbus(int sig)
  */
 static int stress_child(int seed)
 {
-	struct sigaction sa = { .sa_handler = stress_sigbus };
+	struct sigaction sa = {.sa_handler = stress_sigbus};
 	int ti = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC), bus = 0;
 
 	sigaction(SIGBUS, &sa, NULL);
@@ -1116,7 +1134,8 @@ static int stress_child(int seed)
 		volatile uint32_t *p;
 		int fd;
 
-		fd = p2pb_alloc(i % 3 ? P2PB_BUF_P2P : P2PB_BUF_HOST, i % 3 ? iv4 : NULL, size, NULL);
+		fd = p2pb_alloc(i % 3 ? P2PB_BUF_P2P : P2PB_BUF_HOST, i % 3 ? iv4 : NULL, size,
+				NULL);
 		if (fd < 0)
 			return 1;
 		if (i % 2)
@@ -1143,10 +1162,10 @@ static int stress_child(int seed)
 
 static void sc_stress(void)
 {
-	struct sc s = { .name = "stress_revoke_race" };
+	struct sc s = {.name = "stress_revoke_race"};
 	long long before = pool_available(iv4);
-	int revoked = 0, status[3] = { 0 };
-	bool done[3] = { false };
+	int revoked = 0, status[3] = {0};
+	bool done[3] = {false};
 	pid_t kids[3];
 
 	for (int k = 0; k < 3; k++) {
@@ -1156,7 +1175,7 @@ static void sc_stress(void)
 	}
 	for (int round = 0; round < 2000; round++) {
 		struct p2pb_buf_info e[32];
-		struct p2pb_list l = { .entries = (uintptr_t)e, .count = 32 };
+		struct p2pb_list l = {.entries = (uintptr_t)e, .count = 32};
 		int alive = 0;
 
 		if (ioctl(devfd, P2PB_IOC_LIST, &l) == 0)
@@ -1193,7 +1212,7 @@ static void sc_stress(void)
 /* A provider with its own driver (NVMe CMB) being unbound: ours go first. */
 static void sc_nvme_unbind(long long nvme_start)
 {
-	struct sc s = { .name = "nvme_unbind" };
+	struct sc s = {.name = "nvme_unbind"};
 	struct p2pb_buf_info bi;
 	char path[256];
 	int fd, st, i;
@@ -1237,8 +1256,8 @@ static void sc_nvme_unbind(long long nvme_start)
 /* (e) nothing left behind. */
 static void sc_noleaks(long long nvme_start)
 {
-	struct sc s = { .name = "no_leaks" };
-	struct fn *provs[] = { iv4, iv8, iv2a, iv2b, iv2x };
+	struct sc s = {.name = "no_leaks"};
+	struct fn *provs[] = {iv4, iv8, iv2a, iv2b, iv2x};
 
 	CHECK(&s, p2pb_list_total(NULL, 0) == 0, "LIST shows %d live buffers",
 	      p2pb_list_total(NULL, 0));
@@ -1254,13 +1273,13 @@ static void sc_noleaks(long long nvme_start)
 /* A guest kernel without CONFIG_PCI_P2PDMA: host buffers only, said clearly. */
 static int main_nop2p(void)
 {
-	struct p2pb_version v = { 0 };
+	struct p2pb_version v = {0};
 	struct sc s;
 	char path[256];
 	int fd, refused = 0, pairs = 0;
 
 	iv4 = find_ivshmem(4);
-	s = (struct sc){ .name = "nop2p_version" };
+	s = (struct sc){.name = "nop2p_version"};
 	CHECK(&s, iv4 != NULL, "no 4M ivshmem");
 	CHECK(&s, ioctl(devfd, P2PB_IOC_VERSION, &v) == 0 && v.major == P2PB_VERSION_MAJOR,
 	      "VERSION: %s", strerror(errno));
@@ -1270,7 +1289,7 @@ static int main_nop2p(void)
 	if (!iv4)
 		return 1;
 
-	s = (struct sc){ .name = "nop2p_bind_refused" };
+	s = (struct sc){.name = "nop2p_bind_refused"};
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", iv4->bdf);
 	CHECK(&s, write_file(path, "p2pbroker") == 0, "driver_override: %s", strerror(errno));
 	write_file("/sys/bus/pci/drivers_probe", iv4->bdf); /* the probe fails */
@@ -1279,14 +1298,14 @@ static int main_nop2p(void)
 	CHECK(&s, sysfs_num(iv4->bdf, "p2pmem/size") < 0, "p2pmem appeared");
 	sc_end(&s);
 
-	s = (struct sc){ .name = "nop2p_p2p_alloc_refused" };
+	s = (struct sc){.name = "nop2p_p2p_alloc_refused"};
 	fd = p2pb_alloc(P2PB_BUF_P2P, iv4, 1 * MIB, NULL);
 	CHECK(&s, fd == -EOPNOTSUPP, "P2P ALLOC gave %d, expected -EOPNOTSUPP", fd);
 	if (fd >= 0)
 		close(fd);
 	sc_end(&s);
 
-	s = (struct sc){ .name = "nop2p_verdicts" };
+	s = (struct sc){.name = "nop2p_verdicts"};
 	for (int i = 0; i < nfns; i++) {
 		for (int j = 0; j < nfns; j++) {
 			int dist, total;
@@ -1298,8 +1317,8 @@ static int main_nop2p(void)
 			    last_dma_map == P2PB_MAP_UNKNOWN)
 				refused++;
 			else
-				sc_fail(&s, "%s -> %s: %d/%d %s", fns[i].bdf, fns[j].bdf, total, dist,
-					map_name(map));
+				sc_fail(&s, "%s -> %s: %d/%d %s", fns[i].bdf, fns[j].bdf, total,
+					dist, map_name(map));
 		}
 	}
 	info("nop2p: %d/%d pairs refused", refused, pairs);
