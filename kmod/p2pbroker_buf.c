@@ -190,6 +190,15 @@ static void p2pb_dmabuf_unpin(struct dma_buf_attachment *attach)
 {
 }
 
+/*
+ * BAR memory takes no CPU cache maintenance (see p2pb_dmabuf_sync()), and
+ * several devices may map the same BAR range at once.
+ */
+static unsigned long p2pb_dma_attrs(const struct p2pb_buf *buf)
+{
+	return buf->type == P2PB_BUF_P2P ? DMA_ATTR_SKIP_CPU_SYNC : 0;
+}
+
 /* Each attachment gets its own sg_table, mapped for its own device. */
 static struct sg_table *p2pb_dmabuf_map(struct dma_buf_attachment *attach,
 					enum dma_data_direction dir)
@@ -213,7 +222,7 @@ static struct sg_table *p2pb_dmabuf_map(struct dma_buf_attachment *attach,
 		goto free_sgt;
 
 	/* For p2p pages this yields bus addresses, or -EREMOTEIO. */
-	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	ret = dma_map_sgtable(attach->dev, sgt, dir, p2pb_dma_attrs(buf));
 	if (ret)
 		goto free_table;
 
@@ -237,7 +246,7 @@ static void p2pb_dmabuf_unmap(struct dma_buf_attachment *attach,
 
 	if (a->sgt == sgt)
 		a->sgt = NULL;
-	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	dma_unmap_sgtable(attach->dev, sgt, dir, p2pb_dma_attrs(buf));
 	sg_free_table(sgt);
 	kfree(sgt);
 	if (atomic_dec_and_test(&buf->mappings))
