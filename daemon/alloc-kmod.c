@@ -12,11 +12,13 @@
  * release() has nothing to do; revoke() makes the buffer inaccessible.
  */
 #include "alloc.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/p2pbroker.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -155,6 +157,76 @@ static int kmod_revoke(void *state, uint64_t handle)
 	return ioctl(kmod_fd(state), P2PB_IOC_REVOKE, &rv) < 0 ? -errno : 0;
 }
 
+/* The running kernel's verdict: pci_p2pdma_distance_many() for one client. */
+static int kmod_kernel_verdict(void *state, const struct topo_func *provider,
+			       const struct topo_func *client, int *ret_map, int *ret_distance)
+{
+	struct p2pb_verdict_client vc = {
+		.bdf = P2PB_BDF(client->domain, client->bus, ((unsigned)client->dev << 3) | client->fn),
+	};
+	struct p2pb_verdict v = {
+		.provider = P2PB_BDF(provider->domain, provider->bus,
+				     ((unsigned)provider->dev << 3) | provider->fn),
+		.clients = (uint64_t)(uintptr_t)&vc,
+		.num_clients = 1,
+	};
+
+	if (ioctl(kmod_fd(state), P2PB_IOC_KERNEL_VERDICT, &v) < 0)
+		return -errno;
+	switch (vc.map_type) {
+	case P2PB_MAP_BUS_ADDR:
+		*ret_map = VERDICT_BUS_ADDR;
+		break;
+	case P2PB_MAP_THRU_HOST_BRIDGE:
+		*ret_map = VERDICT_THRU_HOST_BRIDGE;
+		break;
+	case P2PB_MAP_NOT_SUPPORTED:
+		*ret_map = VERDICT_NOT_SUPPORTED;
+		break;
+	default:
+		return -EPROTO;
+	}
+	*ret_distance = vc.distance;
+	return 0;
+}
+
+/* Live buffers the module holds (they outlive a p2pd restart). */
+static int kmod_list(void *state, struct alloc_live *out, int max)
+{
+	uint32_t cap = max < 0 ? 0 : (uint32_t)max;
+	struct p2pb_buf_info *e;
+	struct p2pb_list l;
+
+	if (cap > P2PB_MAX_LIST_ENTRIES)
+		cap = P2PB_MAX_LIST_ENTRIES;
+	e = calloc(cap ? cap : 1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	l = (struct p2pb_list){.entries = (uint64_t)(uintptr_t)e, .count = cap};
+	if (ioctl(kmod_fd(state), P2PB_IOC_LIST, &l) < 0) {
+		int r = -errno;
+
+		free(e);
+		return r;
+	}
+	for (uint32_t i = 0; i < l.count && i < cap; i++) {
+		struct alloc_live *a = &out[i];
+
+		memset(a, 0, sizeof(*a));
+		a->handle = e[i].id;
+		a->type = e[i].type == P2PB_BUF_P2P ? ALLOC_TYPE_P2P : ALLOC_TYPE_HOST;
+		a->size = e[i].size;
+		a->owner_uid = (uid_t)e[i].owner_uid;
+		a->revoked = (e[i].flags & P2PB_BUF_F_REVOKED) != 0;
+		if (a->type == ALLOC_TYPE_P2P)
+			snprintf(a->provider, sizeof(a->provider), "%04x:%02x:%02x.%x",
+				 P2PB_BDF_DOMAIN(e[i].provider), P2PB_BDF_BUS(e[i].provider),
+				 P2PB_BDF_DEVFN(e[i].provider) >> 3, P2PB_BDF_DEVFN(e[i].provider) & 7);
+	}
+	free(e);
+	return (int)l.total;
+}
+
 const struct alloc_backend alloc_backend_kmod = {
     .name = "kmod",
     .types = ALLOC_TYPE_BIT(ALLOC_TYPE_P2P) | ALLOC_TYPE_BIT(ALLOC_TYPE_HOST),
@@ -163,4 +235,6 @@ const struct alloc_backend alloc_backend_kmod = {
     .alloc = kmod_alloc,
     .release = kmod_release,
     .revoke = kmod_revoke,
+    .kernel_verdict = kmod_kernel_verdict,
+    .list = kmod_list,
 };

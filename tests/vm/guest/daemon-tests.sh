@@ -3,7 +3,7 @@
 # p2pctl and p2pbclient (libp2pclient).  Run by /init after p2pbtest, which
 # bound the providers and wrote their addresses to /run/p2pvm-devices.
 setup=$1
-names="daemon_start daemon_alloc_unprivileged daemon_alloc_host daemon_bind_on_demand daemon_policy daemon_revoke daemon_restart"
+names="daemon_start daemon_alloc_unprivileged daemon_alloc_host daemon_bind_on_demand daemon_policy daemon_revoke daemon_restart daemon_restart_adopt daemon_check_kernel"
 echo "P2PVM: DAEMON $names"
 res() { echo "P2PVM: $1 $2${3:+: $3}"; }
 fail_all() { for n in $names; do res FAIL "$n" "$1"; done; exit 0; }
@@ -107,26 +107,50 @@ OK*) res PASS daemon_revoke ;;
 *) res FAIL daemon_revoke "$out" ;;
 esac
 
-# Buffers outlive a daemon restart; the new daemon serves new requests.
-rm -f /tmp/ready
+# The daemon asks the running kernel too: check --kernel agrees with p2pd.
+out=$(p2pctl --socket "$S" --json check --kernel "$IV4" "$IV8" 2>&1)
+if echo "$out" | grep -q '"agrees":true'; then
+	res PASS daemon_check_kernel
+else
+	res FAIL daemon_check_kernel "$(echo "$out" | tr '\n' ' ' | cut -c1-300)"
+fi
+
+# Buffers outlive a daemon killed with SIGKILL; the new daemon adopts them from
+# the module (listed with their owners) and still counts them in quotas.
+rm -f /tmp/ready /tmp/ready2
 p2pbclient "$S" hold "$IV4" "$IV8" /tmp/ready >/tmp/hold.out 2>&1 &
 hold=$!
+p2pbclient "$S" hold-as 65534 3145728 "$IV8" "$IV4" /tmp/ready2 >/tmp/hold2.out 2>&1 &
+hold2=$!
 i=0
-while [ ! -e /tmp/ready ] && [ $i -lt 40 ] && kill -0 $hold 2>/dev/null; do sleep 0.25; i=$((i + 1)); done
-stop_p2pd
+while { [ ! -e /tmp/ready ] || [ ! -e /tmp/ready2 ]; } && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
+kill -9 "$P2PD_PID" 2>/dev/null
+wait "$P2PD_PID" 2>/dev/null
+P2PD_PID=
 if start_p2pd; then
-	kill -USR1 $hold 2>/dev/null
+	p2pctl --socket "$S" --json buffers >/tmp/buffers.json 2>&1
+	q=$(p2pbclient "$S" alloc 65534 "$IV4" "$IV8" 2097152 2>&1)
+	if grep -q '"uid":65534' /tmp/buffers.json && grep -q '"orphaned":true' /tmp/buffers.json &&
+		[ "${q#ERR EDQUOT}" != "$q" ]; then
+		res PASS daemon_restart_adopt
+	else
+		res FAIL daemon_restart_adopt "buffers: $(one_line /tmp/buffers.json); 2M more for 65534 holding 3M of 4M: $q"
+	fi
+	kill -USR1 $hold $hold2 2>/dev/null
 	wait $hold
 	rc=$?
+	wait $hold2
+	rc2=$?
 	out=$(p2pbclient "$S" alloc 65534 "$IV4" "$IV8" 1048576 2>&1)
-	if [ $rc -eq 0 ] && [ "${out#OK}" != "$out" ]; then
+	if [ $rc -eq 0 ] && [ $rc2 -eq 0 ] && [ "${out#OK}" != "$out" ]; then
 		res PASS daemon_restart
 	else
-		res FAIL daemon_restart "held buffer: $(one_line /tmp/hold.out); new alloc: $out"
+		res FAIL daemon_restart "held buffers: $(one_line /tmp/hold.out) / $(one_line /tmp/hold2.out); new alloc: $out"
 	fi
 else
-	kill $hold 2>/dev/null
+	kill $hold $hold2 2>/dev/null
 	res FAIL daemon_restart "p2pd did not restart: $(tail -n 5 /tmp/p2pd.log | tr '\n' ' ')"
+	res FAIL daemon_restart_adopt "p2pd did not restart"
 fi
 stop_p2pd
 grep -iE 'error|crit|alert' /tmp/p2pd.log | head -n 5 | sed 's/^/P2PVM: INFO p2pd: /'

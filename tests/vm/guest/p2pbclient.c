@@ -14,6 +14,9 @@
  *   p2pbclient SOCKET hold PROVIDER PEER READYFILE
  *	alloc, mmap, write a pattern, create READYFILE, wait for SIGUSR1, then
  *	check the buffer still works (it must outlive a daemon restart).
+ *   p2pbclient SOCKET hold-as UID SIZE PROVIDER PEER READYFILE
+ *	the same as UID with a SIZE-byte buffer (quota accounting across a
+ *	daemon restart).
  * Exit status 0 only on "OK".
  */
 #define _GNU_SOURCE
@@ -171,7 +174,8 @@ static int cmd_revoke(const char *prov, const char *peer)
 	return 0;
 }
 
-static int cmd_hold(const char *prov, const char *peer, const char *ready)
+static int cmd_hold(uid_t uid, uint64_t size, const char *prov, const char *peer,
+		    const char *ready)
 {
 	struct p2p_buffer_info bi;
 	struct p2p_conn *c;
@@ -182,9 +186,11 @@ static int cmd_hold(const char *prov, const char *peer, const char *ready)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (uid != 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(uid) < 0))
+		return fail("drop privileges", "setuid", errno);
 	if (p2p_connect(sock, &c) < 0)
 		return fail("connect", "p2p_connect", errno);
-	r = do_alloc(c, prov, peer, 1 << 20, &bi, &fd);
+	r = do_alloc(c, prov, peer, size, &bi, &fd);
 	if (r < 0)
 		return fail(p2p_last_message(c), "alloc", -r);
 	p = mmap(NULL, bi.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -217,7 +223,10 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[2], "revoke") && argc == 5)
 		return cmd_revoke(argv[3], argv[4]);
 	if (!strcmp(argv[2], "hold") && argc == 6)
-		return cmd_hold(argv[3], argv[4], argv[5]);
+		return cmd_hold(0, 1 << 20, argv[3], argv[4], argv[5]);
+	if (!strcmp(argv[2], "hold-as") && argc == 8)
+		return cmd_hold((uid_t)atoi(argv[3]), strtoull(argv[4], NULL, 0), argv[5], argv[6],
+				argv[7]);
 	fprintf(stderr, "usage: see the source\n");
 	return 2;
 }
