@@ -227,6 +227,21 @@ static int kmod_list(void *state, struct alloc_live *out, int max)
 	return (int)l.total;
 }
 
+static int kmod_note(void *state, char *buf, size_t len)
+{
+	struct p2pb_version v = {0};
+
+	if (ioctl(kmod_fd(state), P2PB_IOC_VERSION, &v) < 0) {
+		snprintf(buf, len, "kmod: /dev/p2pbroker does not answer: %s", strerror(errno));
+		return 1;
+	}
+	if (v.flags & P2PB_VERSION_F_P2PDMA)
+		return 0;
+	snprintf(buf, len, "kmod: p2p unsupported by this kernel (built without "
+			   "CONFIG_PCI_P2PDMA): only host buffers, and every pair is refused");
+	return 1;
+}
+
 const struct alloc_backend alloc_backend_kmod = {
     .name = "kmod",
     .types = ALLOC_TYPE_BIT(ALLOC_TYPE_P2P) | ALLOC_TYPE_BIT(ALLOC_TYPE_HOST),
@@ -237,4 +252,5 @@ const struct alloc_backend alloc_backend_kmod = {
     .revoke = kmod_revoke,
     .kernel_verdict = kmod_kernel_verdict,
     .list = kmod_list,
+    .note = kmod_note,
 };

@@ -402,6 +402,17 @@ int alloc_set_list(struct alloc_set *set,
 	return total;
 }
 
+void alloc_set_notes(const struct alloc_set *set, void (*cb)(void *userdata, const char *note),
+		     void *userdata)
+{
+	char buf[256];
+
+	for (int i = 0; i < set->n; i++)
+		if (set->slots[i].b->note &&
+		    set->slots[i].b->note(set->slots[i].state, buf, sizeof(buf)) > 0)
+			cb(userdata, buf);
+}
+
 const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t len)
 {
 	size_t o = 0;

@@ -86,6 +86,11 @@ struct alloc_backend {
 	 * returns how many are live (may exceed @max), or -errno.
 	 */
 	int (*list)(void *state, struct alloc_live *out, int max);
+	/*
+	 * Optional: one sentence an admin should see in `p2pctl status` (e.g. the
+	 * kernel cannot do p2p).  Returns 1 with @buf filled, 0 when all is well.
+	 */
+	int (*note)(void *state, char *buf, size_t len);
 };
 
 #ifdef P2P_HAVE_ALLOC_KMOD
@@ -131,6 +136,10 @@ int alloc_set_list(struct alloc_set *set,
 		   void (*cb)(void *userdata, const struct alloc_backend *b,
 			      const struct alloc_live *live),
 		   void *userdata);
+
+/* Call @cb with every opened backend's note (see alloc_backend.note). */
+void alloc_set_notes(const struct alloc_set *set, void (*cb)(void *userdata, const char *note),
+		     void *userdata);
 
 /* Names of the opened backends, comma-separated ("udmabuf,memfd"). */
 const char *alloc_set_describe(const struct alloc_set *set, char *buf, size_t len);

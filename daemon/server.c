@@ -954,6 +954,11 @@ static long server_rss_kib(void)
 	return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
+static void server_add_note(void *userdata, const char *note)
+{
+	json_object_array_add(userdata, json_object_new_string(note));
+}
+
 static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
 {
 	struct json_object *o = json_object_new_object(), *s = json_object_new_object(), *be;
@@ -987,6 +992,10 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 	     tok = strtok_r(NULL, ",", &save))
 		json_object_array_add(be, json_object_new_string(tok));
 	json_object_object_add(s, "backends", be);
+	be = json_object_new_array();
+	if (be)
+		alloc_set_notes(srv->alloc, server_add_note, be);
+	json_object_object_add(s, "notes", be);
 	json_object_object_add(s, "rss_kib", json_object_new_int64(server_rss_kib()));
 	json_object_object_add(s, "fds", json_object_new_int64(server_count_fds()));
 	json_object_object_add(s, "devices",

@@ -73,7 +73,7 @@ alloc_host import_same_switch import_without_peer2peer_refused import_vgem impor
 import_multifunction revoke provider_unbind stress_revoke_race nvme_unbind no_leaks rmmod dmesg_clean"
 if [ "$setup" = nop2p ]; then
 	expected="insmod nop2p_version nop2p_bind_refused nop2p_p2p_alloc_refused nop2p_verdicts
-alloc_host rmmod dmesg_clean"
+alloc_host nop2p_status rmmod dmesg_clean"
 fi
 if grep -q '^P2PVM: DAEMON' "$log.txt"; then
 	expected="$expected $(sed -n 's/^P2PVM: DAEMON //p' "$log.txt")"

@@ -11,7 +11,7 @@ cd "$root"
 shared=${P2P_SHARED:-$root/../shared}
 frag=$shared/vm/kernel-p2pdma.config
 out=${P2P_VM_OUT:-$root/build/vm}
-setups=${P2P_VM_SETUPS:-max epyc iommu epyc-iommu}
+setups=${P2P_VM_SETUPS:-max epyc iommu epyc-iommu nop2p}
 make_cmd=${MAKE:-make}
 
 fatal() { # STEP WHY: a step every setup depends on failed
