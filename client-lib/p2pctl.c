@@ -541,15 +541,6 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 	return rc;
 }
 
-/* Built without the online half: say so instead of pretending. */
-__attribute__((weak)) int p2pctl_online(int argc, char **argv, const struct p2pctl_opts *o)
-{
-	(void)argc;
-	(void)o;
-	p2pctl_err("'%s' needs p2pd, and this p2pctl was built without the online mode", argv[0]);
-	return 1;
-}
-
 static void usage(FILE *out)
 {
 	fprintf(out,
