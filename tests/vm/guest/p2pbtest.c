@@ -105,6 +105,25 @@ static void info(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* Touch word 5 of @p (a write when @write) in a child; returns its wait
+ * status, so a revoked mapping shows as WIFSIGNALED with SIGBUS. */
+static int child_access(void *p, bool write)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (write)
+			((volatile uint32_t *)p)[5] = 1;
+		else
+			(void)((volatile uint32_t *)p)[5];
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0)
+		return -1;
+	return st;
+}
+
 /* ---- sysfs ----------------------------------------------------------- */
 
 static int read_file(const char *path, char *buf, size_t size)
@@ -994,7 +1013,6 @@ static void sc_revoke(void)
 	uint64_t id = 0;
 	int fd, st, hold, hold2;
 	void *p;
-	pid_t pid;
 
 	fd = p2pb_alloc(P2PB_BUF_P2P, iv8, 1 * MIB, &id);
 	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
@@ -1045,15 +1063,8 @@ static void sc_revoke(void)
 	CHECK(&s, mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0) == MAP_FAILED,
 	      "mmap after revoke accepted");
 
-	pid = fork();
-	if (pid == 0) {
-		volatile uint32_t x = ((volatile uint32_t *)p)[5];
-
-		(void)x;
-		_exit(0);
-	}
-	waitpid(pid, &st, 0);
-	CHECK(&s, WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+	st = child_access(p, false);
+	CHECK(&s, st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
 	      "access after revoke: %s %d (expected SIGBUS)", WIFSIGNALED(st) ? "signal" : "exit",
 	      WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
 	CHECK(&s, pool_available(iv8) == before - (long long)MIB, "pool changed before close");
@@ -1077,7 +1088,6 @@ static void sc_unbind(void)
 	struct p2pb_buf_info bi;
 	int fd, st;
 	void *p;
-	pid_t pid;
 
 	fd = p2pb_alloc(P2PB_BUF_P2P, iv2b, 1 * MIB, NULL);
 	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
@@ -1090,13 +1100,8 @@ static void sc_unbind(void)
 		CHECK(&s, p2pb_describe(fd, &bi) == 0 && (bi.flags & P2PB_BUF_F_REVOKED),
 		      "buffer not revoked by unbind");
 		if (p != MAP_FAILED) {
-			pid = fork();
-			if (pid == 0) {
-				((volatile uint32_t *)p)[1] = 1;
-				_exit(0);
-			}
-			waitpid(pid, &st, 0);
-			CHECK(&s, WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+			st = child_access(p, true);
+			CHECK(&s, st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
 			      "access after unbind did not SIGBUS");
 			munmap(p, 1 * MIB);
 		}
@@ -1217,7 +1222,6 @@ static void sc_nvme_unbind(long long nvme_start)
 	char path[256];
 	int fd, st, i;
 	void *p;
-	pid_t pid;
 
 	fd = p2pb_alloc(P2PB_BUF_P2P, nvme, 1 * MIB, NULL);
 	CHECK(&s, fd >= 0, "ALLOC from the CMB: %s", strerror(-fd));
@@ -1232,13 +1236,8 @@ static void sc_nvme_unbind(long long nvme_start)
 	CHECK(&s, p2pb_describe(fd, &bi) == 0 && (bi.flags & P2PB_BUF_F_REVOKED),
 	      "CMB buffer not revoked by the nvme unbind");
 	if (p != MAP_FAILED) {
-		pid = fork();
-		if (pid == 0) {
-			((volatile uint32_t *)p)[1] = 1;
-			_exit(0);
-		}
-		waitpid(pid, &st, 0);
-		CHECK(&s, WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+		st = child_access(p, true);
+		CHECK(&s, st >= 0 && WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
 		      "access after nvme unbind did not SIGBUS");
 		munmap(p, 1 * MIB);
 	}
