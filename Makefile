@@ -1,14 +1,13 @@
-# p2pbroker top-level build.  Userspace only; the kernel module has its own
-# Kbuild under kmod/ (see mk/*.mk fragments for kmod, vmcheck, fuzz, install ...).
-#
-# Conventions (so a new module needs no edit here):
-#   daemon/*.c except main.c      -> build/libp2pcore.a   (topology, verdicts, daemon logic)
-#   client-lib/conn.c             -> linked into libp2pclient.so and libp2pcore.a
-#   client-lib/p2pclient.c        -> build/libp2pclient.so (public API, p2pclient.h)
-#   client-lib/p2pctl*.c          -> build/p2pctl
-#   daemon/main.c                 -> build/p2pd (when present)
-#   tests/unit/test-NAME.c        -> build/tests/test-NAME   (cmocka, linked with libp2pcore.a)
-#   mk/*.mk                       -> included; may add to CHECK_TARGETS and define targets
+# p2pbroker top-level build (userspace).  The folders are the layers:
+#   core/          -> build/libp2pcore.a    topology, config space, libdrm, verdicts, reports
+#   proto/         -> build/libp2pproto.a   the wire protocol: framing, fd passing, JSON
+#   daemon/        -> build/p2pd            (daemon/*.c but main.c also -> build/libp2pd.a for tests)
+#   libp2pclient/  -> build/libp2pclient.so the client library (p2pclient.h)
+#   p2pctl/        -> build/p2pctl          the admin CLI (online + offline)
+#   kmod/          the kernel module, its own Kbuild (mk/kmod.mk)
+# Arrows point one way: p2pctl -> libp2pclient -> proto; daemon -> core, proto;
+# p2pctl -> core.  Each layer compiles with only the include paths it may use.
+# Component fragments: mk/<component>.mk (explicit source lists, their checks).
 
 CC      ?= cc
 comma   := ,
@@ -22,59 +21,81 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wmissing-prototypes -Wstrict-prototyp
            -Wimplicit-fallthrough -Wshadow -Wformat=2
 OPT     ?= -O2 -g
 SAN     ?=
-CFLAGS_ALL := $(WARN) $(OPT) $(SAN) -D_GNU_SOURCE -fPIC -Idaemon -Iclient-lib -Ikmod/include/uapi \
-              $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+CFLAGS_BASE := $(WARN) $(OPT) $(SAN) -D_GNU_SOURCE -fPIC $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS_ALL := $(SAN) $(EXTRA_LDFLAGS)
 
-CORE_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c)) client-lib/conn.c
-CORE_SRCS := $(wildcard $(CORE_SRCS))
-CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
-LIB_SRCS  := $(wildcard client-lib/p2pclient.c client-lib/conn.c)
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/lib/%.o)
-CTL_SRCS  := $(wildcard client-lib/p2pctl*.c)
-CTL_OBJS  := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+# Include paths per layer: what a layer may see.
+INC_core         := -Icore
+INC_proto        := -Iproto
+INC_daemon       := -Idaemon -Icore -Iproto -Ikmod/include/uapi
+INC_libp2pclient := -Ilibp2pclient -Iproto
+INC_p2pctl       := -Ip2pctl -Icore -Iproto -Ilibp2pclient
+# Tests and benchmarks see every userspace layer.
+INC_ALL          := -Idaemon -Icore -Iproto -Ilibp2pclient -Ip2pctl -Ikmod/include/uapi
+# Kept for fragments that compile test programs: everything visible.
+CFLAGS_ALL := $(CFLAGS_BASE) $(INC_ALL)
+
+CORE_SRCS   := core/topo.c core/pcicfg.c core/gpu.c core/verdict.c core/report.c
+PROTO_SRCS  := proto/conn.c
+DAEMON_SRCS := daemon/server.c daemon/client.c daemon/config.c daemon/policy.c \
+               daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
+P2PD_MAIN   := daemon/main.c
+LIB_SRCS    := libp2pclient/p2pclient.c
+CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c
+
+CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
+PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/obj/%.o)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/lib/%.o) $(PROTO_SRCS:%.c=$(BUILD)/obj/lib/%.o)
+CTL_OBJS    := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-UNIT_HELPER_SRCS := $(wildcard tests/unit/helper-*.c)
-UNIT_HELPER_OBJS := $(UNIT_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_HELPER_OBJS := $(BUILD)/obj/tests/unit/helper-fixture.o
 
-P2PD_BIN  := $(if $(wildcard daemon/main.c),$(BUILD)/p2pd)
-LIB_SO    := $(if $(wildcard client-lib/p2pclient.c),$(BUILD)/libp2pclient.so)
-
-ALL_BINS := $(BUILD)/libp2pcore.a $(LIB_SO) $(BUILD)/p2pctl $(P2PD_BIN)
+ALL_BINS := $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a $(BUILD)/libp2pclient.so \
+            $(BUILD)/p2pctl $(BUILD)/p2pd
 CHECK_TARGETS := check-unit
 
-.PHONY: all check check-unit asan clean format-check
+.PHONY: all check check-unit asan clean format-check check-layers
 all: $(ALL_BINS)
+
+layer = $(firstword $(subst /, ,$(1)))
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(or $(INC_$(call layer,$<)),$(INC_ALL)) -MMD -MP -c $< -o $@
 
+# libp2pclient's objects (and the proto it carries): hidden unless exported.
 $(BUILD)/obj/lib/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -fvisibility=hidden -DP2P_BUILDING_LIB -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_BASE) $(INC_libp2pclient) -fvisibility=hidden -DP2P_BUILDING_LIB -MMD -MP -c $< -o $@
 
 $(BUILD)/libp2pcore.a: $(CORE_OBJS)
-	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libp2pproto.a: $(PROTO_OBJS)
+	rm -f $@ && ar rcs $@ $^
+$(BUILD)/libp2pd.a: $(DAEMON_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libp2pclient.so: $(LIB_OBJS) $(wildcard client-lib/libp2pclient.sym)
+$(BUILD)/libp2pclient.so: $(LIB_OBJS) libp2pclient/libp2pclient.sym
 	$(CC) -shared -o $@ $(LIB_OBJS) $(LDFLAGS_ALL) -Wl,-soname,libp2pclient.so.0 \
-		$(if $(wildcard client-lib/libp2pclient.sym),-Wl$(comma)--version-script=client-lib/libp2pclient.sym) \
-		$(shell pkg-config --libs json-c)
+		-Wl,--version-script=libp2pclient/libp2pclient.sym $(shell pkg-config --libs json-c)
 	ln -sf libp2pclient.so $(BUILD)/libp2pclient.so.0
 
-$(BUILD)/p2pctl: $(CTL_OBJS) $(BUILD)/libp2pcore.a $(LIB_SO)
-	$(CC) -o $@ $(CTL_OBJS) $(BUILD)/libp2pcore.a $(if $(LIB_SO),-L$(BUILD) -lp2pclient -Wl$(comma)-rpath$(comma)'$$ORIGIN') \
-		$(LDFLAGS_ALL) $(PKG_LIBS)
+$(BUILD)/p2pctl: $(CTL_OBJS) $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a $(BUILD)/libp2pclient.so
+	$(CC) -o $@ $(CTL_OBJS) $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a \
+		-L$(BUILD) -lp2pclient -Wl,-rpath,'$$ORIGIN' \
+		$(LDFLAGS_ALL) $(shell pkg-config --libs json-c libdrm)
 
-$(BUILD)/p2pd: $(BUILD)/obj/daemon/main.o $(BUILD)/libp2pcore.a
+$(BUILD)/p2pd: $(BUILD)/obj/$(P2PD_MAIN:.c=.o) $(BUILD)/libp2pd.a $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libp2pcore.a $(UNIT_HELPER_OBJS)
+TEST_LIBS = $(BUILD)/obj/p2pctl/snapshot.o $(BUILD)/libp2pd.a $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS) $(UNIT_HELPER_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(UNIT_HELPER_OBJS) $(BUILD)/libp2pcore.a \
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(UNIT_HELPER_OBJS) $(TEST_LIBS) \
 		$(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
 
 # Unit tests: every binary runs; the runner prints one closing line for all of them.
@@ -89,10 +110,12 @@ asan:
 		OPT="-O1 -g" check
 
 format-check:
-	clang-format --dry-run --Werror $(wildcard daemon/*.[ch] client-lib/*.[ch] tests/unit/*.[ch])
+	clang-format --dry-run --Werror $(wildcard core/*.[ch] proto/*.[ch] daemon/*.[ch] \
+		libp2pclient/*.[ch] p2pctl/*.[ch] tests/unit/*.[ch])
 
 clean:
 	rm -rf build build-asan
 
--include $(wildcard mk/*.mk)
+include mk/fixtures.mk mk/proto.mk mk/fuzz.mk mk/daemon.mk mk/libp2pclient.mk mk/p2pctl.mk mk/install.mk \
+	mk/bench.mk mk/kmod.mk mk/vm.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,26 +1,9 @@
-# bench.mk - synthetic sysfs fixtures, their checker, and the topology benchmark.
-#   make check-fixtures   p2pctl --fsroot on every tests/fixtures/sysfs/<case> vs its tables
-#   make fixtures-regen   rewrite the committed preset cases from tests/fixtures/gen-fabric.py
+# mk/bench.mk - benchmarks (never in make check; they print ratios, tests never time).
 #   make bench-topo       discovery/matrix timings vs lspci and lstopo on 64/512/4096 functions
-
-CHECK_TARGETS += check-fixtures
-
-FIXTURE_PRESETS = $(shell python3 tests/fixtures/gen-fabric.py --list)
+#   make bench-alloc      allocation latency/throughput vs the limit, RSS per 10k buffers
 BENCH_SIZES ?= 64 512 4096
 BENCH_RUNS ?= 5
-
-.PHONY: check-fixtures fixtures-regen bench-topo
-
-# p2pctl is built first; if that fails the checker still runs and counts every row failed.
-check-fixtures:
-	@$(MAKE) --no-print-directory $(BUILD)/p2pctl >/dev/null || \
-		echo "check-fixtures: building $(BUILD)/p2pctl failed" >&2
-	@P2PCTL=$(BUILD)/p2pctl tests/fixtures/check-fixtures.sh
-
-fixtures-regen:
-	@for p in $(FIXTURE_PRESETS); do \
-		tests/fixtures/gen-fabric.py tests/fixtures/sysfs/$$p --preset $$p --force || exit 1; \
-	done
+.PHONY: bench-topo
 
 $(BUILD)/bench/bench-topo: bench/topo/bench-topo.c $(BUILD)/libp2pcore.a
 	@mkdir -p $(dir $@)
@@ -28,3 +11,15 @@ $(BUILD)/bench/bench-topo: bench/topo/bench-topo.c $(BUILD)/libp2pcore.a
 
 bench-topo: $(BUILD)/bench/bench-topo
 	@BUILD=$(BUILD) BENCH_SIZES="$(BENCH_SIZES)" BENCH_RUNS=$(BENCH_RUNS) bench/topo/run.sh
+
+# ---- benchmark: bench-alloc ----------------------------------------------------
+BENCH_ALLOC_OPS ?= 20000
+$(BUILD)/bench/bench-alloc: bench/alloc.c $(BUILD)/libp2pclient.so libp2pclient/p2pclient.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -L$(BUILD) -lp2pclient \
+		-Wl$(P2P_COMMA)-rpath$(P2P_COMMA)$(abspath $(BUILD)) $(LDFLAGS_ALL) $(PKG_LIBS)
+
+.PHONY: bench-alloc
+bench-alloc: all $(BUILD)/bench/bench-alloc
+	$(BUILD)/bench/bench-alloc $(BUILD)/p2pd tests/fixtures/sysfs/qemu-q35 $(BENCH_ALLOC_OPS)
+

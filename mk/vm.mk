@@ -1,42 +1,7 @@
-# mk/vm.mk - kernel module and VM test tier.
-#   make kmod            build kmod/*.ko against KDIR (default: the running
-#                        kernel's build tree, else the cached VM guest tree)
-#   make kmod-checkpatch scripts/checkpatch.pl --strict on kmod/
-#   make vmcheck         boot the guest setups in QEMU (TCG) and run the VM
-#                        scenarios; last line "vmcheck: N passed, N failed"
-# Not in CHECK_TARGETS: the lead adds vmcheck to CI separately.
-
-VM_SHARED   ?= $(CURDIR)/../shared
-VM_FRAGMENT ?= $(VM_SHARED)/vm/kernel-p2pdma.config
-VM_KSRC     ?= /usr/src/linux-source-6.1.tar.xz
-KDIR        ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
-                 $(shell tests/vm/build-kernel.sh $(VM_FRAGMENT) 2>/dev/null | tail -n 1)/linux)
-
-.PHONY: kmod kmod-clean kmod-checkpatch vmcheck
-
-kmod:
-	$(MAKE) -C kmod KDIR=$(KDIR)
-
-kmod-clean:
-	$(MAKE) -C kmod KDIR=$(KDIR) clean
-
-# checkpatch ships with the kernel source; only its script and data are extracted.
-$(BUILD)/checkpatch/scripts/checkpatch.pl: $(VM_KSRC)
-	@mkdir -p $(BUILD)/checkpatch
-	tar -C $(BUILD)/checkpatch --strip-components=1 -xf $(VM_KSRC) \
-		linux-source-6.1/scripts/checkpatch.pl linux-source-6.1/scripts/spelling.txt \
-		linux-source-6.1/scripts/const_structs.checkpatch
-	touch $@
-
-kmod-checkpatch: $(BUILD)/checkpatch/scripts/checkpatch.pl
-	$(MAKE) -C kmod CHECKPATCH=$(abspath $<) checkpatch
-	@echo "kmod-checkpatch: clean"
-
+# mk/vm.mk - the VM test tier (QEMU, TCG): the real module and p2pd in guests.
+#   make vmcheck         boot the guest setups and run the VM scenarios;
+#                        last line "vmcheck: N passed, N failed"
+# Not in CHECK_TARGETS (needs the guest kernel build): .ci/run runs it.
+.PHONY: vmcheck
 vmcheck:
 	@P2P_SHARED=$(VM_SHARED) MAKE="$(MAKE)" tests/vm/vmcheck.sh
-
-# Host-side module checks (ABI, checkpatch, stock-headers build) in make check.
-CHECK_TARGETS += check-kmod
-.PHONY: check-kmod
-check-kmod:
-	@BUILD=$(BUILD) MAKE="$(MAKE)" tests/vm/check-kmod.sh

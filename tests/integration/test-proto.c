@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test-proto.c - cmocka tests of the wire codec (client-lib/conn.c): framing
+ * test-proto.c - cmocka tests of the wire codec (proto/conn.c): framing
  * over a real SEQPACKET socketpair, SCM_RIGHTS handling, strict JSON, schemas.
  */
 #include <errno.h>

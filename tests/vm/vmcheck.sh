@@ -88,7 +88,7 @@ fi
 
 # The daemon scenarios' client, on libp2pclient (absent: those scenarios fail).
 if [ -e build/libp2pclient.so ]; then
-	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla -Wmissing-prototypes -Iclient-lib \
+	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla -Wmissing-prototypes -Ilibp2pclient -Iproto \
 		tests/vm/guest/p2pbclient.c -o "$out/guest/p2pbclient" -Lbuild -lp2pclient \
 		-Wl,-rpath,/usr/lib || echo "vmcheck: WARNING: p2pbclient does not build"
 fi

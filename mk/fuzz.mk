@@ -1,4 +1,4 @@
-# mk/config.mk - p2pd.json parser and policy: fuzzing.
+# mk/fuzz.mk - p2pd.json parser and policy: fuzzing.
 # Unit tests (tests/unit/test-config.c, test-policy.c) run under check-unit.
 #
 #   make fuzz-config                 libFuzzer on config_parse() + policy, FUZZ_CONFIG_SECONDS (20)
@@ -13,11 +13,11 @@ FUZZ_TARGETS += fuzz-config
 # (what config.c/policy.c call into, topo.c and whatever it needs) is linked in
 # too, warnings not fatal there: clang's set differs from gcc's.
 FUZZ_CONFIG_OWN  := tests/fuzz/fuzz-config.c daemon/config.c daemon/policy.c
-FUZZ_CONFIG_REST := $(filter-out daemon/main.c $(FUZZ_CONFIG_OWN),$(wildcard daemon/*.c client-lib/conn.c))
+FUZZ_CONFIG_REST := $(filter-out $(FUZZ_CONFIG_OWN),$(DAEMON_SRCS) $(CORE_SRCS) $(PROTO_SRCS))
 FUZZ_CONFIG_OBJS := $(FUZZ_CONFIG_OWN:%.c=$(BUILD)/fuzz/obj/%.o) $(FUZZ_CONFIG_REST:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_CONFIG_CFLAGS = -std=c11 -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
-	-D_GNU_SOURCE -Idaemon -Iclient-lib -Ikmod/include/uapi $(PKG_CFLAGS) -MMD -MP
+	-D_GNU_SOURCE $(INC_ALL) $(PKG_CFLAGS) -MMD -MP
 
 .PHONY: fuzz-config fuzz-config-build
 

@@ -5,6 +5,7 @@
  * documents that both modes produce.
  */
 #include "p2pctl.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,6 @@
 #include "verdict.h"
 
 #define P2PCTL_VERSION "0.1"
-#define DEFAULT_SOCKET "/run/p2pd/p2pd.sock"
 
 void p2pctl_err(const char *fmt, ...)
 {
@@ -560,7 +560,7 @@ static void usage(FILE *out)
 		"  --fsroot DIR      read DIR/sys and DIR/proc instead of asking p2pd\n"
 		"  --offline         read this machine's /sys directly even if p2pd runs\n"
 		"  --cpu VENDOR:FAM  CPU for the kernel's Zen rule (amd:0x17, intel:6)\n"
-		"  --socket PATH     p2pd socket (default $P2PD_SOCKET or " DEFAULT_SOCKET ")\n"
+		"  --socket PATH     p2pd socket (default $P2PD_SOCKET or " P2P_DEFAULT_SOCKET ")\n"
 		"  --json            machine-readable output (see p2pctl(1))\n"
 		"  -h, --help        this text;  --version\n");
 }
@@ -641,9 +641,9 @@ int main(int argc, char **argv)
 	} else if (o.fsroot || offline || !strcmp(args[0], "snapshot")) {
 		rc = offline_cmd(nargs, args, &o);
 	} else {
-		const char *sock = o.socket ? o.socket : getenv("P2PD_SOCKET");
+		const char *sock = o.socket ? o.socket : getenv(P2P_SOCKET_ENV);
 		if (!sock || !*sock)
-			sock = DEFAULT_SOCKET;
+			sock = P2P_DEFAULT_SOCKET;
 		struct stat st;
 		bool local = !strcmp(args[0], "topo") || !strcmp(args[0], "matrix") ||
 			     !strcmp(args[0], "check");
