@@ -240,6 +240,18 @@ static bool alloc_name_listed(const char *only, const char *name)
 	return false;
 }
 
+/* Add @b to @set when it opens on this machine. */
+static void alloc_set_open(struct alloc_set *set, const struct alloc_backend *b)
+{
+	void *state = NULL;
+
+	if (b->open(&state) < 0)
+		return;
+	set->slots[set->n].b = b;
+	set->slots[set->n].state = state;
+	set->n++;
+}
+
 int alloc_set_new(const char *only, struct alloc_set **ret_set)
 {
 	struct alloc_set *set;
@@ -268,17 +280,26 @@ int alloc_set_new(const char *only, struct alloc_set **ret_set)
 	if (!set)
 		return -ENOMEM;
 	for (i = 0; i < sizeof(alloc_all) / sizeof(alloc_all[0]); i++) {
-		const struct alloc_backend *b = alloc_all[i];
-		void *state = NULL;
-
-		if (only && !alloc_name_listed(only, b->name))
+		if (only && !alloc_name_listed(only, alloc_all[i]->name))
 			continue;
-		if (b->open(&state) < 0)
-			continue;
-		set->slots[set->n].b = b;
-		set->slots[set->n].state = state;
-		set->n++;
+		alloc_set_open(set, alloc_all[i]);
 	}
+	*ret_set = set;
+	return 0;
+}
+
+int alloc_set_new_backends(const struct alloc_backend *const *backends, int n,
+			   struct alloc_set **ret_set)
+{
+	struct alloc_set *set;
+
+	if (n < 0 || n > ALLOC_MAX_BACKENDS)
+		return -EINVAL;
+	set = calloc(1, sizeof(*set));
+	if (!set)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		alloc_set_open(set, backends[i]);
 	*ret_set = set;
 	return 0;
 }

@@ -110,6 +110,10 @@ struct alloc_set;
  * Backends that are unavailable are simply absent.
  */
 int alloc_set_new(const char *only, struct alloc_set **ret_set);
+/* A set of exactly these backends (at most 4; tests use their own fakes);
+ * returns 0 and *ret_set, -EINVAL, -ENOMEM. */
+int alloc_set_new_backends(const struct alloc_backend *const *backends, int n,
+			   struct alloc_set **ret_set);
 void alloc_set_free(struct alloc_set *set);
 
 /* The backend that would serve @type, or NULL. */

@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -88,7 +87,7 @@ static void client_on_write(evutil_socket_t fd, short what, void *arg)
 		server_check_drained(srv);
 }
 
-int client_new(struct p2p_server *srv, int fd, uint64_t id, struct p2p_client **ret)
+int client_new_take_fd(struct p2p_server *srv, int fd, uint64_t id, struct p2p_client **ret)
 {
 	struct p2p_client *c;
 	struct ucred cred;
@@ -116,6 +115,9 @@ int client_new(struct p2p_server *srv, int fd, uint64_t id, struct p2p_client **
 	c->pid = cred.pid;
 	c->uid = cred.uid;
 	c->gid = cred.gid;
+	buffer_owner_init(&c->own, id, cred.uid, cred.pid);
+	list_init(&c->out);
+	list_init(&c->link);
 	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
 	c->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, client_on_write, c);
 	if (!c->ev_read || !c->ev_write) {
@@ -140,6 +142,7 @@ void client_set_reading(struct p2p_client *c, bool on)
 
 static void client_outmsg_free(struct p2p_outmsg *o)
 {
+	list_remove(&o->link);
 	if (o->fd >= 0)
 		close(o->fd);
 	free(o);
@@ -147,20 +150,10 @@ static void client_outmsg_free(struct p2p_outmsg *o)
 
 void client_free(struct p2p_client *c)
 {
-	struct p2p_outmsg *o;
-	struct p2p_buffer *b;
-
 	if (!c)
 		return;
-	while ((b = c->buffers)) {
-		c->buffers = b->next;
-		if (c->srv)
-			server_buffer_unlink(c->srv, b);
-		json_object_put(b->peers);
-		free(b);
-	}
-	while ((o = c->out_head)) {
-		c->out_head = o->next;
+	buffer_owner_drop(&c->srv->buffers, &c->own);
+	list_for_each_safe (struct p2p_outmsg, o, &c->out, link) {
 		client_outmsg_free(o);
 	}
 	if (c->ev_read)
@@ -177,20 +170,17 @@ int client_flush(struct p2p_client *c)
 	struct p2p_outmsg *o;
 	unsigned max_pending = c->srv->cfg->limits.max_pending_per_client;
 
-	while ((o = c->out_head)) {
+	while ((o = list_first(&c->out, struct p2p_outmsg, link))) {
 		int r = conn_send(c->fd, &o->hdr, o->data, o->len, o->fd);
 
 		if (r == -EAGAIN)
 			break;
 		if (r < 0)
 			return r;
-		c->out_head = o->next;
-		if (!c->out_head)
-			c->out_tail = NULL;
 		c->out_count--;
 		client_outmsg_free(o);
 	}
-	if (c->out_head)
+	if (!list_empty(&c->out))
 		event_add(c->ev_write, NULL);
 	else
 		event_del(c->ev_write);
@@ -200,8 +190,8 @@ int client_flush(struct p2p_client *c)
 	return 0;
 }
 
-int client_queue(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags, const char *data,
-		 size_t len, int fd)
+int client_queue_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
+			 const char *data, size_t len, int fd)
 {
 	size_t off = 0;
 	bool first = true;
@@ -220,7 +210,6 @@ int client_queue(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags, 
 				close(fd);
 			return -ENOMEM;
 		}
-		o->next = NULL;
 		o->hdr = (struct p2p_msg_hdr){
 		    .version = P2P_PROTO_VERSION, .opcode = op, .flags = flags, .id = id};
 		if (off + n < len)
@@ -228,11 +217,7 @@ int client_queue(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags, 
 		o->fd = first ? fd : -1;
 		o->len = n;
 		memcpy(o->data, data + off, n);
-		if (c->out_tail)
-			c->out_tail->next = o;
-		else
-			c->out_head = o;
-		c->out_tail = o;
+		list_append(&c->out, &o->link);
 		c->out_count++;
 		off += n;
 		first = false;

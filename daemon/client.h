@@ -11,33 +11,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "alloc.h"
-#include "policy.h"
+#include "buffer.h"
+#include "list.h"
 #include "proto.h"
 
 struct p2p_server;
 struct event;
 struct json_object;
 
-/* A buffer handed out; owned by its client's list and the server's id table. */
-struct p2p_buffer {
-	uint64_t id;
-	struct p2p_client *owner; /* NULL: an orphan adopted after a restart */
-	uid_t orphan_uid;	  /* the orphan's owner, from the backend */
-	bool seen;		  /* orphan still listed by its backend */
-	enum alloc_type type;
-	const struct alloc_backend *backend;
-	uint64_t handle;
-	uint64_t size;
-	char provider[TOPO_BDF_LEN]; /* "" for host memory */
-	char name[P2P_PROTO_MAX_NAME + 1];
-	struct json_object *peers;	/* the per-peer verdict array of the alloc reply */
-	struct p2p_buffer *next, *prev; /* owner's list */
-	struct p2p_buffer *hnext;	/* server's id hash chain */
-};
-
 struct p2p_outmsg {
-	struct p2p_outmsg *next;
+	struct list_link link; /* client's out queue */
 	struct p2p_msg_hdr hdr;
 	int fd; /* attached fd (owned until sent), -1 none */
 	size_t len;
@@ -55,31 +38,33 @@ struct p2p_client {
 	gid_t gid;
 	char name[P2P_PROTO_MAX_NAME + 1]; /* from hello */
 	uint64_t requests;
-	struct policy_usage usage;
-	struct p2p_buffer *buffers;
-	struct p2p_outmsg *out_head, *out_tail;
+	struct buffer_owner own; /* its buffers and their usage (buffer.h) */
+	struct list_link out;	 /* struct p2p_outmsg.link, oldest first */
 	unsigned out_count;
-	struct p2p_client *next, *prev; /* server's list */
+	struct list_link link; /* server's clients */
 };
 
 /*
- * client_new() - adopt the accepted socket @fd (takes it; closed on failure).
- * Reads SO_PEERCRED, registers the read event.  Returns 0 and *ret, or -errno.
+ * client_new_take_fd() - adopt the accepted socket @fd (taken; closed on
+ * failure).  Reads SO_PEERCRED, registers the read event.  Returns 0 and
+ * *ret, or -errno.
  */
-int client_new(struct p2p_server *srv, int fd, uint64_t id, struct p2p_client **ret);
+int client_new_take_fd(struct p2p_server *srv, int fd, uint64_t id, struct p2p_client **ret);
 
 /* Close the connection, free queued output, drop the client's buffers
- * (backend release + accounting).  NULL is fine. */
+ * (buffer_owner_drop).  Does not unlink @c from the server's list.  NULL is
+ * fine. */
 void client_free(struct p2p_client *c);
 
 /*
- * client_queue() - queue a message: @len JSON bytes, split into P2P_PROTO_CHUNK
- * datagrams with P2P_FLAG_MORE; @fd (taken, closed when sent or dropped; -1
- * none) rides on the first datagram.  Sends right away when nothing is queued.
- * Returns 0 or -errno (-ENOBUFS: the client is not reading; the caller drops it).
+ * client_queue_take_fd() - queue a message: @len JSON bytes, split into
+ * P2P_PROTO_CHUNK datagrams with P2P_FLAG_MORE; @fd (taken, closed when sent
+ * or dropped; -1 none) rides on the first datagram.  Sends right away when
+ * nothing is queued.  Returns 0 or -errno (-ENOBUFS: the client is not
+ * reading; the caller drops it).
  */
-int client_queue(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags, const char *data,
-		 size_t len, int fd);
+int client_queue_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
+			 const char *data, size_t len, int fd);
 
 /* Send what the socket takes now; arms/disarms EV_WRITE.  Returns 0, or -errno
  * when the connection is broken. */

@@ -51,7 +51,7 @@ static int server_send_json(struct p2p_server *srv, struct p2p_client *c, uint8_
 
 	text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
 	len = strlen(text);
-	r = client_queue(c, op, id, P2P_FLAG_REPLY, text, len, fd);
+	r = client_queue_take_fd(c, op, id, P2P_FLAG_REPLY, text, len, fd);
 	if (r < 0) {
 		struct log_ctx lc = server_client_ctx(c);
 
@@ -118,110 +118,6 @@ void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err
 	if (n > 0 && (size_t)n < sizeof(text))
 		(void)conn_send(c->fd, &h, text, (size_t)n, -1);
 	server_drop_client(srv, c);
-}
-
-/* ---- buffers ---- */
-
-static struct p2p_buffer **server_bucket(struct p2p_server *srv, uint64_t id)
-{
-	return &srv->buf_hash[id & (SERVER_BUF_HASH - 1)];
-}
-
-static struct p2p_buffer *server_buffer_find(struct p2p_server *srv, uint64_t id)
-{
-	struct p2p_buffer *b;
-
-	for (b = *server_bucket(srv, id); b; b = b->hnext)
-		if (b->id == id)
-			return b;
-	return NULL;
-}
-
-void server_buffer_unlink(struct p2p_server *srv, struct p2p_buffer *b)
-{
-	struct p2p_buffer **pp;
-
-	for (pp = server_bucket(srv, b->id); *pp; pp = &(*pp)->hnext) {
-		if (*pp == b) {
-			*pp = b->hnext;
-			break;
-		}
-	}
-	srv->n_buffers--;
-	srv->n_bytes -= b->size;
-	if (b->owner) {
-		b->owner->usage.buffers--;
-		b->owner->usage.bytes -= b->size;
-	}
-	alloc_set_release(srv->alloc, b->backend, b->handle);
-}
-
-/*
- * What uid @uid holds in all: quotas are per user, not per connection (a
- * client cannot multiply its quota by opening more connections), and buffers
- * adopted after a restart still count against their owner.
- */
-static struct policy_usage server_uid_usage(const struct p2p_server *srv, uid_t uid)
-{
-	struct policy_usage u = {0};
-
-	for (const struct p2p_client *k = srv->clients; k; k = k->next) {
-		if (k->uid != uid)
-			continue;
-		u.buffers += k->usage.buffers;
-		u.bytes += k->usage.bytes;
-	}
-	for (const struct p2p_buffer *b = srv->orphans; b; b = b->next) {
-		if (b->orphan_uid != uid)
-			continue;
-		u.buffers++;
-		u.bytes += b->size;
-	}
-	return u;
-}
-
-/* Remove @b from its owner's list and the table, and free it. */
-static void server_buffer_free(struct p2p_server *srv, struct p2p_buffer *b)
-{
-	struct p2p_client *c = b->owner;
-
-	if (b->prev)
-		b->prev->next = b->next;
-	else if (c)
-		c->buffers = b->next;
-	else
-		srv->orphans = b->next;
-	if (b->next)
-		b->next->prev = b->prev;
-	server_buffer_unlink(srv, b);
-	json_object_put(b->peers);
-	free(b);
-}
-
-static struct json_object *server_buffer_json(const struct p2p_buffer *b, bool with_owner)
-{
-	struct json_object *o = json_object_new_object();
-
-	if (!o)
-		return NULL;
-	json_object_object_add(o, "id", json_object_new_uint64(b->id));
-	json_object_object_add(o, "type", json_object_new_string(alloc_type_name(b->type)));
-	json_object_object_add(o, "backend", json_object_new_string(b->backend->name));
-	json_object_object_add(o, "provider",
-			       b->provider[0] ? json_object_new_string(b->provider) : NULL);
-	json_object_object_add(o, "size", json_object_new_uint64(b->size));
-	json_object_object_add(o, "name", json_object_new_string(b->name));
-	json_object_object_add(o, "peers", json_object_get(b->peers));
-	if (with_owner && b->owner) {
-		json_object_object_add(o, "client", json_object_new_uint64(b->owner->id));
-		json_object_object_add(o, "uid", json_object_new_int64(b->owner->uid));
-		json_object_object_add(o, "pid", json_object_new_int64(b->owner->pid));
-	} else if (with_owner) {
-		json_object_object_add(o, "client", NULL);
-		json_object_object_add(o, "uid", json_object_new_int64(b->orphan_uid));
-		json_object_object_add(o, "orphaned", json_object_new_boolean(1));
-	}
-	return o;
 }
 
 /* ---- operations ---- */
@@ -308,8 +204,8 @@ static int op_topology(struct p2p_server *srv, struct p2p_client *c, const struc
 		if (!srv->topo_reply)
 			return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
 	}
-	r = client_queue(c, h->opcode, h->id, P2P_FLAG_REPLY, srv->topo_reply,
-			 strlen(srv->topo_reply), -1);
+	r = client_queue_take_fd(c, h->opcode, h->id, P2P_FLAG_REPLY, srv->topo_reply,
+				 strlen(srv->topo_reply), -1);
 	if (r < 0) {
 		server_drop_client(srv, c);
 		return -1;
@@ -494,6 +390,7 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 	int worst = ENODEV, r;
 	struct alloc_request areq;
 	struct alloc_result res = {.fd = -1};
+	struct buffer_spec spec;
 	const struct alloc_backend *backend = NULL;
 	struct p2p_buffer *b;
 	struct log_ctx lc = server_client_ctx(c);
@@ -604,10 +501,10 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 				continue;
 			}
 		}
-		struct policy_usage held = server_uid_usage(srv, c->uid);
+		struct policy_usage held = buffer_uid_usage(&srv->buffers, c->uid);
 		r = policy_check_alloc(srv->cfg, srv->topo, c->uid, c->gid,
-				       t == ALLOC_TYPE_P2P ? provider : -1, tn, size, &held,
-				       pwhy, sizeof(pwhy));
+				       t == ALLOC_TYPE_P2P ? provider : -1, tn, size, &held, pwhy,
+				       sizeof(pwhy));
 		if (r == -EDQUOT) {
 			log_ctx(LOG_NOTICE, &lc, "alloc refused: %s", pwhy);
 			return server_reply_err(srv, c, h->opcode, h->id, EDQUOT, pwhy);
@@ -660,44 +557,32 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 		return server_reply_err(srv, c, h->opcode, h->id, worst, msg);
 	}
 
-	b = calloc(1, sizeof(*b));
-	if (!b) {
+	spec = (struct buffer_spec){
+	    .type = (enum alloc_type)type,
+	    .backend = backend,
+	    .handle = res.handle,
+	    .size = res.size,
+	    .provider = type == ALLOC_TYPE_P2P ? srv->topo->funcs[provider].bdf : NULL,
+	    .name = name};
+	r = buffer_new_take_peers(
+	    &srv->buffers, &c->own, &spec,
+	    npeers
+		? server_peer_verdicts(srv, type == ALLOC_TYPE_P2P ? provider : -1, peers, npeers)
+		: NULL,
+	    &b);
+	if (r < 0) {
 		close(res.fd);
-		alloc_set_release(srv->alloc, backend, res.handle);
-		return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
+		return server_reply_err(srv, c, h->opcode, h->id, -r, NULL);
 	}
-	b->id = srv->next_buffer_id++;
-	b->owner = c;
-	b->type = (enum alloc_type)type;
-	b->backend = backend;
-	b->handle = res.handle;
-	b->size = res.size;
-	if (type == ALLOC_TYPE_P2P)
-		snprintf(b->provider, sizeof(b->provider), "%s", srv->topo->funcs[provider].bdf);
-	snprintf(b->name, sizeof(b->name), "%s", name);
-	b->peers = npeers ? server_peer_verdicts(srv, type == ALLOC_TYPE_P2P ? provider : -1, peers,
-						 npeers)
-			  : json_object_new_array();
-	/* account */
-	b->next = c->buffers;
-	if (c->buffers)
-		c->buffers->prev = b;
-	c->buffers = b;
-	b->hnext = *server_bucket(srv, b->id);
-	*server_bucket(srv, b->id) = b;
-	c->usage.buffers++;
-	c->usage.bytes += b->size;
-	srv->n_buffers++;
-	srv->n_bytes += b->size;
 	srv->stats.allocs++;
 
 	o = json_object_new_object();
-	bj = server_buffer_json(b, false);
+	bj = buffer_to_json(b, false);
 	if (!o || !bj) {
 		json_object_put(o);
 		json_object_put(bj);
 		close(res.fd);
-		server_buffer_free(srv, b);
+		buffer_free(&srv->buffers, b);
 		return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
 	}
 	lc.buffer = b->id;
@@ -712,84 +597,22 @@ static int op_release(struct p2p_server *srv, struct p2p_client *c, const struct
 		      struct json_object *req)
 {
 	uint64_t id = conn_json_u64(req, "id", 0);
-	struct p2p_buffer *b = server_buffer_find(srv, id);
+	struct p2p_buffer *b = buffer_find(&srv->buffers, id);
 	struct json_object *o;
 	char msg[100];
 
-	if (!b || b->owner != c) {
+	if (!b || b->owner != &c->own) {
 		snprintf(msg, sizeof(msg), "no buffer %llu on this connection",
 			 (unsigned long long)id);
 		return server_reply_err(srv, c, h->opcode, h->id, ENOENT, msg);
 	}
-	server_buffer_free(srv, b);
+	buffer_free(&srv->buffers, b);
 	srv->stats.releases++;
 	o = json_object_new_object();
 	if (!o)
 		return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
 	json_object_object_add(o, "id", json_object_new_uint64(id));
 	return server_reply_ok(srv, c, h, o, -1);
-}
-
-/* ---- orphans: buffers a backend still holds from before a restart ---- */
-
-static void server_orphan_seen(void *userdata, const struct alloc_backend *be,
-			       const struct alloc_live *l)
-{
-	struct p2p_server *srv = userdata;
-	struct p2p_buffer *b;
-
-	for (b = srv->orphans; b; b = b->next) {
-		if (b->backend == be && b->handle == l->handle) {
-			b->seen = true;
-			return;
-		}
-	}
-	/* a buffer of a live connection is not an orphan */
-	for (struct p2p_client *c = srv->clients; c; c = c->next)
-		for (b = c->buffers; b; b = b->next)
-			if (b->backend == be && b->handle == l->handle)
-				return;
-	if (l->revoked || l->type >= ALLOC_TYPE__COUNT)
-		return;
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return;
-	b->id = srv->next_buffer_id++;
-	b->type = l->type;
-	b->backend = be;
-	b->handle = l->handle;
-	b->size = l->size;
-	b->orphan_uid = l->owner_uid;
-	b->seen = true;
-	snprintf(b->provider, sizeof(b->provider), "%s", l->provider);
-	snprintf(b->name, sizeof(b->name), "(from before a restart)");
-	b->peers = json_object_new_array();
-	b->next = srv->orphans;
-	if (srv->orphans)
-		srv->orphans->prev = b;
-	srv->orphans = b;
-	b->hnext = *server_bucket(srv, b->id);
-	*server_bucket(srv, b->id) = b;
-	srv->n_buffers++;
-	srv->n_bytes += b->size;
-}
-
-/* Adopt what the backends list, and forget orphans whose memory is gone. */
-static void server_refresh_orphans(struct p2p_server *srv)
-{
-	struct p2p_buffer *b, *next;
-	int n;
-
-	for (b = srv->orphans; b; b = b->next)
-		b->seen = false;
-	n = alloc_set_list(srv->alloc, server_orphan_seen, srv);
-	if (n < 0)
-		return;
-	for (b = srv->orphans; b; b = next) {
-		next = b->next;
-		if (!b->seen)
-			server_buffer_free(srv, b);
-	}
 }
 
 static int op_list(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
@@ -802,13 +625,20 @@ static int op_list(struct p2p_server *srv, struct p2p_client *c, const struct p2
 		json_object_put(arr);
 		return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
 	}
-	for (struct p2p_client *k = all ? srv->clients : c; k; k = all ? k->next : NULL)
-		for (struct p2p_buffer *b = k->buffers; b; b = b->next)
-			json_object_array_add(arr, server_buffer_json(b, all));
-	if (all) {
-		server_refresh_orphans(srv);
-		for (struct p2p_buffer *b = srv->orphans; b; b = b->next)
-			json_object_array_add(arr, server_buffer_json(b, true));
+	if (!all) {
+		list_for_each (struct p2p_buffer, b, &c->own.buffers, link) {
+			json_object_array_add(arr, buffer_to_json(b, false));
+		}
+	} else {
+		list_for_each (struct p2p_client, k, &srv->clients, link) {
+			list_for_each (struct p2p_buffer, b, &k->own.buffers, link) {
+				json_object_array_add(arr, buffer_to_json(b, true));
+			}
+		}
+		(void)buffer_refresh_orphans(&srv->buffers);
+		list_for_each (struct p2p_buffer, b, &srv->buffers.orphans, link) {
+			json_object_array_add(arr, buffer_to_json(b, true));
+		}
 	}
 	json_object_object_add(o, "buffers", arr);
 	return server_reply_ok(srv, c, h, o, -1);
@@ -823,7 +653,7 @@ static int op_clients(struct p2p_server *srv, struct p2p_client *c, const struct
 		json_object_put(arr);
 		return server_reply_err(srv, c, h->opcode, h->id, ENOMEM, NULL);
 	}
-	for (struct p2p_client *k = srv->clients; k; k = k->next) {
+	list_for_each (struct p2p_client, k, &srv->clients, link) {
 		struct json_object *e = json_object_new_object();
 
 		if (!e)
@@ -834,8 +664,8 @@ static int op_clients(struct p2p_server *srv, struct p2p_client *c, const struct
 		json_object_object_add(e, "gid", json_object_new_int64(k->gid));
 		json_object_object_add(e, "admin",
 				       json_object_new_boolean(server_is_admin(srv, k)));
-		json_object_object_add(e, "buffers", json_object_new_int64(k->usage.buffers));
-		json_object_object_add(e, "bytes", json_object_new_uint64(k->usage.bytes));
+		json_object_object_add(e, "buffers", json_object_new_int64(k->own.usage.buffers));
+		json_object_object_add(e, "bytes", json_object_new_uint64(k->own.usage.bytes));
 		json_object_object_add(e, "requests", json_object_new_uint64(k->requests));
 		json_object_object_add(e, "name", json_object_new_string(k->name));
 		json_object_object_add(e, "self", json_object_new_boolean(k == c));
@@ -858,7 +688,7 @@ static int server_send_event(struct p2p_server *srv, struct p2p_client *c, const
 	json_object_object_add(o, "id", json_object_new_uint64(id));
 	json_object_object_add(o, "reason", json_object_new_string(reason));
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	r = client_queue(c, P2P_OP_EVENT, 0, P2P_FLAG_REPLY, text, strlen(text), -1);
+	r = client_queue_take_fd(c, P2P_OP_EVENT, 0, P2P_FLAG_REPLY, text, strlen(text), -1);
 	json_object_put(o);
 	(void)srv;
 	return r;
@@ -868,7 +698,7 @@ static int op_revoke(struct p2p_server *srv, struct p2p_client *c, const struct 
 		     struct json_object *req)
 {
 	uint64_t id = conn_json_u64(req, "id", 0);
-	struct p2p_buffer *b = server_buffer_find(srv, id);
+	struct p2p_buffer *b = buffer_find(&srv->buffers, id);
 	struct p2p_client *owner;
 	struct json_object *o;
 	struct log_ctx lc = server_client_ctx(c);
@@ -880,10 +710,9 @@ static int op_revoke(struct p2p_server *srv, struct p2p_client *c, const struct 
 		snprintf(msg, sizeof(msg), "no buffer %llu", (unsigned long long)id);
 		return server_reply_err(srv, c, h->opcode, h->id, ENOENT, msg);
 	}
-	owner = b->owner;
-	r = alloc_set_revoke(srv->alloc, b->backend, b->handle);
+	owner = b->owner ? list_entry(b->owner, struct p2p_client, own) : NULL;
+	r = buffer_revoke(&srv->buffers, b);
 	revoked = r >= 0;
-	server_buffer_free(srv, b);
 	srv->stats.revokes++;
 	lc.buffer = id;
 	log_ctx(LOG_NOTICE, &lc, "buffer %llu revoked by admin (memory %s)", (unsigned long long)id,
@@ -979,8 +808,8 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 	json_object_object_add(s, "requests", json_object_new_uint64(st->requests));
 	json_object_object_add(s, "errors", json_object_new_uint64(st->errors));
 	json_object_object_add(s, "protocol_errors", json_object_new_uint64(st->protocol_errors));
-	json_object_object_add(s, "buffers", json_object_new_uint64(srv->n_buffers));
-	json_object_object_add(s, "bytes", json_object_new_uint64(srv->n_bytes));
+	json_object_object_add(s, "buffers", json_object_new_uint64(srv->buffers.n_buffers));
+	json_object_object_add(s, "bytes", json_object_new_uint64(srv->buffers.n_bytes));
 	json_object_object_add(s, "allocs", json_object_new_uint64(st->allocs));
 	json_object_object_add(s, "releases", json_object_new_uint64(st->releases));
 	json_object_object_add(s, "revokes", json_object_new_uint64(st->revokes));
@@ -1078,9 +907,10 @@ void server_check_drained(struct p2p_server *srv)
 {
 	if (!srv->stopping)
 		return;
-	for (struct p2p_client *c = srv->clients; c; c = c->next)
-		if (c->out_head)
+	list_for_each (struct p2p_client, c, &srv->clients, link) {
+		if (!list_empty(&c->out))
 			return;
+	}
 	event_base_loopbreak(srv->base);
 }
 
@@ -1088,17 +918,12 @@ void server_drop_client(struct p2p_server *srv, struct p2p_client *c)
 {
 	struct log_ctx lc = server_client_ctx(c);
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_remove(&c->link);
 	srv->n_clients--;
 	log_ctx(LOG_DEBUG, &lc, "client %llu gone (%u buffers released)", (unsigned long long)c->id,
-		c->usage.buffers);
+		c->own.usage.buffers);
 	client_free(c);
-	if (srv->stopping && !srv->clients)
+	if (srv->stopping && list_empty(&srv->clients))
 		event_base_loopbreak(srv->base);
 }
 
@@ -1131,15 +956,12 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 			close(fd);
 			continue;
 		}
-		r = client_new(srv, fd, srv->next_client_id++, &c);
+		r = client_new_take_fd(srv, fd, srv->next_client_id++, &c);
 		if (r < 0) {
 			log_msg(LOG_WARNING, "new client: %s", strerror(-r));
 			continue;
 		}
-		c->next = srv->clients;
-		if (srv->clients)
-			srv->clients->prev = c;
-		srv->clients = c;
+		list_insert(&srv->clients, &c->link);
 		srv->n_clients++;
 	}
 }
@@ -1278,9 +1100,9 @@ static void server_on_sigterm(evutil_socket_t s, short what, void *arg)
 		if (srv->listen_ev[i])
 			event_del(srv->listen_ev[i]);
 	/* no new requests; deliver what is queued, then go */
-	for (struct p2p_client *c = srv->clients; c; c = c->next) {
+	list_for_each (struct p2p_client, c, &srv->clients, link) {
 		client_set_reading(c, false);
-		if (c->out_head)
+		if (!list_empty(&c->out))
 			pending = true;
 	}
 	if (!pending) {
@@ -1551,7 +1373,8 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	srv->uevent_fd = -1;
 	srv->opts = *o;
 	srv->next_client_id = 1;
-	srv->next_buffer_id = 1;
+	list_init(&srv->clients);
+	buffer_table_init(&srv->buffers, NULL);
 	srv->started = time(NULL);
 	server_raise_nofile();
 
@@ -1587,6 +1410,7 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 			o->backends ? o->backends : "");
 		return r;
 	}
+	srv->buffers.alloc = srv->alloc;
 	srv->base = event_base_new();
 	if (!srv->base)
 		return -ENOMEM;
@@ -1613,10 +1437,9 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 			return -ENOMEM;
 		log_msg(LOG_INFO, "watchdog every %llu ms", (unsigned long long)(wd_usec / 2000));
 	}
-	server_refresh_orphans(srv);
-	if (srv->orphans)
+	if (buffer_refresh_orphans(&srv->buffers) > 0)
 		log_msg(LOG_NOTICE, "adopted %llu live buffers from before a restart",
-			(unsigned long long)srv->n_buffers);
+			(unsigned long long)srv->buffers.n_buffers);
 	alloc_set_describe(srv->alloc, names, sizeof(names));
 	log_msg(LOG_INFO, "ready: %d PCI functions, backends %s, config %s",
 		srv->topo ? srv->topo->nfuncs : 0, names[0] ? names : "(none)",
@@ -1635,12 +1458,8 @@ int server_run(struct p2p_server *srv)
 
 void server_cleanup(struct p2p_server *srv)
 {
-	struct p2p_client *c;
-
-	while ((c = srv->clients)) {
-		srv->clients = c->next;
-		if (srv->clients)
-			srv->clients->prev = NULL;
+	list_for_each_safe (struct p2p_client, c, &srv->clients, link) {
+		list_remove(&c->link);
 		srv->n_clients--;
 		client_free(c);
 	}
@@ -1669,8 +1488,7 @@ void server_cleanup(struct p2p_server *srv)
 		close(srv->uevent_fd);
 	if (srv->base)
 		event_base_free(srv->base);
-	while (srv->orphans)
-		server_buffer_free(srv, srv->orphans);
+	buffer_table_fini(&srv->buffers);
 	alloc_set_free(srv->alloc);
 	verdict_ctx_free(srv->vctx);
 	topo_free(srv->topo);

@@ -11,9 +11,11 @@
 #include <time.h>
 
 #include "alloc.h"
+#include "buffer.h"
 #include "client.h"
 #include "config.h"
 #include "conn.h"
+#include "list.h"
 #include "topo.h"
 #include "verdict.h"
 
@@ -21,7 +23,6 @@ struct event_base;
 struct event;
 
 #define SERVER_MAX_LISTEN 8
-#define SERVER_BUF_HASH 4096 /* buckets of the buffer id table (power of 2) */
 
 struct server_opts {
 	const char *config_path;  /* NULL: CONFIG_DEFAULT_PATH if present, else defaults */
@@ -65,14 +66,11 @@ struct p2p_server {
 	struct event *ev_uevent, *ev_rescan;
 	bool stopping;
 
-	struct p2p_client *clients;
+	struct list_link clients; /* struct p2p_client.link */
 	unsigned n_clients;
 	uint64_t next_client_id;
 
-	struct p2p_buffer *orphans; /* live in a backend, no connection (restart) */
-	struct p2p_buffer *buf_hash[SERVER_BUF_HASH];
-	uint64_t next_buffer_id;
-	uint64_t n_buffers, n_bytes;
+	struct buffer_table buffers; /* every buffer, orphans included (buffer.h) */
 
 	unsigned char *rbuf; /* max_message_size bytes */
 	size_t rbuf_size;
@@ -102,6 +100,3 @@ void server_drop_client(struct p2p_server *srv, struct p2p_client *c);
 
 /* While stopping: end the loop once no client has output queued. */
 void server_check_drained(struct p2p_server *srv);
-
-/* Buffer table helpers used by client_free(). */
-void server_buffer_unlink(struct p2p_server *srv, struct p2p_buffer *b);
