@@ -36,3 +36,13 @@ frame() { # opcode flags json
 frame 1 0 '{"version":1}'
 frame 5 2 '{"ok":true,"buffer":{"id":1}}'
 frame 2 6 '{"ok":true,"topology":'
+# header length fields that lie: smaller than the payload (trailing bytes the
+# header does not own) and larger
+frame_len() { # opcode flags lendelta json
+	n=$((n + 1))
+	python3 -c 'import struct,sys; j=sys.argv[4].encode(); sys.stdout.buffer.write(struct.pack("=BBHIQ",1,int(sys.argv[1]),int(sys.argv[2]),len(j)+int(sys.argv[3]),7)+j)' "$1" "$2" "$3" "$4" >"$out/seed-$n"
+}
+frame_len 1 0 -1 '{"version":1}'
+frame_len 1 0 -13 '{"version":1}'
+frame_len 5 2 -5 '{"ok":true,"buffer":{"id":1}}'
+frame_len 1 0 1 '{"version":1}'

@@ -236,6 +236,144 @@ static void test_schema(void **state)
 	assert_string_equal(conn_errno_name(-EPERM), "EPERM");
 }
 
+
+/* ---- framing gaps found by mutation (issue 15): exact fd counts, a length
+ * field smaller than the payload, an fd without the flag ---- */
+
+/* Send a datagram with @nfds copies of @fd attached (SCM_RIGHTS). */
+static void send_with_fds(const struct p2p_msg_hdr *h, const char *json, int fd, int nfds)
+{
+	size_t l = strlen(json);
+	struct iovec iov[2] = {{(void *)h, sizeof(*h)}, {(void *)json, l}};
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(16 * sizeof(int))];
+	} cbuf;
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+	int fds[16];
+
+	assert_true(nfds >= 1 && nfds <= 16);
+	for (int i = 0; i < nfds; i++)
+		fds[i] = fd;
+	memset(&cbuf, 0, sizeof(cbuf));
+	msg.msg_control = cbuf.b;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	assert_int_equal(sendmsg(sv[1], &msg, 0), (ssize_t)(sizeof(*h) + l));
+}
+
+/* After conn_recv() the pipe's read end must be gone everywhere: the only
+ * copies were ours (closed) and the received ones (closed by conn_recv). */
+static void assert_read_end_gone(int wr)
+{
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(write(wr, "x", 1), -1);
+	assert_int_equal(errno, EPIPE);
+}
+
+/* A reply carries at most one fd: 2 to 8 (all fit the control buffer) are
+ * refused and every one of them closed, whatever the header's flags say. */
+static void test_reply_fd_counts(void **state)
+{
+	(void)state;
+	for (int nfds = 1; nfds <= 8; nfds++) {
+		for (int flagged = 0; flagged <= 1; flagged++) {
+			struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION,
+						.opcode = P2P_OP_ALLOC,
+						.flags = (uint16_t)(P2P_FLAG_REPLY |
+								    (flagged ? P2P_FLAG_FD : 0)),
+						.len = 11,
+						.id = 9};
+			struct conn_msg m = {.fd = -1};
+			int p[2];
+
+			assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+			send_with_fds(&h, "{\"ok\":true}", p[0], nfds);
+			close(p[0]);
+			int r = conn_recv(sv[0], buf, sizeof(buf), true, &m);
+			if (nfds == 1 && flagged) {
+				if (r != 16 + 11)
+					fail_msg("1 fd with the flag: got %d", r);
+				assert_true(m.fd >= 0);
+				close(m.fd);
+			} else if (nfds == 1) {
+				/* an fd the header does not announce */
+				if (r != -EBADMSG)
+					fail_msg("1 fd without the flag: got %d, want -EBADMSG", r);
+			} else if (r != -EBADF) {
+				fail_msg("%d fds (flag %d): got %d, want -EBADF", nfds, flagged, r);
+			}
+			assert_read_end_gone(p[1]);
+			close(p[1]);
+		}
+	}
+	/* and the socket still frames the next datagram */
+	struct p2p_msg_hdr ok = {.opcode = P2P_OP_HELLO, .flags = P2P_FLAG_REPLY, .id = 1};
+	struct conn_msg m;
+	assert_int_equal(conn_send(sv[1], &ok, "{}", 2, -1), 0);
+	assert_int_equal(conn_recv(sv[0], buf, sizeof(buf), true, &m), 18);
+	assert_int_equal(m.fd, -1);
+}
+
+/* The length field must equal the payload: smaller (a datagram with trailing
+ * bytes the header does not own) is as wrong as larger, on both sides. */
+static void test_length_field_smaller(void **state)
+{
+	struct conn_msg m;
+
+	(void)state;
+	for (int reply = 0; reply <= 1; reply++) {
+		int tx = reply ? sv[1] : sv[0], rx = reply ? sv[0] : sv[1];
+		for (uint32_t len = 0; len < 13; len++) {
+			struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION,
+						.opcode = P2P_OP_HELLO,
+						.flags = reply ? P2P_FLAG_REPLY : 0,
+						.len = len};
+			char d[16 + 13];
+
+			memcpy(d, &h, 16);
+			memcpy(d + 16, "{\"version\":1}", 13);
+			assert_int_equal(send(tx, d, sizeof(d), 0), (ssize_t)sizeof(d));
+			int r = conn_recv(rx, buf, sizeof(buf), reply, &m);
+			if (r != -EBADMSG)
+				fail_msg("len field %u of 13 (%s): got %d", len,
+					 reply ? "reply" : "request", r);
+		}
+	}
+}
+
+/* An fd without P2P_FLAG_FD is refused (and closed) even where fds may come. */
+static void test_fd_without_flag(void **state)
+{
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION,
+				.opcode = P2P_OP_ALLOC,
+				.flags = P2P_FLAG_REPLY,
+				.len = 11,
+				.id = 3};
+	struct conn_msg m = {.fd = -1};
+	int p[2];
+
+	(void)state;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	send_with_fds(&h, "{\"ok\":true}", p[0], 1);
+	close(p[0]);
+	assert_int_equal(conn_recv(sv[0], buf, sizeof(buf), true, &m), -EBADMSG);
+	assert_read_end_gone(p[1]);
+	close(p[1]);
+	/* a reply chunk (P2P_FLAG_MORE) with an unannounced fd: refused too */
+	h.flags = P2P_FLAG_REPLY | P2P_FLAG_MORE;
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	send_with_fds(&h, "{\"ok\":true}", p[0], 1);
+	close(p[0]);
+	assert_int_equal(conn_recv(sv[0], buf, sizeof(buf), true, &m), -EBADMSG);
+	assert_read_end_gone(p[1]);
+	close(p[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -246,6 +384,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_oversized_and_eof, setup, teardown),
 	    cmocka_unit_test(test_json_parse),
 	    cmocka_unit_test(test_schema),
+	    cmocka_unit_test_setup_teardown(test_reply_fd_counts, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_length_field_smaller, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fd_without_flag, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);

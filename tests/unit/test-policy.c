@@ -469,6 +469,30 @@ static void test_group_lookups(void **state)
 	config_free(cfg);
 }
 
+
+/* A uid rule is about the uid alone: a peer whose gid equals the rule's number
+ * is not that user, and the user matches whatever its gid. */
+static void test_uid_rule_not_gid(void **state)
+{
+	struct p2p_config *cfg;
+	char why[256];
+	(void)state;
+	cfg = parse("{\"rules\": [\n"
+		    "  {\"uid\": 1000, \"types\": [\"host\"]},\n"
+		    "  {\"gid\": 2000, \"types\": [\"memfd\"]}\n"
+		    "], \"default\": {\"types\": []}}");
+	/* uid 1000 with an unrelated gid: its rule */
+	assert_ptr_equal(policy_rule_for(cfg, 1000, 3000), &cfg->rules[0]);
+	assert_int_equal(alloc(cfg, 1000, 3000, -1, "host", 1, 0, 0, why, sizeof(why)), 0);
+	/* gid 1000 but another uid: not the uid rule (the default here) */
+	assert_ptr_equal(policy_rule_for(cfg, 3000, 1000), &cfg->default_rule);
+	assert_int_equal(alloc(cfg, 3000, 1000, -1, "host", 1, 0, 0, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "default"));
+	/* and a gid rule matches the peer's gid */
+	assert_ptr_equal(policy_rule_for(cfg, 3000, 2000), &cfg->rules[1]);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -482,6 +506,7 @@ int main(void)
 	    cmocka_unit_test(test_real_groups),
 	    cmocka_unit_test(test_group_lookups),
 	    cmocka_unit_test(test_bad_resolvers),
+	    cmocka_unit_test(test_uid_rule_not_gid),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

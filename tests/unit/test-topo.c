@@ -411,6 +411,99 @@ static void test_snapshot_roundtrip(void **state)
 	fx_fini(&fx);
 }
 
+
+/* Gathered as non-root (64-byte config, no port types): a switch below a
+ * switch.  The kinds follow from position all the way down: below a root port
+ * or a switch downstream port sits a switch upstream port, below that its
+ * downstream ports. */
+static void test_short_config_cascade(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	const struct fx_func funcs[] = {
+		{"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_64, -1, -1},
+		{"pci0000:00/0000:00:03.0", 0x8086, 0x2032, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+		 FX_CFG_64, 1, 6},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
+		 PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 2, 6},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0", 0x10b5, 0x8747, 0x060400,
+		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 3, 5},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x10b5, 0x8724,
+		 0x060400, PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 4, 5},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/0000:04:00.0",
+		 0x10b5, 0x8724, 0x060400, PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 5, 5},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/0000:04:00.0/"
+		 "0000:05:00.0",
+		 0x10de, 0x2330, 0x030200, EP, -1, FX_CFG_64, -1, -1},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:01.0", 0x10b5, 0x8747, 0x060400,
+		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 6, 6},
+		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:01.0/0000:06:00.0", 0x144d, 0xa808,
+		 0x010802, EP, -1, FX_CFG_64, -1, -1},
+	};
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		fx_add(&fx, &funcs[i]);
+	struct topo *t = scan(&fx);
+	assert_int_equal(t->nfuncs, 9);
+	assert_int_equal(func(t, "00:03.0")->pcie_type, -1);
+	assert_int_equal(func(t, "00:03.0")->kind, TOPO_KIND_ROOT_PORT);
+	assert_int_equal(func(t, "01:00.0")->kind, TOPO_KIND_SWITCH_UP);
+	assert_int_equal(func(t, "02:00.0")->kind, TOPO_KIND_SWITCH_DOWN);
+	assert_int_equal(func(t, "02:01.0")->kind, TOPO_KIND_SWITCH_DOWN);
+	/* the second switch, below a downstream port */
+	assert_int_equal(func(t, "03:00.0")->pcie_type, -1);
+	assert_int_equal(func(t, "03:00.0")->kind, TOPO_KIND_SWITCH_UP);
+	assert_int_equal(func(t, "04:00.0")->kind, TOPO_KIND_SWITCH_DOWN);
+	assert_int_equal(func(t, "05:00.0")->kind, TOPO_KIND_ENDPOINT);
+	assert_int_equal(func(t, "05:00.0")->depth, 5);
+	assert_int_equal(func(t, "00:00.0")->kind, TOPO_KIND_HOST_BRIDGE);
+	assert_int_equal(t->hbs[0].hbdev, topo_find(t, "00:00.0"));
+	topo_free(t);
+	fx_fini(&fx);
+}
+
+/* A bus-list function whose link names an upstream bridge that is nowhere
+ * to be found (its directory in the tree is a symlink, which the walk never
+ * follows, and the bridge has no bus-list entry): the parent comes from the
+ * bridges' bus ranges instead, with a warning. */
+static void test_missing_parent_bus_range_fallback(void **state)
+{
+	(void)state;
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	const struct fx_func funcs[] = {
+		{"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+		{"pci0000:00/0000:00:1c.0", 0x8086, 0xa110, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
+		 FX_CFG_4096, 6, 6},
+		{"pci0000:00/0000:00:1d.0", 0x8086, 0xa118, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
+		 FX_CFG_4096, 7, 7},
+		/* the function's real directory, outside the pci* tree */
+		{"elsewhere/0000:06:00.0", 0x15b3, 0x101b, 0x020000, EP, -1, FX_CFG_4096, -1, -1,
+		 false, true},
+	};
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		fx_add(&fx, &funcs[i]);
+	/* pci0000:00/0000:00:1c.4 is a symlinked directory: not walked */
+	fx_symlink(&fx, "../elsewhere", "sys/devices/pci0000:00/0000:00:1c.4");
+	fx_symlink(&fx, "../../../devices/pci0000:00/0000:00:1c.4/0000:06:00.0",
+		   "sys/bus/pci/devices/0000:06:00.0");
+	struct topo *t = scan(&fx);
+	assert_int_equal(t->nfuncs, 4);
+	assert_int_equal(topo_find(t, "00:1c.4"), -1); /* no device invented */
+	const struct topo_func *nic = func(t, "06:00.0");
+	assert_true(nic->in_bus_list);
+	assert_false(nic->in_tree);
+	assert_int_equal(nic->vendor, 0x15b3);
+	assert_true(warned(t, "0000:06:00.0: upstream bridge missing from the tree"));
+	/* bus 06 is 00:1c.0's secondary bus */
+	assert_string_equal(parent_of(t, "06:00.0"), "0000:00:1c.0");
+	assert_int_equal(nic->depth, 1);
+	assert_string_equal(t->hbs[nic->hb].name, "pci0000:00");
+	assert_int_equal(t->nhbs, 1);
+	topo_free(t);
+	fx_fini(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -421,6 +514,8 @@ int main(void)
 		cmocka_unit_test(test_errors_and_parsers),
 		cmocka_unit_test(test_garbage_attributes),
 		cmocka_unit_test(test_snapshot_roundtrip),
+		cmocka_unit_test(test_short_config_cascade),
+		cmocka_unit_test(test_missing_parent_bus_range_fallback),
 	};
 	return cmocka_run_group_tests_name("topo", tests, NULL, NULL);
 }

@@ -377,6 +377,111 @@ static void test_cpu_unknown_and_classes(void **state)
 	world_free(w);
 }
 
+
+/* An admin "allow" only lifts a refusal: on a pair the kernel already maps
+ * with bus addresses (or through the host bridge) it changes nothing, and the
+ * verdict does not claim to be overridden. */
+static void test_allow_override_on_allowed_pair(void **state)
+{
+	(void)state;
+	struct world *w = world_new(build_q35, 0, "amd:15");
+	verdict_ctx_free(w->ctx);
+	struct verdict_override ov[2] = {0};
+	snprintf(ov[0].a, sizeof(ov[0].a), "0000:04:00.0");
+	snprintf(ov[0].b, sizeof(ov[0].b), "0000:03:00.0");
+	ov[0].allow = true;
+	snprintf(ov[0].why, sizeof(ov[0].why), "lab setup");
+	snprintf(ov[1].a, sizeof(ov[1].a), "0000:06:00.0");
+	snprintf(ov[1].b, sizeof(ov[1].b), "0000:41:00.0");
+	ov[1].allow = true;
+	assert_int_equal(verdict_ctx_new(w->t, NULL, 0, ov, 2, &w->ctx), 0);
+	/* bus_addr stays bus_addr, distance kept, in both orders */
+	expect(w, "03:00.0", "04:00.0", VERDICT_BUS_ADDR, 4);
+	expect(w, "04:00.0", "03:00.0", VERDICT_BUS_ADDR, 4);
+	struct verdict v;
+	verdict_pair(w->ctx, topo_find(w->t, "03:00.0"), topo_find(w->t, "04:00.0"), &v);
+	assert_int_equal(v.kernel_map, VERDICT_BUS_ADDR);
+	assert_false(v.overridden);
+	assert_false(has_reason(&v, R_POLICY_ALLOW));
+	int cl = topo_find(w->t, "04:00.0");
+	assert_int_equal(verdict_distance_many(w->ctx, topo_find(w->t, "03:00.0"), &cl, 1, true), 4);
+	/* the refused pair is lifted, and says so */
+	expect(w, "41:00.0", "06:00.0", VERDICT_THRU_HOST_BRIDGE, 4);
+	verdict_pair(w->ctx, topo_find(w->t, "41:00.0"), topo_find(w->t, "06:00.0"), &v);
+	assert_int_equal(v.kernel_map, VERDICT_NOT_SUPPORTED);
+	assert_true(v.overridden);
+	assert_true(has_reason(&v, R_POLICY_ALLOW));
+	world_free(w);
+
+	/* On Zen the cross-bridge pair is already allowed: the allow is moot. */
+	w = world_new(build_q35, 0, "amd:0x17");
+	verdict_ctx_free(w->ctx);
+	assert_int_equal(verdict_ctx_new(w->t, NULL, 0, ov, 2, &w->ctx), 0);
+	expect(w, "06:00.0", "41:00.0", VERDICT_THRU_HOST_BRIDGE, 4);
+	verdict_pair(w->ctx, topo_find(w->t, "06:00.0"), topo_find(w->t, "41:00.0"), &v);
+	assert_false(v.overridden);
+	assert_false(has_reason(&v, R_POLICY_ALLOW));
+	expect(w, "03:00.0", "04:00.0", VERDICT_BUS_ADDR, 4);
+	world_free(w);
+}
+
+/* The q35 switch with a chosen config size for the bridges and for the
+ * endpoints: 64 bytes (gathered as non-root) leaves ACS unknown. */
+static void build_switch_cfg(struct fx *fx, int which)
+{
+	/* which: bit 0 = bridges 64-byte config, bit 1 = endpoints 64-byte config */
+	enum fx_cfg bc = (which & 1) ? FX_CFG_64 : FX_CFG_4096;
+	enum fx_cfg ec = (which & 2) ? FX_CFG_64 : FX_CFG_4096;
+	const struct fx_func funcs[] = {
+		{"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+		{"pci0000:00/0000:00:1c.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0, bc,
+		 1, 4},
+		{"pci0000:00/0000:00:1c.0/0000:01:00.0", 0x104c, 0x8232, 0x060400,
+		 PCI_EXP_TYPE_UPSTREAM, -1, bc, 2, 4},
+		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0", 0x104c, 0x8233, 0x060400,
+		 PCI_EXP_TYPE_DOWNSTREAM, -1, bc, 3, 3},
+		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x1b36, 0x0010,
+		 0x010802, EP, -1, ec, -1, -1},
+		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0", 0x104c, 0x8233, 0x060400,
+		 PCI_EXP_TYPE_DOWNSTREAM, -1, bc, 4, 4},
+		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0/0000:04:00.0", 0x1b36, 0x0010,
+		 0x010802, EP, -1, ec, -1, -1},
+	};
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		fx_add(fx, &funcs[i]);
+}
+
+/* "ACS unknown" is about bridges: an endpoint's ACS never redirects a pair in
+ * the kernel's rules, so unknown ACS on endpoints alone says nothing. */
+static void test_acs_unknown_only_for_bridges(void **state)
+{
+	(void)state;
+	struct verdict v;
+	/* endpoints gathered as non-root, bridges readable: no acs_unknown */
+	struct world *w = world_new(build_switch_cfg, 2, "intel:6");
+	assert_int_equal(w->t->funcs[topo_find(w->t, "03:00.0")].acs, TOPO_ACS_UNKNOWN);
+	assert_int_equal(w->t->funcs[topo_find(w->t, "02:00.0")].acs, TOPO_ACS_ABSENT);
+	expect(w, "03:00.0", "04:00.0", VERDICT_BUS_ADDR, 4);
+	verdict_pair(w->ctx, topo_find(w->t, "03:00.0"), topo_find(w->t, "04:00.0"), &v);
+	assert_false(has_reason(&v, R_ACS_UNKNOWN));
+	verdict_pair(w->ctx, topo_find(w->t, "03:00.0"), topo_find(w->t, "03:00.0"), &v);
+	assert_false(has_reason(&v, R_ACS_UNKNOWN));
+	world_free(w);
+	/* bridges gathered as non-root: the pair's ACS is unknown, and said so */
+	w = world_new(build_switch_cfg, 1, "intel:6");
+	expect(w, "03:00.0", "04:00.0", VERDICT_BUS_ADDR, 4);
+	verdict_pair(w->ctx, topo_find(w->t, "03:00.0"), topo_find(w->t, "04:00.0"), &v);
+	assert_true(has_reason(&v, R_ACS_UNKNOWN));
+	verdict_pair(w->ctx, topo_find(w->t, "04:00.0"), topo_find(w->t, "03:00.0"), &v);
+	assert_true(has_reason(&v, R_ACS_UNKNOWN));
+	world_free(w);
+	/* everything readable: nothing unknown */
+	w = world_new(build_switch_cfg, 0, "intel:6");
+	verdict_pair(w->ctx, topo_find(w->t, "03:00.0"), topo_find(w->t, "04:00.0"), &v);
+	assert_false(has_reason(&v, R_ACS_UNKNOWN));
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +492,8 @@ int main(void)
 		cmocka_unit_test(test_whitelist),
 		cmocka_unit_test(test_extra_whitelist_and_overrides),
 		cmocka_unit_test(test_cpu_unknown_and_classes),
+		cmocka_unit_test(test_allow_override_on_allowed_pair),
+		cmocka_unit_test(test_acs_unknown_only_for_bridges),
 	};
 	return cmocka_run_group_tests_name("verdict", tests, NULL, NULL);
 }
