@@ -12,7 +12,7 @@
 CC      ?= cc
 comma   := ,
 BUILD   ?= build
-PKGS    := json-c libevent libsystemd libdrm
+PKGS    := json-c libevent libsystemd libdrm zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
@@ -35,8 +35,8 @@ INC_ALL          := -Idaemon -Icore -Iproto -Ilibp2pclient -Ip2pctl -Ikmod/inclu
 # Kept for fragments that compile test programs: everything visible.
 CFLAGS_ALL := $(CFLAGS_BASE) $(INC_ALL)
 
-CORE_SRCS   := core/topo.c core/pcicfg.c core/gpu.c core/verdict.c core/report.c \
-               core/list.c core/idmap.c
+CORE_SRCS   := core/topo.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c core/kernel.c \
+               core/report.c core/list.c core/idmap.c
 PROTO_SRCS  := proto/conn.c
 DAEMON_SRCS := daemon/server.c daemon/client.c daemon/buffer.c daemon/config.c daemon/policy.c \
                daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
@@ -87,7 +87,7 @@ $(BUILD)/libp2pclient.so: $(LIB_OBJS) libp2pclient/libp2pclient.sym
 $(BUILD)/p2pctl: $(CTL_OBJS) $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a $(BUILD)/libp2pclient.so
 	$(CC) -o $@ $(CTL_OBJS) $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a \
 		-L$(BUILD) -lp2pclient -Wl,-rpath,'$$ORIGIN' \
-		$(LDFLAGS_ALL) $(shell pkg-config --libs json-c libdrm)
+		$(LDFLAGS_ALL) $(shell pkg-config --libs json-c libdrm zlib)
 
 $(BUILD)/p2pd: $(BUILD)/obj/$(P2PD_MAIN:.c=.o) $(BUILD)/libp2pd.a $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)

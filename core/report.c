@@ -154,12 +154,39 @@ static struct json_object *report_device(const struct topo *t, const struct topo
 	return o;
 }
 
+void report_kernel(struct json_object *o, const struct kernel_facts *k)
+{
+	add(o, "rules", json_object_new_string(k->rules.table->name));
+	add(o, "rules_fit", json_object_new_string(rules_fit_name(k->rules.fit)));
+	add(o, "rules_note", json_object_new_string(k->rules.note));
+	add(o, "kernel_release", jstr_or_null(k->rules.release));
+	add(o, "kernel_p2pdma", k->p2pdma < 0 ? NULL : json_object_new_boolean(k->p2pdma > 0));
+	struct json_object *d = json_object_new_object();
+	add(d, "release_source", jstr_or_null(kernel_src_name(k->release_src)));
+	add(d, "config", jstr_or_null(k->config));
+	char line[300];
+	kernel_p2pdma_line(k, line, sizeof(line));
+	add(d, "p2pdma_note", jstr_or_null(line));
+	struct json_object *cl = NULL;
+	if (k->cmdline_known) {
+		cl = json_object_new_object();
+		add(cl, "pci_disable_acs_redir", jstr_or_null(k->acs_redir));
+		add(cl, "iommu", jstr_or_null(k->iommu));
+		add(cl, "iommu_off", json_object_new_boolean(k->iommu_off));
+		add(cl, "iommu_passthrough", json_object_new_boolean(k->iommu_passthrough));
+	}
+	add(d, "cmdline", cl);
+	add(o, "kernel", d);
+}
+
 struct json_object *report_topo(const struct topo *t)
 {
 	struct json_object *o = json_object_new_object();
 	if (!o)
 		return NULL;
-	add(o, "rules", json_object_new_string(VERDICT_KERNEL_RULES));
+	struct kernel_facts unknown;
+	kernel_facts_unknown(&unknown);
+	report_kernel(o, &unknown);
 	add(o, "cpu", report_cpu(&t->cpu));
 	struct json_object *hbs = json_object_new_array();
 	for (int h = 0; h < t->nhbs; h++) {
@@ -234,7 +261,10 @@ struct json_object *report_check(const struct topo *t, const struct verdict *v, 
 		json_object_array_add(rs, r);
 	}
 	add(o, "reasons", rs);
-	add(o, "rules", json_object_new_string(VERDICT_KERNEL_RULES));
+	add(o, "rules", json_object_new_string(v->rules ? v->rules : rules_newest()->name));
+	add(o, "kernel_release", jstr_or_null(v->kernel_release));
+	add(o, "kernel_p2pdma",
+	    v->kernel_p2pdma < 0 ? NULL : json_object_new_boolean(v->kernel_p2pdma > 0));
 	return o;
 }
 
@@ -294,5 +324,6 @@ struct json_object *report_matrix(const struct topo *t, const struct verdict_ctx
 	}
 	add(o, "rows", rows);
 	free(sel);
+	report_kernel(o, verdict_ctx_kernel(ctx));
 	return o;
 }

@@ -9,16 +9,26 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 
+#include "kernel.h"
 #include "topo.h"
 #include "verdict.h"
 
-/* {"rules", "cpu", "host_bridges": [...], "devices": [...], "warnings": [...]}.
+/* {"rules", "rules_fit", "rules_note", "kernel_release", "kernel_p2pdma", "kernel",
+ *  "cpu", "host_bridges": [...], "devices": [...], "warnings": [...]}; the kernel keys
+ * say "unknown kernel" until report_kernel() overwrites them.
  * Returns a new object (caller puts it) or NULL on ENOMEM. */
 struct json_object *report_topo(const struct topo *t);
 
+/* Set the kernel keys of @doc from @k: "rules" (table name), "rules_fit",
+ * "rules_note" (which table and why), "kernel_release" (string or null),
+ * "kernel_p2pdma" (bool or null), "kernel": {release_source, config, p2pdma_note,
+ * cmdline: {pci_disable_acs_redir, iommu, iommu_off, iommu_passthrough} or null}. */
+void report_kernel(struct json_object *doc, const struct kernel_facts *k);
+
 /* {"provider","client","map_type","distance","kernel_map_type","kernel_distance",
  *  "class","bottleneck_gbps","bottleneck","common_bridge","path":[...],
- *  "acs_redirect":[...],"fix_hint","overridden","reasons":[{code,message}]} */
+ *  "acs_redirect":[...],"fix_hint","overridden","reasons":[{code,message}],
+ *  "rules","kernel_release","kernel_p2pdma"} */
 struct json_object *report_check(const struct topo *t, const struct verdict *v, int provider,
 				 int client);
 
@@ -29,7 +39,8 @@ struct json_object *report_check(const struct topo *t, const struct verdict *v, 
 /* Devices a matrix covers: the p2p-relevant endpoints, or every function. */
 int report_matrix_count(const struct topo *t, bool all);
 
-/* {"devices":[bdf...], "rows":[{"bdf","cells":[{"map_type","distance","class"}]}]}
+/* {"devices":[bdf...], "rows":[{"bdf","cells":[{"map_type","distance","class"}]}],
+ *  + the kernel keys of report_kernel() for the context's kernel}
  * over the p2p-relevant endpoints, or every function when @all. */
 struct json_object *report_matrix(const struct topo *t, const struct verdict_ctx *ctx, bool all);
 

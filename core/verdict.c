@@ -20,24 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The kernel's pci_p2pdma_whitelist[] (unchanged from 6.1 through 6.12). */
-const struct verdict_whitelist_entry verdict_kernel_whitelist[] = {
-	/* Intel Xeon E5/Core i7 */
-	{0x8086, 0x3c00, true},
-	{0x8086, 0x3c01, true},
-	/* Intel Xeon E7 v3/Xeon E5 v3/Core i7 */
-	{0x8086, 0x2f00, true},
-	{0x8086, 0x2f01, true},
-	/* Intel SkyLake-E */
-	{0x8086, 0x2030, false},
-	{0x8086, 0x2031, false},
-	{0x8086, 0x2032, false},
-	{0x8086, 0x2033, false},
-	{0x8086, 0x2020, false},
-	{0x8086, 0x09a2, false},
-	{0, 0, false},
-};
-
 struct ovr {
 	int a, b;
 	bool allow;
@@ -50,7 +32,12 @@ struct verdict_ctx {
 	int *unknown_up;   /* functions with unknown ACS from i up to its root */
 	bool *hb_wl_any;   /* host bridge device whitelisted without "same only" */
 	bool *hb_wl_same;  /* whitelisted at all (ok for pairs on the same host bridge) */
-	const struct verdict_whitelist_entry **hb_entry; /* matching entry or NULL */
+	const struct verdict_whitelist_entry **hb_entry; /* config entry matched, or NULL */
+	const struct rules_entry **hb_kentry; /* kernel table entry matched, or NULL */
+	int *hbdev;	   /* host-bridge device under the rules, -1 none */
+	const struct verdict_whitelist_entry *extra_wl;
+	int n_extra;
+	struct kernel_facts k; /* release, rules table, P2PDMA, command line */
 	bool cpu_zen;
 	struct ovr *ovr;
 	int novr;
@@ -63,6 +50,51 @@ static const struct verdict_whitelist_entry *wl_lookup(const struct verdict_whit
 		if (tab[i].vendor == vendor && tab[i].device == device)
 			return &tab[i];
 	return NULL;
+}
+
+/* The kernel's pci_host_bridge_dev(): the first function on the root bus
+ * (lowest devfn), if it is at devfn 00.0 or, from 5.19, a PCIe Root Port. */
+static int host_bridge_dev(const struct verdict_ctx *c, int h)
+{
+	const struct topo *t = c->t;
+	const struct topo_hostbridge *hb = &t->hbs[h];
+	for (int i = 0; i < t->nfuncs; i++) {
+		const struct topo_func *f = &t->funcs[i];
+		if (f->hb != h || f->parent >= 0 || f->bus != hb->bus || f->domain != hb->domain)
+			continue;
+		if (f->dev == 0 && f->fn == 0)
+			return i;
+		if (c->k.rules.table->hbdev == RULES_HBDEV_DEVFN0_OR_RP &&
+		    f->kind == TOPO_KIND_ROOT_PORT)
+			return i;
+		return -1;
+	}
+	return -1;
+}
+
+/* Host-bridge devices and their whitelist entries under the current rules. */
+static void hb_facts(struct verdict_ctx *c)
+{
+	const struct topo *t = c->t;
+	for (int h = 0; h < t->nhbs; h++) {
+		int dev = host_bridge_dev(c, h);
+		c->hbdev[h] = dev;
+		c->hb_entry[h] = NULL;
+		c->hb_kentry[h] = NULL;
+		c->hb_wl_same[h] = c->hb_wl_any[h] = false;
+		if (dev < 0)
+			continue;
+		const struct topo_func *f = &t->funcs[dev];
+		const struct rules_entry *k = rules_lookup(c->k.rules.table, f->vendor, f->device);
+		const struct verdict_whitelist_entry *e =
+		    k || !c->extra_wl ? NULL
+				      : wl_lookup(c->extra_wl, c->n_extra, f->vendor, f->device);
+		c->hb_kentry[h] = k;
+		c->hb_entry[h] = e;
+		bool same_only = k ? k->same_host_bridge_only : e && e->same_host_bridge_only;
+		c->hb_wl_same[h] = k || e;
+		c->hb_wl_any[h] = (k || e) && !same_only;
+	}
 }
 
 int verdict_ctx_new(const struct topo *t, const struct verdict_whitelist_entry *extra_wl,
@@ -80,9 +112,14 @@ int verdict_ctx_new(const struct topo *t, const struct verdict_whitelist_entry *
 	c->hb_wl_any = calloc(nh, sizeof(bool));
 	c->hb_wl_same = calloc(nh, sizeof(bool));
 	c->hb_entry = calloc(nh, sizeof(*c->hb_entry));
+	c->hb_kentry = calloc(nh, sizeof(*c->hb_kentry));
+	c->hbdev = calloc(nh, sizeof(int));
+	c->extra_wl = extra_wl;
+	c->n_extra = extra_wl ? n_extra : 0;
+	kernel_facts_unknown(&c->k);
 	c->ovr = calloc(n_ovr > 0 ? (size_t)n_ovr : 1, sizeof(*c->ovr));
 	if (!c->acs_up || !c->unknown_up || !c->hb_wl_any || !c->hb_wl_same || !c->hb_entry ||
-	    !c->ovr) {
+	    !c->hb_kentry || !c->hbdev || !c->ovr) {
 		verdict_ctx_free(c);
 		return -ENOMEM;
 	}
@@ -102,19 +139,7 @@ int verdict_ctx_new(const struct topo *t, const struct verdict_whitelist_entry *
 		if (!any)
 			break;
 	}
-	for (int h = 0; h < t->nhbs; h++) {
-		int dev = t->hbs[h].hbdev;
-		if (dev < 0)
-			continue;
-		const struct topo_func *f = &t->funcs[dev];
-		const struct verdict_whitelist_entry *e =
-			wl_lookup(verdict_kernel_whitelist, -1, f->vendor, f->device);
-		if (!e && extra_wl)
-			e = wl_lookup(extra_wl, n_extra, f->vendor, f->device);
-		c->hb_entry[h] = e;
-		c->hb_wl_same[h] = e != NULL;
-		c->hb_wl_any[h] = e && !e->same_host_bridge_only;
-	}
+	hb_facts(c);
 	c->cpu_zen = t->cpu.vendor == TOPO_CPU_AMD && t->cpu.family >= 0x17;
 	for (int i = 0; i < n_ovr; i++) {
 		int a = topo_find(t, ovr[i].a), b = topo_find(t, ovr[i].b);
@@ -139,8 +164,29 @@ void verdict_ctx_free(struct verdict_ctx *c)
 	free(c->hb_wl_any);
 	free(c->hb_wl_same);
 	free(c->hb_entry);
+	free(c->hb_kentry);
+	free(c->hbdev);
 	free(c->ovr);
 	free(c);
+}
+
+void verdict_ctx_set_kernel(struct verdict_ctx *c, const struct kernel_facts *k)
+{
+	if (k)
+		c->k = *k;
+	else
+		kernel_facts_unknown(&c->k);
+	hb_facts(c);
+}
+
+const struct kernel_facts *verdict_ctx_kernel(const struct verdict_ctx *c)
+{
+	return &c->k;
+}
+
+int verdict_ctx_hbdev(const struct verdict_ctx *c, int h)
+{
+	return h >= 0 && h < c->t->nhbs ? c->hbdev[h] : -1;
 }
 
 /* Lowest common ancestor of a and b (each counts as its own ancestor), -1 none. */
@@ -179,11 +225,13 @@ static enum verdict_map kernel_map(const struct verdict_ctx *c, int p, int cl, i
 		int acs = c->acs_up[p] - c->acs_up[m] + (f[m].acs_redir ? 1 : 0) + c->acs_up[cl] -
 			  c->acs_up[m];
 		*ret_acs = acs;
-		if (!acs)
-			return VERDICT_BUS_ADDR;
 	} else {
 		*ret_dist = (f[p].depth + 1) + (f[cl].depth + 1);
 	}
+	if (c->k.p2pdma == 0) /* pci_p2pdma_distance_many() is a stub returning -1 */
+		return VERDICT_NOT_SUPPORTED;
+	if (m >= 0 && !*ret_acs)
+		return VERDICT_BUS_ADDR;
 	if (c->cpu_zen || hb_whitelisted(c, f[p].hb, f[cl].hb))
 		return VERDICT_THRU_HOST_BRIDGE;
 	return VERDICT_NOT_SUPPORTED;
@@ -248,27 +296,43 @@ static void hb_reason(const struct verdict_ctx *c, struct verdict *v, int h, boo
 {
 	const struct topo *t = c->t;
 	const struct topo_hostbridge *hb = &t->hbs[h];
-	if (hb->hbdev < 0) {
-		add_reason(v, R_HB_NO_DEVICE,
-			   "host bridge %s has no host-bridge device (no function at 00.0 and "
-			   "the first is not a root port), so the whitelist cannot match it",
-			   hb->name);
+	const char *rn = c->k.rules.table->name;
+	if (c->hbdev[h] < 0) {
+		if (c->k.rules.table->hbdev == RULES_HBDEV_DEVFN0)
+			add_reason(v, R_HB_NO_DEVICE,
+				   "host bridge %s has no host-bridge device (no function at 00.0; "
+				   "a root port first on the bus counts only from 5.19, %s rules "
+				   "apply), so the whitelist cannot match it",
+				   hb->name, rn);
+		else
+			add_reason(v, R_HB_NO_DEVICE,
+				   "host bridge %s has no host-bridge device (no function at 00.0 "
+				   "and the first is not a root port), so the whitelist cannot "
+				   "match it",
+				   hb->name);
 		return;
 	}
-	const struct topo_func *d = &t->funcs[hb->hbdev];
+	const struct topo_func *d = &t->funcs[c->hbdev[h]];
+	const struct rules_entry *k = c->hb_kentry[h];
 	const struct verdict_whitelist_entry *e = c->hb_entry[h];
-	if (!e)
+	bool same_only = k ? k->same_host_bridge_only : e && e->same_host_bridge_only;
+	if (!k && !e)
 		add_reason(v, R_HB_NOT_WHITELISTED,
-			   "host bridge %s (%s, %04x:%04x) is not in the P2PDMA whitelist",
-			   hb->name, d->bdf, d->vendor, d->device);
-	else if (e->same_host_bridge_only && !same)
+			   "host bridge %s (%s, %04x:%04x) is not in the P2PDMA whitelist of %s",
+			   hb->name, d->bdf, d->vendor, d->device, rn);
+	else if (same_only && !same)
 		add_reason(v, R_HB_SAME_ONLY,
 			   "host bridge %s (%04x:%04x) is whitelisted only for pairs on the "
 			   "same host bridge",
 			   hb->name, d->vendor, d->device);
+	else if (k)
+		add_reason(v, R_HB_WHITELISTED,
+			   "host bridge %s (%04x:%04x) is whitelisted in %s (%s)", hb->name,
+			   d->vendor, d->device, rn, k->origin);
 	else
-		add_reason(v, R_HB_WHITELISTED, "host bridge %s (%04x:%04x) is whitelisted",
-			   hb->name, d->vendor, d->device);
+		add_reason(v, R_HB_WHITELISTED,
+			   "host bridge %s (%04x:%04x) is whitelisted by the config (not in %s)",
+			   hb->name, d->vendor, d->device, rn);
 }
 
 static double func_link(const struct topo_func *f)
@@ -288,12 +352,71 @@ static void consider_link(struct verdict *v, const struct topo_func *f)
 	}
 }
 
+/* Whether the ';'-separated @list names @bdf (the kernel also takes the short
+ * form without a domain). */
+static bool list_has(const char *list, const char *bdf)
+{
+	size_t n = strlen(bdf);
+	const char *shortb = strlen(bdf) > 5 && !strncmp(bdf, "0000:", 5) ? bdf + 5 : NULL;
+	for (const char *p = list; *p;) {
+		size_t l = strcspn(p, ";");
+		if ((l == n && !strncmp(p, bdf, n)) ||
+		    (shortb && l == strlen(shortb) && !strncmp(p, shortb, l)))
+			return true;
+		p += l;
+		if (*p)
+			p++;
+	}
+	return false;
+}
+
+/* The ACS reason and fix hint, with what the kernel command line adds. */
+static void acs_reason(const struct verdict_ctx *c, struct verdict *v)
+{
+	const struct kernel_facts *k = &c->k;
+	char why[300] = "";
+	if (k->iommu[0] && !k->iommu_off)
+		snprintf(why, sizeof(why),
+			 " (the kernel command line enables the IOMMU with '%s': IOMMU drivers "
+			 "turn ACS redirection on at boot)",
+			 k->iommu);
+	add_reason(v, R_ACS_REDIRECT,
+		   "ACS redirect (RR/CR/EC) is set on %s: requests are routed through the "
+		   "host bridge%s",
+		   v->acs_list, why);
+	if (!k->acs_redir[0]) {
+		snprintf(v->fix_hint, sizeof(v->fix_hint), "pci=disable_acs_redir=%s", v->acs_list);
+		return;
+	}
+	/* The command line already has a list: extend it with what it lacks. */
+	char missing[sizeof(v->acs_list)] = "", buf[sizeof(v->acs_list)];
+	snprintf(buf, sizeof(buf), "%s", v->acs_list);
+	char *save = NULL;
+	for (char *b = strtok_r(buf, ";", &save); b; b = strtok_r(NULL, ";", &save))
+		if (!list_has(k->acs_redir, b))
+			append_list(missing, sizeof(missing), b);
+	if (!missing[0]) {
+		add_reason(v, R_ACS_REDIRECT,
+			   "the kernel command line has pci=disable_acs_redir=%s, which names "
+			   "these ports, yet they redirect: the bits were set again after boot",
+			   k->acs_redir);
+		snprintf(v->fix_hint, sizeof(v->fix_hint), "pci=disable_acs_redir=%s",
+			 k->acs_redir);
+		return;
+	}
+	snprintf(v->fix_hint, sizeof(v->fix_hint), "pci=disable_acs_redir=%s;%s", k->acs_redir,
+		 missing);
+}
+
 void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 {
 	const struct topo *t = c->t;
 	const struct topo_func *f = t->funcs;
 	memset(v, 0, sizeof(*v));
 	v->common = -1;
+	v->rules = c->k.rules.table->name;
+	snprintf(v->kernel_release, sizeof(v->kernel_release), "%s", c->k.rules.release);
+	v->kernel_p2pdma = c->k.p2pdma;
 	if (p < 0 || cl < 0 || p >= t->nfuncs || cl >= t->nfuncs) {
 		v->kernel_map = v->map = VERDICT_NOT_SUPPORTED;
 		v->distance = v->kernel_distance = -1;
@@ -340,6 +463,13 @@ void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 	v->cls = pair_class(t, p, cl, m, v->kernel_distance);
 
 	/* Reasons. */
+	if (c->k.p2pdma == 0)
+		add_reason(
+		    v, R_KERNEL_NO_P2PDMA,
+		    "kernel %s was built without CONFIG_PCI_P2PDMA: it does no PCIe "
+		    "peer-to-peer DMA at all (Debian's stock kernels are built so); the facts "
+		    "below say what a kernel with it would decide",
+		    c->k.rules.release[0] ? c->k.rules.release : "(release unknown)");
 	if (p == cl) {
 		add_reason(v, R_SAME_FUNCTION, "provider and client are the same function");
 	} else if (m >= 0) {
@@ -352,18 +482,13 @@ void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 			   f[p].hb == f[cl].hb ? "" : " and ",
 			   f[p].hb == f[cl].hb ? "" : t->hbs[f[cl].hb].name);
 	}
-	if (acs) {
-		add_reason(v, R_ACS_REDIRECT,
-			   "ACS redirect (RR/CR/EC) is set on %s: requests are routed through the "
-			   "host bridge",
-			   v->acs_list);
-		snprintf(v->fix_hint, sizeof(v->fix_hint), "pci=disable_acs_redir=%s", v->acs_list);
-	}
+	if (acs)
+		acs_reason(c, v);
 	if (unknown)
 		add_reason(v, R_ACS_UNKNOWN,
 			   "ACS state of a bridge on the path is unknown (config space beyond 64 "
 			   "bytes not readable; run as root); taken as not redirecting");
-	if (v->kernel_map != VERDICT_BUS_ADDR && p != cl) {
+	if ((acs || m < 0) && p != cl) { /* the host bridge decides */
 		if (c->cpu_zen)
 			add_reason(v, R_CPU_ZEN,
 				   "CPU is AMD family 0x%x (Zen or newer): the kernel allows p2p "
@@ -392,7 +517,9 @@ void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 	/* Admin overrides apply last. */
 	v->map = v->kernel_map;
 	const struct ovr *o = find_ovr(c, p, cl);
-	if (o && o->allow && v->map == VERDICT_NOT_SUPPORTED) {
+	if (o && o->allow && c->k.p2pdma == 0) {
+		/* Nothing can allow p2p on a kernel without P2PDMA. */
+	} else if (o && o->allow && v->map == VERDICT_NOT_SUPPORTED) {
 		v->map = VERDICT_THRU_HOST_BRIDGE;
 		v->overridden = true;
 		add_reason(v, R_POLICY_ALLOW,
@@ -413,7 +540,7 @@ static enum verdict_map apply_ovr(const struct verdict_ctx *c, int p, int cl, en
 	const struct ovr *o = find_ovr(c, p, cl);
 	if (!o)
 		return m;
-	if (!o->allow)
+	if (!o->allow || c->k.p2pdma == 0)
 		return VERDICT_NOT_SUPPORTED;
 	return m == VERDICT_NOT_SUPPORTED ? VERDICT_THRU_HOST_BRIDGE : m;
 }
@@ -488,6 +615,7 @@ const char *verdict_reason_code(enum verdict_reason r)
 		[R_POLICY_ALLOW] = "policy_allow",
 		[R_POLICY_DENY] = "policy_deny",
 		[R_NOT_FOUND] = "not_found",
+		[R_KERNEL_NO_P2PDMA] = "kernel_no_p2pdma",
 	};
 	return (unsigned)r < R__COUNT && codes[r] ? codes[r] : "unknown";
 }

@@ -3,7 +3,9 @@
  * verdict.h - may provider P and client C do PCIe peer-to-peer DMA, and why not.
  *
  * The map type and distance follow the kernel's drivers/pci/p2pdma.c
- * (calc_map_type_and_dist, rules of Linux 6.1, VERDICT_KERNEL_RULES) exactly;
+ * (calc_map_type_and_dist) exactly, under the host-bridge rules of one kernel
+ * release (rules.h; the newest table until verdict_ctx_set_kernel() says
+ * otherwise), and a kernel built without CONFIG_PCI_P2PDMA refuses every pair;
  * on top come an nvidia-smi-style class, the bottleneck link, reasons with stable
  * codes and sentences, fix hints, and admin overrides (applied last, and said so).
  */
@@ -12,9 +14,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernel.h"
+#include "rules.h"
 #include "topo.h"
 
-#define VERDICT_KERNEL_RULES "linux-6.1 drivers/pci/p2pdma.c"
 #define VERDICT_MAX_REASONS 12
 
 enum verdict_map {
@@ -49,6 +52,7 @@ enum verdict_reason {
 	R_POLICY_ALLOW,
 	R_POLICY_DENY,
 	R_NOT_FOUND,
+	R_KERNEL_NO_P2PDMA,
 	R__COUNT
 };
 
@@ -86,6 +90,9 @@ struct verdict {
 	char acs_list[256];	     /* "0000:00:01.0;0000:01:00.0" (kernel's order) */
 	char fix_hint[300];	     /* "pci=disable_acs_redir=..." or "" */
 	bool overridden;
+	const char *rules;			/* name of the rules table applied ("linux-5.19") */
+	char kernel_release[RULES_RELEASE_LEN]; /* "" unknown */
+	int kernel_p2pdma; /* 1 CONFIG_PCI_P2PDMA, 0 built without, -1 unknown */
 	struct verdict_reason_item reasons[VERDICT_MAX_REASONS];
 	int nreasons;
 };
@@ -100,6 +107,22 @@ int verdict_ctx_new(const struct topo *t, const struct verdict_whitelist_entry *
 		    int n_extra, const struct verdict_override *ovr, int n_ovr,
 		    struct verdict_ctx **ret_ctx);
 void verdict_ctx_free(struct verdict_ctx *ctx);
+
+/*
+ * verdict_ctx_set_kernel() - judge under the kernel facts @k (copied): the
+ * rules table of its release, no p2p at all when it was built without
+ * CONFIG_PCI_P2PDMA (p2pdma 0; unknown counts as built with it), and its
+ * command line in the reasons and fix hints.  A new context has the facts of
+ * kernel_facts_unknown(): the newest table.
+ */
+void verdict_ctx_set_kernel(struct verdict_ctx *ctx, const struct kernel_facts *k);
+
+/* The kernel facts in force (for reports). */
+const struct kernel_facts *verdict_ctx_kernel(const struct verdict_ctx *ctx);
+
+/* Index of the "host bridge device" of host bridge @h under the context's
+ * rules (pci_host_bridge_dev()), -1 none. */
+int verdict_ctx_hbdev(const struct verdict_ctx *ctx, int h);
 
 /* Fast path: kernel map type and distance only (no reasons, no overrides).
  * Returns the map type; *ret_dist gets the kernel distance. */
@@ -118,9 +141,6 @@ void verdict_pair(const struct verdict_ctx *ctx, int provider, int client, struc
  * not supported (after overrides when @with_overrides). */
 int verdict_distance_many(const struct verdict_ctx *ctx, int provider, const int *clients,
 			  int nclients, bool with_overrides);
-
-/* The kernel's built-in whitelist (terminated by vendor 0). */
-extern const struct verdict_whitelist_entry verdict_kernel_whitelist[];
 
 const char *verdict_map_name(enum verdict_map m);   /* "bus_addr" ... */
 const char *verdict_class_name(enum verdict_class c); /* "PIX" ... */

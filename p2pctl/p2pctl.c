@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernel.h"
 #include "report.h"
+#include "rules.h"
 #include "snapshot.h"
 #include "topo.h"
 #include "verdict.h"
@@ -161,6 +163,30 @@ static unsigned hexval(const char *s)
 	return s ? (unsigned)strtoul(s, NULL, 16) : 0;
 }
 
+/* ---- kernel ---- */
+
+void p2pctl_render_kernel(FILE *out, struct json_object *doc)
+{
+	const char *rules = jget_str(doc, "rules"), *note = jget_str(doc, "rules_note");
+	if (!rules)
+		return;
+	struct json_object *k = jget_obj(doc, "kernel"), *p2p;
+	fprintf(out, "Kernel: %s\n", note ? note : rules);
+	if (json_object_object_get_ex(doc, "kernel_p2pdma", &p2p) &&
+	    json_object_is_type(p2p, json_type_boolean) && !json_object_get_boolean(p2p)) {
+		const char *line = k ? jget_str(k, "p2pdma_note") : NULL;
+		fprintf(out, "NO P2P: %s\n",
+			line ? line : "kernel built without CONFIG_PCI_P2PDMA");
+	}
+	struct json_object *cl = k ? jget_obj(k, "cmdline") : NULL;
+	const char *acs = cl ? jget_str(cl, "pci_disable_acs_redir") : NULL;
+	const char *iommu = cl ? jget_str(cl, "iommu") : NULL;
+	if (acs || iommu)
+		fprintf(out, "Command line: %s%s%s%s\n", iommu ? iommu : "",
+			iommu && acs ? " " : "", acs ? "pci=disable_acs_redir=" : "",
+			acs ? acs : "");
+}
+
 /* ---- topo ---- */
 
 static void render_dev_line(FILE *out, struct json_object *d)
@@ -244,11 +270,11 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 		const char *v = jget_str(cpu, "vendor");
 		int fam = -1;
 		jget_int(cpu, "family", &fam);
-		fprintf(out, "CPU: %s family %s%x (%s); rules: %s\n", v ? v : "unknown",
-			fam >= 0 ? "0x" : "", fam >= 0 ? (unsigned)fam : 0u,
-			jget_str(cpu, "source") ? jget_str(cpu, "source") : "?",
-			jget_str(topo, "rules") ? jget_str(topo, "rules") : "?");
+		fprintf(out, "CPU: %s family %s%x (%s)\n", v ? v : "unknown", fam >= 0 ? "0x" : "",
+			fam >= 0 ? (unsigned)fam : 0u,
+			jget_str(cpu, "source") ? jget_str(cpu, "source") : "?");
 	}
+	p2pctl_render_kernel(out, topo);
 	for (size_t h = 0; h < json_object_array_length(hbs); h++) {
 		struct json_object *hb = json_object_array_get_idx(hbs, h);
 		const char *name = jget_str(hb, "name"), *dev = jget_str(hb, "device");
@@ -280,6 +306,7 @@ int p2pctl_render_matrix(FILE *out, struct json_object *m)
 	if (!devs || !rows)
 		return -EINVAL;
 	size_t n = json_object_array_length(devs);
+	p2pctl_render_kernel(out, m);
 	if (n == 0) {
 		fprintf(out, "no p2p-relevant devices (GPU, NVMe, NIC, accelerator); try --all\n");
 		return 0;
@@ -395,7 +422,8 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 
 /* ---- offline mode ---- */
 
-static int offline_open(const struct p2pctl_opts *o, struct topo **ret)
+static int offline_open(const struct p2pctl_opts *o, struct topo **ret,
+			struct kernel_facts *ret_kernel)
 {
 	const char *root = o->fsroot ? o->fsroot : "/";
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -405,6 +433,7 @@ static int offline_open(const struct p2pctl_opts *o, struct topo **ret)
 	}
 	struct topo_opts topts = {.cpu_override = o->cpu};
 	int r = topo_scan(fd, &topts, ret);
+	kernel_read(fd, o->kernel_release, ret_kernel);
 	close(fd);
 	if (r == -ENOENT)
 		p2pctl_err("no PCI functions found under %s/sys (not a sysfs root or snapshot?)",
@@ -493,11 +522,15 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 			}
 	}
 	struct topo *t;
-	if (offline_open(o, &t) < 0)
+	struct kernel_facts kf;
+	if (offline_open(o, &t, &kf) < 0)
 		return 1;
 	int rc = 0;
 	if (!strcmp(cmd, "topo")) {
-		rc = emit(o, report_topo(t), p2pctl_render_topo);
+		struct json_object *doc = report_topo(t);
+		if (doc)
+			report_kernel(doc, &kf);
+		rc = emit(o, doc, p2pctl_render_topo);
 	} else {
 		struct verdict_ctx *ctx;
 		if (verdict_ctx_new(t, NULL, 0, NULL, 0, &ctx) < 0) {
@@ -505,6 +538,7 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 			topo_free(t);
 			return 1;
 		}
+		verdict_ctx_set_kernel(ctx, &kf);
 		int n = is_check ? 0 : report_matrix_count(t, o->all);
 		if (n > REPORT_MATRIX_MAX_DEVICES) {
 			char msg[300];
@@ -552,7 +586,7 @@ static void usage(FILE *out)
 		"  topo                  the PCI tree with link, NUMA, ACS, driver and GPU nodes\n"
 		"  matrix [--all]        p2p verdict for every pair of p2p-relevant endpoints\n"
 		"  check A B [--kernel]  explain whether provider A and client B can do p2p\n"
-		"  snapshot FILE.tar     capture the PCI sysfs (+ /proc/cpuinfo) for --fsroot\n"
+		"  snapshot FILE.tar     capture the PCI sysfs and kernel facts for --fsroot\n"
 		"Commands that need p2pd:\n"
 		"  status, alloc, buffers, clients, revoke ID, reload, stats\n"
 		"\n"
@@ -560,6 +594,8 @@ static void usage(FILE *out)
 		"  --fsroot DIR      read DIR/sys and DIR/proc instead of asking p2pd\n"
 		"  --offline         read this machine's /sys directly even if p2pd runs\n"
 		"  --cpu VENDOR:FAM  CPU for the kernel's Zen rule (amd:0x17, intel:6)\n"
+		"  --kernel-release RELEASE  apply that kernel's p2p rules (default: the\n"
+		"                    release under --fsroot, proc/sys/kernel/osrelease)\n"
 		"  --socket PATH     p2pd socket (default $P2PD_SOCKET or " P2P_DEFAULT_SOCKET ")\n"
 		"  --json            machine-readable output (see p2pctl(1))\n"
 		"  -h, --help        this text;  --version\n");
@@ -570,7 +606,7 @@ int main(int argc, char **argv)
 	struct p2pctl_opts o = {0};
 	bool offline = false;
 	enum { OPT_FSROOT = 256, OPT_CPU, OPT_SOCKET, OPT_JSON, OPT_ALL, OPT_KERNEL, OPT_VERSION,
-	       OPT_OFFLINE };
+	       OPT_OFFLINE, OPT_KERNEL_RELEASE };
 	static const struct option longopts[] = {
 		{"fsroot", required_argument, NULL, OPT_FSROOT},
 		{"cpu", required_argument, NULL, OPT_CPU},
@@ -578,6 +614,7 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, OPT_JSON},
 		{"all", no_argument, NULL, OPT_ALL},
 		{"kernel", no_argument, NULL, OPT_KERNEL},
+		{"kernel-release", required_argument, NULL, OPT_KERNEL_RELEASE},
 		{"offline", no_argument, NULL, OPT_OFFLINE},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
@@ -609,8 +646,12 @@ int main(int argc, char **argv)
 		case OPT_OFFLINE:
 			offline = true;
 			break;
+		case OPT_KERNEL_RELEASE:
+			o.kernel_release = optarg;
+			break;
 		case OPT_VERSION:
-			printf("p2pctl %s (%s)\n", P2PCTL_VERSION, VERDICT_KERNEL_RULES);
+			printf("p2pctl %s (p2p rules of drivers/pci/p2pdma.c, tables %s to %s)\n",
+			       P2PCTL_VERSION, rules_tables(NULL)->name, rules_newest()->name);
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -635,8 +676,12 @@ int main(int argc, char **argv)
 	} else if (o.cpu && topo_parse_cpu(o.cpu, &tc) < 0) {
 		p2pctl_err("bad --cpu '%s': expected VENDOR:FAMILY, e.g. amd:0x17 or intel:6", o.cpu);
 		rc = 2;
-	} else if (o.cpu && !o.fsroot && !offline && strcmp(args[0], "snapshot")) {
-		/* A what-if CPU is an offline question about this machine's tree. */
+	} else if (o.kernel_release && !o.kernel_release[0]) {
+		p2pctl_err("--kernel-release needs a release such as 6.1.0-28-amd64");
+		rc = 2;
+	} else if ((o.cpu || o.kernel_release) && !o.fsroot && !offline &&
+		   strcmp(args[0], "snapshot")) {
+		/* A what-if CPU or kernel is an offline question about this machine's tree. */
 		rc = offline_cmd(nargs, args, &o);
 	} else if (o.fsroot || offline || !strcmp(args[0], "snapshot")) {
 		rc = offline_cmd(nargs, args, &o);

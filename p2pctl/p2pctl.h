@@ -18,6 +18,7 @@ struct p2pctl_opts {
 	bool kernel;		/* check --kernel */
 	const char *fsroot;	/* --fsroot DIR (offline mode), NULL = online */
 	const char *cpu;	/* --cpu VENDOR:FAMILY */
+	const char *kernel_release; /* --kernel-release RELEASE: whose rules apply */
 	const char *socket;	/* --socket PATH (online), NULL = $P2PD_SOCKET or default */
 };
 
@@ -26,6 +27,10 @@ struct p2pctl_opts {
 int p2pctl_render_topo(FILE *out, struct json_object *topo);
 int p2pctl_render_matrix(FILE *out, struct json_object *matrix);
 int p2pctl_render_check(FILE *out, struct json_object *check);
+
+/* The one-line kernel header of topo/matrix/status documents (rules table,
+ * release, and "no P2PDMA" when so); nothing when @doc has no kernel keys. */
+void p2pctl_render_kernel(FILE *out, struct json_object *doc);
 
 /* Print @doc as pretty JSON on @out. */
 void p2pctl_print_json(FILE *out, struct json_object *doc);
