@@ -36,9 +36,9 @@ INC_ALL          := -Idaemon -Icore -Iproto -Ilibp2pclient -Ip2pctl -Ikmod/inclu
 CFLAGS_ALL := $(CFLAGS_BASE) $(INC_ALL)
 
 CORE_SRCS   := core/topo.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c core/kernel.c \
-               core/report.c core/list.c core/idmap.c
+               core/report.c core/provider.c core/list.c core/idmap.c
 PROTO_SRCS  := proto/conn.c
-DAEMON_SRCS := daemon/server.c daemon/client.c daemon/buffer.c daemon/config.c daemon/policy.c \
+DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daemon/config.c daemon/policy.c \
                daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
 P2PD_MAIN   := daemon/main.c
 LIB_SRCS    := libp2pclient/p2pclient.c

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "ops.h"
 #include "server.h"
 
 /* Requests handled per wakeup before yielding to other clients. */
@@ -68,7 +69,7 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 			server_protocol_error(srv, c, r, what_s);
 			return;
 		}
-		if (server_dispatch(srv, c, &m) < 0)
+		if (ops_dispatch(srv, c, &m) < 0)
 			return; /* c was dropped */
 	}
 }

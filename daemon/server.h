@@ -90,9 +90,6 @@ void server_cleanup(struct p2p_server *srv);
  * or -errno with a reason in @err. */
 int server_reload(struct p2p_server *srv, char *err, size_t errlen);
 
-/* Called by client.c for every framed request.  Returns 0, or -1 when @c
- * was dropped (freed) while handling it. */
-int server_dispatch(struct p2p_server *srv, struct p2p_client *c, const struct conn_msg *m);
 /* A framing violation: error reply (id 0) then disconnect. */
 void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err, const char *what);
 /* Disconnect and free @c (unlinks it). */

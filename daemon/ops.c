@@ -1,0 +1,945 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ops.c - the operations of proto.h, one thin handler each (see ops.h):
+ * read the request, ask the module that decides (topo/verdict/report in
+ * core, policy, alloc, buffer), build the reply.
+ */
+#include "ops.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buffer.h"
+#include "client.h"
+#include "log.h"
+#include "policy.h"
+#include "provider.h"
+#include "report.h"
+#include "server.h"
+
+#ifndef P2P_SERVER_VERSION
+#define P2P_SERVER_VERSION "0.1"
+#endif
+#define SERVER_NAME "p2pd " P2P_SERVER_VERSION
+
+static struct log_ctx ops_client_ctx(const struct p2p_client *c)
+{
+	return (struct log_ctx){.uid = (long)c->uid, .pid = (long)c->pid};
+}
+
+/* ---- replies ---- */
+
+/* Serialise @reply (adds "ok": true) and queue it; takes @fd.  Returns 0 or
+ * -1 when the client was dropped. */
+static int ops_send_json(struct p2p_server *srv, struct p2p_client *c, uint8_t op, uint64_t id,
+			 struct json_object *reply, int fd)
+{
+	const char *text;
+	size_t len;
+	int r;
+
+	text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	len = strlen(text);
+	r = client_queue_take_fd(c, op, id, P2P_FLAG_REPLY, text, len, fd);
+	if (r < 0) {
+		struct log_ctx lc = ops_client_ctx(c);
+
+		/* a peer that went away mid-request is routine; one that does not
+		 * read is worth a notice */
+		log_ctx(r == -EPIPE || r == -ECONNRESET ? LOG_DEBUG : LOG_NOTICE, &lc,
+			"client %llu dropped: %s", (unsigned long long)c->id,
+			r == -ENOBUFS ? "not reading its replies" : strerror(-r));
+		server_drop_client(srv, c);
+		return -1;
+	}
+	return 0;
+}
+
+static int ops_reply_ok(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+			struct json_object *reply, int fd)
+{
+	int r;
+
+	json_object_object_add(reply, "ok", json_object_new_boolean(1));
+	r = ops_send_json(srv, c, h->opcode, h->id, reply, fd);
+	json_object_put(reply);
+	return r;
+}
+
+static int ops_reply_err(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+			 int err, const char *message)
+{
+	struct json_object *o = json_object_new_object();
+	int r;
+
+	if (err < 0)
+		err = -err;
+	srv->stats.errors++;
+	if (!o) {
+		server_drop_client(srv, c);
+		return -1;
+	}
+	json_object_object_add(o, "ok", json_object_new_boolean(0));
+	json_object_object_add(o, "errno", json_object_new_int(err));
+	json_object_object_add(o, "code", json_object_new_string(conn_errno_name(err)));
+	json_object_object_add(o, "message",
+			       json_object_new_string(message ? message : strerror(err)));
+	r = ops_send_json(srv, c, h->opcode, h->id, o, -1);
+	json_object_put(o);
+	return r;
+}
+
+/* ---- operations ---- */
+
+static bool ops_is_admin(struct p2p_server *srv, const struct p2p_client *c)
+{
+	return policy_is_admin(srv->cfg, c->uid, c->gid);
+}
+
+static int op_hello(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		    struct json_object *req)
+{
+	struct json_object *o, *feat;
+	uint64_t v = conn_json_u64(req, "version", 0);
+	char msg[128];
+
+	if (v != P2P_PROTO_VERSION) {
+		snprintf(msg, sizeof(msg), "protocol version %llu not supported (p2pd speaks %d)",
+			 (unsigned long long)v, P2P_PROTO_VERSION);
+		return ops_reply_err(srv, c, h, EPROTONOSUPPORT, msg);
+	}
+	snprintf(c->name, sizeof(c->name), "%s", conn_json_str(req, "client", ""));
+	o = json_object_new_object();
+	feat = json_object_new_array();
+	if (!o || !feat) {
+		json_object_put(o);
+		json_object_put(feat);
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	}
+	json_object_array_add(feat, json_object_new_string("chunked-replies"));
+	json_object_array_add(feat, json_object_new_string("events"));
+	for (int t = 0; t < ALLOC_TYPE__COUNT; t++) {
+		const struct alloc_backend *b = alloc_set_backend(srv->alloc, (enum alloc_type)t);
+		char f[40];
+
+		if (!b)
+			continue;
+		snprintf(f, sizeof(f), "type:%s", alloc_type_name((enum alloc_type)t));
+		json_object_array_add(feat, json_object_new_string(f));
+	}
+	json_object_object_add(o, "version", json_object_new_int(P2P_PROTO_VERSION));
+	json_object_object_add(o, "server", json_object_new_string(SERVER_NAME));
+	json_object_object_add(o, "features", feat);
+	json_object_object_add(o, "uid", json_object_new_int64(c->uid));
+	json_object_object_add(o, "gid", json_object_new_int64(c->gid));
+	json_object_object_add(o, "pid", json_object_new_int64(c->pid));
+	json_object_object_add(o, "admin", json_object_new_boolean(ops_is_admin(srv, c)));
+	json_object_object_add(o, "max_message_size",
+			       json_object_new_int64(srv->cfg->limits.max_message_size));
+	json_object_object_add(o, "chunk", json_object_new_int(P2P_PROTO_CHUNK));
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+#define OPS_NO_TOPO "no PCI topology: no PCI functions found under the sysfs root"
+
+static bool ops_have_topo(const struct p2p_server *srv)
+{
+	return srv->topo && srv->vctx;
+}
+
+static int op_topology(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
+{
+	int r;
+
+	if (!ops_have_topo(srv))
+		return ops_reply_err(srv, c, h, ENODEV, OPS_NO_TOPO);
+	/* the same document for everyone until the topology changes: built once */
+	if (!srv->topo_reply) {
+		struct json_object *o = json_object_new_object(), *t = report_topo(srv->topo);
+
+		if (!t || !o) {
+			json_object_put(t);
+			json_object_put(o);
+			return ops_reply_err(srv, c, h, ENOMEM, NULL);
+		}
+		json_object_object_add(o, "topology", t);
+		json_object_object_add(o, "ok", json_object_new_boolean(1));
+		srv->topo_reply = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		if (!srv->topo_reply)
+			return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	}
+	r = client_queue_take_fd(c, h->opcode, h->id, P2P_FLAG_REPLY, srv->topo_reply,
+				 strlen(srv->topo_reply), -1);
+	if (r < 0) {
+		server_drop_client(srv, c);
+		return -1;
+	}
+	return 0;
+}
+
+/* The function @bdf of this machine's topology (index), or -ENODEV with a
+ * sentence in @msg naming the @role. */
+static int ops_find_dev(struct p2p_server *srv, const char *bdf, const char *role, char *msg,
+			size_t len)
+{
+	int idx = topo_find(srv->topo, bdf);
+
+	if (idx < 0) {
+		snprintf(msg, len, "%s '%.40s' is not a PCI function of this machine", role, bdf);
+		return -ENODEV;
+	}
+	return idx;
+}
+
+/* "kernel_live": the running kernel's own answer (through p2pbroker.ko), next
+ * to the rules p2pd applies itself. */
+static void ops_check_kernel(struct p2p_server *srv, struct json_object *chk,
+			     const struct verdict *v, int p, int cl)
+{
+	struct json_object *k = json_object_new_object();
+	int kmap = 0, kdist = -1, kr;
+
+	if (!k)
+		return;
+	kr = alloc_set_kernel_verdict(srv->alloc, &srv->topo->funcs[p], &srv->topo->funcs[cl],
+				      &kmap, &kdist);
+	if (kr == 0) {
+		json_object_object_add(
+		    k, "map_type",
+		    json_object_new_string(verdict_map_name((enum verdict_map)kmap)));
+		json_object_object_add(k, "distance", json_object_new_int(kdist));
+		json_object_object_add(k, "agrees",
+				       json_object_new_boolean(kmap == (int)v->kernel_map &&
+							       (kmap == VERDICT_NOT_SUPPORTED ||
+								kdist == v->kernel_distance)));
+	} else {
+		json_object_object_add(k, "error",
+				       json_object_new_string(kr == -EOPNOTSUPP
+								  ? "the live kernel verdict needs "
+								    "p2pbroker.ko (/dev/p2pbroker)"
+								  : strerror(-kr)));
+	}
+	json_object_object_add(chk, "kernel_live", k);
+}
+
+static int op_check(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		    struct json_object *req)
+{
+	struct json_object *o, *chk;
+	struct verdict *v;
+	char msg[200];
+	int p, cl;
+
+	if (!ops_have_topo(srv))
+		return ops_reply_err(srv, c, h, ENODEV, OPS_NO_TOPO);
+	p = ops_find_dev(srv, conn_json_str(req, "provider", ""), "provider", msg, sizeof(msg));
+	if (p < 0)
+		return ops_reply_err(srv, c, h, -p, msg);
+	cl = ops_find_dev(srv, conn_json_str(req, "client", ""), "client", msg, sizeof(msg));
+	if (cl < 0)
+		return ops_reply_err(srv, c, h, -cl, msg);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	verdict_pair(srv->vctx, p, cl, v);
+	chk = report_check(srv->topo, v, p, cl);
+	if (chk && conn_json_bool(req, "kernel", false))
+		ops_check_kernel(srv, chk, v, p, cl);
+	free(v);
+	o = json_object_new_object();
+	if (!chk || !o) {
+		json_object_put(chk);
+		json_object_put(o);
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	}
+	json_object_object_add(o, "check", chk);
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		     struct json_object *req)
+{
+	struct json_object *o, *m;
+	bool all = conn_json_bool(req, "all", false);
+	int n;
+
+	if (!ops_have_topo(srv))
+		return ops_reply_err(srv, c, h, ENODEV, OPS_NO_TOPO);
+	/* N^2 cells: past the limit the document would take gigabytes to build
+	 * and block every other client meanwhile */
+	n = report_matrix_count(srv->topo, all);
+	if (n > REPORT_MATRIX_MAX_DEVICES) {
+		char msg[300];
+
+		report_matrix_too_big(n, msg, sizeof(msg));
+		return ops_reply_err(srv, c, h, E2BIG, msg);
+	}
+	m = report_matrix(srv->topo, srv->vctx, all);
+	o = json_object_new_object();
+	if (!m || !o) {
+		json_object_put(m);
+		json_object_put(o);
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	}
+	json_object_object_add(o, "matrix", m);
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+/* ---- alloc: parse, resolve devices, choose a provider, try types, reply ---- */
+
+/* An alloc request after parsing and resolving. */
+struct alloc_args {
+	uint64_t size;
+	const char *name;
+	const char *provider_bdf; /* "auto": choose one */
+	unsigned accepted;	  /* ALLOC_TYPE_BIT()s */
+	struct json_object *jpeers;
+	int peers[P2P_PROTO_MAX_PEERS];
+	int npeers;
+	int provider; /* index, -1 none */
+};
+
+/* Why no type could be served: one clause per type tried, and the errno
+ * that explains the refusal best. */
+struct alloc_why {
+	char text[1024];
+	int err;
+};
+
+/* Append "; msg" to the reasons. */
+static void alloc_why_add(struct alloc_why *why, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void alloc_why_add(struct alloc_why *why, const char *fmt, ...)
+{
+	size_t o = strlen(why->text), len = sizeof(why->text);
+	va_list ap;
+
+	if (o + 3 >= len)
+		return;
+	if (o) {
+		memcpy(why->text + o, "; ", 3);
+		o += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(why->text + o, len - o, fmt, ap);
+	va_end(ap);
+}
+
+static struct json_object *alloc_peer_verdicts(struct p2p_server *srv, int provider,
+					       const int *peers, int npeers)
+{
+	struct json_object *arr = json_object_new_array();
+	struct verdict *v = calloc(1, sizeof(*v));
+
+	if (!arr || !v) {
+		json_object_put(arr);
+		free(v);
+		return NULL;
+	}
+	for (int i = 0; i < npeers; i++) {
+		struct json_object *e = json_object_new_object();
+		const struct topo_func *f = &srv->topo->funcs[peers[i]];
+
+		if (!e)
+			break;
+		json_object_object_add(e, "peer", json_object_new_string(f->bdf));
+		if (provider >= 0) {
+			verdict_pair(srv->vctx, provider, peers[i], v);
+			json_object_object_add(e, "map_type",
+					       json_object_new_string(verdict_map_name(v->map)));
+			json_object_object_add(e, "distance", json_object_new_int(v->distance));
+			json_object_object_add(e, "class",
+					       json_object_new_string(verdict_class_name(v->cls)));
+		} else {
+			json_object_object_add(e, "map_type",
+					       json_object_new_string("host_memory"));
+			json_object_object_add(e, "numa_node", json_object_new_int(f->numa_node));
+		}
+		json_object_array_add(arr, e);
+	}
+	free(v);
+	return arr;
+}
+
+/* The request's fields (the only place op_alloc reads its JSON).  Returns 0
+ * or -EINVAL with @msg. */
+static int alloc_parse(struct json_object *req, struct alloc_args *a, char *msg, size_t len)
+{
+	struct json_object *jtypes = NULL;
+
+	a->size = conn_json_u64(req, "size", 0);
+	a->provider_bdf = conn_json_str(req, "provider", "auto");
+	a->name = conn_json_str(req, "name", "");
+	a->jpeers = NULL;
+	a->npeers = 0;
+	a->provider = -1;
+	if (a->size == 0) {
+		snprintf(msg, len, "field 'size': must be > 0");
+		return -EINVAL;
+	}
+	json_object_object_get_ex(req, "peers", &a->jpeers);
+	json_object_object_get_ex(req, "types", &jtypes);
+	if (!jtypes) {
+		a->accepted = ALLOC_TYPE_BIT(ALLOC_TYPE_P2P) | ALLOC_TYPE_BIT(ALLOC_TYPE_HOST);
+		return 0;
+	}
+	a->accepted = 0;
+	for (size_t i = 0; i < json_object_array_length(jtypes); i++) {
+		const char *tn = json_object_get_string(json_object_array_get_idx(jtypes, i));
+		int t = alloc_type_from_name(tn);
+
+		if (t < 0) {
+			snprintf(msg, len, "field 'types': unknown type '%.32s' (p2p, host, memfd)",
+				 tn);
+			return -EINVAL;
+		}
+		a->accepted |= ALLOC_TYPE_BIT(t);
+	}
+	if (!a->accepted) {
+		snprintf(msg, len, "field 'types': no type accepted");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* @bdf as a device the client may use in @role; index, or -errno with @msg. */
+static int alloc_device(struct p2p_server *srv, struct p2p_client *c, const char *bdf,
+			const char *role, char *msg, size_t len)
+{
+	struct log_ctx lc = ops_client_ctx(c);
+	int idx = ops_find_dev(srv, bdf, role, msg, len);
+
+	if (idx < 0)
+		return idx;
+	if (!policy_device_allowed(srv->cfg, srv->topo, c->uid, c->gid, idx)) {
+		lc.device = srv->topo->funcs[idx].bdf;
+		log_ctx(LOG_NOTICE, &lc, "alloc refused: %s",
+			strcmp(role, "peer") == 0 ? "device not allowed as peer"
+						  : "provider not allowed");
+		snprintf(msg, len, "%s %s: not allowed for uid %u by %s", role,
+			 srv->topo->funcs[idx].bdf, (unsigned)c->uid,
+			 policy_rule_for(srv->cfg, c->uid, c->gid)->label);
+		return -EPERM;
+	}
+	return idx;
+}
+
+/* Peers and an explicit provider: devices of this machine the client may
+ * use.  Returns 0 or -errno with @msg. */
+static int alloc_resolve(struct p2p_server *srv, struct p2p_client *c, struct alloc_args *a,
+			 char *msg, size_t len)
+{
+	size_t n = a->jpeers ? json_object_array_length(a->jpeers) : 0;
+	bool auto_provider = strcmp(a->provider_bdf, "auto") == 0;
+
+	if ((n || !auto_provider) && !ops_have_topo(srv)) {
+		snprintf(msg, len, "%s", OPS_NO_TOPO);
+		return -ENODEV;
+	}
+	for (size_t i = 0; i < n && a->npeers < P2P_PROTO_MAX_PEERS; i++) {
+		const char *bdf = json_object_get_string(json_object_array_get_idx(a->jpeers, i));
+		int idx = alloc_device(srv, c, bdf, "peer", msg, len);
+
+		if (idx < 0)
+			return idx;
+		a->peers[a->npeers++] = idx;
+	}
+	if (!auto_provider) {
+		a->provider = alloc_device(srv, c, a->provider_bdf, "provider", msg, len);
+		if (a->provider < 0)
+			return a->provider;
+	}
+	return 0;
+}
+
+/* "auto": the registered provider closest to all peers (core/provider.c). */
+static void alloc_choose_provider(struct p2p_server *srv, struct p2p_client *c,
+				  struct alloc_args *a)
+{
+	int cand[CONFIG_MAX_PROVIDERS], n = 0, r;
+
+	if (strcmp(a->provider_bdf, "auto") != 0 || !ops_have_topo(srv) ||
+	    !(a->accepted & ALLOC_TYPE_BIT(ALLOC_TYPE_P2P)))
+		return;
+	for (int i = 0; i < srv->cfg->n_providers && n < CONFIG_MAX_PROVIDERS; i++) {
+		int idx = topo_find(srv->topo, srv->cfg->providers[i].device);
+
+		if (idx >= 0 && policy_device_allowed(srv->cfg, srv->topo, c->uid, c->gid, idx))
+			cand[n++] = idx;
+	}
+	r = provider_choose(srv->vctx, cand, n, a->peers, a->npeers, NULL);
+	a->provider = r >= 0 ? r : -1;
+}
+
+/* Can type @t be tried at all (a p2p provider that reaches every peer)? */
+static bool alloc_type_possible(struct p2p_server *srv, const struct alloc_args *a,
+				enum alloc_type t, struct alloc_why *why)
+{
+	if (t != ALLOC_TYPE_P2P)
+		return true;
+	if (a->provider < 0) {
+		alloc_why_add(why, "p2p: no provider device %s",
+			      srv->cfg->n_providers ? "reaches all peers" : "is configured");
+		return false;
+	}
+	if (a->npeers &&
+	    verdict_distance_many(srv->vctx, a->provider, a->peers, a->npeers, true) < 0) {
+		alloc_why_add(why, "p2p: provider %s cannot do p2p DMA with every peer",
+			      srv->topo->funcs[a->provider].bdf);
+		return false;
+	}
+	return true;
+}
+
+/* Try type @t: policy and quota, then the backends.  Returns 0 with *res
+ * and *ret_backend, 1 when this type is out (reason added to @why), or
+ * -EDQUOT with the quota sentence in @why->text (no other type is tried). */
+static int alloc_try_type(struct p2p_server *srv, struct p2p_client *c, const struct alloc_args *a,
+			  enum alloc_type t, struct alloc_result *res,
+			  const struct alloc_backend **ret_backend, struct alloc_why *why)
+{
+	const char *tn = alloc_type_name(t);
+	const char *prov = t == ALLOC_TYPE_P2P ? srv->topo->funcs[a->provider].bdf : NULL;
+	struct policy_usage held = buffer_uid_usage(&srv->buffers, c->uid);
+	struct alloc_request areq = {.type = t, .size = a->size, .owner_uid = c->uid};
+	char pwhy[300] = "";
+	int r;
+
+	r = policy_check_alloc(srv->cfg, srv->topo, c->uid, c->gid,
+			       t == ALLOC_TYPE_P2P ? a->provider : -1, tn, a->size, &held, pwhy,
+			       sizeof(pwhy));
+	if (r == -EDQUOT) {
+		snprintf(why->text, sizeof(why->text), "%s", pwhy);
+		return r;
+	}
+	if (r < 0) {
+		alloc_why_add(why, "%s: %s", tn, pwhy[0] ? pwhy : strerror(-r));
+		if (r == -EPERM)
+			why->err = EPERM;
+		return 1;
+	}
+	if (!alloc_set_backend(srv->alloc, t)) {
+		if (t == ALLOC_TYPE_P2P)
+			alloc_why_add(why,
+				      "p2p: provider %s chosen, but p2pbroker.ko (/dev/p2pbroker) "
+				      "is not available",
+				      prov);
+		else
+			alloc_why_add(why, "%s: %s", tn,
+				      t == ALLOC_TYPE_HOST
+					  ? "neither /dev/udmabuf nor /dev/dma_heap/system is "
+					    "available"
+					  : "backend disabled");
+		return 1;
+	}
+	areq.provider = prov ? &srv->topo->funcs[a->provider] : NULL;
+	if (prov)
+		snprintf(areq.dmabuf_name, sizeof(areq.dmabuf_name), "p2p:%s", prov);
+	else
+		snprintf(areq.dmabuf_name, sizeof(areq.dmabuf_name), "%s", tn);
+	r = alloc_set_alloc(srv->alloc, &areq, res, ret_backend);
+	if (r < 0) {
+		alloc_why_add(why, "%s: allocation failed: %s", tn, strerror(-r));
+		if (r == -ENOMEM || r == -ENOSPC || r == -EFBIG)
+			why->err = -r;
+		return 1;
+	}
+	return 0;
+}
+
+/* Account the new buffer and answer with it and its fd (taken). */
+static int alloc_reply_take_fd(struct p2p_server *srv, struct p2p_client *c,
+			       const struct p2p_msg_hdr *h, const struct alloc_args *a,
+			       enum alloc_type t, const struct alloc_backend *backend,
+			       const struct alloc_result *res)
+{
+	int prov = t == ALLOC_TYPE_P2P ? a->provider : -1;
+	struct buffer_spec spec = {.type = t,
+				   .backend = backend,
+				   .handle = res->handle,
+				   .size = res->size,
+				   .provider = prov >= 0 ? srv->topo->funcs[prov].bdf : NULL,
+				   .name = a->name};
+	struct log_ctx lc = ops_client_ctx(c);
+	struct json_object *o, *bj;
+	struct p2p_buffer *b;
+	int r;
+
+	r = buffer_new_take_peers(
+	    &srv->buffers, &c->own, &spec,
+	    a->npeers ? alloc_peer_verdicts(srv, prov, a->peers, a->npeers) : NULL, &b);
+	if (r < 0) {
+		close(res->fd);
+		return ops_reply_err(srv, c, h, -r, NULL);
+	}
+	srv->stats.allocs++;
+	o = json_object_new_object();
+	bj = buffer_to_json(b, false);
+	if (!o || !bj) {
+		json_object_put(o);
+		json_object_put(bj);
+		close(res->fd);
+		buffer_free(&srv->buffers, b);
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	}
+	lc.buffer = b->id;
+	lc.device = b->provider[0] ? b->provider : NULL;
+	log_ctx(LOG_DEBUG, &lc, "buffer %llu: %s via %s, %llu bytes", (unsigned long long)b->id,
+		alloc_type_name(b->type), backend->name, (unsigned long long)b->size);
+	json_object_object_add(o, "buffer", bj);
+	return ops_reply_ok(srv, c, h, o, res->fd); /* the queue owns the fd now */
+}
+
+static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		    struct json_object *req)
+{
+	struct alloc_args a;
+	struct alloc_why why = {.text = "", .err = ENODEV};
+	struct alloc_result res = {.fd = -1};
+	const struct alloc_backend *backend = NULL;
+	struct log_ctx lc = ops_client_ctx(c);
+	char msg[1200];
+	int r;
+
+	r = alloc_parse(req, &a, msg, sizeof(msg));
+	if (r == 0)
+		r = alloc_resolve(srv, c, &a, msg, sizeof(msg));
+	if (r < 0)
+		return ops_reply_err(srv, c, h, -r, msg);
+	alloc_choose_provider(srv, c, &a);
+	/* the first accepted type that policy allows and a backend serves */
+	for (int t = 0; t < ALLOC_TYPE__COUNT; t++) {
+		if (!(a.accepted & ALLOC_TYPE_BIT(t)) ||
+		    !alloc_type_possible(srv, &a, (enum alloc_type)t, &why))
+			continue;
+		r = alloc_try_type(srv, c, &a, (enum alloc_type)t, &res, &backend, &why);
+		if (r == -EDQUOT) {
+			log_ctx(LOG_NOTICE, &lc, "alloc refused: %s", why.text);
+			return ops_reply_err(srv, c, h, EDQUOT, why.text);
+		}
+		if (r == 0)
+			return alloc_reply_take_fd(srv, c, h, &a, (enum alloc_type)t, backend,
+						   &res);
+	}
+	snprintf(msg, sizeof(msg), "no buffer: %s", why.text);
+	log_ctx(LOG_INFO, &lc, "alloc of %llu bytes refused: %s", (unsigned long long)a.size,
+		why.text);
+	return ops_reply_err(srv, c, h, why.err, msg);
+}
+
+static int op_release(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		      struct json_object *req)
+{
+	uint64_t id = conn_json_u64(req, "id", 0);
+	struct p2p_buffer *b = buffer_find(&srv->buffers, id);
+	struct json_object *o;
+	char msg[100];
+
+	if (!b || b->owner != &c->own) {
+		snprintf(msg, sizeof(msg), "no buffer %llu on this connection",
+			 (unsigned long long)id);
+		return ops_reply_err(srv, c, h, ENOENT, msg);
+	}
+	buffer_free(&srv->buffers, b);
+	srv->stats.releases++;
+	o = json_object_new_object();
+	if (!o)
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	json_object_object_add(o, "id", json_object_new_uint64(id));
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+static int op_list(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		   bool all)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	if (!o || !arr) {
+		json_object_put(o);
+		json_object_put(arr);
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	}
+	if (!all) {
+		list_for_each (struct p2p_buffer, b, &c->own.buffers, link) {
+			json_object_array_add(arr, buffer_to_json(b, false));
+		}
+	} else {
+		list_for_each (struct p2p_client, k, &srv->clients, link) {
+			list_for_each (struct p2p_buffer, b, &k->own.buffers, link) {
+				json_object_array_add(arr, buffer_to_json(b, true));
+			}
+		}
+		(void)buffer_refresh_orphans(&srv->buffers);
+		list_for_each (struct p2p_buffer, b, &srv->buffers.orphans, link) {
+			json_object_array_add(arr, buffer_to_json(b, true));
+		}
+	}
+	json_object_object_add(o, "buffers", arr);
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+static int op_clients(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
+{
+	struct json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+	if (!o || !arr) {
+		json_object_put(o);
+		json_object_put(arr);
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	}
+	list_for_each (struct p2p_client, k, &srv->clients, link) {
+		struct json_object *e = json_object_new_object();
+
+		if (!e)
+			break;
+		json_object_object_add(e, "id", json_object_new_uint64(k->id));
+		json_object_object_add(e, "pid", json_object_new_int64(k->pid));
+		json_object_object_add(e, "uid", json_object_new_int64(k->uid));
+		json_object_object_add(e, "gid", json_object_new_int64(k->gid));
+		json_object_object_add(e, "admin", json_object_new_boolean(ops_is_admin(srv, k)));
+		json_object_object_add(e, "buffers", json_object_new_int64(k->own.usage.buffers));
+		json_object_object_add(e, "bytes", json_object_new_uint64(k->own.usage.bytes));
+		json_object_object_add(e, "requests", json_object_new_uint64(k->requests));
+		json_object_object_add(e, "name", json_object_new_string(k->name));
+		json_object_object_add(e, "self", json_object_new_boolean(k == c));
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o, "clients", arr);
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+static int ops_send_event(struct p2p_server *srv, struct p2p_client *c, const char *event,
+			  uint64_t id, const char *reason)
+{
+	struct json_object *o = json_object_new_object();
+	const char *text;
+	int r;
+
+	if (!o)
+		return -ENOMEM;
+	json_object_object_add(o, "event", json_object_new_string(event));
+	json_object_object_add(o, "id", json_object_new_uint64(id));
+	json_object_object_add(o, "reason", json_object_new_string(reason));
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	r = client_queue_take_fd(c, P2P_OP_EVENT, 0, P2P_FLAG_REPLY, text, strlen(text), -1);
+	json_object_put(o);
+	(void)srv;
+	return r;
+}
+
+static int op_revoke(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		     struct json_object *req)
+{
+	uint64_t id = conn_json_u64(req, "id", 0);
+	struct p2p_buffer *b = buffer_find(&srv->buffers, id);
+	struct p2p_client *owner;
+	struct json_object *o;
+	struct log_ctx lc = ops_client_ctx(c);
+	bool notified = false, revoked;
+	char msg[100], reason[128];
+	int r;
+
+	if (!b) {
+		snprintf(msg, sizeof(msg), "no buffer %llu", (unsigned long long)id);
+		return ops_reply_err(srv, c, h, ENOENT, msg);
+	}
+	owner = b->owner ? list_entry(b->owner, struct p2p_client, own) : NULL;
+	r = buffer_revoke(&srv->buffers, b);
+	revoked = r >= 0;
+	srv->stats.revokes++;
+	lc.buffer = id;
+	log_ctx(LOG_NOTICE, &lc, "buffer %llu revoked by admin (memory %s)", (unsigned long long)id,
+		revoked ? "revoked" : "still mapped by its holders, accounting dropped");
+	snprintf(reason, sizeof(reason), "revoked by uid %u%s", (unsigned)c->uid,
+		 revoked ? "" : " (accounting only; the backend cannot revoke the memory)");
+	if (owner && owner != c) {
+		if (ops_send_event(srv, owner, "revoked", id, reason) < 0)
+			server_drop_client(srv, owner);
+		else
+			notified = true;
+	} else if (owner == c) {
+		notified = ops_send_event(srv, c, "revoked", id, reason) == 0;
+	}
+	o = json_object_new_object();
+	if (!o)
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	json_object_object_add(o, "id", json_object_new_uint64(id));
+	json_object_object_add(o, "owner_notified", json_object_new_boolean(notified));
+	json_object_object_add(o, "memory_revoked", json_object_new_boolean(revoked));
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+static int op_reload(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
+{
+	char err[512];
+	struct json_object *o;
+	int r = server_reload(srv, err, sizeof(err));
+
+	if (r < 0)
+		return ops_reply_err(srv, c, h, -r, err);
+	o = json_object_new_object();
+	if (!o)
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	json_object_object_add(
+	    o, "config",
+	    json_object_new_string(srv->cfg_path[0] ? srv->cfg_path : "(built-in defaults)"));
+	json_object_object_add(o, "devices",
+			       json_object_new_int(srv->topo ? srv->topo->nfuncs : 0));
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+static long ops_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	long n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own fd */
+}
+
+static long ops_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/statm", "re");
+	long pages = -1, rss = -1;
+
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+		rss = -1;
+	fclose(f);
+	return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void ops_add_note(void *userdata, const char *note)
+{
+	json_object_array_add(userdata, json_object_new_string(note));
+}
+
+static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
+{
+	struct json_object *o = json_object_new_object(), *s = json_object_new_object(), *be;
+	const struct server_stats *st = &srv->stats;
+	char names[128];
+
+	if (!o || !s) {
+		json_object_put(o);
+		json_object_put(s);
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	}
+	json_object_object_add(s, "uptime_s", json_object_new_int64(time(NULL) - srv->started));
+	json_object_object_add(s, "connections", json_object_new_int64(srv->n_clients));
+	json_object_object_add(s, "connections_total",
+			       json_object_new_uint64(st->connections_total));
+	json_object_object_add(s, "connections_rejected",
+			       json_object_new_uint64(st->connections_rejected));
+	json_object_object_add(s, "requests", json_object_new_uint64(st->requests));
+	json_object_object_add(s, "errors", json_object_new_uint64(st->errors));
+	json_object_object_add(s, "protocol_errors", json_object_new_uint64(st->protocol_errors));
+	json_object_object_add(s, "buffers", json_object_new_uint64(srv->buffers.n_buffers));
+	json_object_object_add(s, "bytes", json_object_new_uint64(srv->buffers.n_bytes));
+	json_object_object_add(s, "allocs", json_object_new_uint64(st->allocs));
+	json_object_object_add(s, "releases", json_object_new_uint64(st->releases));
+	json_object_object_add(s, "revokes", json_object_new_uint64(st->revokes));
+	json_object_object_add(s, "reloads", json_object_new_uint64(st->reloads));
+	json_object_object_add(s, "rescans", json_object_new_uint64(st->rescans));
+	be = json_object_new_array();
+	alloc_set_describe(srv->alloc, names, sizeof(names));
+	for (char *save = NULL, *tok = strtok_r(names, ",", &save); be && tok;
+	     tok = strtok_r(NULL, ",", &save))
+		json_object_array_add(be, json_object_new_string(tok));
+	json_object_object_add(s, "backends", be);
+	be = json_object_new_array();
+	if (be)
+		alloc_set_notes(srv->alloc, ops_add_note, be);
+	json_object_object_add(s, "notes", be);
+	json_object_object_add(s, "rss_kib", json_object_new_int64(ops_rss_kib()));
+	json_object_object_add(s, "fds", json_object_new_int64(ops_count_fds()));
+	json_object_object_add(s, "devices",
+			       json_object_new_int(srv->topo ? srv->topo->nfuncs : 0));
+	json_object_object_add(
+	    s, "config",
+	    json_object_new_string(srv->cfg_path[0] ? srv->cfg_path : "(built-in defaults)"));
+	json_object_object_add(o, "stats", s);
+	return ops_reply_ok(srv, c, h, o, -1);
+}
+
+int ops_dispatch(struct p2p_server *srv, struct p2p_client *c, const struct conn_msg *m)
+{
+	const struct p2p_msg_hdr *h = &m->hdr;
+	struct json_object *req = NULL;
+	char err[256];
+	int r;
+
+	srv->stats.requests++;
+	c->requests++;
+	r = conn_decode_request(h->opcode, m->payload, h->len, &req, err, sizeof(err));
+	if (r < 0)
+		return ops_reply_err(srv, c, h, -r, err);
+	if (conn_op_is_admin(h->opcode) && !ops_is_admin(srv, c)) {
+		struct log_ctx lc = ops_client_ctx(c);
+
+		json_object_put(req);
+		log_ctx(LOG_NOTICE, &lc, "admin request '%s' refused", conn_op_name(h->opcode));
+		snprintf(err, sizeof(err),
+			 "'%s' is an admin request: uid 0 or the admin group only (you are uid %u)",
+			 conn_op_name(h->opcode), (unsigned)c->uid);
+		return ops_reply_err(srv, c, h, EPERM, err);
+	}
+	switch (h->opcode) {
+	case P2P_OP_HELLO:
+		r = op_hello(srv, c, h, req);
+		break;
+	case P2P_OP_TOPOLOGY:
+		r = op_topology(srv, c, h);
+		break;
+	case P2P_OP_CHECK:
+		r = op_check(srv, c, h, req);
+		break;
+	case P2P_OP_MATRIX:
+		r = op_matrix(srv, c, h, req);
+		break;
+	case P2P_OP_ALLOC:
+		r = op_alloc(srv, c, h, req);
+		break;
+	case P2P_OP_RELEASE:
+		r = op_release(srv, c, h, req);
+		break;
+	case P2P_OP_LIST:
+		r = op_list(srv, c, h, false);
+		break;
+	case P2P_OP_CLIENTS:
+		r = op_clients(srv, c, h);
+		break;
+	case P2P_OP_BUFFERS:
+		r = op_list(srv, c, h, true);
+		break;
+	case P2P_OP_REVOKE:
+		r = op_revoke(srv, c, h, req);
+		break;
+	case P2P_OP_RELOAD:
+		r = op_reload(srv, c, h);
+		break;
+	case P2P_OP_STATS:
+		r = op_stats(srv, c, h);
+		break;
+	default:
+		r = ops_reply_err(srv, c, h, EOPNOTSUPP, "unknown opcode");
+		break;
+	}
+	json_object_put(req);
+	return r < 0 ? -1 : 0;
+}
