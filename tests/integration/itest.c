@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sched.h>
@@ -1066,6 +1068,381 @@ static int t_revoke(void)
 	return 0;
 }
 
+/* ---- a second real uid (issue 15): rules by uid not gid, one client cannot
+ * release another's buffer, byte quota after release, exact back-pressure ---- */
+
+#define NOBODY2 65533 /* a second unprivileged uid (no passwd entry needed) */
+
+/* Fork a child with exactly these credentials (@supp: supplementary groups)
+ * running @fn; returns its pid, or -1. */
+static pid_t spawn_as(uid_t uid, gid_t gid, gid_t supp, int (*fn)(void))
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	if (setgroups(1, &supp) < 0 || setgid(gid) < 0 || setuid(uid) < 0 || getuid() != uid ||
+	    getgid() != gid) {
+		printf("  (spawn_as %u/%u: cannot set credentials: %m)\n", (unsigned)uid,
+		       (unsigned)gid);
+		_exit(3);
+	}
+	int r = fn();
+	if (r != 0)
+		printf("  (as uid %u gid %u: %s)\n", (unsigned)uid, (unsigned)gid, why);
+	fflush(stdout);
+	_exit(r == 0 ? 0 : 1);
+}
+
+static int wait_child(pid_t pid, const char *who)
+{
+	int st;
+
+	CHECK(pid > 0, "fork for %s failed", who);
+	CHECK(waitpid(pid, &st, 0) == pid, "waitpid %s", who);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s failed (status 0x%x)", who, st);
+	return 0;
+}
+
+/* The memfd request the NOBODY rule allows (peer 04:00.0 is on its list). */
+static struct p2p_alloc_req nobody_req(uint64_t size)
+{
+	static const char *peers[1] = {"0000:04:00.0"};
+	struct p2p_alloc_req req = {.size = size, .types = P2P_BUF_MEMFD, .peers = peers, .npeers = 1};
+
+	return req;
+}
+
+/* uid 65533 whose gid is 65534: the "uid 65534" rule is not its rule. */
+static int uid_rule_other_uid(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_hello_info hi;
+	struct p2p_alloc_req req = nobody_req(4096);
+	struct p2p_buffer_info info;
+	int fd = -1, r;
+
+	CHECK(c, "connect");
+	r = p2p_hello(c, &hi);
+	CHECK(r == 0 && hi.uid == NOBODY2, "hello: r=%d uid=%u", r, hi.uid);
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	if (fd >= 0)
+		close(fd);
+	CHECK(r == -EPERM, "uid %d (gid %d) got the uid-%d rule: alloc %d (%s)", NOBODY2, NOBODY,
+	      NOBODY, r, p2p_last_message(c));
+	CHECK(strstr(p2p_last_message(c), "default"), "refusal does not name the default rule: %s",
+	      p2p_last_message(c));
+	p2p_disconnect(c);
+	return 0;
+}
+
+/* uid 65534 whose gid is 65533: its uid rule applies. */
+static int uid_rule_own_uid(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = nobody_req(4096);
+	struct p2p_buffer_info info;
+	int fd = -1, r;
+
+	CHECK(c, "connect");
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == 0, "uid %d with gid %d: alloc %d (%s)", NOBODY, NOBODY2, r,
+	      p2p_last_message(c));
+	close(fd);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int t_uid_rule_not_gid(void)
+{
+	CHECK(wait_child(spawn_as(NOBODY2, NOBODY, NOBODY, uid_rule_other_uid),
+			 "uid 65533/gid 65534") == 0,
+	      "%s", why);
+	CHECK(wait_child(spawn_as(NOBODY, NOBODY2, NOBODY, uid_rule_own_uid),
+			 "uid 65534/gid 65533") == 0,
+	      "%s", why);
+	return 0;
+}
+
+static int id_pipe[2] = {-1, -1}, go_pipe[2] = {-1, -1};
+static uint64_t victim_id;
+
+static int read_full(int fd, void *p, size_t len)
+{
+	struct pollfd pf = {.fd = fd, .events = POLLIN};
+
+	if (poll(&pf, 1, 10000) <= 0)
+		return -1;
+	return read(fd, p, len) == (ssize_t)len ? 0 : -1;
+}
+
+/* The owner: allocates, tells the id, waits, then checks the buffer is still
+ * its own and releases it. */
+static int release_owner(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = nobody_req(8192);
+	struct p2p_buffer_info info, *list = NULL;
+	size_t n = 0;
+	int fd = -1, r;
+	char go;
+
+	CHECK(c, "connect");
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == 0, "owner alloc: %d (%s)", r, p2p_last_message(c));
+	CHECK(write(id_pipe[1], &info.id, sizeof(info.id)) == sizeof(info.id), "write id");
+	CHECK(read_full(go_pipe[0], &go, 1) == 0, "no go from the parent");
+	r = p2p_list(c, &list, &n);
+	CHECK(r == 0 && n == 1 && list[0].id == info.id,
+	      "the owner lost its buffer to another uid's release (r=%d n=%zu)", r, n);
+	free(list);
+	r = p2p_release(c, info.id);
+	CHECK(r == 0, "owner release: %d", r);
+	close(fd);
+	p2p_disconnect(c);
+	return 0;
+}
+
+/* Another uid: the id is not its to release. */
+static int release_thief(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_buffer_info *list = NULL;
+	size_t n = 9;
+	int r;
+
+	CHECK(c, "connect");
+	r = p2p_release(c, victim_id);
+	CHECK(r == -ENOENT, "uid %d released uid %d's buffer %llu: %d", NOBODY2, NOBODY,
+	      (unsigned long long)victim_id, r);
+	r = p2p_list(c, &list, &n);
+	CHECK(r == 0 && n == 0, "the other uid lists buffers: n=%zu", n);
+	free(list);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int t_release_other_uid(void)
+{
+	pid_t owner;
+	int r = 0;
+
+	CHECK(pipe2(id_pipe, O_CLOEXEC) == 0 && pipe2(go_pipe, O_CLOEXEC) == 0, "pipes");
+	owner = spawn_as(NOBODY, NOBODY, NOBODY, release_owner);
+	if (read_full(id_pipe[0], &victim_id, sizeof(victim_id)) < 0) {
+		fail_why("owner did not report a buffer id");
+		r = -1;
+	}
+	if (r == 0 && wait_child(spawn_as(NOBODY2, NOBODY, NOBODY, release_thief),
+				 "uid 65533 release") < 0)
+		r = -1;
+	if (r == 0) { /* not root either: admins revoke, they do not release */
+		struct p2p_conn *adm = conn_open();
+		int rr = adm ? p2p_release(adm, victim_id) : -EIO;
+
+		p2p_disconnect(adm);
+		if (rr != -ENOENT) {
+			fail_why("root's connection released uid %d's buffer: %d", NOBODY, rr);
+			r = -1;
+		}
+	}
+	if (write(go_pipe[1], "g", 1) != 1 && r == 0) {
+		fail_why("write go");
+		r = -1;
+	}
+	char saved[sizeof(why)];
+	memcpy(saved, why, sizeof(why));
+	int ro = wait_child(owner, "owner");
+	if (r == 0 && ro < 0)
+		r = -1;
+	else if (r < 0)
+		memcpy(why, saved, sizeof(why));
+	close(id_pipe[0]);
+	close(id_pipe[1]);
+	close(go_pipe[0]);
+	close(go_pipe[1]);
+	return r;
+}
+
+/* max_bytes 1 MiB for NOBODY: a release gives the bytes back, exactly (while
+ * the uid still holds another buffer, so its usage entry stays). */
+static int release_bytes_body(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req big = nobody_req(768 << 10), half = nobody_req(512 << 10),
+			     rest = nobody_req((512 << 10) - 4096), page = nobody_req(4096);
+	struct p2p_buffer_info info, a;
+	int fp = -1, fa = -1, fb = -1, fc = -1, fd = -1, r;
+	int64_t deadline;
+
+	CHECK(c, "connect");
+	r = p2p_alloc(c, &page, &info, &fp, NULL);
+	CHECK(r == 0, "4 KiB: %d (%s)", r, p2p_last_message(c));
+	r = p2p_alloc(c, &big, &a, &fa, NULL);
+	CHECK(r == 0, "768 KiB: %d (%s)", r, p2p_last_message(c));
+	r = p2p_alloc(c, &half, &info, &fd, NULL);
+	CHECK(r == -EDQUOT, "4 + 768 + 512 KiB over 1 MiB: got %d", r);
+	close(fa);
+	CHECK(p2p_release(c, a.id) == 0, "release");
+	/* the bytes come back (allow a moment for a quota that waits until the
+	 * memory is really gone) */
+	deadline = now_ms() + 2000;
+	do {
+		r = p2p_alloc(c, &half, &info, &fb, NULL);
+		if (r == -EDQUOT)
+			usleep(20000);
+	} while (r == -EDQUOT && now_ms() < deadline);
+	CHECK(r == 0, "512 KiB after releasing 768 KiB: %d (%s)", r, p2p_last_message(c));
+	r = p2p_alloc(c, &rest, &info, &fc, NULL);
+	CHECK(r == 0, "up to exactly 1 MiB held: %d (%s)", r, p2p_last_message(c));
+	r = p2p_alloc(c, &page, &info, &fd, NULL);
+	CHECK(r == -EDQUOT, "one page past 1 MiB: got %d", r);
+	CHECK(strstr(p2p_last_message(c), "bytes"), "quota message: %s", p2p_last_message(c));
+	close(fp);
+	close(fb);
+	close(fc);
+	p2p_disconnect(c);
+	return 0;
+}
+
+/* This connection's own entry of the admin clients list: buffers and bytes. */
+static int self_usage(struct p2p_conn *c, int64_t *buffers, int64_t *bytes)
+{
+	char *text = NULL;
+	struct json_object *o, *arr, *e, *v;
+	int found = -1;
+
+	if (p2p_admin_clients_json(c, &text) < 0)
+		return -1;
+	o = json_tokener_parse(text);
+	free(text);
+	arr = o; /* the library hands over the "clients" array */
+	if (o && json_object_is_type(o, json_type_object) &&
+	    !json_object_object_get_ex(o, "clients", &arr))
+		arr = NULL;
+	if (!arr || !json_object_is_type(arr, json_type_array)) {
+		json_object_put(o);
+		return -1;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		e = json_object_array_get_idx(arr, i);
+		if (!json_object_object_get_ex(e, "self", &v) || !json_object_get_boolean(v))
+			continue;
+		if (json_object_object_get_ex(e, "buffers", &v))
+			*buffers = json_object_get_int64(v);
+		if (json_object_object_get_ex(e, "bytes", &v))
+			*bytes = json_object_get_int64(v);
+		found = 0;
+	}
+	json_object_put(o);
+	return found;
+}
+
+static int t_release_bytes(void)
+{
+	struct p2p_conn *c;
+	struct p2p_alloc_req a = {.size = 64 << 10, .types = P2P_BUF_MEMFD},
+			     b = {.size = 128 << 10, .types = P2P_BUF_MEMFD};
+	struct p2p_buffer_info ia, ib;
+	int fa = -1, fb = -1, r;
+	int64_t nbuf = -1, nbytes = -1;
+
+	if (wait_child(spawn_as(NOBODY, NOBODY, NOBODY, release_bytes_body), "uid 65534") < 0)
+		return -1;
+	/* the connection's own usage, as admins see it, drops by the bytes too */
+	c = conn_open();
+	CHECK(c, "connect");
+	r = p2p_alloc(c, &a, &ia, &fa, NULL);
+	CHECK(r == 0, "alloc 64 KiB: %d", r);
+	r = p2p_alloc(c, &b, &ib, &fb, NULL);
+	CHECK(r == 0, "alloc 128 KiB: %d", r);
+	CHECK(self_usage(c, &nbuf, &nbytes) == 0 && nbuf == 2 && nbytes == (192 << 10),
+	      "clients: own usage %lld buffers %lld bytes, want 2 and 196608", (long long)nbuf,
+	      (long long)nbytes);
+	close(fb);
+	CHECK(p2p_release(c, ib.id) == 0, "release");
+	CHECK(self_usage(c, &nbuf, &nbytes) == 0 && nbuf == 1 && nbytes == (64 << 10),
+	      "clients after a release: own usage %lld buffers %lld bytes, want 1 and 65536",
+	      (long long)nbuf, (long long)nbytes);
+	close(fa);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int64_t stats_requests(struct p2p_conn *adm)
+{
+	char *text = NULL;
+	struct json_object *o, *s, *v;
+	int64_t n = -1;
+
+	if (p2p_admin_stats_json(adm, &text) < 0)
+		return -1;
+	o = json_tokener_parse(text);
+	if (o && json_object_object_get_ex(o, "stats", &s) &&
+	    json_object_object_get_ex(s, "requests", &v))
+		n = json_object_get_int64(v);
+	else if (o && json_object_object_get_ex(o, "requests", &v))
+		n = json_object_get_int64(v);
+	json_object_put(o);
+	free(text);
+	return n;
+}
+
+/*
+ * A client that sends and never reads: p2pd answers until the socket holds
+ * no more (K replies, counted here with SIOCINQ), queues exactly
+ * max_pending_per_client (16) more, and then stops reading that client.
+ */
+static int t_backpressure_exact(void)
+{
+	char hello[] = "{\"version\":1}";
+	static char rbuf[P2P_PROTO_MAX_DATAGRAM];
+	struct p2p_conn *adm = conn_open();
+	int fd = raw_connect(), inq = -1, outq = -1, fl, sent = 0;
+	ssize_t s;
+	int64_t before, after, last_ok;
+
+	CHECK(adm && fd >= 0, "connect");
+	CHECK(raw_send(fd, 1, P2P_OP_HELLO, 0, 13, hello, 13) == 0, "hello");
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	CHECK(poll(&p, 1, 5000) == 1, "no hello reply");
+	s = recv(fd, rbuf, sizeof(rbuf), 0);
+	CHECK(s > (ssize_t)sizeof(struct p2p_msg_hdr), "hello reply: %zd", s);
+	before = stats_requests(adm);
+	CHECK(before > 0, "stats");
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	last_ok = now_ms();
+	while (now_ms() - last_ok < 500 && sent < 100000) {
+		if (raw_send(fd, 1, P2P_OP_HELLO, 0, 13, hello, 13) == 0) {
+			sent++;
+			last_ok = now_ms();
+		} else {
+			CHECK(errno == EAGAIN, "send: %m");
+			usleep(2000);
+		}
+	}
+	usleep(300000); /* let p2pd settle */
+	CHECK(ioctl(fd, SIOCINQ, &inq) == 0 && ioctl(fd, SIOCOUTQ, &outq) == 0, "ioctl: %m");
+	after = stats_requests(adm);
+	CHECK(after > before, "stats");
+	int64_t handled = after - before - 1; /* one stats request in between */
+	CHECK(inq % s == 0, "queued reply bytes %d not a multiple of the reply size %zd", inq, s);
+	int64_t in_socket = inq / s;
+	CHECK(outq > 0, "p2pd read all %d requests (none left unread): no back-pressure seen",
+	      sent);
+	CHECK(handled - in_socket == 16,
+	      "p2pd handled %lld requests, %lld replies wait in the socket: %lld queued in p2pd, "
+	      "want exactly max_pending_per_client (16)",
+	      (long long)handled, (long long)in_socket, (long long)(handled - in_socket));
+	close(fd);
+	p2p_disconnect(adm);
+	usleep(100000);
+	return still_serving();
+}
+
 /* reload with a good config (takes effect) and a bad one (refused, old stays) */
 static int nobody_one_buffer(void)
 {
@@ -1842,6 +2219,10 @@ int main(int argc, char **argv)
 	run_test("disconnect frees the accounting", t_disconnect_frees);
 	run_test("p2pctl online: status, alloc, topo, check, revoke", t_p2pctl);
 	run_test("unprivileged uid: admin ops, devices, types, quotas", t_unprivileged);
+	run_test("second uid: a uid rule matches the uid, never the gid", t_uid_rule_not_gid);
+	run_test("second uid: cannot release another uid's buffer", t_release_other_uid);
+	run_test("byte quota: a release gives the bytes back, exactly", t_release_bytes);
+	run_test("back-pressure: exactly max_pending_per_client replies queued", t_backpressure_exact);
 	run_test("revoke tells the owner", t_revoke);
 	run_test("reload: good config, bad config, SIGHUP", t_reload);
 	run_test("bad input: truncated datagram", t_bad_truncated);
