@@ -69,6 +69,34 @@ fi
 "$P2PCTL" --fsroot $Q matrix | grep -q "PIX 4" && ok "matrix table shows PIX 4" || bad "matrix table"
 "$P2PCTL" --fsroot $Q check 03:00.0 04:00.0 | grep -q "^verdict:    bus_addr" && ok "check table" || bad "check table"
 
+# Kernel releases: each snapshot gets its own kernel's rules and says which.
+K515=$FX/kernel-5.15 K61=$FX/kernel-6.1 K73=$FX/kernel-7.3 KNO=$FX/kernel-nop2p
+json_check "5.15 machine: linux-5.15 rules" "d['rules']=='linux-5.15' and d['kernel_release']=='5.15.0-91-generic' and d['kernel_p2pdma'] is True and d['kernel']['config']=='proc/config.gz' and d['kernel']['release_source']=='osrelease'" -- --fsroot $K515 topo
+json_check "5.15 machine: 09a2 not whitelisted yet" "d['map_type']=='not_supported' and d['rules']=='linux-5.15' and any(r['code']=='host_bridge_not_whitelisted' and 'linux-5.15' in r['message'] for r in d['reasons'])" -- --fsroot $K515 check 01:00.0 81:00.0
+json_check "6.x machine: 09a2 whitelisted" "d['map_type']=='thru_host_bridge' and d['rules']=='linux-5.19' and d['kernel_release']=='6.1.0-28-amd64' and any(r['code']=='host_bridge_whitelisted' and 'feaea1fe8b36' in r['message'] for r in d['reasons'])" -- --fsroot $K61 check 01:00.0 81:00.0
+json_check "6.x machine: config from boot/, cmdline read" "d['kernel']['config']=='boot/config-6.1.0-28-amd64' and d['kernel']['cmdline']['iommu']=='intel_iommu=on' and d['kernel']['cmdline']['pci_disable_acs_redir']=='0000:80:02.0'" -- --fsroot $K61 topo
+json_check "6.x machine: fix hint extends the cmdline's list" "d['fix_hint']=='pci=disable_acs_redir=0000:80:02.0;0000:00:03.0' and any(r['code']=='acs_redirect' and 'intel_iommu=on' in r['message'] for r in d['reasons'])" -- --fsroot $K61 check 06:00.0 06:00.1
+json_check "7.3 machine: 10de:2f95 whitelisted" "d['map_type']=='thru_host_bridge' and d['rules']=='linux-7.3' and d['kernel_release']=='7.3.0-1-arm64'" -- --fsroot $K73 check 01:00.0 81:00.0
+json_check "7.3 machine under --kernel-release 6.12: refused" "d['map_type']=='not_supported' and d['rules']=='linux-5.19' and d['kernel_release']=='6.12.57+deb12-amd64'" -- --fsroot $K73 --kernel-release 6.12.57+deb12-amd64 check 01:00.0 81:00.0
+json_check "--kernel-release 5.18 on the 5.15 machine: 09a2 flips" "d['map_type']=='thru_host_bridge' and d['rules']=='linux-5.18'" -- --fsroot $K515 --kernel-release 5.18.19 check 01:00.0 81:00.0
+json_check "--kernel-release names the source" "d['kernel']['release_source']=='option' and d['rules_fit']=='known'" -- --fsroot $K515 --kernel-release 7.2.0 topo
+json_check "unparsable release: newest table, said so" "d['rules']=='linux-7.3' and d['rules_fit']=='unparsable' and 'newest' in d['rules_note'] and 'my-kernel' in d['rules_note']" -- --fsroot $K515 --kernel-release my-kernel topo
+json_check "newer release: newest table, said so" "d['rules']=='linux-7.3' and d['rules_fit']=='newer' and 'newer' in d['rules_note']" -- --fsroot $K515 --kernel-release 9.4.1 topo
+json_check "no osrelease: newest table, said so" "d['kernel_release'] is None and d['rules']=='linux-7.3' and d['rules_fit']=='no_release' and d['kernel_p2pdma'] is None and 'unknown' in d['rules_note']" -- --fsroot $Q topo
+expect_err "empty --kernel-release" 2 "needs a release" -- --fsroot $K515 --kernel-release "" topo
+"$P2PCTL" --fsroot $K515 topo | grep -q "^Kernel: kernel 5.15.0-91-generic: rules of linux-5.15" && ok "topo header names the kernel and rules" || bad "topo header kernel line"
+"$P2PCTL" --fsroot $Q topo | grep -q "^Kernel: kernel release unknown .*linux-7.3" && ok "topo header without osrelease says which table" || bad "topo header without osrelease"
+"$P2PCTL" --fsroot $K61 check 01:00.0 81:00.0 | grep -q "^kernel: .*(linux-5.19)" && ok "check table names the rules" || bad "check table rules"
+"$P2PCTL" --version | grep -q "linux-5.15 to linux-7.3" && ok "--version names the tables" || bad "--version"
+
+# A kernel built without CONFIG_PCI_P2PDMA: nothing is supported, and every view says why.
+json_check "no P2PDMA: topo says so" "d['kernel_p2pdma'] is False and d['kernel_release']=='6.12.57+deb12-amd64' and 'CONFIG_PCI_P2PDMA' in d['kernel']['p2pdma_note']" -- --fsroot $KNO topo
+json_check "no P2PDMA: even one switch is refused" "d['map_type']=='not_supported' and d['distance']==-1 and d['kernel_p2pdma'] is False and d['reasons'][0]['code']=='kernel_no_p2pdma' and 'CONFIG_PCI_P2PDMA' in d['reasons'][0]['message'] and 'Debian' in d['reasons'][0]['message']" -- --fsroot $KNO check 04:00.0 05:00.0
+json_check "no P2PDMA: every matrix cell not_supported" "d['kernel_p2pdma'] is False and all(c['map_type']=='not_supported' for r in d['rows'] for c in r['cells'])" -- --fsroot $KNO matrix --all
+"$P2PCTL" --fsroot $KNO topo | grep -q "^NO P2P: kernel 6.12.57+deb12-amd64 was built without CONFIG_PCI_P2PDMA" && ok "no P2PDMA: topo header line" || bad "no P2PDMA: topo header"
+"$P2PCTL" --fsroot $KNO matrix | grep -q "^NO P2P: " && ok "no P2PDMA: matrix header line" || bad "no P2PDMA: matrix header"
+json_check "same tree with P2PDMA: bus_addr" "d['map_type']=='bus_addr' and d['kernel_p2pdma'] is True" -- --fsroot $K61 check 04:00.0 05:00.0
+
 # snapshot of a fixture, read back: the same topology.
 if "$P2PCTL" --fsroot $Q snapshot "$tmp/s.tar" 2>/dev/null && mkdir "$tmp/s" && tar xf "$tmp/s.tar" -C "$tmp/s" &&
 	"$P2PCTL" --fsroot $Q --json topo | python3 -c 'import json,sys; print([(x["bdf"],x["parent"]) for x in json.load(sys.stdin)["devices"]])' >"$tmp/a" &&
