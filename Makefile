@@ -12,7 +12,7 @@
 CC      ?= cc
 comma   := ,
 BUILD   ?= build
-PKGS    := json-c libevent libsystemd libdrm zlib
+PKGS    := json-c libevent libsystemd libdrm zlib libudev
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS))
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka)
@@ -38,7 +38,8 @@ CFLAGS_ALL := $(CFLAGS_BASE) $(INC_ALL)
 CORE_SRCS   := core/topo.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c core/kernel.c \
                core/report.c core/provider.c core/list.c core/idmap.c
 PROTO_SRCS  := proto/conn.c
-DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daemon/config.c daemon/policy.c \
+DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daemon/hotplug.c \
+               daemon/nss.c daemon/config.c daemon/policy.c \
                daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
 P2PD_MAIN   := daemon/main.c
 LIB_SRCS    := libp2pclient/p2pclient.c

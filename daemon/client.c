@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "nss.h"
 #include "ops.h"
 #include "server.h"
 
@@ -125,6 +126,8 @@ int client_new_take_fd(struct p2p_server *srv, int fd, uint64_t id, struct p2p_c
 		client_free(c);
 		return -ENOMEM;
 	}
+	/* requests are read once policy can see the uid's groups (nss.h) */
+	c->nss_wait = !nss_cache_want(srv->nss, c->uid, c->gid);
 	client_set_reading(c, true);
 	*ret = c;
 	return 0;
@@ -132,6 +135,8 @@ int client_new_take_fd(struct p2p_server *srv, int fd, uint64_t id, struct p2p_c
 
 void client_set_reading(struct p2p_client *c, bool on)
 {
+	if (c->nss_wait)
+		on = false;
 	if (on == c->reading)
 		return;
 	if (on)

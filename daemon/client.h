@@ -32,7 +32,8 @@ struct p2p_client {
 	uint64_t id;
 	int fd;
 	struct event *ev_read, *ev_write;
-	bool reading; /* ev_read is armed */
+	bool reading;  /* ev_read is armed */
+	bool nss_wait; /* its uid's groups are being looked up: no reading yet */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -70,5 +71,6 @@ int client_queue_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t
  * when the connection is broken. */
 int client_flush(struct p2p_client *c);
 
-/* Pause/resume reading requests (back-pressure while replies are queued). */
+/* Pause/resume reading requests (back-pressure while replies are queued);
+ * stays paused while nss_wait. */
 void client_set_reading(struct p2p_client *c, bool on);

@@ -514,7 +514,7 @@ static int alloc_try_type(struct p2p_server *srv, struct p2p_client *c, const st
 	int r;
 
 	r = policy_check_alloc(srv->cfg, srv->topo, c->uid, c->gid,
-			       t == ALLOC_TYPE_P2P ? a->provider : -1, tn, a->size, &held, pwhy,
+			       t == ALLOC_TYPE_P2P ? a->provider : -1, t, a->size, &held, pwhy,
 			       sizeof(pwhy));
 	if (r == -EDQUOT) {
 		snprintf(why->text, sizeof(why->text), "%s", pwhy);

@@ -5,62 +5,30 @@
 #include "policy.h"
 
 #include <errno.h>
-#include <grp.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "nss.h"
+
+/* the config's type mask is indexed by the one buffer type enum */
+_Static_assert(CONFIG_TYPE_P2P == ALLOC_TYPE_BIT(ALLOC_TYPE_P2P) &&
+		   CONFIG_TYPE_HOST == ALLOC_TYPE_BIT(ALLOC_TYPE_HOST) &&
+		   CONFIG_TYPE_MEMFD == ALLOC_TYPE_BIT(ALLOC_TYPE_MEMFD),
+	       "CONFIG_TYPE_* bits follow enum alloc_type");
+
 #define POLICY_GROUPS_FIRST 64	/* first try; grown up to POLICY_GROUPS_MAX */
 #define POLICY_GROUPS_MAX 65536 /* NGROUPS_MAX on Linux */
-#define POLICY_PW_BUF_MAX (1 << 20)
 
-/* getpwuid_r() + getgrouplist(); an unknown uid has just @gid. */
-static int groups_default(uid_t uid, gid_t gid, gid_t *groups, int max)
-{
-	struct passwd pw, *res = NULL;
-	size_t len = 4096;
-	char *buf = NULL;
-	int r;
-
-	for (;;) {
-		char *nb = realloc(buf, len);
-		if (!nb) {
-			free(buf);
-			return -ENOMEM;
-		}
-		buf = nb;
-		r = getpwuid_r(uid, &pw, buf, len, &res);
-		if (r != ERANGE || len >= POLICY_PW_BUF_MAX)
-			break;
-		len *= 2;
-	}
-	if (r != 0 || !res) {
-		free(buf);
-		if (max > 0)
-			groups[0] = gid;
-		return 1;
-	}
-	/* the passwd primary group and the supplementary ones; the peer's
-	 * current gid is checked by the caller */
-	int n = max;
-	if (getgrouplist(res->pw_name, res->pw_gid, groups, &n) < 0) {
-		/* n now holds the number needed; the array holds the first max */
-		free(buf);
-		return n > max ? n : max + 1;
-	}
-	free(buf);
-	return n;
-}
-
-static policy_groups_fn groups_fn = groups_default;
+/* nss.c's blocking lookup; p2pd installs its cache (nss_cache_groups). */
+static policy_groups_fn groups_fn = nss_groups_lookup;
 
 void policy_set_groups_fn(policy_groups_fn fn)
 {
-	groups_fn = fn ? fn : groups_default;
+	groups_fn = fn ? fn : nss_groups_lookup;
 }
 
 /* The groups of one uid, looked up once per decision (lazily: only a gid or
@@ -250,7 +218,7 @@ __attribute__((format(printf, 3, 4))) static void say(char *why, size_t whylen, 
 }
 
 int policy_check_alloc(const struct p2p_config *cfg, const struct topo *t, uid_t uid, gid_t gid,
-		       int provider_idx, const char *type, uint64_t size,
+		       int provider_idx, enum alloc_type type, uint64_t size,
 		       const struct policy_usage *cur, char *why, size_t whylen)
 {
 	static const struct policy_usage none = {0, 0};
@@ -264,17 +232,16 @@ int policy_check_alloc(const struct p2p_config *cfg, const struct topo *t, uid_t
 		say(why, whylen, "no policy loaded");
 		return -EINVAL;
 	}
-	tbit = config_type_from_name(type);
-	if (!tbit) {
-		say(why, whylen, "unknown buffer type \"%s\" (expected p2p, host or memfd)",
-		    type ? type : "(null)");
+	if ((unsigned)type >= ALLOC_TYPE__COUNT) {
+		say(why, whylen, "unknown buffer type %d (expected p2p, host or memfd)", (int)type);
 		return -EINVAL;
 	}
+	tbit = ALLOC_TYPE_BIT(type);
 	if (provider_idx >= 0 && (!t || provider_idx >= t->nfuncs)) {
 		say(why, whylen, "no such provider device (index %d)", provider_idx);
 		return -EINVAL;
 	}
-	if (provider_idx < -1 || (tbit == CONFIG_TYPE_P2P && provider_idx < 0)) {
+	if (provider_idx < -1 || (type == ALLOC_TYPE_P2P && provider_idx < 0)) {
 		say(why, whylen, "a p2p buffer needs a provider device");
 		return -EINVAL;
 	}
@@ -288,8 +255,8 @@ int policy_check_alloc(const struct p2p_config *cfg, const struct topo *t, uid_t
 	r = policy_rule_for(cfg, uid, gid);
 	rule_desc(r, desc, sizeof(desc));
 	if (!(r->types & tbit)) {
-		say(why, whylen, "%s does not allow %s buffers (allowed: %s)", desc, type,
-		    config_types_str(r->types, tbuf, sizeof(tbuf)));
+		say(why, whylen, "%s does not allow %s buffers (allowed: %s)", desc,
+		    alloc_type_name(type), config_types_str(r->types, tbuf, sizeof(tbuf)));
 		return -EPERM;
 	}
 	if (provider_idx >= 0) {

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "alloc.h"
 #include "config.h"
 #include "topo.h"
 
@@ -35,7 +36,7 @@ const struct config_rule *policy_rule_for(const struct p2p_config *cfg, uid_t ui
  * policy_check_alloc() - may (uid, gid) allocate one more buffer?
  * @provider_idx: index in t->funcs of the provider device, -1 for host memory
  *                (required >= 0 for "p2p").
- * @type: "p2p", "host" or "memfd".
+ * @type: the buffer type.
  * @size: bytes of the new buffer.
  * @cur:  what the client holds now (NULL = nothing).
  * @why/@whylen: on refusal one sentence naming the rule or the quota; may be NULL.
@@ -45,7 +46,7 @@ const struct config_rule *policy_rule_for(const struct p2p_config *cfg, uid_t ui
  * provider index, size 0.
  */
 int policy_check_alloc(const struct p2p_config *cfg, const struct topo *t, uid_t uid, gid_t gid,
-		       int provider_idx, const char *type, uint64_t size,
+		       int provider_idx, enum alloc_type type, uint64_t size,
 		       const struct policy_usage *cur, char *why, size_t whylen);
 
 /* May (uid, gid) use function @func_idx of @t at all (as provider or peer)? */
@@ -63,8 +64,9 @@ bool policy_rule_allows_device(const struct config_rule *r, const struct topo_fu
  * need not be listed) and returns how many the user has
  * (more than @max means the list was cut: call again with a larger array), or
  * -errno (an unknown uid is not an error: its groups are just @gid).
- * The default uses getpwuid_r() + getgrouplist(). Tests may install their own;
- * NULL restores the default.
+ * The default is nss.c's blocking nss_groups_lookup(); p2pd installs its
+ * cache (nss_cache_groups(), never blocks); tests install their own.  NULL
+ * restores the default.
  */
 typedef int (*policy_groups_fn)(uid_t uid, gid_t gid, gid_t *groups, int max);
 void policy_set_groups_fn(policy_groups_fn fn);

@@ -17,11 +17,13 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <linux/netlink.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "hotplug.h"
 #include "log.h"
+#include "nss.h"
+#include "policy.h"
 
 #define SERVER_DRAIN_SEC 2
 
@@ -75,6 +77,20 @@ void server_drop_client(struct p2p_server *srv, struct p2p_client *c)
 }
 
 /* ---- accept ---- */
+
+/* nss.c answered for @uid: its waiting connections may send requests now. */
+static void server_on_nss_ready(void *arg, uid_t uid)
+{
+	struct p2p_server *srv = arg;
+
+	list_for_each (struct p2p_client, c, &srv->clients, link) {
+		if (c->uid != uid || !c->nss_wait)
+			continue;
+		c->nss_wait = false;
+		if (!srv->stopping)
+			client_set_reading(c, true);
+	}
+}
 
 static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
@@ -201,6 +217,7 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen)
 	srv->cfg = cfg;
 	srv->topo = t;
 	srv->vctx = v;
+	nss_cache_expire(srv->nss); /* group membership may have changed too */
 	srv->stats.reloads++;
 	log_msg(LOG_INFO, "reloaded %s; %d PCI functions",
 		srv->cfg_path[0] ? srv->cfg_path : "built-in defaults", t ? t->nfuncs : 0);
@@ -271,11 +288,10 @@ static void server_on_watchdog(evutil_socket_t s, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
-/* ---- PCI hotplug: kernel uevents -> topology rescan ---- */
+/* ---- PCI hotplug (hotplug.c) -> topology rescan ---- */
 
-#define SERVER_RESCAN_DELAY_MS 200 /* a burst of uevents gives one rescan */
-
-static void server_on_rescan(evutil_socket_t s, short what, void *arg)
+/* hotplug.c: PCI functions came, went or changed driver. */
+static void server_on_rescan(void *arg)
 {
 	struct p2p_server *srv = arg;
 	struct topo_opts to = {.cpu_override = srv->opts.cpu_override, .no_gpu = srv->opts.no_gpu};
@@ -283,8 +299,6 @@ static void server_on_rescan(evutil_socket_t s, short what, void *arg)
 	struct verdict_ctx *v = NULL;
 	int r;
 
-	(void)s;
-	(void)what;
 	r = topo_scan(srv->rootfd, &to, &t);
 	if (r == 0)
 		r = verdict_ctx_new(t, srv->cfg->whitelist, srv->cfg->n_whitelist,
@@ -308,86 +322,15 @@ static void server_on_rescan(evutil_socket_t s, short what, void *arg)
 		   srv->topo ? srv->topo->nfuncs : 0, srv->n_clients);
 }
 
-/* Is this uevent (NUL-separated KEY=VALUE after "action@devpath") a PCI
- * function appearing, disappearing or changing driver? */
-static bool server_uevent_is_pci(const char *buf, size_t len)
+static void server_watch_hotplug(struct p2p_server *srv)
 {
-	bool pci = false, action = false;
-	size_t off = strnlen(buf, len) + 1;
+	int r;
 
-	while (off < len) {
-		const char *kv = buf + off;
-		size_t l = strnlen(kv, len - off);
-
-		if (l == 13 && memcmp(kv, "SUBSYSTEM=pci", 13) == 0)
-			pci = true;
-		else if ((l == 10 && memcmp(kv, "ACTION=add", 10) == 0) ||
-			 (l == 13 && memcmp(kv, "ACTION=remove", 13) == 0) ||
-			 (l == 11 && memcmp(kv, "ACTION=bind", 11) == 0) ||
-			 (l == 13 && memcmp(kv, "ACTION=unbind", 13) == 0))
-			action = true;
-		off += l + 1;
-	}
-	return pci && action;
-}
-
-static void server_on_uevent(evutil_socket_t fd, short what, void *arg)
-{
-	struct p2p_server *srv = arg;
-	char buf[8192];
-	bool rescan = false;
-
-	(void)what;
-	for (int i = 0; i < 64; i++) {
-		struct sockaddr_nl sa;
-		struct iovec iov = {buf, sizeof(buf) - 1};
-		struct msghdr msg = {
-		    .msg_name = &sa, .msg_namelen = sizeof(sa), .msg_iov = &iov, .msg_iovlen = 1};
-		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == ENOBUFS) /* overrun: we lost some, rescan anyway */
-				rescan = true;
-			break;
-		}
-		/* only the kernel (port 0), never a spoofing process; whole messages */
-		if (msg.msg_namelen != sizeof(sa) || sa.nl_pid != 0 ||
-		    (msg.msg_flags & MSG_TRUNC) || n == 0)
-			continue;
-		buf[n] = '\0';
-		if (server_uevent_is_pci(buf, (size_t)n))
-			rescan = true;
-	}
-	if (rescan && srv->ev_rescan) {
-		struct timeval tv = {0, SERVER_RESCAN_DELAY_MS * 1000};
-
-		evtimer_add(srv->ev_rescan, &tv);
-	}
-}
-
-static void server_watch_uevents(struct p2p_server *srv)
-{
-	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = 1};
-	int fd;
-
-	srv->uevent_fd = -1;
 	if (srv->opts.no_hotplug || strcmp(srv->opts.fsroot, "/") != 0)
 		return; /* a snapshot does not change */
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		log_msg(LOG_INFO, "PCI hotplug not watched: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	srv->ev_uevent = event_new(srv->base, fd, EV_READ | EV_PERSIST, server_on_uevent, srv);
-	srv->ev_rescan = evtimer_new(srv->base, server_on_rescan, srv);
-	if (!srv->ev_uevent || !srv->ev_rescan || event_add(srv->ev_uevent, NULL) < 0) {
-		log_msg(LOG_WARNING, "PCI hotplug not watched: out of memory");
-		close(fd);
-		return;
-	}
-	srv->uevent_fd = fd;
+	r = hotplug_new(srv->base, server_on_rescan, srv, &srv->hotplug);
+	if (r < 0)
+		log_msg(LOG_INFO, "PCI hotplug not watched: %s", strerror(-r));
 }
 
 /* ---- listening ---- */
@@ -517,7 +460,6 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 
 	memset(srv, 0, sizeof(*srv));
 	srv->rootfd = -1;
-	srv->uevent_fd = -1;
 	srv->opts = *o;
 	srv->next_client_id = 1;
 	list_init(&srv->clients);
@@ -561,6 +503,12 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	srv->base = event_base_new();
 	if (!srv->base)
 		return -ENOMEM;
+	r = nss_cache_new(srv->base, server_on_nss_ready, srv, &srv->nss);
+	if (r < 0) {
+		log_msg(LOG_ERR, "user/group lookup thread: %s", strerror(-r));
+		return r;
+	}
+	policy_set_groups_fn(nss_cache_groups);
 	r = server_listen(srv);
 	if (r < 0)
 		return r;
@@ -573,7 +521,7 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	    evsignal_add(srv->ev_sigint, NULL) < 0)
 		return -ENOMEM;
 	signal(SIGPIPE, SIG_IGN);
-	server_watch_uevents(srv);
+	server_watch_hotplug(srv);
 
 	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
 		struct timeval tv = {.tv_sec = (time_t)(wd_usec / 2 / 1000000),
@@ -627,12 +575,11 @@ void server_cleanup(struct p2p_server *srv)
 		event_free(srv->ev_watchdog);
 	if (srv->ev_drain)
 		event_free(srv->ev_drain);
-	if (srv->ev_uevent)
-		event_free(srv->ev_uevent);
-	if (srv->ev_rescan)
-		event_free(srv->ev_rescan);
-	if (srv->uevent_fd >= 0)
-		close(srv->uevent_fd);
+	hotplug_free(srv->hotplug);
+	if (srv->nss) {
+		policy_set_groups_fn(NULL);
+		nss_cache_free(srv->nss);
+	}
 	if (srv->base)
 		event_base_free(srv->base);
 	buffer_table_fini(&srv->buffers);

@@ -21,6 +21,8 @@
 
 struct event_base;
 struct event;
+struct nss_cache;
+struct hotplug;
 
 #define SERVER_MAX_LISTEN 8
 
@@ -54,6 +56,7 @@ struct p2p_server {
 	char *topo_reply; /* cached topology reply, NULL until asked; freed on change */
 
 	struct alloc_set *alloc;
+	struct nss_cache *nss; /* group lists, looked up off the loop */
 
 	int listen_fds[SERVER_MAX_LISTEN];
 	struct event *listen_ev[SERVER_MAX_LISTEN];
@@ -62,8 +65,7 @@ struct p2p_server {
 	char bound_path[108];
 
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog, *ev_drain;
-	int uevent_fd; /* NETLINK_KOBJECT_UEVENT, -1 when off */
-	struct event *ev_uevent, *ev_rescan;
+	struct hotplug *hotplug; /* NULL when not watched */
 	bool stopping;
 
 	struct list_link clients; /* struct p2p_client.link */

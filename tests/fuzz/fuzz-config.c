@@ -43,14 +43,13 @@ static void exercise_policy(const struct p2p_config *cfg)
 		funcs[i].device = (uint16_t)(0x2330 + i);
 		funcs[i].class_code = classes[i];
 	}
-	static const char *const types[] = {"p2p", "host", "memfd"};
 	for (uid_t uid = 0; uid < 3; uid++) {
 		char why[256];
 		struct policy_usage cur = {.bytes = 4096, .buffers = 1};
 		(void)policy_is_admin(cfg, uid * 1000, uid);
 		for (int f = -1; f < 3; f++) {
 			for (int k = 0; k < 3; k++) {
-				int r = policy_check_alloc(cfg, &t, uid * 1000, 44, f, types[k],
+				int r = policy_check_alloc(cfg, &t, uid * 1000, 44, f, (enum alloc_type)k,
 							   1 << 20, &cur, why, sizeof(why));
 				check(r == 0 || r == -EPERM || r == -EDQUOT || r == -EINVAL,
 				      "policy_check_alloc return");
