@@ -43,7 +43,8 @@ DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daem
                daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
 P2PD_MAIN   := daemon/main.c
 LIB_SRCS    := libp2pclient/p2pclient.c
-CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c
+CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/render-dot.c \
+               p2pctl/cdi.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -9,3 +9,9 @@ CHECK_TARGETS += check-example
 .PHONY: check-example
 check-example: all
 	@BUILD=$(BUILD) SAN="$(SAN)" MAKE="$(MAKE)" tests/cli/check-example.sh
+
+# p2pctl cdi: the spec against the CDI schema (tests/cdi/), a live client through it.
+CHECK_TARGETS += check-cdi
+.PHONY: check-cdi
+check-cdi: $(BUILD)/p2pctl $(BUILD)/p2pd
+	@BUILD=$(BUILD) tests/cli/check-cdi.sh

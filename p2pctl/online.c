@@ -15,6 +15,7 @@
 #include "proto.h"
 #include "p2pclient.h"
 #include "p2pctl.h"
+#include "render-dot.h"
 
 static int online_connect(const struct p2pctl_opts *o, struct p2p_conn **ret)
 {
@@ -326,6 +327,33 @@ static int online_alloc(struct p2p_conn *c, const struct p2pctl_opts *o, int arg
 	return 0;
 }
 
+/* topo --format dot|svg: p2pd's topology, shaded by the groups of its matrix. */
+static int online_topo_graph(struct p2p_conn *c, const struct p2pctl_opts *o)
+{
+	struct json_object *topo, *matrix = NULL;
+	char *text = NULL, why[256] = "";
+	int r;
+
+	r = p2p_topology_json(c, &text);
+	if (r < 0)
+		return online_fail(c, "topology", r);
+	topo = online_parse(text);
+	free(text);
+	if (!topo)
+		return 1;
+	text = NULL;
+	r = p2p_matrix_json(c, false, &text);
+	if (r < 0)
+		snprintf(why, sizeof(why), "p2pd's matrix: %s", p2p_last_message(c));
+	else if (!(matrix = online_parse(text)))
+		snprintf(why, sizeof(why), "p2pd's matrix is not JSON");
+	free(text);
+	r = render_dot_topo(stdout, o->format, topo, matrix, why[0] ? why : NULL);
+	json_object_put(matrix);
+	json_object_put(topo);
+	return r < 0 ? 1 : 0;
+}
+
 static int online_id(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -350,6 +378,8 @@ int p2pctl_online(int argc, char **argv, const struct p2pctl_opts *o)
 		return 1;
 	if (strcmp(cmd, "status") == 0) {
 		rc = online_status(c, o);
+	} else if (strcmp(cmd, "topo") == 0 && o->format) {
+		rc = online_topo_graph(c, o);
 	} else if (strcmp(cmd, "topo") == 0) {
 		r = p2p_topology_json(c, &text);
 		rc = online_doc(c, o, "topology", r, text, p2pctl_render_topo);

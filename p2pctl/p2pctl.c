@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cdi.h"
 #include "kernel.h"
+#include "render-dot.h"
 #include "report.h"
 #include "rules.h"
 #include "snapshot.h"
@@ -112,6 +114,11 @@ static void ids_name(unsigned vendor, unsigned device, char *buf, size_t size)
 	}
 	if (vname)
 		snprintf(buf, size, "%.*s device %04x", (int)(vlen > 40 ? 40 : vlen), vname, device);
+}
+
+void p2pctl_pci_name(unsigned vendor, unsigned device, char *buf, size_t size)
+{
+	ids_name(vendor, device, buf, size);
 }
 
 /* ---- JSON accessors for rendering (documents are ours, but be strict) ---- */
@@ -461,6 +468,35 @@ static int emit(const struct p2pctl_opts *o, struct json_object *doc,
 	return 0;
 }
 
+/* topo --format dot|svg: the tree, shaded by the bus_addr groups of the matrix. */
+static int offline_topo_graph(const struct p2pctl_opts *o, struct topo *t,
+			      const struct kernel_facts *kf)
+{
+	struct json_object *topo = report_topo(t), *matrix = NULL;
+	struct verdict_ctx *ctx = NULL;
+	char why[300] = "";
+	int n = report_matrix_count(t, false), r;
+
+	if (topo)
+		report_kernel(topo, kf);
+	if (n > REPORT_MATRIX_MAX_DEVICES) {
+		report_matrix_too_big(n, why, sizeof(why));
+	} else if (verdict_ctx_new(t, NULL, 0, NULL, 0, &ctx) == 0) {
+		verdict_ctx_set_kernel(ctx, kf);
+		matrix = report_matrix(t, ctx, false);
+	}
+	if (!topo || (!matrix && !why[0])) {
+		p2pctl_err("out of memory");
+		r = -ENOMEM;
+	} else {
+		r = render_dot_topo(stdout, o->format, topo, matrix, why[0] ? why : NULL);
+	}
+	json_object_put(matrix);
+	json_object_put(topo);
+	verdict_ctx_free(ctx);
+	return r < 0 ? 1 : 0;
+}
+
 static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 {
 	const char *cmd = argv[0];
@@ -526,7 +562,9 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 	if (offline_open(o, &t, &kf) < 0)
 		return 1;
 	int rc = 0;
-	if (!strcmp(cmd, "topo")) {
+	if (!strcmp(cmd, "topo") && o->format) {
+		rc = offline_topo_graph(o, t, &kf);
+	} else if (!strcmp(cmd, "topo")) {
 		struct json_object *doc = report_topo(t);
 		if (doc)
 			report_kernel(doc, &kf);
@@ -584,9 +622,11 @@ static void usage(FILE *out)
 		"\n"
 		"Commands (offline with --fsroot, or on this machine when p2pd is not running):\n"
 		"  topo                  the PCI tree with link, NUMA, ACS, driver and GPU nodes\n"
+		"  topo --format svg|dot the tree as a picture (Graphviz): p2p groups, ACS\n"
 		"  matrix [--all]        p2p verdict for every pair of p2p-relevant endpoints\n"
 		"  check A B [--kernel]  explain whether provider A and client B can do p2p\n"
 		"  snapshot FILE.tar     capture the PCI sysfs and kernel facts for --fsroot\n"
+		"  cdi [group=G|none]    a CDI spec giving containers the p2pd socket\n"
 		"Commands that need p2pd:\n"
 		"  status, alloc, buffers, clients, revoke ID, reload, stats\n"
 		"\n"
@@ -606,7 +646,7 @@ int main(int argc, char **argv)
 	struct p2pctl_opts o = {0};
 	bool offline = false;
 	enum { OPT_FSROOT = 256, OPT_CPU, OPT_SOCKET, OPT_JSON, OPT_ALL, OPT_KERNEL, OPT_VERSION,
-	       OPT_OFFLINE, OPT_KERNEL_RELEASE };
+	       OPT_OFFLINE, OPT_KERNEL_RELEASE, OPT_FORMAT };
 	static const struct option longopts[] = {
 		{"fsroot", required_argument, NULL, OPT_FSROOT},
 		{"cpu", required_argument, NULL, OPT_CPU},
@@ -616,6 +656,7 @@ int main(int argc, char **argv)
 		{"kernel", no_argument, NULL, OPT_KERNEL},
 		{"kernel-release", required_argument, NULL, OPT_KERNEL_RELEASE},
 		{"offline", no_argument, NULL, OPT_OFFLINE},
+		{"format", required_argument, NULL, OPT_FORMAT},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -649,6 +690,15 @@ int main(int argc, char **argv)
 		case OPT_KERNEL_RELEASE:
 			o.kernel_release = optarg;
 			break;
+		case OPT_FORMAT: {
+			enum render_dot_format f;
+			if (render_dot_parse_format(optarg, &f) < 0) {
+				p2pctl_err("bad --format '%s': expected svg or dot", optarg);
+				return 2;
+			}
+			o.format = f;
+			break;
+		}
 		case OPT_VERSION:
 			printf("p2pctl %s (p2p rules of drivers/pci/p2pdma.c, tables %s to %s)\n",
 			       P2PCTL_VERSION, rules_tables(NULL)->name, rules_newest()->name);
@@ -672,6 +722,13 @@ int main(int argc, char **argv)
 	struct topo_cpu tc;
 	if (nargs == 0) {
 		usage(stderr);
+		rc = 2;
+	} else if (!strcmp(args[0], "cdi")) {
+		/* A file for container runtimes: needs no daemon and no sysfs. */
+		const char *sock = o.socket ? o.socket : getenv(P2P_SOCKET_ENV);
+		rc = cdi_main(nargs, args, sock && *sock ? sock : P2P_DEFAULT_SOCKET);
+	} else if (o.format && (strcmp(args[0], "topo") || o.json)) {
+		p2pctl_err("--format svg|dot goes with topo only, without --json");
 		rc = 2;
 	} else if (o.cpu && topo_parse_cpu(o.cpu, &tc) < 0) {
 		p2pctl_err("bad --cpu '%s': expected VENDOR:FAMILY, e.g. amd:0x17 or intel:6", o.cpu);

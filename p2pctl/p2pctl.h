@@ -20,6 +20,7 @@ struct p2pctl_opts {
 	const char *cpu;	/* --cpu VENDOR:FAMILY */
 	const char *kernel_release; /* --kernel-release RELEASE: whose rules apply */
 	const char *socket;	/* --socket PATH (online), NULL = $P2PD_SOCKET or default */
+	int format;		/* topo --format: enum render_dot_format, 0 = text tree */
 };
 
 /* Render report.h documents as human tables on @out. Return 0 or -EINVAL on a
@@ -31,6 +32,8 @@ int p2pctl_render_check(FILE *out, struct json_object *check);
 /* The one-line kernel header of topo/matrix/status documents (rules table,
  * release, and "no P2PDMA" when so); nothing when @doc has no kernel keys. */
 void p2pctl_render_kernel(FILE *out, struct json_object *doc);
+/* "Vendor Device" from pci.ids into @buf, "" when unknown (for humans only). */
+void p2pctl_pci_name(unsigned vendor, unsigned device, char *buf, size_t size);
 
 /* Print @doc as pretty JSON on @out. */
 void p2pctl_print_json(FILE *out, struct json_object *doc);
