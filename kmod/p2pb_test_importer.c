@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 
 #include <linux/p2pbroker.h>
+#include "compat.h"
 #include "p2pb_test_importer.h"
 
 /* One per open file; @lock serialises the ioctls of that file. */
@@ -244,7 +245,6 @@ static const struct file_operations p2pb_ti_fops = {
 	.owner = THIS_MODULE,
 	.open = p2pb_ti_open,
 	.release = p2pb_ti_release,
-	.llseek = no_llseek,
 	.unlocked_ioctl = p2pb_ti_ioctl,
 };
 
@@ -259,4 +259,4 @@ module_misc_device(p2pb_ti_miscdev);
 
 MODULE_DESCRIPTION("p2pbroker test dma-buf importer (tests only)");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(DMA_BUF);
+P2PB_MODULE_IMPORT_DMA_BUF();

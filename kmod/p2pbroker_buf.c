@@ -27,6 +27,7 @@
 #include <linux/slab.h>
 #include <linux/wait.h>
 
+#include "compat.h"
 #include "p2pbroker_internal.h"
 
 #define P2PB_EXP_NAME "p2pbroker"
@@ -286,7 +287,7 @@ static int p2pb_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	if (READ_ONCE(buf->revoked))
 		return -ENODEV;
 
-	vma->vm_flags |= VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP;
+	p2pb_vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &p2pb_vm_ops;
 	vma->vm_private_data = buf;
 	return 0;
@@ -528,7 +529,7 @@ static void p2pb_buf_revoke(struct p2pb_buf *buf)
 	 * A file whose count already hit zero is being released: no fd, mmap
 	 * or importer is left, only the flag needs setting.
 	 */
-	if (!get_file_rcu(file)) {
+	if (!p2pb_get_file_live(file)) {
 		WRITE_ONCE(buf->revoked, true);
 		return;
 	}

@@ -19,6 +19,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "p2pbroker_internal.h"
 
 unsigned long p2pb_max_alloc_bytes = 1UL << 30;
@@ -187,7 +188,6 @@ static long p2pb_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 static const struct file_operations p2pb_fops = {
 	.owner = THIS_MODULE,
 	.open = nonseekable_open,
-	.llseek = no_llseek,
 	.unlocked_ioctl = p2pb_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };
@@ -231,4 +231,4 @@ module_exit(p2pb_exit);
 
 MODULE_DESCRIPTION("PCIe peer-to-peer DMA broker: typed dma-bufs from p2p BAR memory or system pages");
 MODULE_LICENSE("GPL");
-MODULE_IMPORT_NS(DMA_BUF);
+P2PB_MODULE_IMPORT_DMA_BUF();

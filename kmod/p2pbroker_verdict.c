@@ -19,6 +19,7 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "compat.h"
 #include "p2pbroker_internal.h"
 
 /* As the kernel's pci_bridge_has_acs_redir(). */
@@ -80,7 +81,7 @@ static u32 p2pb_dma_map_type(struct pci_dev *provider, struct pci_dev *client)
 	} else if (ret) {
 		type = P2PB_MAP_UNKNOWN;
 	} else {
-		type = sg_is_dma_bus_address(&sg) ? P2PB_MAP_BUS_ADDR :
+		type = p2pb_sg_dma_is_bus_address(&sg) ? P2PB_MAP_BUS_ADDR :
 			P2PB_MAP_THRU_HOST_BRIDGE;
 		dma_unmap_sgtable(&client->dev, &sgt, DMA_BIDIRECTIONAL,
 				  DMA_ATTR_SKIP_CPU_SYNC);

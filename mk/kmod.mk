@@ -1,33 +1,38 @@
 # mk/kmod.mk - the kernel module: build, checkpatch, host-side checks.
 #   make kmod            build kmod/*.ko against KDIR (default: the running
 #                        kernel's build tree, else the cached VM guest tree)
-#   make kmod-checkpatch scripts/checkpatch.pl --strict on kmod/
+#   make kmod-checkpatch scripts/checkpatch.pl --strict on kmod/, with the
+#                        checkpatch of each supported series (6.1, 6.12)
 
 VM_SHARED   ?= $(CURDIR)/../shared
 VM_FRAGMENT ?= $(VM_SHARED)/vm/kernel-p2pdma.config
-VM_KSRC     ?= /usr/src/linux-source-6.1.tar.xz
 KDIR        ?= $(firstword $(wildcard /lib/modules/$(shell uname -r)/build) \
                  $(shell tests/vm/build-kernel.sh $(VM_FRAGMENT) 2>/dev/null | tail -n 1)/linux)
 
 .PHONY: kmod kmod-clean kmod-checkpatch
 
 kmod:
-	$(MAKE) -C kmod KDIR=$(KDIR)
+	$(MAKE) -C kmod KDIR=$(KDIR) P2PB_WERROR=-Werror
 
 kmod-clean:
 	$(MAKE) -C kmod KDIR=$(KDIR) clean
 
-# checkpatch ships with the kernel source; only its script and data are extracted.
-$(BUILD)/checkpatch/scripts/checkpatch.pl: $(VM_KSRC)
-	@mkdir -p $(BUILD)/checkpatch
-	tar -C $(BUILD)/checkpatch --strip-components=1 -xf $(VM_KSRC) \
-		linux-source-6.1/scripts/checkpatch.pl linux-source-6.1/scripts/spelling.txt \
-		linux-source-6.1/scripts/const_structs.checkpatch
+# checkpatch ships with the kernel source; only its script and data are
+# extracted, from every series the module supports (their rules differ).
+KMOD_SERIES ?= 6.1 6.12
+KMOD_CHECKPATCHES := $(KMOD_SERIES:%=$(BUILD)/checkpatch-%/scripts/checkpatch.pl)
+
+$(BUILD)/checkpatch-%/scripts/checkpatch.pl: /usr/src/linux-source-%.tar.xz
+	@mkdir -p $(BUILD)/checkpatch-$*
+	tar -C $(BUILD)/checkpatch-$* --strip-components=1 -xf $< \
+		linux-source-$*/scripts/checkpatch.pl linux-source-$*/scripts/spelling.txt \
+		linux-source-$*/scripts/const_structs.checkpatch
 	touch $@
 
-kmod-checkpatch: $(BUILD)/checkpatch/scripts/checkpatch.pl
-	$(MAKE) -C kmod CHECKPATCH=$(abspath $<) checkpatch
-	@echo "kmod-checkpatch: clean"
+kmod-checkpatch: $(KMOD_CHECKPATCHES)
+	@set -e; for cp in $(abspath $^); do \
+		echo "checkpatch $$cp"; $(MAKE) -s -C kmod CHECKPATCH=$$cp checkpatch; done
+	@echo "kmod-checkpatch: clean ($(KMOD_SERIES))"
 
 
 # Host-side module checks (ABI, checkpatch, stock-headers build) in make check.

@@ -36,7 +36,7 @@ kdir=$kcache/linux
 
 rm -rf "$out/kmod" "$out/guest" && mkdir -p "$out/kmod" "$out/guest" "$out/logs" || fatal build "cannot create $out"
 cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod/"
-$make_cmd -s -C "$kdir" M="$out/kmod" modules >"$out/kmod.log" 2>&1 ||
+$make_cmd -s -C "$kdir" M="$out/kmod" P2PB_WERROR=-Werror modules >"$out/kmod.log" 2>&1 ||
 	{ cat "$out/kmod.log"; fatal kmod "p2pbroker.ko does not build against the guest kernel"; }
 
 # The module must also build on Debian's stock kernel, where CONFIG_PCI_P2PDMA
@@ -52,7 +52,7 @@ if [[ " $setups " == *" nop2p "* ]]; then
 		fatal kernel "nop2p guest kernel has CONFIG_PCI_P2PDMA"
 	rm -rf "$out/kmod-nop2p" && mkdir -p "$out/kmod-nop2p"
 	cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod-nop2p/"
-	$make_cmd -s -C "$nop2p_kcache/linux" M="$out/kmod-nop2p" modules >"$out/kmod-nop2p.log" 2>&1 ||
+	$make_cmd -s -C "$nop2p_kcache/linux" M="$out/kmod-nop2p" P2PB_WERROR=-Werror modules >"$out/kmod-nop2p.log" 2>&1 ||
 		{ cat "$out/kmod-nop2p.log"; fatal kmod "p2pbroker.ko does not build without CONFIG_PCI_P2PDMA"; }
 fi
 
@@ -63,7 +63,7 @@ cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod-stock/
 if [ -z "$stock" ]; then
 	echo "FAIL vmcheck/kmod_stock_headers: no /usr/src/linux-headers-*-amd64 (linux-headers-amd64)"
 	fail=$((fail + 1))
-elif $make_cmd -s -C "$stock" M="$out/kmod-stock" modules >"$out/kmod-stock.log" 2>&1; then
+elif $make_cmd -s -C "$stock" M="$out/kmod-stock" P2PB_WERROR=-Werror modules >"$out/kmod-stock.log" 2>&1; then
 	echo "PASS vmcheck/kmod_stock_headers ($(basename "$stock"), CONFIG_PCI_P2PDMA=$(grep -q '^CONFIG_PCI_P2PDMA=y' "$stock/.config" && echo y || echo n))"
 	pass=$((pass + 1))
 else
