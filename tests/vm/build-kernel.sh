@@ -2,13 +2,15 @@
 # SPDX-License-Identifier: MIT
 # Build (or reuse from cache) the small guest kernel for the VM test tier.
 #
-#   tests/vm/build-kernel.sh FRAGMENT
+#   tests/vm/build-kernel.sh FRAGMENT [SERIES]
 #
-# Extracts Debian's linux-source-6.1 tarball, configures it with
+# SERIES is the Debian source package's series, 6.1 (default, or $P2P_VM_KVER)
+# or 6.12.  Extracts Debian's linux-source-SERIES tarball, configures it with
 #   KCONFIG_ALLCONFIG=FRAGMENT make allnoconfig
 # and builds bzImage (and the module infrastructure: Module.symvers, scripts).
 # The whole build tree is kept, because out-of-tree modules are built against it.
 # Cache: ${P2P_VM_CACHE:-/var/cache/p2pbroker-vm}/<source-version>-<sha256(fragment)>/
+# (the source version names the series: 6.1.192-2, 6.12.117-1~deb12u1)
 #   linux/            the built tree (KDIR for module builds)
 #   bzImage           the guest kernel
 #   ok                written last: a directory without it is incomplete and rebuilt
@@ -17,11 +19,13 @@ set -euo pipefail
 
 frag=${1:?usage: build-kernel.sh FRAGMENT}
 [ -r "$frag" ] || { echo "build-kernel: cannot read fragment $frag" >&2; exit 1; }
-tarball=${P2P_VM_KSRC:-/usr/src/linux-source-6.1.tar.xz}
-[ -r "$tarball" ] || { echo "build-kernel: $tarball missing (apt-get install linux-source-6.1)" >&2; exit 1; }
-jobs=${P2P_VM_JOBS:-2}
+series=${2:-${P2P_VM_KVER:-6.1}}
+case "$series" in [0-9]*.[0-9]*) ;; *) echo "build-kernel: bad series '$series' (6.1, 6.12)" >&2; exit 1 ;; esac
+tarball=${P2P_VM_KSRC:-/usr/src/linux-source-$series.tar.xz}
+[ -r "$tarball" ] || { echo "build-kernel: $tarball missing (apt-get install linux-source-$series)" >&2; exit 1; }
+jobs=${P2P_VM_JOBS:-$(nproc)}
 
-srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1 2>/dev/null || true)
+srcver=$(dpkg-query -W -f='${Version}' "linux-source-$series" 2>/dev/null || true)
 [ -n "$srcver" ] || srcver=$(sha256sum "$tarball" | cut -c1-16)
 fraghash=$(sha256sum "$frag" | cut -c1-64)
 cache=${P2P_VM_CACHE:-/var/cache/p2pbroker-vm}
@@ -42,7 +46,7 @@ echo "build-kernel: cold build into $dir (source $srcver)" >&2
 rm -rf "$dir"
 mkdir -p "$dir"
 tar -C "$dir" -xf "$tarball"
-mv "$dir"/linux-source-6.1 "$dir/linux"
+mv "$dir/linux-source-$series" "$dir/linux"
 cp "$frag" "$dir/fragment.config"
 cd "$dir/linux"
 KCONFIG_ALLCONFIG="$dir/fragment.config" make -s allnoconfig
