@@ -20,10 +20,12 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "hotplug.h"
 #include "log.h"
 #include "nss.h"
 #include "policy.h"
+#include "sockfile.h"
 
 #define SERVER_DRAIN_SEC 2
 
@@ -337,58 +339,16 @@ static void server_watch_hotplug(struct p2p_server *srv)
 
 static int server_bind(struct p2p_server *srv, const char *path)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	int fd, r;
+	char why[512] = "";
+	int fd = sockfile_bind(path, srv->cfg->socket_mode, srv->cfg->has_socket_gid,
+			       srv->cfg->socket_gid, why, sizeof(why));
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		log_msg(LOG_ERR, "socket path too long: %s", path);
-		return -ENAMETOOLONG;
+	if (fd < 0) {
+		log_msg(LOG_ERR, "%s", why);
+		return fd;
 	}
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			r = -errno;
-			log_msg(LOG_ERR, "mkdir %s: %s", dir, strerror(-r));
-			return r;
-		}
-	}
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* a stale socket of a dead p2pd is replaced; a live one is not */
-	if (access(path, F_OK) == 0) {
-		int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-			close(probe);
-			close(fd);
-			log_msg(LOG_ERR, "%s: another p2pd is listening there", path);
-			return -EADDRINUSE;
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(path);
-	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		log_msg(LOG_ERR, "bind %s: %s", path, strerror(-r));
-		close(fd);
-		return r;
-	}
-	if (chmod(path, srv->cfg->socket_mode) < 0 ||
-	    (srv->cfg->has_socket_gid && chown(path, (uid_t)-1, srv->cfg->socket_gid) < 0))
-		log_msg(LOG_WARNING, "%s: cannot set mode/group: %s", path, strerror(errno));
-	if (listen(fd, SOMAXCONN) < 0) {
-		r = -errno;
-		close(fd);
-		unlink(path);
-		return r;
-	}
+	if (why[0])
+		log_msg(LOG_WARNING, "%s", why);
 	srv->listen_fds[srv->n_listen++] = fd;
 	srv->bound_socket = true;
 	snprintf(srv->bound_path, sizeof(srv->bound_path), "%s", path);
@@ -503,6 +463,13 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	srv->base = event_base_new();
 	if (!srv->base)
 		return -ENOMEM;
+	/* fds clients attach are closed off the loop (a FUSE close can block) */
+	r = closer_new(&srv->closer);
+	if (r < 0) {
+		log_msg(LOG_ERR, "closer thread: %s", strerror(-r));
+		return r;
+	}
+	conn_set_fd_closer(closer_take_fd_default);
 	r = nss_cache_new(srv->base, server_on_nss_ready, srv, &srv->nss);
 	if (r < 0) {
 		log_msg(LOG_ERR, "user/group lookup thread: %s", strerror(-r));
@@ -579,6 +546,10 @@ void server_cleanup(struct p2p_server *srv)
 	if (srv->nss) {
 		policy_set_groups_fn(NULL);
 		nss_cache_free(srv->nss);
+	}
+	if (srv->closer) {
+		conn_set_fd_closer(NULL);
+		closer_free(srv->closer);
 	}
 	if (srv->base)
 		event_base_free(srv->base);

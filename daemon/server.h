@@ -22,6 +22,7 @@
 struct event_base;
 struct event;
 struct nss_cache;
+struct closer;
 struct hotplug;
 
 #define SERVER_MAX_LISTEN 8
@@ -57,6 +58,7 @@ struct p2p_server {
 
 	struct alloc_set *alloc;
 	struct nss_cache *nss; /* group lists, looked up off the loop */
+	struct closer *closer; /* closes the fds clients attach, off the loop */
 
 	int listen_fds[SERVER_MAX_LISTEN];
 	struct event *listen_ev[SERVER_MAX_LISTEN];

@@ -75,6 +75,19 @@ int conn_send(int sock, const struct p2p_msg_hdr *hdr, const void *payload, size
 	return 0;
 }
 
+/* How received fds nobody may keep are disposed of (conn_set_fd_closer()). */
+static void conn_close_plain(int fd)
+{
+	close(fd);
+}
+
+static void (*conn_fd_close)(int fd) = conn_close_plain;
+
+void conn_set_fd_closer(void (*closer)(int fd))
+{
+	conn_fd_close = closer ? closer : conn_close_plain;
+}
+
 /* Close every fd in the control messages of @msg; returns how many there were. */
 static int conn_close_fds(struct msghdr *msg, int *keep)
 {
@@ -96,7 +109,7 @@ static int conn_close_fds(struct msghdr *msg, int *keep)
 			if (keep && *keep < 0 && count == 0 && n == 1) {
 				*keep = fd;
 			} else {
-				close(fd);
+				conn_fd_close(fd);
 			}
 			count++;
 		}
@@ -132,35 +145,35 @@ int conn_recv(int sock, void *buf, size_t bufsize, bool expect_reply, struct con
 	nfds = conn_close_fds(&msg, expect_reply ? &fd : NULL);
 	if (msg.msg_flags & MSG_CTRUNC) {
 		if (fd >= 0)
-			close(fd);
+			conn_fd_close(fd);
 		return -ENOBUFS;
 	}
 	if (nfds > 1 || (nfds == 1 && !expect_reply)) {
 		if (fd >= 0)
-			close(fd);
+			conn_fd_close(fd);
 		return -EBADF;
 	}
 	if (msg.msg_flags & MSG_TRUNC) {
 		if (fd >= 0)
-			close(fd);
+			conn_fd_close(fd);
 		return -EMSGSIZE;
 	}
 	if (n == 0) {
 		/* SEQPACKET: a zero-length read is EOF (an empty datagram cannot
 		 * be a valid message either). */
 		if (fd >= 0)
-			close(fd);
+			conn_fd_close(fd);
 		return 0;
 	}
 	if ((size_t)n < sizeof(h)) {
 		if (fd >= 0)
-			close(fd);
+			conn_fd_close(fd);
 		return -EBADMSG;
 	}
 	memcpy(&h, buf, sizeof(h));
 	if (h.version != P2P_PROTO_VERSION) {
 		if (fd >= 0)
-			close(fd);
+			conn_fd_close(fd);
 		return -EPROTONOSUPPORT;
 	}
 	if ((h.flags & ~P2P_FLAG_VALID) || (size_t)h.len != (size_t)n - sizeof(h) ||
@@ -168,7 +181,7 @@ int conn_recv(int sock, void *buf, size_t bufsize, bool expect_reply, struct con
 	    (!expect_reply && (h.flags & (P2P_FLAG_FD | P2P_FLAG_MORE))) ||
 	    !!(h.flags & P2P_FLAG_FD) != (fd >= 0)) {
 		if (fd >= 0)
-			close(fd);
+			conn_fd_close(fd);
 		return -EBADMSG;
 	}
 	ret->hdr = h;

@@ -45,6 +45,13 @@ int conn_send(int sock, const struct p2p_msg_hdr *hdr, const void *payload, size
 int conn_recv(int sock, void *buf, size_t bufsize, bool expect_reply, struct conn_msg *ret);
 
 /*
+ * conn_set_fd_closer() - how conn_recv() gets rid of the fds it refuses
+ * (@closer takes each one; NULL: close()).  close() can block forever (a file
+ * on a stalled FUSE mount), so p2pd hands them to a closer thread.
+ */
+void conn_set_fd_closer(void (*closer)(int fd));
+
+/*
  * conn_json_parse() - strict JSON: @len bytes (need not be NUL terminated),
  * one top-level object, nothing after it, depth <= P2P_PROTO_MAX_DEPTH, valid
  * UTF-8, no NUL bytes.  Returns 0 and a new object in *ret_obj (caller puts
