@@ -16,9 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernel.h"
 #include "topo.h"
 
 #define SNAP_FILE_MAX 65536
+#define SNAP_BIG_MAX (4 << 20) /* kernel configs: ~260 KiB plain, ~70 KiB gzip */
 #define SNAP_DEPTH_MAX 64
 
 /* Attribute files worth keeping in a PCI function's directory. */
@@ -31,6 +33,9 @@ static const char *const func_files[] = {
 };
 static const char *const func_links[] = {"driver", "iommu_group", "firmware_node", "physfn",
 					 NULL};
+/* The p2pdma provider attributes (drivers/pci/p2pdma.c, p2pmem_group); the
+ * "allocate" binary attribute is an mmap interface, not data. */
+static const char *const p2pmem_files[] = {"size", "available", "published", NULL};
 
 struct snap {
 	int outfd;
@@ -135,6 +140,61 @@ static int put_file(struct snap *s, int dirfd, const char *file, const char *pat
 	return 0;
 }
 
+/* A file that may exceed SNAP_FILE_MAX (the kernel config), read to its end. */
+static int put_big_file(struct snap *s, int dirfd, const char *file, const char *path)
+{
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	int r = 0;
+	while (buf) {
+		if (len == cap) {
+			char *nb = cap < SNAP_BIG_MAX ? realloc(buf, cap * 2) : NULL;
+			if (!nb) {
+				r = cap < SNAP_BIG_MAX ? -ENOMEM : -EFBIG;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				r = -errno;
+			break;
+		}
+		len += (size_t)n;
+	}
+	close(fd);
+	if (!buf)
+		return -ENOMEM;
+	if (r == 0) {
+		r = put_header(s, path, '0', 0444, len, NULL);
+		size_t padded = (len + 511) & ~(size_t)511;
+		char *nb = r == 0 && padded > cap ? realloc(buf, padded) : buf;
+		if (!nb) {
+			r = -ENOMEM;
+		} else {
+			buf = nb;
+			memset(buf + len, 0, padded - len);
+			if (r == 0)
+				r = write_all(s->outfd, buf, padded);
+		}
+		if (r == 0) {
+			s->st.files++;
+			s->st.bytes += (long long)len;
+		}
+	} else if (r != -ENOMEM) {
+		r = 0; /* unreadable or too big: left out, as any unreadable file */
+	}
+	free(buf);
+	return r;
+}
+
 static int put_link(struct snap *s, int dirfd, const char *file, const char *path)
 {
 	char target[PATH_MAX];
@@ -179,6 +239,17 @@ static int walk(struct snap *s, int dirfd, const char *path, bool is_func, int d
 		for (int i = 0; func_links[i] && r >= 0; i++) {
 			snprintf(sub, sizeof(sub), "%s/%s", path, func_links[i]);
 			r = put_link(s, dirfd, func_links[i], sub);
+		}
+		int pfd = openat(dirfd, "p2pmem", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (pfd >= 0) {
+			snprintf(sub, sizeof(sub), "%s/p2pmem", path);
+			if (r >= 0)
+				r = put_dir(s, sub);
+			for (int i = 0; p2pmem_files[i] && r >= 0; i++) {
+				snprintf(sub, sizeof(sub), "%s/p2pmem/%s", path, p2pmem_files[i]);
+				r = put_file(s, pfd, p2pmem_files[i], sub);
+			}
+			close(pfd);
 		}
 	}
 	int dfd = dup(dirfd);
@@ -242,6 +313,32 @@ static int links_of(struct snap *s, int rootfd, const char *rel)
 	return r;
 }
 
+/* The kernel's facts (kernel.h): release, command line, and its config. */
+static int put_kernel(struct snap *s, int rootfd)
+{
+	char release[RULES_RELEASE_LEN + 1] = "";
+	int r = put_dir(s, "proc/sys");
+	if (r >= 0)
+		r = put_dir(s, "proc/sys/kernel");
+	if (r >= 0)
+		r = put_file(s, rootfd, "proc/sys/kernel/osrelease", "proc/sys/kernel/osrelease");
+	if (r >= 0)
+		r = put_file(s, rootfd, "proc/cmdline", "proc/cmdline");
+	if (r < 0)
+		return r;
+	struct kernel_facts k;
+	kernel_read(rootfd, NULL, &k); /* the release (uname on the live root) */
+	snprintf(release, sizeof(release), "%s", k.rules.release);
+	if (faccessat(rootfd, "proc/config.gz", R_OK, 0) == 0)
+		return put_big_file(s, rootfd, "proc/config.gz", "proc/config.gz");
+	char rel[RULES_RELEASE_LEN + 16];
+	snprintf(rel, sizeof(rel), "boot/config-%s", release);
+	if (!release[0] || faccessat(rootfd, rel, R_OK, 0) < 0)
+		return 0;
+	r = put_dir(s, "boot");
+	return r < 0 ? r : put_big_file(s, rootfd, rel, rel);
+}
+
 int snapshot_write(int rootfd, int outfd, struct snapshot_stats *ret_stats, char *err,
 		   size_t errlen)
 {
@@ -281,6 +378,8 @@ int snapshot_write(int rootfd, int outfd, struct snapshot_stats *ret_stats, char
 		r = links_of(&s, rootfd, "sys/class/drm");
 	if (r >= 0)
 		r = put_file(&s, rootfd, "proc/cpuinfo", "proc/cpuinfo");
+	if (r >= 0)
+		r = put_kernel(&s, rootfd);
 	if (r >= 0) {
 		static const char zero[1024];
 		r = write_all(outfd, zero, sizeof(zero));

@@ -15,9 +15,12 @@ struct snapshot_stats {
 /*
  * snapshot_write() - write a ustar archive (GNU long names where needed) of
  * <root>/sys/bus/pci/devices, <root>/sys/devices/pci* (PCI attribute files,
- * config space, driver/iommu_group/firmware_node links), <root>/sys/class/drm
- * and <root>/proc/cpuinfo to @outfd.  Paths in the archive are relative
- * ("sys/...", "proc/cpuinfo").  Returns 0, or -errno with a line in @err.
+ * config space, driver/iommu_group/firmware_node/physfn links, p2pmem/
+ * size/available/published), <root>/sys/class/drm, <root>/proc/cpuinfo, and the
+ * kernel's facts: proc/sys/kernel/osrelease, proc/cmdline and its config
+ * (proc/config.gz, else boot/config-<release>) to @outfd.  Paths in the archive
+ * are relative ("sys/...", "proc/cpuinfo").  Returns 0, or -errno with a line
+ * in @err.
  */
 int snapshot_write(int rootfd, int outfd, struct snapshot_stats *ret_stats, char *err,
 		   size_t errlen);

@@ -107,5 +107,35 @@ else
 	bad "snapshot round trip"
 fi
 
+# Snapshots carry the kernel: release, command line, config (boot/ or proc/config.gz,
+# byte for byte), iommu_group links and p2pmem/ files; --fsroot reads them back.
+kfacts() { "$P2PCTL" --fsroot "$1" --json topo | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["rules"], d["rules_fit"], d["kernel_release"], d["kernel_p2pdma"], json.dumps(d["kernel"], sort_keys=True), sorted((x["bdf"], x["iommu_group"]) for x in d["devices"]))'; }
+for case in kernel-6.1 kernel-5.15 kernel-nop2p; do
+	rm -rf "$tmp/k" && mkdir "$tmp/k"
+	if "$P2PCTL" --fsroot $FX/$case snapshot "$tmp/k.tar" 2>/dev/null && tar xf "$tmp/k.tar" -C "$tmp/k" &&
+		kfacts $FX/$case >"$tmp/a" && kfacts "$tmp/k" >"$tmp/b" && cmp -s "$tmp/a" "$tmp/b" &&
+		grep -q "'0000:01:00.0', [0-9]" "$tmp/b" &&
+		cmp -s $FX/$case/proc/sys/kernel/osrelease "$tmp/k/proc/sys/kernel/osrelease" &&
+		cmp -s $FX/$case/proc/cmdline "$tmp/k/proc/cmdline" &&
+		{ [ -e $FX/$case/proc/config.gz ] && cmp -s $FX/$case/proc/config.gz "$tmp/k/proc/config.gz" ||
+		  cmp -s $FX/$case/boot/config-"$(cat $FX/$case/proc/sys/kernel/osrelease)" \
+			"$tmp/k/boot/config-$(cat $FX/$case/proc/sys/kernel/osrelease)"; }; then
+		ok "snapshot of $case keeps its kernel (release, cmdline, config, iommu groups)"
+	else
+		bad "snapshot of $case: $(diff "$tmp/a" "$tmp/b" 2>&1 | head -c 400)"
+	fi
+done
+# p2pmem/ of a p2pdma provider (a copy of a case with the files the kernel would show)
+rm -rf "$tmp/pm" "$tmp/pmx" && cp -a $FX/kernel-6.1 "$tmp/pm" && mkdir "$tmp/pmx"
+gpu=$(find "$tmp/pm/sys/devices" -type d -name 0000:01:00.0 | head -n1)
+mkdir "$gpu/p2pmem" && echo 268435456 >"$gpu/p2pmem/size" && echo 201326592 >"$gpu/p2pmem/available" &&
+	echo 1 >"$gpu/p2pmem/published"
+if "$P2PCTL" --fsroot "$tmp/pm" snapshot "$tmp/pm.tar" 2>/dev/null && tar xf "$tmp/pm.tar" -C "$tmp/pmx" &&
+	rel=${gpu#"$tmp/pm/"} && diff -r "$gpu/p2pmem" "$tmp/pmx/$rel/p2pmem" >/dev/null; then
+	ok "snapshot keeps p2pmem/ size, available, published"
+else
+	bad "snapshot p2pmem/"
+fi
+
 echo "p2pctl: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
