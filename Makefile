@@ -117,8 +117,8 @@ format-check:
 		libp2pclient/*.[ch] p2pctl/*.[ch] tests/unit/*.[ch])
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-cov
 
 include mk/fixtures.mk mk/proto.mk mk/fuzz.mk mk/daemon.mk mk/libp2pclient.mk mk/p2pctl.mk mk/install.mk \
-	mk/bench.mk mk/kmod.mk mk/vm.mk
+	mk/bench.mk mk/kmod.mk mk/vm.mk mk/coverage.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
