@@ -33,7 +33,9 @@ INC_p2pctl       := -Ip2pctl -Icore -Iproto -Ilibp2pclient
 # Tests and benchmarks see every userspace layer.
 INC_ALL          := -Idaemon -Icore -Iproto -Ilibp2pclient -Ip2pctl -Ikmod/include/uapi
 # Kept for fragments that compile test programs: everything visible.
-CFLAGS_ALL := $(CFLAGS_BASE) $(INC_ALL)
+# Project include paths come first: proto/json.h must win over json-c's own
+# json.h (pkg-config puts /usr/include/json-c on the path).
+CFLAGS_ALL := $(INC_ALL) $(CFLAGS_BASE)
 
 CORE_SRCS   := core/topo.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c core/kernel.c \
                core/report.c core/provider.c core/list.c core/idmap.c
@@ -45,6 +47,10 @@ P2PD_MAIN   := daemon/main.c
 LIB_SRCS    := libp2pclient/p2pclient.c
 CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/render-dot.c \
                p2pctl/cdi.c
+
+# the strict JSON front end; the config's rules part
+PROTO_SRCS  += proto/json.c
+DAEMON_SRCS += daemon/config-rules.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -67,12 +73,12 @@ layer = $(firstword $(subst /, ,$(1)))
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(or $(INC_$(call layer,$<)),$(INC_ALL)) -MMD -MP -c $< -o $@
+	$(CC) $(or $(INC_$(call layer,$<)),$(INC_ALL)) $(CFLAGS_BASE) -MMD -MP -c $< -o $@
 
 # libp2pclient's objects (and the proto it carries): hidden unless exported.
 $(BUILD)/obj/lib/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(INC_libp2pclient) -fvisibility=hidden -DP2P_BUILDING_LIB -MMD -MP -c $< -o $@
+	$(CC) $(INC_libp2pclient) $(CFLAGS_BASE) -fvisibility=hidden -DP2P_BUILDING_LIB -MMD -MP -c $< -o $@
 
 $(BUILD)/libp2pcore.a: $(CORE_OBJS)
 	rm -f $@ && ar rcs $@ $^
