@@ -137,9 +137,9 @@ static void p2p_queue_event(struct p2p_conn *c, const char *payload, size_t len)
 	}
 	ev = &c->events[(c->ev_head + c->ev_count) % P2P_EVENT_QUEUE];
 	memset(ev, 0, sizeof(*ev));
-	snprintf(ev->event, sizeof(ev->event), "%s", conn_json_str(o, "event", "unknown"));
-	ev->id = conn_json_u64(o, "id", 0);
-	snprintf(ev->reason, sizeof(ev->reason), "%s", conn_json_str(o, "reason", ""));
+	snprintf(ev->event, sizeof(ev->event), "%s", json_get_str(o, "event", "unknown"));
+	ev->id = json_get_u64(o, "id", 0);
+	snprintf(ev->reason, sizeof(ev->reason), "%s", json_get_str(o, "reason", ""));
 	c->ev_count++;
 	json_object_put(o);
 }
@@ -219,9 +219,9 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 			if (m.fd >= 0)
 				close(m.fd);
 			if (conn_json_parse(m.payload, m.hdr.len, &eo, NULL, 0) == 0) {
-				e = (int)conn_json_u64(eo, "errno", 0);
+				e = (int)json_get_u64(eo, "errno", 0);
 				snprintf(c->last_message, sizeof(c->last_message), "%s",
-					 conn_json_str(eo, "message", "connection closed by p2pd"));
+					 json_get_str(eo, "message", "connection closed by p2pd"));
 				json_object_put(eo);
 				if (e > 0 && e < 4096)
 					return -e;
@@ -257,12 +257,12 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 				close(m.fd);
 			r = -EPROTO;
 			if (conn_json_parse(m.payload, m.hdr.len, &eo, NULL, 0) == 0) {
-				e = (int)conn_json_u64(eo, "errno", 0);
+				e = (int)json_get_u64(eo, "errno", 0);
 				if (e > 0 && e < 4096)
 					r = -e;
 				snprintf(
 				    c->last_message, sizeof(c->last_message), "%s",
-				    conn_json_str(eo, "message", "connection refused by p2pd"));
+				    json_get_str(eo, "message", "connection refused by p2pd"));
 				json_object_put(eo);
 			}
 			goto fail;
@@ -314,13 +314,13 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 		goto fail;
 	}
 	if (!json_object_get_boolean(v)) {
-		e = (int)conn_json_u64(reply, "errno", 0);
+		e = (int)json_get_u64(reply, "errno", 0);
 		if (e <= 0 || e > 4095)
-			e = conn_errno_from_name(conn_json_str(reply, "code", NULL));
+			e = conn_errno_from_name(json_get_str(reply, "code", NULL));
 		if (e <= 0)
 			e = EPROTO;
 		snprintf(c->last_message, sizeof(c->last_message), "%s",
-			 conn_json_str(reply, "message", "request failed"));
+			 json_get_str(reply, "message", "request failed"));
 		p2p_log(P2P_LOG_DEBUG, "%s: %s", conn_op_name(op) ? conn_op_name(op) : "?",
 			c->last_message);
 		r = -e;
@@ -381,20 +381,20 @@ P2P_EXPORT int p2p_hello(struct p2p_conn *conn, struct p2p_hello_info *ret_info)
 	json_object_put(req);
 	if (r < 0)
 		return r;
-	if (conn_json_u64(reply, "version", 0) != P2P_PROTO_VERSION) {
+	if (json_get_u64(reply, "version", 0) != P2P_PROTO_VERSION) {
 		json_object_put(reply);
 		return -EPROTONOSUPPORT;
 	}
 	if (ret_info) {
 		memset(ret_info, 0, sizeof(*ret_info));
-		ret_info->version = (unsigned)conn_json_u64(reply, "version", 0);
+		ret_info->version = (unsigned)json_get_u64(reply, "version", 0);
 		snprintf(ret_info->server, sizeof(ret_info->server), "%s",
-			 conn_json_str(reply, "server", ""));
-		ret_info->admin = conn_json_bool(reply, "admin", false);
-		ret_info->uid = (uint32_t)conn_json_u64(reply, "uid", UINT32_MAX);
-		ret_info->gid = (uint32_t)conn_json_u64(reply, "gid", UINT32_MAX);
-		ret_info->pid = (uint32_t)conn_json_u64(reply, "pid", 0);
-		ret_info->max_message_size = (uint32_t)conn_json_u64(reply, "max_message_size", 0);
+			 json_get_str(reply, "server", ""));
+		ret_info->admin = json_get_bool(reply, "admin", false);
+		ret_info->uid = (uint32_t)json_get_u64(reply, "uid", UINT32_MAX);
+		ret_info->gid = (uint32_t)json_get_u64(reply, "gid", UINT32_MAX);
+		ret_info->pid = (uint32_t)json_get_u64(reply, "pid", 0);
+		ret_info->max_message_size = (uint32_t)json_get_u64(reply, "max_message_size", 0);
 	}
 	json_object_put(reply);
 	return 0;
@@ -459,11 +459,11 @@ P2P_EXPORT const char *p2p_buf_type_name(enum p2p_buf_type t)
 
 static int p2p_info_from_json(struct json_object *b, struct p2p_buffer_info *ret)
 {
-	const char *type = conn_json_str(b, "type", "");
+	const char *type = json_get_str(b, "type", "");
 
 	memset(ret, 0, sizeof(*ret));
-	ret->id = conn_json_u64(b, "id", 0);
-	ret->size = conn_json_u64(b, "size", 0);
+	ret->id = json_get_u64(b, "id", 0);
+	ret->size = json_get_u64(b, "size", 0);
 	if (strcmp(type, P2P_TYPE_NAME_P2P) == 0)
 		ret->type = P2P_BUF_P2P;
 	else if (strcmp(type, P2P_TYPE_NAME_HOST) == 0)
@@ -473,9 +473,9 @@ static int p2p_info_from_json(struct json_object *b, struct p2p_buffer_info *ret
 	else
 		return -EPROTO;
 	snprintf(ret->type_name, sizeof(ret->type_name), "%s", type);
-	snprintf(ret->backend, sizeof(ret->backend), "%s", conn_json_str(b, "backend", ""));
-	snprintf(ret->provider, sizeof(ret->provider), "%s", conn_json_str(b, "provider", ""));
-	snprintf(ret->name, sizeof(ret->name), "%s", conn_json_str(b, "name", ""));
+	snprintf(ret->backend, sizeof(ret->backend), "%s", json_get_str(b, "backend", ""));
+	snprintf(ret->provider, sizeof(ret->provider), "%s", json_get_str(b, "provider", ""));
+	snprintf(ret->name, sizeof(ret->name), "%s", json_get_str(b, "name", ""));
 	return ret->id ? 0 : -EPROTO;
 }
 

@@ -193,232 +193,61 @@ int conn_recv(int sock, void *buf, size_t bufsize, bool expect_reply, struct con
 int conn_json_parse(const char *text, size_t len, struct json_object **ret_obj, char *err,
 		    size_t errlen)
 {
-	struct json_tokener *tok;
-	struct json_object *obj;
-	size_t end;
+	static const struct json_limits lim = {.max_depth = P2P_PROTO_MAX_DEPTH, .what = "payload"};
+	struct json_doc doc;
+	struct json_error jerr;
+	int r;
 
 	if (len == 0) {
 		conn_seterr(err, errlen, "empty payload, a JSON object expected");
 		return -EINVAL;
 	}
-	if (len > INT32_MAX) {
-		conn_seterr(err, errlen, "payload too large");
-		return -EINVAL;
-	}
-	if (memchr(text, '\0', len)) {
-		conn_seterr(err, errlen, "NUL byte in JSON payload");
-		return -EINVAL;
-	}
-	tok = json_tokener_new_ex(P2P_PROTO_MAX_DEPTH);
-	if (!tok)
-		return -ENOMEM;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	obj = json_tokener_parse_ex(tok, text, (int)len);
-	if (!obj) {
-		enum json_tokener_error e = json_tokener_get_error(tok);
-
-		conn_seterr(err, errlen, "invalid JSON at byte %zu: %s",
-			    json_tokener_get_parse_end(tok),
-			    e == json_tokener_continue ? "unexpected end of input"
-						       : json_tokener_error_desc(e));
-		json_tokener_free(tok);
-		return -EINVAL;
-	}
-	end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	while (end < len &&
-	       (text[end] == ' ' || text[end] == '\n' || text[end] == '\t' || text[end] == '\r'))
-		end++;
-	if (end != len) {
-		json_object_put(obj);
-		conn_seterr(err, errlen, "trailing data after the JSON object at byte %zu", end);
-		return -EINVAL;
-	}
-	if (!json_object_is_type(obj, json_type_object)) {
-		json_object_put(obj);
+	r = json_doc_parse(&doc, text, len, &lim, &jerr);
+	if (r == -EINVAL)
+		json_error_format(&jerr, "payload", err, errlen);
+	if (r < 0)
+		return r;
+	if (!json_object_is_type(doc.root, json_type_object)) {
+		json_doc_fini(&doc);
 		conn_seterr(err, errlen, "payload is not a JSON object");
 		return -EINVAL;
 	}
-	*ret_obj = obj;
+	*ret_obj = doc.root;
+	doc.root = NULL;
+	json_doc_fini(&doc);
 	return 0;
 }
 
-static const struct conn_field *conn_find_field(const struct conn_field *fields, size_t n,
-						const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(fields[i].key, key) == 0)
-			return &fields[i];
-	return NULL;
-}
-
-static int conn_check_string(struct json_object *v, size_t max, const char *key, char *err,
-			     size_t errlen)
-{
-	size_t l;
-
-	if (!json_object_is_type(v, json_type_string)) {
-		conn_seterr(err, errlen, "field '%s': a string expected", key);
-		return -EINVAL;
-	}
-	l = (size_t)json_object_get_string_len(v);
-	if (l == 0 || l > max) {
-		conn_seterr(err, errlen, "field '%s': string length %zu not in 1..%zu", key, l,
-			    max);
-		return -EINVAL;
-	}
-	if (strlen(json_object_get_string(v)) != l) {
-		conn_seterr(err, errlen, "field '%s': NUL byte in string", key);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-int conn_json_check(struct json_object *obj, const struct conn_field *fields, size_t nfields,
-		    char *err, size_t errlen)
-{
-	size_t i;
-	int r;
-
-	if (!json_object_is_type(obj, json_type_object)) {
-		conn_seterr(err, errlen, "a JSON object expected");
-		return -EINVAL;
-	}
-	json_object_object_foreach(obj, key, val)
-	{
-		const struct conn_field *f = conn_find_field(fields, nfields, key);
-
-		if (!f) {
-			conn_seterr(err, errlen, "unknown field '%.64s'", key);
-			return -EINVAL;
-		}
-		switch (f->type) {
-		case CONN_F_STRING:
-			r = conn_check_string(val, f->max_len ? f->max_len : P2P_PROTO_MAX_STRING,
-					      key, err, errlen);
-			if (r < 0)
-				return r;
-			break;
-		case CONN_F_U64: {
-			uint64_t u, max = f->max_val ? f->max_val : (uint64_t)INT64_MAX;
-
-			if (!json_object_is_type(val, json_type_int)) {
-				conn_seterr(err, errlen, "field '%s': an integer expected", key);
-				return -EINVAL;
-			}
-			if (json_object_get_int64(val) < 0) {
-				conn_seterr(err, errlen, "field '%s': negative value", key);
-				return -ERANGE;
-			}
-			u = json_object_get_uint64(val);
-			if (u > max) {
-				conn_seterr(err, errlen,
-					    "field '%s': value out of range (max %llu)", key,
-					    (unsigned long long)max);
-				return -ERANGE;
-			}
-			break;
-		}
-		case CONN_F_BOOL:
-			if (!json_object_is_type(val, json_type_boolean)) {
-				conn_seterr(err, errlen, "field '%s': true or false expected", key);
-				return -EINVAL;
-			}
-			break;
-		case CONN_F_STRARRAY: {
-			size_t n, j, max = f->max_len ? f->max_len : 64;
-
-			if (!json_object_is_type(val, json_type_array)) {
-				conn_seterr(err, errlen, "field '%s': an array of strings expected",
-					    key);
-				return -EINVAL;
-			}
-			n = json_object_array_length(val);
-			if (n > max) {
-				conn_seterr(err, errlen, "field '%s': %zu entries, at most %zu",
-					    key, n, max);
-				return -E2BIG;
-			}
-			for (j = 0; j < n; j++) {
-				r = conn_check_string(json_object_array_get_idx(val, j),
-						      P2P_PROTO_MAX_STRING, key, err, errlen);
-				if (r < 0)
-					return r;
-			}
-			break;
-		}
-		}
-	}
-	for (i = 0; i < nfields; i++) {
-		if (fields[i].required && !json_object_object_get_ex(obj, fields[i].key, NULL)) {
-			conn_seterr(err, errlen, "field '%s' is required", fields[i].key);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-const char *conn_json_str(struct json_object *obj, const char *key, const char *dflt)
-{
-	struct json_object *v;
-
-	if (!obj || !json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return dflt;
-	return json_object_get_string(v);
-}
-
-uint64_t conn_json_u64(struct json_object *obj, const char *key, uint64_t dflt)
-{
-	struct json_object *v;
-
-	if (!obj || !json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
-		return dflt;
-	return json_object_get_uint64(v);
-}
-
-bool conn_json_bool(struct json_object *obj, const char *key, bool dflt)
-{
-	struct json_object *v;
-
-	if (!obj || !json_object_object_get_ex(obj, key, &v) ||
-	    !json_object_is_type(v, json_type_boolean))
-		return dflt;
-	return json_object_get_boolean(v);
-}
-
-/* Request schemas, one per opcode. */
-static const struct conn_field conn_hello_fields[] = {
-    {.key = "version", .type = CONN_F_U64, .required = true, .max_val = 255},
-    {.key = "client", .type = CONN_F_STRING, .max_len = P2P_PROTO_MAX_NAME},
+/* Request schemas, one per opcode.  Every string is a name (JSON_K_NAME, and
+ * the entries of a JSON_K_STRARRAY): the daemon stores, logs and relays them. */
+static const struct json_field conn_hello_fields[] = {
+    {.key = "version", .kind = JSON_K_UINT, .required = true, .max = 255},
+    {.key = "client", .kind = JSON_K_NAME, .max_len = P2P_PROTO_MAX_NAME},
 };
-static const struct conn_field conn_check_fields[] = {
-    {.key = "provider", .type = CONN_F_STRING, .required = true, .max_len = 32},
-    {.key = "client", .type = CONN_F_STRING, .required = true, .max_len = 32},
-    {.key = "kernel", .type = CONN_F_BOOL},
+static const struct json_field conn_check_fields[] = {
+    {.key = "provider", .kind = JSON_K_NAME, .required = true, .max_len = 32},
+    {.key = "client", .kind = JSON_K_NAME, .required = true, .max_len = 32},
+    {.key = "kernel", .kind = JSON_K_BOOL},
 };
-static const struct conn_field conn_matrix_fields[] = {
-    {.key = "all", .type = CONN_F_BOOL},
+static const struct json_field conn_matrix_fields[] = {
+    {.key = "all", .kind = JSON_K_BOOL},
 };
-static const struct conn_field conn_alloc_fields[] = {
-    {.key = "size", .type = CONN_F_U64, .required = true, .max_val = P2P_PROTO_MAX_SIZE},
-    {.key = "provider", .type = CONN_F_STRING, .max_len = 32},
-    {.key = "peers", .type = CONN_F_STRARRAY, .max_len = P2P_PROTO_MAX_PEERS},
-    {.key = "types", .type = CONN_F_STRARRAY, .max_len = 3},
-    {.key = "name", .type = CONN_F_STRING, .max_len = P2P_PROTO_MAX_NAME},
+static const struct json_field conn_alloc_fields[] = {
+    {.key = "size", .kind = JSON_K_UINT, .required = true, .max = P2P_PROTO_MAX_SIZE},
+    {.key = "provider", .kind = JSON_K_NAME, .max_len = 32},
+    {.key = "peers", .kind = JSON_K_STRARRAY, .max_len = P2P_PROTO_MAX_PEERS},
+    {.key = "types", .kind = JSON_K_STRARRAY, .max_len = 3},
+    {.key = "name", .kind = JSON_K_NAME, .max_len = P2P_PROTO_MAX_NAME},
 };
-static const struct conn_field conn_id_fields[] = {
-    {.key = "id", .type = CONN_F_U64, .required = true},
+static const struct json_field conn_id_fields[] = {
+    {.key = "id", .kind = JSON_K_UINT, .required = true},
 };
 
 struct conn_op_desc {
 	uint8_t op;
 	const char *name;
 	bool admin;
-	const struct conn_field *fields;
+	const struct json_field *fields;
 	size_t nfields;
 };
 
@@ -476,84 +305,49 @@ int conn_decode_request(uint8_t opcode, const char *payload, size_t len,
 {
 	const struct conn_op_desc *d = conn_op_find(opcode);
 	struct json_object *obj = NULL;
+	struct json_ctx c;
+	char why[256];
 	int r;
 
 	if (!d) {
 		conn_seterr(err, errlen, "unknown opcode %u", opcode);
 		return -EOPNOTSUPP;
 	}
-	r = conn_json_parse(payload, len, &obj, err, errlen);
-	if (r < 0)
-		return r;
-	r = conn_json_check(obj, d->fields, d->nfields, err, errlen);
+	r = conn_json_parse(payload, len, &obj, why, sizeof(why));
+	if (r == 0) {
+		json_ctx_init(&c, NULL, NULL, why, sizeof(why));
+		r = json_check_fields(&c, obj, d->fields, d->nfields);
+		if (r < 0) {
+			json_object_put(obj);
+			obj = NULL;
+		}
+	}
 	if (r < 0) {
-		json_object_put(obj);
+		conn_seterr(err, errlen, "%s request: %s", d->name, why);
 		return r;
 	}
 	*ret_obj = obj;
 	return 0;
 }
 
-static const struct {
-	int err;
-	const char *name;
-} conn_errnames[] = {
-    {EPERM, "EPERM"},
-    {ENOENT, "ENOENT"},
-    {EIO, "EIO"},
-    {E2BIG, "E2BIG"},
-    {EBADF, "EBADF"},
-    {EAGAIN, "EAGAIN"},
-    {ENOMEM, "ENOMEM"},
-    {EACCES, "EACCES"},
-    {EBUSY, "EBUSY"},
-    {EEXIST, "EEXIST"},
-    {ENODEV, "ENODEV"},
-    {EINVAL, "EINVAL"},
-    {ENFILE, "ENFILE"},
-    {EMFILE, "EMFILE"},
-    {EFBIG, "EFBIG"},
-    {ENOSPC, "ENOSPC"},
-    {ERANGE, "ERANGE"},
-    {ENOSYS, "ENOSYS"},
-    {EBADMSG, "EBADMSG"},
-    {EPROTO, "EPROTO"},
-    {EMSGSIZE, "EMSGSIZE"},
-    {EOPNOTSUPP, "EOPNOTSUPP"},
-    {ECONNRESET, "ECONNRESET"},
-    {ENOBUFS, "ENOBUFS"},
-    {ETIMEDOUT, "ETIMEDOUT"},
-    {ECONNREFUSED, "ECONNREFUSED"},
-    {EDQUOT, "EDQUOT"},
-    {ECANCELED, "ECANCELED"},
-    {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
-    {ENOTCONN, "ENOTCONN"},
-    {EREMOTEIO, "EREMOTEIO"},
-    {EUSERS, "EUSERS"},
-    {ESTALE, "ESTALE"},
-    {ENOTSUP, "ENOTSUP"},
-};
-
 const char *conn_errno_name(int err)
 {
-	size_t i;
+	const char *name = strerrorname_np(err < 0 ? -err : err);
 
-	if (err < 0)
-		err = -err;
-	for (i = 0; i < sizeof(conn_errnames) / sizeof(conn_errnames[0]); i++)
-		if (conn_errnames[i].err == err)
-			return conn_errnames[i].name;
-	return "EUNKNOWN";
+	return name ? name : "EUNKNOWN";
 }
 
 int conn_errno_from_name(const char *name)
 {
-	size_t i;
+	int e;
 
 	if (!name)
 		return 0;
-	for (i = 0; i < sizeof(conn_errnames) / sizeof(conn_errnames[0]); i++)
-		if (strcmp(conn_errnames[i].name, name) == 0)
-			return conn_errnames[i].err;
+	for (e = 1; e <= 133; e++) { /* EPERM .. EHWPOISON */
+		const char *n = strerrorname_np(e);
+
+		if (n && strcmp(n, name) == 0)
+			return e;
+	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "json.h"
 #include "proto.h"
 
 /* One received datagram, header validated. */
@@ -52,48 +53,39 @@ int conn_recv(int sock, void *buf, size_t bufsize, bool expect_reply, struct con
 void conn_set_fd_closer(void (*closer)(int fd));
 
 /*
- * conn_json_parse() - strict JSON: @len bytes (need not be NUL terminated),
- * one top-level object, nothing after it, depth <= P2P_PROTO_MAX_DEPTH, valid
- * UTF-8, no NUL bytes.  Returns 0 and a new object in *ret_obj (caller puts
- * it) or -EINVAL with a reason in @err.
+ * conn_json_parse() - a message's JSON through the strict front end
+ * (json.h): @len bytes (need not be NUL terminated), one top-level object,
+ * nothing after it, depth <= P2P_PROTO_MAX_DEPTH, valid UTF-8, no NUL byte,
+ * no repeated key.  Returns 0 and a new object in *ret_obj (caller puts it)
+ * or -EINVAL with a reason in @err, -ENOMEM.
  */
 int conn_json_parse(const char *text, size_t len, struct json_object **ret_obj, char *err,
 		    size_t errlen);
 
-/* Field types of a request schema. */
-enum conn_ftype {
-	CONN_F_STRING,	 /* string, 1..P2P_PROTO_MAX_STRING bytes (or max_len) */
-	CONN_F_U64,	 /* non-negative integer (not a double, not a string) */
-	CONN_F_BOOL,	 /* true/false */
-	CONN_F_STRARRAY, /* array of strings, at most max_len entries */
-};
-
-struct conn_field {
-	const char *key;
-	enum conn_ftype type;
-	bool required;
-	size_t max_len;	  /* CONN_F_STRING bytes / CONN_F_STRARRAY entries; 0 = default */
-	uint64_t max_val; /* CONN_F_U64 upper bound (inclusive); 0 = UINT64 max */
-};
-
-/*
- * conn_json_check() - validate @obj (an object) against @fields: every key
- * known, each value of its type and within bounds, required keys present.
- * Returns 0 or -EINVAL / -ERANGE with "field 'x': why" in @err.
- */
-int conn_json_check(struct json_object *obj, const struct conn_field *fields, size_t nfields,
-		    char *err, size_t errlen);
-
-/* Getters for a checked object; absent keys yield the default. */
-const char *conn_json_str(struct json_object *obj, const char *key, const char *dflt);
-uint64_t conn_json_u64(struct json_object *obj, const char *key, uint64_t dflt);
-bool conn_json_bool(struct json_object *obj, const char *key, bool dflt);
+/* Getters of an object already checked (json.h's); kept under these names
+ * until the daemon's handlers call json_get_*() themselves. */
+static inline const char *conn_json_str(struct json_object *obj, const char *key, const char *dflt)
+{
+	return json_get_str(obj, key, dflt);
+}
+static inline uint64_t conn_json_u64(struct json_object *obj, const char *key, uint64_t dflt)
+{
+	return json_get_u64(obj, key, dflt);
+}
+static inline bool conn_json_bool(struct json_object *obj, const char *key, bool dflt)
+{
+	return json_get_bool(obj, key, dflt);
+}
 
 /*
  * conn_decode_request() - the daemon's decoder for one request datagram
- * payload: strict JSON object + the schema of @opcode.  Returns 0 and the
- * object (caller puts it), -EOPNOTSUPP unknown opcode, -EINVAL/-ERANGE with a
- * reason in @err.  This is the function tests/fuzz/fuzz-proto.c drives.
+ * payload: strict JSON object + the schema of @opcode (unknown keys, wrong
+ * types refused; every string a client sends is a name: valid UTF-8 without
+ * control characters).  Returns 0 and the object (caller puts it),
+ * -EOPNOTSUPP unknown opcode, -EINVAL/-ERANGE/-E2BIG with a sentence naming
+ * the op and the JSON path in @err ("alloc request: name: control character
+ * U+001B at byte 3 (names are printable text)"), -ENOMEM.  This is the function
+ * tests/fuzz/fuzz-proto.c drives.
  */
 int conn_decode_request(uint8_t opcode, const char *payload, size_t len,
 			struct json_object **ret_obj, char *err, size_t errlen);
@@ -102,8 +94,8 @@ int conn_decode_request(uint8_t opcode, const char *payload, size_t len,
 const char *conn_op_name(uint8_t opcode);
 bool conn_op_is_admin(uint8_t opcode);
 
-/* Stable error name for an errno ("EPERM"), "E<num>" style fallback into a
- * static buffer is avoided: unknown values give "EUNKNOWN". */
+/* Stable error name for an errno, either sign ("EPERM"; glibc's
+ * strerrorname_np()); unknown values give "EUNKNOWN". */
 const char *conn_errno_name(int err);
 /* Inverse of conn_errno_name(); 0 when unknown. */
 int conn_errno_from_name(const char *name);

@@ -1068,7 +1068,7 @@ static int check_field(struct json_ctx *c, const struct json_field *f, const str
 			const struct json_object *e = json_object_array_get_idx(v, i);
 
 			json_push_idx(c, i, e);
-			r = json_want_string(c, e, 1, JSON_STRARRAY_MAX, 0, NULL, NULL);
+			r = json_want_string(c, e, 1, JSON_STRARRAY_MAX, JSON_STR_NAME, NULL, NULL);
 			if (r < 0)
 				return r;
 			json_pop(c);

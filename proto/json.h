@@ -160,7 +160,7 @@ enum json_kind {
 	JSON_K_NAME,	 /* a JSON_K_STRING that is also a name (JSON_STR_NAME) */
 	JSON_K_UINT,	 /* integer in 0..max (0 = INT64_MAX) */
 	JSON_K_BOOL,	 /* true/false */
-	JSON_K_STRARRAY, /* array of at most max_len strings of 1..JSON_STRARRAY_MAX bytes */
+	JSON_K_STRARRAY, /* array of at most max_len names of 1..JSON_STRARRAY_MAX bytes */
 };
 #define JSON_STRARRAY_MAX 256 /* bytes of one string of a JSON_K_STRARRAY */
 

@@ -28,6 +28,25 @@ seed 99 '{}'
 seed 1 '{"a":{"b":{"c":{"d":{"e":{"f":{"g":{"h":{"i":{"j":{"k":{"l":{"m":{"n":{"o":{"p":{"q":1}}}}}}}}}}}}}}}}}'
 seed 1 '{"version":1,"client":"\u0000"}'
 seed 1 'not json'
+# what the strict front end refuses and json-c alone takes
+seed 1 '{"version":1,"version":2}'
+seed 1 '{"version":1,"client":"a","\u0063lient":"b"}'
+seed 1 "{'version':1}"
+seed 1 '{"version":1,"client":"\ud800"}'
+seed 1 '{"version":1,"client":"\ud83d\ude00"}'
+seed 1 '{"version":1,"client":"x\u001b[2J\r\nforged"}'
+seed 1 '{"version":1,"client":"c1\u009b"}'
+seed 5 '{"size":4096,"name":"b\u001b]0;t\u0007","peers":["x\ny"]}'
+seed 5 '{"size":4096,"name":{"a":{"b":1},"a":2}}'
+rawseed() { # opcode, then printf-escaped JSON (raw bytes)
+	n=$((n + 1))
+	{ printf "\\x$(printf %02x "$1")"; printf "$2"; } >"$out/seed-$n"
+}
+rawseed 1 '{"version":1,"client":"\xc0\xaf"}'
+rawseed 1 '{"version":1,"client":"\xe0\x80\xaf"}'
+rawseed 1 '{"version":1,"client":"\xed\xa0\x80"}'
+rawseed 1 '{"version":1,"client":"\xf4\x90\x80\x80"}'
+rawseed 5 '{"size":1,"name":"gr\xc3\xbc\xc3\x9fe \xf0\x9f\x98\x80"}'
 # framed datagrams: version 1, opcode, flags, len, id
 frame() { # opcode flags json
 	n=$((n + 1))

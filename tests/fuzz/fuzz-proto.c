@@ -4,8 +4,10 @@
  * Input: byte 0 = opcode, the rest = JSON payload, for conn_decode_request();
  * the whole input is also sent as one datagram over a SEQPACKET socketpair and
  * framed by conn_recv() both as a request (p2pd) and as a reply (library).
- * Invariants: success gives a JSON object; failure gives no object, a
- * negative errno and a reason; no fd is ever left open.
+ * Invariants: success gives a JSON object whose every string is a name
+ * (valid UTF-8, no control characters: json_name_check()) and whose text
+ * round-trips through the strict parser; failure gives no object, a negative
+ * errno and a one-line printable reason; no fd is ever left open.
  */
 #include <assert.h>
 #include <errno.h>
@@ -19,6 +21,35 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int fuzz_sv[2] = {-1, -1};
+
+/* Every string in @v (values and keys) is a name. */
+static void fuzz_all_names(struct json_object *v)
+{
+	char why[128];
+	size_t i;
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		assert(json_name_check(json_object_get_string(v),
+				       (size_t)json_object_get_string_len(v), why,
+				       sizeof(why)) == 0);
+		break;
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(v); i++)
+			fuzz_all_names(json_object_array_get_idx(v, i));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val)
+		{
+			assert(json_utf8_valid(key, strlen(key)) == strlen(key));
+			fuzz_all_names(val);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
 
 static void fuzz_framing(const uint8_t *data, size_t size, bool as_reply)
 {
@@ -59,14 +90,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	r = conn_decode_request(data[0], (const char *)data + 1, size - 1, &o, err, sizeof(err));
 	if (r == 0) {
+		struct json_object *again = NULL;
+		const char *text;
+
 		assert(o && json_object_is_type(o, json_type_object));
 		/* the getters never fail on a checked object */
-		(void)conn_json_str(o, "provider", NULL);
-		(void)conn_json_u64(o, "size", 0);
-		(void)conn_json_bool(o, "all", false);
+		(void)json_get_str(o, "provider", NULL);
+		(void)json_get_u64(o, "size", 0);
+		(void)json_get_bool(o, "all", false);
+		fuzz_all_names(o);
+		/* what we accepted, json-c writes back as text we accept again */
+		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		assert(conn_json_parse(text, strlen(text), &again, err, sizeof(err)) == 0);
+		json_object_put(again);
 		json_object_put(o);
 	} else {
 		assert(r < 0 && !o && err[0]);
+		for (const char *p = err; *p; p++)
+			assert((unsigned char)*p >= 0x20 && *p != 0x7f);
 	}
 	if (size > 0 && size <= P2P_PROTO_MAX_DATAGRAM) {
 		fuzz_framing(data, size, false);

@@ -1682,6 +1682,77 @@ static int fd_test(int nfds, const char *code)
 	return still_serving();
 }
 
+/* Names with control characters or invalid UTF-8 are refused at the edge
+ * (EINVAL, a sentence naming the field), are never stored, and a valid
+ * multi-byte name still is. */
+static int t_bad_names(void)
+{
+	static const struct {
+		uint8_t op;
+		const char *json, *msg;
+	} cases[] = {
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"x\\u001b[2J\"}",
+	     "client: control character U+001B"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"row\\r\\nforged\"}",
+	     "client: control character U+000D"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"c1\\u009b1m\"}", "U+009B"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"del\\u007f\"}", "U+007F"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"over\xc0\xaf\"}", "invalid UTF-8"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"sur\xed\xa0\x80\"}", "invalid UTF-8"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"big\xf4\x90\x80\x80\"}", "invalid UTF-8"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"\\udc00\"}", "surrogate"},
+	    {P2P_OP_HELLO, "{\"version\":1,\"client\":\"a\",\"client\":\"b\"}", "duplicate key"},
+	    {P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"memfd\"],\"name\":\"b\\u001b]0;t\\u0007\"}",
+	     "name: control character U+001B"},
+	    {P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"memfd\"],\"name\":\"\xe0\x80\xaf\"}",
+	     "invalid UTF-8"},
+	};
+	struct json_object *o = NULL;
+	const char *txt;
+	int fd = raw_connect(), r;
+
+	CHECK(fd >= 0, "connect");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *code, *msg;
+
+		raw_req(fd, cases[i].op, cases[i].json);
+		r = raw_recv(fd, 5000, &o, NULL);
+		if (r != 1) {
+			close(fd);
+			CHECK(0, "case %zu: no reply (%d)", i, r);
+		}
+		code = jget(o, "code");
+		msg = jget(o, "message");
+		if (!code || strcmp(code, "EINVAL") != 0 || !msg || !strstr(msg, cases[i].msg)) {
+			fail_why("case %zu: want EINVAL \"%s\", got %s", i, cases[i].msg,
+				 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+			json_object_put(o);
+			close(fd);
+			return -1;
+		}
+		json_object_put(o);
+	}
+	/* the connection still works, a multi-byte name is fine, and no refused
+	 * name was stored */
+	raw_req(fd, P2P_OP_HELLO, "{\"version\":1,\"client\":\"gr\xc3\xbc\xc3\x9f" "e\"}");
+	r = raw_recv(fd, 5000, &o, NULL);
+	CHECK(r == 1 && jget(o, "ok") && strcmp(jget(o, "ok"), "true") == 0,
+	      "hello with a UTF-8 name refused");
+	json_object_put(o);
+	raw_req(fd, P2P_OP_CLIENTS, "{}");
+	r = raw_recv(fd, 5000, &o, NULL);
+	CHECK(r == 1, "no clients reply");
+	txt = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	r = strstr(txt, "gr\\u00fc\\u00dfe") || strstr(txt, "gr\xc3\xbc\xc3\x9f" "e") ? 0 : -1;
+	if (r == 0 && (strstr(txt, "\\u001b") || strstr(txt, "forged") || strstr(txt, "\\r")))
+		r = -1;
+	if (r < 0)
+		fail_why("clients: %.300s", txt);
+	json_object_put(o);
+	close(fd);
+	return r < 0 ? -1 : still_serving();
+}
+
 static int t_bad_fd_sent(void)
 {
 	return fd_test(1, "EBADF");
@@ -2231,6 +2302,7 @@ int main(int argc, char **argv)
 	run_test("bad input: length mismatch, reserved and reply flags", t_bad_length_flags);
 	run_test("bad input: opcodes, non-JSON, wrong types, unknown keys, huge numbers",
 		 t_bad_opcode_json);
+	run_test("bad input: names with control characters or invalid UTF-8", t_bad_names);
 	run_test("bad input: an fd sent by the client is closed", t_bad_fd_sent);
 	run_test("bad input: MSG_CTRUNC", t_bad_ctrunc);
 	run_test("a client that never reads", t_never_reads);
