@@ -51,6 +51,7 @@ CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/render-d
 # the strict JSON front end; the config's rules part
 PROTO_SRCS  += proto/json.c
 DAEMON_SRCS += daemon/config-rules.c
+CTL_SRCS    += p2pctl/escape.c
 
 CORE_OBJS   := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 PROTO_OBJS  := $(PROTO_SRCS:%.c=$(BUILD)/obj/%.o)

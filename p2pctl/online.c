@@ -12,9 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proto.h"
+#include "escape.h"
 #include "p2pclient.h"
 #include "p2pctl.h"
+#include "proto.h"
 #include "render-dot.h"
 
 static int online_connect(const struct p2pctl_opts *o, struct p2p_conn **ret)
@@ -100,11 +101,14 @@ static int online_check(struct p2p_conn *c, const struct p2pctl_opts *o, int r, 
 	rc = p2pctl_render_check(stdout, doc) < 0 ? 1 : 0;
 	if (json_object_object_get_ex(doc, "kernel_live", &k)) {
 		if (json_object_object_get_ex(k, "error", &v))
-			printf("live kernel: unavailable: %s\n", json_object_get_string(v));
+			printf("live kernel: unavailable: %s\n",
+			       p2pctl_escape(json_object_get_string(v)));
 		else
 			printf("live kernel: %s, distance %s (%s p2pd's kernel rules)\n",
-			       json_object_get_string(json_object_object_get(k, "map_type")),
-			       json_object_get_string(json_object_object_get(k, "distance")),
+			       p2pctl_escape(
+				   json_object_get_string(json_object_object_get(k, "map_type"))),
+			       p2pctl_escape(
+				   json_object_get_string(json_object_object_get(k, "distance"))),
 			       json_object_get_boolean(json_object_object_get(k, "agrees"))
 				   ? "agrees with"
 				   : "DIFFERS from");
@@ -119,7 +123,7 @@ static const char *jstr(struct json_object *o, const char *k)
 
 	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
 		return "-";
-	return json_object_get_string(v);
+	return p2pctl_escape(json_object_get_string(v));
 }
 
 static int render_buffers(FILE *out, struct json_object *arr)
@@ -163,8 +167,8 @@ static int render_stats(FILE *out, struct json_object *s)
 		return -EINVAL;
 	json_object_object_foreach(s, key, val)
 	{
-		fprintf(out, "%-22s %s\n", key,
-			json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
+		fprintf(out, "%-22s %s\n", p2pctl_escape(key),
+			p2pctl_escape(json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN)));
 	}
 	return 0;
 }
@@ -198,8 +202,8 @@ static int online_status(struct p2p_conn *c, const struct p2pctl_opts *o)
 	if (o->json) {
 		p2pctl_print_json(stdout, doc);
 	} else {
-		printf("%s, protocol %u, running; you are uid %u (%s)\n", hi.server, hi.version,
-		       hi.uid, hi.admin ? "admin" : "not admin");
+		printf("%s, protocol %u, running; you are uid %u (%s)\n", p2pctl_escape(hi.server),
+		       hi.version, hi.uid, hi.admin ? "admin" : "not admin");
 		if (st)
 			render_stats(stdout, st);
 	}
@@ -305,8 +309,8 @@ static int online_alloc(struct p2p_conn *c, const struct p2pctl_opts *o, int arg
 		}
 	} else {
 		printf("buffer %" PRIu64 ": %s (%s), %" PRIu64 " bytes%s%s, fd %d\n", info.id,
-		       info.type_name, info.backend, info.size, info.provider[0] ? " on " : "",
-		       info.provider, fd);
+		       p2pctl_escape(info.type_name), p2pctl_escape(info.backend), info.size,
+		       info.provider[0] ? " on " : "", p2pctl_escape(info.provider), fd);
 	}
 	free(json);
 	fflush(stdout);
@@ -318,8 +322,8 @@ static int online_alloc(struct p2p_conn *c, const struct p2pctl_opts *o, int arg
 			struct p2p_event ev;
 
 			if (p2p_next_event(c, &ev) == 1)
-				printf("event: %s buffer %" PRIu64 " (%s)\n", ev.event, ev.id,
-				       ev.reason);
+				printf("event: %s buffer %" PRIu64 " (%s)\n",
+				       p2pctl_escape(ev.event), ev.id, p2pctl_escape(ev.reason));
 			usleep(100000);
 		}
 	}

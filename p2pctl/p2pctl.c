@@ -4,6 +4,7 @@
  * sysfs tree directly, no daemon), and the human renderings of the JSON
  * documents that both modes produce.
  */
+#include "escape.h"
 #include "p2pctl.h"
 #include "proto.h"
 
@@ -30,12 +31,13 @@
 
 void p2pctl_err(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
-	fputs("p2pctl: ", stderr);
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "p2pctl: %s\n", p2pctl_escape(msg)); /* messages may quote p2pd */
 }
 
 void p2pctl_print_json(FILE *out, struct json_object *doc)
@@ -128,7 +130,7 @@ static const char *jget_str(struct json_object *o, const char *k)
 	struct json_object *v;
 	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
 		return NULL;
-	return json_object_get_string(v);
+	return p2pctl_escape(json_object_get_string(v));
 }
 
 static bool jget_int(struct json_object *o, const char *k, int *ret)
@@ -234,7 +236,7 @@ static void render_dev_line(FILE *out, struct json_object *d)
 	struct json_object *gpu = jget_array(d, "gpu_nodes");
 	for (size_t i = 0; gpu && i < json_object_array_length(gpu); i++)
 		fprintf(out, "%s%s", i ? "," : " drm=",
-			json_object_get_string(json_object_array_get_idx(gpu, i)));
+			p2pctl_escape(json_object_get_string(json_object_array_get_idx(gpu, i))));
 	fputc('\n', out);
 }
 
@@ -301,7 +303,8 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 	}
 	struct json_object *w = jget_array(topo, "warnings");
 	for (size_t i = 0; w && i < json_object_array_length(w); i++)
-		fprintf(out, "warning: %s\n", json_object_get_string(json_object_array_get_idx(w, i)));
+		fprintf(out, "warning: %s\n",
+			p2pctl_escape(json_object_get_string(json_object_array_get_idx(w, i))));
 	return 0;
 }
 
@@ -347,7 +350,8 @@ int p2pctl_render_matrix(FILE *out, struct json_object *m)
 	}
 	fprintf(out, "\n");
 	for (size_t j = 0; j < n; j++) {
-		const char *bdf = json_object_get_string(json_object_array_get_idx(devs, j));
+		const char *bdf =
+		    p2pctl_escape(json_object_get_string(json_object_array_get_idx(devs, j)));
 		fprintf(out, "D%-3zu %s\n", j, bdf ? bdf : "?");
 	}
 	fprintf(out, "\nLegend: CLASS DISTANCE (kernel p2pdma distance)\n"
@@ -403,7 +407,8 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 	if (path) {
 		fprintf(out, "path:       ");
 		for (size_t i = 0; i < json_object_array_length(path); i++) {
-			const char *b = json_object_get_string(json_object_array_get_idx(path, i));
+			const char *b = p2pctl_escape(
+			    json_object_get_string(json_object_array_get_idx(path, i)));
 			bool is_common = common && b && !strcmp(b, common);
 			fprintf(out, "%s%s%s%s", i ? " -> " : "", is_common ? "[" : "", b,
 				is_common ? "]" : "");

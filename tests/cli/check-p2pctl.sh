@@ -137,5 +137,26 @@ else
 	bad "snapshot p2pmem/"
 fi
 
+# A hostile p2pd (P2PD_SOCKET): whatever strings it sends, p2pctl's tables,
+# status and error lines show them escaped, never raw control characters.
+python3 tests/cli/fake-p2pd.py "$tmp/fake.sock" &
+fake=$!
+for _ in $(seq 50); do [ -S "$tmp/fake.sock" ] && break; sleep 0.1; done
+# raw_clean FILE: no C0 (but newline), DEL or C1 byte, and the escapes are there
+raw_clean() {
+	python3 -c 'import re,sys; b=open(sys.argv[1],"rb").read(); sys.exit(0 if not re.search(rb"[\x00-\x09\x0b-\x1f\x7f]|\xc2[\x80-\x9f]", b) and b"\\x1b[31m" in b and b"\\u009b" in b else 1)' "$1"
+}
+for cmd in clients buffers status "revoke 5"; do
+	# shellcheck disable=SC2086
+	P2PD_SOCKET=$tmp/fake.sock "$P2PCTL" $cmd >"$tmp/fo" 2>&1
+	if raw_clean "$tmp/fo" && [ "$(wc -l <"$tmp/fo")" -le 4 ]; then
+		ok "hostile p2pd: '$cmd' output escaped"
+	else
+		bad "hostile p2pd: '$cmd' output: $(od -c "$tmp/fo" | head -5)"
+	fi
+done
+kill "$fake" 2>/dev/null
+wait "$fake" 2>/dev/null
+
 echo "p2pctl: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * escape.c - escaping what p2pctl prints (see escape.h).
+ */
+#include "escape.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json.h"
+
+#define ESCAPE_MAX 1024 /* bytes of one escaped string */
+
+/* Length of the well-formed UTF-8 sequence at @s, 0 if none. */
+static size_t seq_len(const unsigned char *s, size_t left)
+{
+	size_t len = s[0] < 0x80 ? 1 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+
+	if (len > left)
+		return 0;
+	return json_utf8_valid(s, len) == len ? len : 0;
+}
+
+/* Does byte @i of @s start something to escape?  *ret_len: its length. */
+static bool needs_escape(const unsigned char *s, size_t n, size_t i, size_t *ret_len)
+{
+	size_t l = seq_len(s + i, n - i);
+
+	*ret_len = l ? l : 1;
+	if (!l)
+		return true; /* not UTF-8 */
+	if (l == 1)
+		return s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\';
+	return l == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f; /* C1 */
+}
+
+const char *p2pctl_escape(const char *str)
+{
+	static char slots[P2PCTL_ESCAPE_SLOTS][ESCAPE_MAX];
+	static unsigned next;
+	const unsigned char *s = (const unsigned char *)str;
+	size_t n, i, l, o = 0;
+	char *out;
+
+	if (!str)
+		return NULL;
+	n = strlen(str);
+	for (i = 0; i < n; i += l)
+		if (needs_escape(s, n, i, &l))
+			break;
+	if (i == n)
+		return str;
+	out = slots[next++ % P2PCTL_ESCAPE_SLOTS];
+	for (i = 0; i < n; i += l) {
+		char tmp[8];
+		const char *piece = tmp;
+		size_t pl;
+
+		if (!needs_escape(s, n, i, &l)) {
+			piece = str + i;
+			pl = l;
+		} else if (l == 2) {
+			pl = (size_t)snprintf(tmp, sizeof(tmp), "\\u%04x", s[i + 1]);
+		} else if (s[i] == '\\') {
+			pl = 2;
+			piece = "\\\\";
+		} else {
+			pl = (size_t)snprintf(tmp, sizeof(tmp), "\\x%02x", s[i]);
+		}
+		if (o + pl + 4 > ESCAPE_MAX) {
+			memcpy(out + o, "...", 4);
+			return out;
+		}
+		memcpy(out + o, piece, pl);
+		o += pl;
+	}
+	out[o] = '\0';
+	return out;
+}
