@@ -106,7 +106,7 @@ static int op_hello(struct p2p_server *srv, struct p2p_client *c, const struct p
 		    struct json_object *req)
 {
 	struct json_object *o, *feat;
-	uint64_t v = conn_json_u64(req, "version", 0);
+	uint64_t v = json_get_u64(req, "version", 0);
 	char msg[128];
 
 	if (v != P2P_PROTO_VERSION) {
@@ -114,7 +114,7 @@ static int op_hello(struct p2p_server *srv, struct p2p_client *c, const struct p
 			 (unsigned long long)v, P2P_PROTO_VERSION);
 		return ops_reply_err(srv, c, h, EPROTONOSUPPORT, msg);
 	}
-	snprintf(c->name, sizeof(c->name), "%s", conn_json_str(req, "client", ""));
+	snprintf(c->name, sizeof(c->name), "%s", json_get_str(req, "client", ""));
 	o = json_object_new_object();
 	feat = json_object_new_array();
 	if (!o || !feat) {
@@ -239,10 +239,10 @@ static int op_check(struct p2p_server *srv, struct p2p_client *c, const struct p
 
 	if (!ops_have_topo(srv))
 		return ops_reply_err(srv, c, h, ENODEV, OPS_NO_TOPO);
-	p = ops_find_dev(srv, conn_json_str(req, "provider", ""), "provider", msg, sizeof(msg));
+	p = ops_find_dev(srv, json_get_str(req, "provider", ""), "provider", msg, sizeof(msg));
 	if (p < 0)
 		return ops_reply_err(srv, c, h, -p, msg);
-	cl = ops_find_dev(srv, conn_json_str(req, "client", ""), "client", msg, sizeof(msg));
+	cl = ops_find_dev(srv, json_get_str(req, "client", ""), "client", msg, sizeof(msg));
 	if (cl < 0)
 		return ops_reply_err(srv, c, h, -cl, msg);
 	v = calloc(1, sizeof(*v));
@@ -250,7 +250,7 @@ static int op_check(struct p2p_server *srv, struct p2p_client *c, const struct p
 		return ops_reply_err(srv, c, h, ENOMEM, NULL);
 	verdict_pair(srv->vctx, p, cl, v);
 	chk = report_check(srv->topo, v, p, cl);
-	if (chk && conn_json_bool(req, "kernel", false))
+	if (chk && json_get_bool(req, "kernel", false))
 		ops_check_kernel(srv, chk, v, p, cl);
 	free(v);
 	o = json_object_new_object();
@@ -267,7 +267,7 @@ static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct 
 		     struct json_object *req)
 {
 	struct json_object *o, *m;
-	bool all = conn_json_bool(req, "all", false);
+	bool all = json_get_bool(req, "all", false);
 	int n;
 
 	if (!ops_have_topo(srv))
@@ -375,9 +375,9 @@ static int alloc_parse(struct json_object *req, struct alloc_args *a, char *msg,
 {
 	struct json_object *jtypes = NULL;
 
-	a->size = conn_json_u64(req, "size", 0);
-	a->provider_bdf = conn_json_str(req, "provider", "auto");
-	a->name = conn_json_str(req, "name", "");
+	a->size = json_get_u64(req, "size", 0);
+	a->provider_bdf = json_get_str(req, "provider", "auto");
+	a->name = json_get_str(req, "name", "");
 	a->jpeers = NULL;
 	a->npeers = 0;
 	a->provider = -1;
@@ -638,7 +638,7 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 static int op_release(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		      struct json_object *req)
 {
-	uint64_t id = conn_json_u64(req, "id", 0);
+	uint64_t id = json_get_u64(req, "id", 0);
 	struct p2p_buffer *b = buffer_find(&srv->buffers, id);
 	struct json_object *o;
 	char msg[100];
@@ -738,7 +738,7 @@ static int ops_send_event(struct p2p_server *srv, struct p2p_client *c, const ch
 static int op_revoke(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		     struct json_object *req)
 {
-	uint64_t id = conn_json_u64(req, "id", 0);
+	uint64_t id = json_get_u64(req, "id", 0);
 	struct p2p_buffer *b = buffer_find(&srv->buffers, id);
 	struct p2p_client *owner;
 	struct json_object *o;

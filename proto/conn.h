@@ -62,21 +62,6 @@ void conn_set_fd_closer(void (*closer)(int fd));
 int conn_json_parse(const char *text, size_t len, struct json_object **ret_obj, char *err,
 		    size_t errlen);
 
-/* Getters of an object already checked (json.h's); kept under these names
- * until the daemon's handlers call json_get_*() themselves. */
-static inline const char *conn_json_str(struct json_object *obj, const char *key, const char *dflt)
-{
-	return json_get_str(obj, key, dflt);
-}
-static inline uint64_t conn_json_u64(struct json_object *obj, const char *key, uint64_t dflt)
-{
-	return json_get_u64(obj, key, dflt);
-}
-static inline bool conn_json_bool(struct json_object *obj, const char *key, bool dflt)
-{
-	return json_get_bool(obj, key, dflt);
-}
-
 /*
  * conn_decode_request() - the daemon's decoder for one request datagram
  * payload: strict JSON object + the schema of @opcode (unknown keys, wrong
