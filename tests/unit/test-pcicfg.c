@@ -8,7 +8,9 @@
 
 #include <errno.h>
 #include <linux/pci_regs.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pcicfg.h"
 
@@ -146,6 +148,57 @@ static void test_conventional(void **state)
 	assert_int_equal(ci.sec_bus, -1);
 }
 
+/* The targeted reader on a real file: same answers as the whole-buffer parse,
+ * a handful of small reads, and a short read past 64 bytes (what a non-root
+ * reader of a live sysfs gets) turns the capabilities into "unknown". */
+static void test_targeted_reads(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test-pcicfg-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	root_port(PCI_ACS_RR | PCI_ACS_CR);
+	assert_int_equal(pwrite(fd, cfg, sizeof(cfg), 0), (ssize_t)sizeof(cfg));
+
+	struct pcicfg_info whole, ci;
+	assert_int_equal(pcicfg_parse(cfg, sizeof(cfg), &whole), 0);
+	struct pcicfg_src src = pcicfg_src_fd(fd, sizeof(cfg));
+	assert_int_equal(pcicfg_query(&src, PCICFG_ALL, &ci), 0);
+	assert_memory_equal(&ci, &whole, sizeof(ci));
+	/* ids 4+4+1, buses 2, status 2, ptr 1, 2 cap headers, flags 2, link 4+2,
+	 * 2 ext headers, ACS cap+ctrl 4 */
+	assert_int_equal(src.bytes, 4 + 4 + 1 + 2 + 2 + 1 + 2 * 2 + 2 + 6 + 2 * 4 + 4);
+	assert_true(src.reads <= 16);
+
+	/* Only what sysfs lacks: port type, link, ACS. */
+	src = pcicfg_src_fd(fd, sizeof(cfg));
+	assert_int_equal(pcicfg_query(&src, PCICFG_EXP | PCICFG_ACS, &ci), 0);
+	assert_int_equal(ci.pcie_type, PCI_EXP_TYPE_ROOT_PORT);
+	assert_int_equal(ci.acs_ctrl, PCI_ACS_RR | PCI_ACS_CR);
+	assert_int_equal(ci.cur_width, 8);
+	assert_int_equal(ci.vendor, 0); /* not asked */
+	assert_int_equal(src.bytes, 2 + 1 + 2 * 2 + 2 + 6 + 2 * 4 + 4);
+
+	/* The file holds less than it claims: reads past its end come back short. */
+	assert_int_equal(ftruncate(fd, 64), 0);
+	src = pcicfg_src_fd(fd, sizeof(cfg));
+	assert_int_equal(pcicfg_query(&src, PCICFG_ALL, &ci), 0);
+	assert_int_equal(src.size, 64);
+	assert_int_equal(ci.vendor, 0x1b36);
+	assert_int_equal(ci.pcie_type, -1);
+	assert_int_equal(ci.acs_known, 0);
+	assert_int_equal(ci.cur_width, 0);
+
+	/* A gone device (all-ones) is refused even when the ids were not asked. */
+	memset(cfg, 0xff, sizeof(cfg));
+	assert_int_equal(pwrite(fd, cfg, sizeof(cfg), 0), (ssize_t)sizeof(cfg));
+	src = pcicfg_src_fd(fd, sizeof(cfg));
+	assert_int_equal(pcicfg_query(&src, PCICFG_EXP | PCICFG_ACS, &ci), -EINVAL);
+	assert_true(src.bytes <= 2);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_short_reads),
 		cmocka_unit_test(test_hostile_lists),
 		cmocka_unit_test(test_conventional),
+		cmocka_unit_test(test_targeted_reads),
 	};
 	return cmocka_run_group_tests_name("pcicfg", tests, NULL, NULL);
 }
