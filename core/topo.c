@@ -22,8 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "gpu.h"
@@ -41,6 +42,8 @@ struct scan {
 	int cap_hbs;
 	int *hash;	      /* open addressing: func index + 1, 0 empty */
 	size_t hash_size;     /* power of two, at least 2x the functions */
+	bool live;	      /* a live sysfs (see read_config()), else a snapshot */
+	int cfg_limit;	      /* live: config bytes readable past 64 (0 not probed yet) */
 };
 
 static uint64_t bdf_key(uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn)
@@ -375,27 +378,153 @@ static void read_link_files(int dirfd, struct topo_func *f)
 		f->max_width = (int)l;
 }
 
-/* Identity facts from the sysfs files (when config space is not readable). */
-static void read_id_files(int dirfd, struct topo_func *f)
+/* Identity facts from the sysfs files (when config space is not readable, or on
+ * a live sysfs without "uevent").  True when vendor, device and class were all
+ * there. */
+static bool read_id_files(int dirfd, struct topo_func *f)
 {
 	unsigned long v;
-	if (read_hex_attr(dirfd, "vendor", 0xffff, &v) == 0)
+	int have = 0;
+	if (read_hex_attr(dirfd, "vendor", 0xffff, &v) == 0) {
 		f->vendor = (uint16_t)v;
-	if (read_hex_attr(dirfd, "device", 0xffff, &v) == 0)
+		have++;
+	}
+	if (read_hex_attr(dirfd, "device", 0xffff, &v) == 0) {
 		f->device = (uint16_t)v;
+		have++;
+	}
 	if (read_hex_attr(dirfd, "subsystem_vendor", 0xffff, &v) == 0)
 		f->subsys_vendor = (uint16_t)v;
 	if (read_hex_attr(dirfd, "subsystem_device", 0xffff, &v) == 0)
 		f->subsys_device = (uint16_t)v;
-	if (read_hex_attr(dirfd, "class", 0xffffff, &v) == 0)
+	if (read_hex_attr(dirfd, "class", 0xffffff, &v) == 0) {
 		f->class_code = (uint32_t)v;
+		have++;
+	}
+	return have == 3;
+}
+
+/* Ids and class from "uevent" (PCI_CLASS, PCI_ID, PCI_SUBSYS_ID: values the
+ * kernel keeps in struct pci_dev, so no config access); true when all three
+ * were there. */
+static bool read_uevent_ids(int dirfd, struct topo_func *f)
+{
+	char buf[1024];
+	unsigned a, b;
+	int have = 0;
+	if (read_attr(dirfd, "uevent", buf, sizeof(buf)) <= 0)
+		return false;
+	for (char *line = buf, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char end;
+		if (sscanf(line, "PCI_CLASS=%x%c", &a, &end) == 1 && a <= 0xffffff) {
+			f->class_code = a;
+			have |= 1;
+		} else if (sscanf(line, "PCI_ID=%x:%x%c", &a, &b, &end) == 2 && a <= 0xffff &&
+			   b <= 0xffff) {
+			f->vendor = (uint16_t)a;
+			f->device = (uint16_t)b;
+			have |= 2;
+		} else if (sscanf(line, "PCI_SUBSYS_ID=%x:%x%c", &a, &b, &end) == 2 &&
+			   a <= 0xffff && b <= 0xffff) {
+			f->subsys_vendor = (uint16_t)a;
+			f->subsys_device = (uint16_t)b;
+			have |= 4;
+		}
+	}
+	return have == 7;
+}
+
+static bool has_attr(int dirfd, const char *name)
+{
+	return faccessat(dirfd, name, F_OK, 0) == 0;
+}
+
+/* On a live sysfs, whether reads past the first 64 bytes of config work is the
+ * same for every function (the kernel checks the opener's CAP_SYS_ADMIN): one
+ * byte read at 0x40 of the first function decides it for the whole scan. */
+static size_t live_cfg_limit(struct scan *s, struct pcicfg_src *src)
+{
+	if (!s->cfg_limit && src->size > 64) {
+		uint8_t b;
+		s->cfg_limit = pcicfg_read(src, 64, &b, 1) == 0 ? PCI_CFG_SPACE_EXP_SIZE : 64;
+	}
+	return s->cfg_limit ? (size_t)s->cfg_limit : src->size;
 }
 
 /*
- * Fill @f's facts from its sysfs directory.  Config space is read first: when
- * it is valid it already holds the ids, class, bus range and link registers
- * (the sysfs attribute files are views of the same registers), which saves a
- * dozen file reads per function; the files are the fallback.
+ * Config space of one function into @ci.  Returns the bytes readable (the
+ * "config_size"; 0 when there is no readable config file) and stores the
+ * query's result in *ret_ok (0 or -errno).
+ *
+ * A snapshot's config file is plain bytes: read whole (one syscall) and
+ * parsed for everything.  A live sysfs pays a bus access (a hypervisor trap in
+ * a VM) per dword, so there only the registers sysfs does not already give are
+ * read: ids and class come from "uevent", the kernel's attribute visibility
+ * says which functions are PCIe ("current_link_speed") and which have a type-1
+ * header ("secondary_bus_number"); the config reads are then the status word,
+ * the capability pointer and headers up to the PCIe capability (port type and
+ * the link registers: two accesses, where the four link attributes would make
+ * the kernel do five), the bus numbers of bridges (the bus-number attributes
+ * read those same bytes on every read) and the extended headers up to ACS.
+ */
+static int read_config(struct scan *s, int dirfd, struct topo_func *f, bool have_ids,
+		       struct pcicfg_info *ci, int *ret_ok)
+{
+	*ret_ok = -ENOENT;
+	int fd = openat(dirfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	struct pcicfg_src src;
+	if (!s->live) {
+		/* pread fails on a FIFO or device planted in a snapshot: no config. */
+		uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
+		ssize_t n;
+		do
+			n = pread(fd, cfg, sizeof(cfg), 0);
+		while (n < 0 && errno == EINTR);
+		f->cfg_bytes_read += n > 0 ? (uint32_t)n : 0;
+		close(fd);
+		if (n == 0)
+			*ret_ok = -EINVAL; /* an empty file: said, unlike a missing one */
+		if (n <= 0)
+			return 0;
+		src = pcicfg_src_mem(cfg, (size_t)n);
+		*ret_ok = pcicfg_query(&src, PCICFG_ALL, ci);
+		return (int)n;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	size_t size = st.st_size < PCI_CFG_SPACE_EXP_SIZE ? (size_t)st.st_size
+							  : PCI_CFG_SPACE_EXP_SIZE;
+	src = pcicfg_src_fd(fd, size);
+	size_t limit = live_cfg_limit(s, &src);
+	if (src.size > limit)
+		src.size = limit;
+	unsigned what = PCICFG_ACS;
+	if (!have_ids)
+		what |= PCICFG_IDS;
+	if (has_attr(dirfd, "current_link_speed"))
+		what |= PCICFG_EXP;
+	if (has_attr(dirfd, "secondary_bus_number"))
+		what |= PCICFG_BUSES;
+	*ret_ok = pcicfg_query(&src, what, ci);
+	if (!(what & PCICFG_BUSES) && ci->header_type < 0)
+		ci->header_type = PCI_HEADER_TYPE_NORMAL; /* no bridge attributes */
+	f->cfg_bytes_read += src.bytes;
+	close(fd);
+	return (int)src.size;
+}
+
+/*
+ * Fill @f's facts from its sysfs directory.  See read_config() for which facts
+ * come from config space and which from attribute files; whatever config
+ * space could not say falls back to the files.
  */
 static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 {
@@ -410,22 +539,21 @@ static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 	f->sec_bus = f->sub_bus = -1;
 	f->pcie_type = -1;
 
-	uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
+	bool have_ids = s->live && (read_uevent_ids(dirfd, f) || read_id_files(dirfd, f));
 	struct pcicfg_info ci;
-	int fd = openat(dirfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	ssize_t n = -1;
-	if (fd >= 0) {
-		n = pread(fd, cfg, sizeof(cfg), 0);
-		close(fd);
-	}
-	f->cfg_size = n > 0 ? (int)n : 0;
-	bool cfg_ok = n >= 64 && pcicfg_parse(cfg, (size_t)n, &ci) == 0;
+	int ok;
+	int n = read_config(s, dirfd, f, have_ids, &ci, &ok);
+	f->cfg_size = n;
+	t->cfg_bytes_read += f->cfg_bytes_read;
+	bool cfg_ok = n >= 64 && ok == 0;
 	if (cfg_ok) {
-		f->vendor = ci.vendor;
-		f->device = ci.device;
-		f->class_code = ci.class_code;
-		f->subsys_vendor = ci.subsys_vendor;
-		f->subsys_device = ci.subsys_device;
+		if (!have_ids) {
+			f->vendor = ci.vendor;
+			f->device = ci.device;
+			f->class_code = ci.class_code;
+			f->subsys_vendor = ci.subsys_vendor;
+			f->subsys_device = ci.subsys_device;
+		}
 		f->pcie_type = ci.pcie_type;
 		if (ci.header_type == PCI_HEADER_TYPE_BRIDGE)
 			f->is_bridge = true;
@@ -446,9 +574,10 @@ static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 		f->cur_width = ci.cur_width;
 		f->max_width = ci.max_width;
 	} else {
-		if (n >= 0)
-			warn(t, "%s: config space unreadable (%zd bytes)", f->bdf, n);
-		read_id_files(dirfd, f);
+		if (ok != -ENOENT || n > 0)
+			warn(t, "%s: config space unreadable (%d bytes)", f->bdf, n);
+		if (!have_ids)
+			read_id_files(dirfd, f);
 	}
 	/* Link files only when config space could not say (a conventional PCI
 	 * function with readable config has no link). */
@@ -560,7 +689,7 @@ static int func_add(struct scan *s, uint32_t domain, uint8_t bus, uint8_t dev, u
 /* Walk one directory of the device tree: subdirectories named as BDFs are
  * functions below @parent_key, ones named pci<dom>:<bus> are new root buses
  * (VMD and similar).  Symlinks are never followed. */
-static int walk_tree(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth);
+static int walk_tree_take(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth);
 
 /* One entry of a tree directory: a function (recursed into when it can have
  * children) or a nested root bus. */
@@ -580,7 +709,9 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 	int r = 0;
 	if (is_hb) {
 		int h = hb_get(s, dom, bus);
-		r = h < 0 ? h : walk_tree(s, cfd, NO_KEY, h, depth + 1);
+		if (h >= 0)
+			return walk_tree_take(s, cfd, NO_KEY, h, depth + 1);
+		r = h;
 	} else if (find_unsorted(s, bdf_key(dom, bus, dev, fn)) >= 0) {
 		warn(s->t, "%s: appears twice in the device tree", name);
 	} else {
@@ -594,7 +725,8 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 			/* Only bridges, and storage controllers that host their own
 			 * root bus (Intel VMD), have PCI functions below them. */
 			if (f->is_bridge || f->class_code == UINT32_MAX || (f->class_code >> 16) == 0x01)
-				r = walk_tree(s, cfd, bdf_key(dom, bus, dev, fn), hb, depth + 1);
+				return walk_tree_take(s, cfd, bdf_key(dom, bus, dev, fn), hb,
+						      depth + 1);
 		}
 	}
 	close(cfd);
@@ -603,35 +735,33 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 
 /* Walk one directory of the device tree: subdirectories named as BDFs are
  * functions below @parent_key, ones named pci<dom>:<bus> are new root buses
- * (VMD and similar).  Symlinks are never followed.  getdents64 on the fd the
- * caller opened (no dup/fdopendir: this runs once per bridge). */
-static int walk_tree(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth)
+ * (VMD and similar).  Symlinks are never followed.  Takes @dirfd (closed). */
+static int walk_tree_take(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth)
 {
 	if (depth > TOPO_MAX_DEPTH) {
 		warn(s->t, "device tree deeper than %d levels; cut", TOPO_MAX_DEPTH);
+		close(dirfd);
 		return 0;
 	}
-	union {
-		char buf[4096];
-		struct dirent64 align;
-	} u;
-	int r = 0;
-	for (;;) {
-		long n = syscall(SYS_getdents64, dirfd, u.buf, sizeof(u.buf));
-		if (n < 0)
-			return errno == EINTR ? r : -errno;
-		if (n == 0)
-			return r;
-		for (long off = 0; off < n && r >= 0;) {
-			struct dirent64 *de = (struct dirent64 *)(u.buf + off);
-			off += de->d_reclen;
-			if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
-				continue;
-			r = walk_entry(s, dirfd, de->d_name, parent_key, hb, depth);
-		}
-		if (r < 0)
-			return r;
+	DIR *d = fdopendir(dirfd);
+	if (!d) {
+		int err = -errno;
+		close(dirfd);
+		return err;
 	}
+	int r = 0;
+	struct dirent *de;
+	errno = 0;
+	while (r >= 0 && (de = readdir(d))) {
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN)
+			continue;
+		r = walk_entry(s, dirfd, de->d_name, parent_key, hb, depth);
+		errno = 0;
+	}
+	if (r >= 0 && errno && errno != EINTR)
+		r = -errno;
+	closedir(d);
+	return r;
 }
 
 int topo_opendir(int dirfd, const char *rel, DIR **ret_dir)
@@ -667,8 +797,12 @@ static int scan_tree(struct scan *s)
 		if (hfd < 0)
 			continue;
 		int h = hb_get(s, dom, bus);
-		r = h < 0 ? h : walk_tree(s, hfd, NO_KEY, h, 0);
-		close(hfd);
+		if (h < 0) {
+			close(hfd);
+			r = h;
+		} else {
+			r = walk_tree_take(s, hfd, NO_KEY, h, 0);
+		}
 	}
 	closedir(d);
 	return r;
@@ -955,6 +1089,18 @@ static int resolve(struct scan *s)
 	return 0;
 }
 
+/* sys/ below @rootfd is a sysfs mount (not a snapshot's copy). */
+static bool is_live_sysfs(int rootfd)
+{
+	struct statfs sfs;
+	int fd = openat(rootfd, "sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool live = fstatfs(fd, &sfs) == 0 && sfs.f_type == SYSFS_MAGIC;
+	close(fd);
+	return live;
+}
+
 static bool is_real_root(int rootfd)
 {
 	struct stat a, b;
@@ -998,6 +1144,9 @@ int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
 	if (!t)
 		return -ENOMEM;
 	struct scan s = {.rootfd = rootfd, .t = t};
+	s.live = opts->read_mode == TOPO_READ_LIVE ||
+		 (opts->read_mode == TOPO_READ_AUTO && is_live_sysfs(rootfd));
+	t->live = s.live;
 	int r = 0;
 	if (opts->cpu_override) {
 		r = topo_parse_cpu(opts->cpu_override, &t->cpu);

@@ -62,6 +62,7 @@ struct topo_func {
 	bool in_bus_list;		     /* present in bus/pci/devices */
 	bool in_tree;			     /* present under devices/pci* */
 	int cfg_size;			     /* bytes of config readable (0 none) */
+	uint32_t cfg_bytes_read;	     /* bytes read from its config file */
 	int pcie_type;			     /* PCI_EXP_TYPE_*, -1 unknown/not PCIe */
 	enum topo_kind kind;
 	enum topo_acs acs;
@@ -100,11 +101,22 @@ struct topo {
 	struct topo_cpu cpu;
 	char **warnings;	/* quirks met while scanning, for humans */
 	int nwarnings;
+	bool live;		/* read from a live sysfs (else a snapshot) */
+	uint64_t cfg_bytes_read; /* config bytes read, all functions together */
+};
+
+/* How config space is read (see topo.c read_config()). */
+enum topo_read_mode {
+	TOPO_READ_AUTO = 0, /* LIVE when sys/ is a sysfs mount, else SNAPSHOT */
+	TOPO_READ_LIVE,	    /* small reads of the registers sysfs lacks; trust the kernel's
+			       attribute visibility (PCIe: link attributes; bridges: bus numbers) */
+	TOPO_READ_SNAPSHOT, /* config files are plain bytes: read whole */
 };
 
 struct topo_opts {
 	const char *cpu_override; /* "amd:0x17", "intel:6", NULL = from cpuinfo */
 	bool no_gpu;		  /* skip libdrm enumeration */
+	enum topo_read_mode read_mode;
 };
 
 /*

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/pci_regs.h>
@@ -504,6 +505,98 @@ static void test_missing_parent_bus_range_fallback(void **state)
 	fx_fini(&fx);
 }
 
+/* ---- read modes (perf): the targeted live reader against the whole-file one ---- */
+
+static struct topo *scan_dir_mode(const char *root, enum topo_read_mode mode)
+{
+	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	struct topo *t = NULL;
+	struct topo_opts o = {.no_gpu = true, .read_mode = mode};
+	assert_int_equal(topo_scan(fd, &o, &t), 0);
+	close(fd);
+	return t;
+}
+
+/*
+ * Every committed fixture tree read both ways: as a snapshot (config files read
+ * whole) and as a live sysfs (small reads of what the attribute files lack,
+ * trusting the kernel's attribute visibility).  The quirks-* trees break that
+ * visibility on purpose, so there LIVE only has to survive.  Every fact a
+ * verdict or a report uses must agree, and LIVE must stay within 64 config
+ * bytes per function on average.
+ */
+static void test_read_modes_agree(void **state)
+{
+	(void)state;
+	const char *dir = getenv("P2P_SYSFS_FIXTURES");
+	if (!dir)
+		dir = "tests/fixtures/sysfs";
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int compared = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char root[512];
+		snprintf(root, sizeof(root), "%s/%s", dir, de->d_name);
+		struct topo *live = scan_dir_mode(root, TOPO_READ_LIVE);
+		struct topo *snap = scan_dir_mode(root, TOPO_READ_SNAPSHOT);
+		assert_true(live->live);
+		assert_false(snap->live);
+		if (!strncmp(de->d_name, "quirks-", 7)) {
+			topo_free(live);
+			topo_free(snap);
+			continue;
+		}
+		assert_int_equal(live->nfuncs, snap->nfuncs);
+		uint64_t whole = 0;
+		for (int i = 0; i < live->nfuncs; i++) {
+			const struct topo_func *a = &live->funcs[i], *b = &snap->funcs[i];
+			assert_string_equal(a->bdf, b->bdf);
+			/* gen-fabric writes no link attributes for root-complex integrated
+			 * endpoints, where a live kernel shows them for every PCIe
+			 * function: LIVE then takes the function as conventional PCI. */
+			bool rciep = b->pcie_type == PCI_EXP_TYPE_RC_END;
+			assert_int_equal(a->parent, b->parent);
+			assert_int_equal(a->kind, b->kind);
+			if (!rciep)
+				assert_int_equal(a->pcie_type, b->pcie_type);
+			assert_int_equal(a->is_bridge, b->is_bridge);
+			assert_int_equal(a->sec_bus, b->sec_bus);
+			assert_int_equal(a->sub_bus, b->sub_bus);
+			assert_int_equal(a->acs, b->acs);
+			assert_int_equal(a->acs_cap, b->acs_cap);
+			assert_int_equal(a->acs_ctrl, b->acs_ctrl);
+			assert_int_equal(a->acs_redir, b->acs_redir);
+			assert_int_equal(a->vendor, b->vendor);
+			assert_int_equal(a->device, b->device);
+			assert_int_equal(a->class_code, b->class_code);
+			if (!a->is_bridge) /* bridges: sysfs has the SSID capability's ids */
+				assert_int_equal(a->subsys_vendor, b->subsys_vendor);
+			assert_int_equal(a->cfg_size, b->cfg_size);
+			assert_int_equal(a->cur_width, b->cur_width);
+			assert_int_equal(a->max_width, b->max_width);
+			assert_true(a->cur_speed_gts == b->cur_speed_gts);
+			assert_true(a->max_speed_gts == b->max_speed_gts);
+			assert_int_equal(a->numa_node, b->numa_node);
+			assert_string_equal(a->driver, b->driver);
+			assert_int_equal(b->cfg_bytes_read, (uint32_t)b->cfg_size);
+			whole += b->cfg_bytes_read;
+		}
+		assert_int_equal(snap->cfg_bytes_read, whole);
+		if (live->cfg_bytes_read > 64u * (uint64_t)live->nfuncs)
+			fail_msg("%s: %llu config bytes for %d functions", de->d_name,
+				 (unsigned long long)live->cfg_bytes_read, live->nfuncs);
+		compared++;
+		topo_free(live);
+		topo_free(snap);
+	}
+	closedir(d);
+	assert_true(compared >= 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -516,6 +609,7 @@ int main(void)
 		cmocka_unit_test(test_snapshot_roundtrip),
 		cmocka_unit_test(test_short_config_cascade),
 		cmocka_unit_test(test_missing_parent_bus_range_fallback),
+		cmocka_unit_test(test_read_modes_agree),
 	};
 	return cmocka_run_group_tests_name("topo", tests, NULL, NULL);
 }
