@@ -2,12 +2,14 @@
 /*
  * bench-topo.c - time topology discovery and the verdict matrix on a sysfs tree.
  *
- *   bench-topo [--runs N] [--sample N] [--cpu VENDOR:FAMILY] ROOT
+ *   bench-topo [--runs N] [--sample N] [--cpu VENDOR:FAMILY] [--mode auto|live|snapshot] ROOT
  *
- * ROOT is a filesystem root as topo_scan() takes it (a gen-fabric.py tree).  Prints one
- * line of key=value pairs (for bench/topo/run.sh) and exits 0, or prints an error and
- * exits 1:
+ * ROOT is a filesystem root as topo_scan() takes it (a gen-fabric.py tree, or / for this
+ * machine's own sysfs).  Prints one line of key=value pairs (for bench/topo/run.sh) and
+ * exits 0, or prints an error and exits 1:
  *   functions  host_bridges  scan_ms (best of N topo_scan + topo_free)
+ *   live       1 when config space was read as a live sysfs (small reads), 0 snapshot
+ *   cfg_bytes  config bytes one scan read (topo->cfg_bytes_read), cfg_bytes_per_func
  *   ctx_ms     (verdict_ctx_new, best of N)
  *   pairs      fast_ms  (verdict_fast over all ordered pairs, ctx included, best of N)
  *   quick_ms   (verdict_quick over all ordered pairs: map/distance/class after overrides)
@@ -31,6 +33,7 @@ struct bench_opts {
 	long sample;
 	const char *cpu;
 	const char *root;
+	enum topo_read_mode mode;
 };
 
 static double now_ms(void)
@@ -47,6 +50,7 @@ static int parse_argv(int argc, char **argv, struct bench_opts *o)
 	o->sample = 20000;
 	o->cpu = "amd:0x17";
 	o->root = NULL;
+	o->mode = TOPO_READ_AUTO;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		char *end;
@@ -69,10 +73,24 @@ static int parse_argv(int argc, char **argv, struct bench_opts *o)
 			}
 		} else if (strcmp(a, "--cpu") == 0 && i + 1 < argc) {
 			o->cpu = argv[++i];
+		} else if (strcmp(a, "--mode") == 0 && i + 1 < argc) {
+			const char *m = argv[++i];
+
+			if (strcmp(m, "auto") == 0) {
+				o->mode = TOPO_READ_AUTO;
+			} else if (strcmp(m, "live") == 0) {
+				o->mode = TOPO_READ_LIVE;
+			} else if (strcmp(m, "snapshot") == 0) {
+				o->mode = TOPO_READ_SNAPSHOT;
+			} else {
+				fprintf(stderr, "bench-topo: bad --mode '%s'\n", m);
+				return -EINVAL;
+			}
 		} else if (a[0] != '-' && !o->root) {
 			o->root = a;
 		} else {
-			fputs("usage: bench-topo [--runs N] [--sample N] [--cpu VENDOR:FAM] ROOT\n",
+			fputs("usage: bench-topo [--runs N] [--sample N] [--cpu VENDOR:FAM] "
+			      "[--mode auto|live|snapshot] ROOT\n",
 			      stderr);
 			return -EINVAL;
 		}
@@ -138,6 +156,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	topts.cpu_override = o.cpu;
+	topts.read_mode = o.mode;
+	topts.no_gpu = true;
 
 	for (int i = 0; i < o.runs; i++) {
 		struct topo *tt = NULL;
@@ -221,10 +241,12 @@ int main(int argc, char **argv)
 		free(v);
 	}
 
-	printf("functions=%d host_bridges=%d scan_ms=%.3f ctx_ms=%.3f pairs=%lld fast_ms=%.3f "
+	printf("functions=%d host_bridges=%d scan_ms=%.3f live=%d cfg_bytes=%llu "
+	       "cfg_bytes_per_func=%.1f ctx_ms=%.3f pairs=%lld fast_ms=%.3f "
 	       "quick_ms=%.3f pair_us=%.3f sample=%ld bus_addr=%lld thru=%lld not_supported=%lld "
 	       "warnings=%d checksum=%lld\n",
-	       n, t->nhbs, best_scan, best_ctx, (long long)n * n, best_fast, best_quick, pair_us,
+	       n, t->nhbs, best_scan, t->live ? 1 : 0, (unsigned long long)t->cfg_bytes_read,
+	       n ? (double)t->cfg_bytes_read / n : 0.0, best_ctx, (long long)n * n, best_fast, best_quick, pair_us,
 	       npairs_sample, cf.map[VERDICT_BUS_ADDR], cf.map[VERDICT_THRU_HOST_BRIDGE],
 	       cf.map[VERDICT_NOT_SUPPORTED], t->nwarnings, sink + cf.dist_sum + cq.dist_sum);
 	verdict_ctx_free(ctx);
