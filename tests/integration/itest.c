@@ -1443,6 +1443,640 @@ static int t_backpressure_exact(void)
 	return still_serving();
 }
 
+/* ---- libp2pclient against a scripted fake daemon: what the library does
+ * with replies p2pd itself never sends (stale ids, events in between, chunks,
+ * connection-level errors, wrong opcodes, extra fds, silence) ---- */
+
+static char fake_path[320];
+
+/* One datagram from the fake daemon, with @nfds copies of @sendfd attached. */
+static int fake_send(int fd, uint8_t op, uint64_t id, uint16_t flags, const char *json,
+		     int sendfd, int nfds)
+{
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION,
+				.opcode = op,
+				.flags = (uint16_t)(flags | P2P_FLAG_REPLY),
+				.len = (uint32_t)strlen(json),
+				.id = id};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)json, strlen(json)}};
+	char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+	if (sendfd >= 0 && nfds > 0) {
+		int fds[4] = {sendfd, sendfd, sendfd, sendfd};
+		struct cmsghdr *c;
+
+		memset(cbuf, 0, sizeof(cbuf));
+		msg.msg_control = cbuf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+	}
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* Read one request; returns its header (id 0 on failure). */
+static struct p2p_msg_hdr fake_read(int fd)
+{
+	char b[P2P_PROTO_MAX_DATAGRAM];
+	struct p2p_msg_hdr h = {0};
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	if (poll(&p, 1, 5000) == 1 && recv(fd, b, sizeof(b), 0) >= (ssize_t)sizeof(h))
+		memcpy(&h, b, sizeof(h));
+	return h;
+}
+
+static int fake_script_id; /* which behaviour the child plays */
+static int fake_pipe[2] = {-1, -1};
+
+static void fake_play(int fd)
+{
+	struct p2p_msg_hdr h = fake_read(fd);
+	char ev[160];
+
+	switch (fake_script_id) {
+	case 0: /* stale reply, an event, then the reply in three chunks */
+		fake_send(fd, h.opcode, h.id + 1000, 0, "{\"ok\":true,\"stale\":1}", -1, 0);
+		fake_send(fd, P2P_OP_EVENT, 0, 0,
+			  "{\"event\":\"revoked\",\"id\":5,\"reason\":\"by the admin\"}", -1, 0);
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_MORE, "{\"ok\":true,", -1, 0);
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_MORE, "\"version\":1,\"server\":\"fake\",",
+			  -1, 0);
+		fake_send(fd, h.opcode, h.id, 0,
+			  "\"uid\":11,\"gid\":12,\"pid\":13,\"admin\":false,\"max_message_size\":4096}",
+			  -1, 0);
+		break;
+	case 1: /* connection-level error, then close */
+		fake_send(fd, P2P_OP_HELLO, 0, 0,
+			  "{\"ok\":false,\"errno\":87,\"code\":\"EUSERS\",\"message\":\"too many "
+			  "connections for uid 1000\"}",
+			  -1, 0);
+		break;
+	case 2: /* a reply of another opcode */
+		fake_send(fd, P2P_OP_STATS, h.id, 0, "{\"ok\":true}", -1, 0);
+		break;
+	case 3: /* an error named only by its code */
+		fake_send(fd, h.opcode, h.id, 0,
+			  "{\"ok\":false,\"code\":\"EDQUOT\",\"message\":\"over the quota\"}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":false,\"code\":\"EWHAT\"}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0, "{\"okay\":true}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true,\"buffers\":7}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0, "[1,2]", -1, 0);
+		break;
+	case 4: /* no reply at all: close */
+		break;
+	case 5: /* silence until the client gives up */
+		usleep(1500000);
+		break;
+	case 6: /* a reply with two fds */
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD, "{\"ok\":true}", fake_pipe[0], 2);
+		break;
+	case 7: /* a flood of events before the reply */
+		for (int i = 1; i <= 100; i++) {
+			snprintf(ev, sizeof(ev), "{\"event\":\"revoked\",\"id\":%d,\"reason\":\"r\"}",
+				 i);
+			fake_send(fd, P2P_OP_EVENT, 0, 0, ev, -1, 0);
+		}
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true,\"buffers\":[]}", -1, 0);
+		break;
+	case 8: /* a daemon of another protocol version */
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true,\"version\":2}", -1, 0);
+		break;
+	}
+	usleep(100000);
+}
+
+/* Fork the fake daemon: it accepts one connection and plays @script. */
+static pid_t fake_start(int script, int *ret_listen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	pid_t pid;
+
+	snprintf(fake_path, sizeof(fake_path), "%s/fake.sock", tmpdir);
+	unlink(fake_path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", fake_path);
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(l, 4) < 0) {
+		if (l >= 0)
+			close(l);
+		return -1;
+	}
+	fake_script_id = script;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int fd = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd >= 0)
+			fake_play(fd);
+		_exit(0);
+	}
+	*ret_listen = l;
+	return pid;
+}
+
+static void fake_stop(pid_t pid, int l)
+{
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (l >= 0)
+		close(l);
+	unlink(fake_path);
+}
+
+static int log_warnings;
+static void count_log(enum p2p_log_level level, const char *msg, void *userdata)
+{
+	(void)msg;
+	(void)userdata;
+	if (level == P2P_LOG_WARNING)
+		log_warnings++;
+}
+
+static int fake_case(int script)
+{
+	struct p2p_conn *c = NULL;
+	struct p2p_hello_info hi;
+	struct p2p_event ev;
+	struct p2p_buffer_info *list = NULL;
+	size_t n = 0;
+	char *text = NULL;
+	int l = -1, r, ok = -1;
+	int64_t t0;
+	pid_t pid = fake_start(script, &l);
+
+	if (pid < 0) {
+		fail_why("fake daemon: %m");
+		return -1;
+	}
+	if (p2p_connect(fake_path, &c) < 0) {
+		fail_why("connect to the fake daemon");
+		goto out;
+	}
+	p2p_conn_set_timeout(c, 5000);
+	switch (script) {
+	case 0:
+		r = p2p_hello(c, &hi);
+		if (r != 0 || hi.uid != 11 || hi.gid != 12 || hi.pid != 13 ||
+		    strcmp(hi.server, "fake") != 0 || hi.max_message_size != 4096) {
+			fail_why("chunked hello after a stale reply and an event: r=%d uid=%u "
+				 "server=%s",
+				 r, hi.uid, r == 0 ? hi.server : "-");
+			goto out;
+		}
+		r = p2p_next_event(c, &ev);
+		if (r != 1 || strcmp(ev.event, "revoked") != 0 || ev.id != 5 ||
+		    strcmp(ev.reason, "by the admin") != 0) {
+			fail_why("the event that came before the reply: r=%d", r);
+			goto out;
+		}
+		if (p2p_next_event(c, &ev) != 0) {
+			fail_why("a second event out of nowhere");
+			goto out;
+		}
+		break;
+	case 1:
+		r = p2p_hello(c, &hi);
+		if (r != -EUSERS || strcmp(p2p_last_message(c), "too many connections for uid 1000")) {
+			fail_why("connection-level error: r=%d message '%s'", r, p2p_last_message(c));
+			goto out;
+		}
+		break;
+	case 2:
+		r = p2p_hello(c, &hi);
+		if (r != -EPROTO) {
+			fail_why("reply of another opcode: r=%d, want -EPROTO", r);
+			goto out;
+		}
+		break;
+	case 3:
+		r = p2p_release(c, 1);
+		if (r != -EDQUOT || strcmp(p2p_last_message(c), "over the quota")) {
+			fail_why("error by code only: r=%d '%s'", r, p2p_last_message(c));
+			goto out;
+		}
+		r = p2p_release(c, 1);
+		if (r != -EPROTO) {
+			fail_why("error with an unknown code: r=%d, want -EPROTO", r);
+			goto out;
+		}
+		r = p2p_release(c, 1);
+		if (r != -EPROTO || !strstr(p2p_last_message(c), "ok")) {
+			fail_why("reply without ok: r=%d '%s'", r, p2p_last_message(c));
+			goto out;
+		}
+		r = p2p_list(c, &list, &n);
+		if (r != -EPROTO) {
+			fail_why("list whose buffers is not an array: r=%d", r);
+			free(list);
+			goto out;
+		}
+		r = p2p_list_json(c, &text);
+		if (r != -EPROTO) {
+			fail_why("a reply that is not an object: r=%d", r);
+			free(text);
+			goto out;
+		}
+		break;
+	case 4:
+		r = p2p_hello(c, &hi);
+		if (r != -ECONNRESET || !p2p_last_message(c)[0]) {
+			fail_why("daemon closed without a reply: r=%d '%s'", r, p2p_last_message(c));
+			goto out;
+		}
+		break;
+	case 5:
+		p2p_conn_set_timeout(c, 200);
+		t0 = now_ms();
+		r = p2p_hello(c, &hi);
+		t0 = now_ms() - t0;
+		if (r != -ETIMEDOUT || t0 < 150 || t0 > 1400) {
+			fail_why("silent daemon: r=%d after %lld ms, want -ETIMEDOUT after ~200 ms", r,
+				 (long long)t0);
+			goto out;
+		}
+		break;
+	case 6:
+		r = p2p_hello(c, &hi);
+		if (r >= 0) {
+			fail_why("a reply with two fds accepted");
+			goto out;
+		}
+		break;
+	case 7:
+		log_warnings = 0;
+		p2p_set_log_handler(count_log, NULL);
+		r = p2p_list(c, &list, &n);
+		p2p_set_log_handler(NULL, NULL);
+		free(list);
+		if (r != 0 || n != 0) {
+			fail_why("list after 100 events: r=%d n=%zu", r, n);
+			goto out;
+		}
+		uint64_t prev = 0;
+		int got = 0;
+		while (p2p_next_event(c, &ev) == 1) {
+			if (prev && ev.id != prev + 1) {
+				fail_why("events out of order: %llu after %llu",
+					 (unsigned long long)ev.id, (unsigned long long)prev);
+				goto out;
+			}
+			prev = ev.id;
+			got++;
+		}
+		if (got < 1 || prev != 100 || (got < 100 && log_warnings == 0)) {
+			fail_why("event flood: %d kept, last id %llu, %d warnings logged", got,
+				 (unsigned long long)prev, log_warnings);
+			goto out;
+		}
+		break;
+	case 8:
+		r = p2p_hello(c, &hi);
+		if (r != -EPROTONOSUPPORT) {
+			fail_why("hello from a version-2 daemon: r=%d", r);
+			goto out;
+		}
+		break;
+	}
+	ok = 0;
+out:
+	p2p_disconnect(c);
+	fake_stop(pid, l);
+	return ok;
+}
+
+static int t_client_library_fake_daemon(void)
+{
+	for (int s = 0; s <= 8; s++) {
+		if (s == 6) {
+			CHECK(pipe2(fake_pipe, O_CLOEXEC) == 0, "pipe");
+		}
+		int r = fake_case(s);
+		if (s == 6) {
+			close(fake_pipe[0]);
+			/* the child is gone and the library closed what it got: no
+			 * reader is left on the pipe */
+			signal(SIGPIPE, SIG_IGN);
+			ssize_t w = write(fake_pipe[1], "x", 1);
+			int e = errno;
+			close(fake_pipe[1]);
+			CHECK(r < 0 || (w < 0 && e == EPIPE), "the library kept an fd of a refused reply");
+		}
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int t_client_library_args(void)
+{
+	struct p2p_conn *c = NULL;
+	char longp[200];
+
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	CHECK(p2p_connect(sock_path, NULL) == -EINVAL, "connect without ret_conn");
+	CHECK(p2p_connect(longp, &c) == -ENAMETOOLONG, "a socket path beyond sun_path");
+	snprintf(longp, sizeof(longp), "%s/nothing-here.sock", tmpdir);
+	CHECK(p2p_connect(longp, &c) == -ENOENT, "a missing socket");
+	c = conn_open();
+	CHECK(c, "connect");
+	CHECK(p2p_conn_set_timeout(c, -1) == -EINVAL, "negative timeout");
+	CHECK(p2p_conn_set_timeout(NULL, 10) == -EINVAL, "NULL conn");
+	CHECK(p2p_conn_fd(c) >= 0 && p2p_conn_fd(NULL) == -EINVAL, "conn fd");
+	char *out = NULL;
+	CHECK(p2p_request_json(c, 0, "{}", &out) == -EINVAL, "opcode 0");
+	CHECK(p2p_request_json(c, 256, "{}", &out) == -EINVAL, "opcode 256");
+	CHECK(p2p_request_json(c, P2P_OP_LIST, "{not json", &out) == -EINVAL, "bad JSON");
+	CHECK(p2p_request_json(c, P2P_OP_LIST, NULL, &out) == 0 && out && strstr(out, "buffers"),
+	      "raw list request: %s", out ? out : "(null)");
+	free(out);
+	CHECK(p2p_list(c, NULL, NULL) == -EINVAL, "list without outputs");
+	CHECK(p2p_next_event(c, NULL) == -EINVAL, "next_event without output");
+	CHECK(strcmp(p2p_last_message(NULL), "") == 0, "last_message(NULL)");
+	CHECK(strstr(p2p_strerror(-EDQUOT), "quota") && strstr(p2p_strerror(ETIMEDOUT), "time") &&
+		  strstr(p2p_strerror(-EUSERS), "limit") && strcmp(p2p_strerror(0), "success") == 0 &&
+		  strlen(p2p_strerror(-ENOTTY)) > 0,
+	      "p2p_strerror");
+	p2p_disconnect(c);
+	p2p_disconnect(NULL);
+	return 0;
+}
+
+/* Run p2pd with @argv (NULL-terminated, argv[0] ignored), stdout and stderr
+ * together into @out; killed after 10 s.  Returns the exit status, 128+sig. */
+static int run_p2pd_args(char *out, size_t outlen, const char *const *args)
+{
+	const char *argv[16];
+	int pfd[2], st, n = 0;
+	size_t off = 0;
+	pid_t pid;
+	int64_t deadline = now_ms() + 10000;
+
+	argv[n++] = p2pd_bin;
+	for (int i = 0; args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		dup2(pfd[1], 2);
+		unsetenv("NOTIFY_SOCKET");
+		execv(p2pd_bin, (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
+	for (;;) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		int left = (int)(deadline - now_ms());
+
+		if (left <= 0) {
+			kill(pid, SIGKILL);
+			break;
+		}
+		if (poll(&p, 1, left) <= 0)
+			continue;
+		ssize_t r = read(pfd[0], out + off, outlen - 1 - off);
+		if (r <= 0)
+			break;
+		off += (size_t)r;
+		if (off == outlen - 1)
+			break;
+	}
+	out[off] = '\0';
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* p2pd's command line: help, bad options, --check-config, a socket it cannot bind. */
+static int t_p2pd_cli(void)
+{
+	char out[8192], bad_cfg[400], sockp[400];
+	int rc;
+
+	rc = run_p2pd_args(out, sizeof(out), (const char *[]){"--help", NULL});
+	CHECK(rc == 0 && strstr(out, "Usage: p2pd") && strstr(out, "--check-config"),
+	      "--help: exit %d: %.200s", rc, out);
+	rc = run_p2pd_args(out, sizeof(out), (const char *[]){"--no-such-option", NULL});
+	CHECK(rc == 2 && strstr(out, "Usage: p2pd"), "unknown option: exit %d: %.200s", rc, out);
+	rc = run_p2pd_args(out, sizeof(out), (const char *[]){"--log", "syslog", NULL});
+	CHECK(rc == 2 && strstr(out, "--log: journal, stderr or auto"), "--log syslog: exit %d: %s",
+	      rc, out);
+	rc = run_p2pd_args(out, sizeof(out), (const char *[]){"--foreground", "extra", NULL});
+	CHECK(rc == 2 && strstr(out, "unexpected argument 'extra'"), "extra argument: exit %d: %s",
+	      rc, out);
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){"--check-config", "--config", cfg_path, NULL});
+	CHECK(rc == 0 && strstr(out, ": OK (") && strstr(out, "2 providers"),
+	      "--check-config of the test config: exit %d: %s", rc, out);
+	snprintf(bad_cfg, sizeof(bad_cfg), "%s/bad.json", tmpdir);
+	CHECK(write_file(bad_cfg, "{ \"version\": 1, \"limits\": { \"max_buffers\": -3 } }") == 0,
+	      "write");
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){"--check-config", "-c", bad_cfg, NULL});
+	CHECK(rc == 1 && strstr(out, "max_buffers"),
+	      "--check-config of a bad config: exit %d: %s", rc, out);
+	unlink(bad_cfg);
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){"--check-config", "-c", bad_cfg, NULL});
+	CHECK(rc == 1 && out[0], "--check-config of a missing explicit config: exit %d: %s", rc,
+	      out);
+	/* a socket directory that cannot exist: setup fails, exit 1, said why */
+	snprintf(sockp, sizeof(sockp), "%s/no/such/dir/p2pd.sock", tmpdir);
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){"--foreground", "--log", "stderr", "--no-gpu",
+					    "--no-hotplug", "--fsroot", fixture, "-c", cfg_path,
+					    "-s", sockp, NULL});
+	CHECK(rc == 1 && strstr(out, "exiting"), "unbindable socket: exit %d: %.300s", rc, out);
+	return 0;
+}
+
+/* The daemon's own socket path: a live p2pd is never displaced, a file that is
+ * not a socket is never deleted, a stale socket is replaced; bad --fsroot and
+ * --backends fail setup with a message. */
+static int t_socket_path_rules(void)
+{
+	char out[8192], path[400];
+	struct stat st;
+	int rc, fd;
+	pid_t pid;
+	const char *base[] = {"--foreground", "--log", "stderr", "--no-gpu", "--no-hotplug", NULL};
+
+	/* the running p2pd's socket */
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){base[0], base[1], base[2], base[3], base[4], "--fsroot",
+					    fixture, "-c", cfg_path, "-s", sock_path, NULL});
+	CHECK(rc == 1 && strstr(out, "another p2pd is listening"),
+	      "second p2pd on a live socket: exit %d: %.300s", rc, out);
+	CHECK(still_serving() == 0, "the first p2pd after a second one tried its socket: %s", why);
+
+	/* a listener (not p2pd) whose backlog is full: the probe must not hang */
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), pend[8], np = 0;
+		int64_t t0;
+
+		snprintf(path, sizeof(path), "%s/busy.sock", tmpdir);
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		CHECK(l >= 0 && bind(l, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(l, 0) == 0,
+		      "busy listener: %m");
+		while (np < 8) {
+			int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+			if (c < 0)
+				break;
+			if (connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+				close(c);
+				break;
+			}
+			pend[np++] = c;
+		}
+		t0 = now_ms();
+		rc = run_p2pd_args(out, sizeof(out),
+				   (const char *[]){base[0], base[1], base[2], base[3], base[4],
+						    "--fsroot", fixture, "-c", cfg_path, "-s", path,
+						    NULL});
+		t0 = now_ms() - t0;
+		for (int i = 0; i < np; i++)
+			close(pend[i]);
+		close(l);
+		unlink(path);
+		CHECK(rc == 1 && t0 < 5000,
+		      "p2pd vs a busy listener at its path: exit %d after %lld ms: %.200s", rc,
+		      (long long)t0, out);
+	}
+
+	/* a regular file where the socket would go */
+	snprintf(path, sizeof(path), "%s/not-a-socket", tmpdir);
+	CHECK(write_file(path, "precious\n") == 0, "write");
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){base[0], base[1], base[2], base[3], base[4], "--fsroot",
+					    fixture, "-c", cfg_path, "-s", path, NULL});
+	CHECK(stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 9,
+	      "p2pd deleted or replaced a regular file at its socket path (exit %d: %.200s)", rc,
+	      out);
+	CHECK(rc == 1 && strstr(out, "not a socket"),
+	      "a regular file at the socket path: exit %d: %.300s", rc, out);
+	unlink(path);
+
+	/* a stale socket (nobody listening): replaced, and served */
+	snprintf(path, sizeof(path), "%s/stale.sock", tmpdir);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	{
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+		CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind: %m");
+	}
+	close(fd);
+	pid = start_p2pd(fixture, cfg_path, path, NULL, 0);
+	CHECK(pid > 0, "p2pd over a stale socket did not start: %s", why);
+	{
+		struct p2p_conn *c = NULL;
+		struct p2p_hello_info hi;
+		int r = p2p_connect(path, &c);
+
+		if (r == 0)
+			r = p2p_hello(c, &hi);
+		p2p_disconnect(c);
+		rc = stop_p2pd(pid);
+		CHECK(r == 0, "hello over the replaced stale socket: %d", r);
+		CHECK(rc == 0, "p2pd exit %d", rc);
+	}
+	drain_notify();
+
+	/* setup failures say why */
+	snprintf(path, sizeof(path), "%s/x.sock", tmpdir);
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){base[0], base[1], base[2], base[3], base[4], "--fsroot",
+					    "/nonexistent-fsroot", "-c", cfg_path, "-s", path, NULL});
+	CHECK(rc == 1 && strstr(out, "--fsroot"), "missing --fsroot: exit %d: %.300s", rc, out);
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){base[0], base[1], base[2], base[3], base[4], "--fsroot",
+					    fixture, "-c", cfg_path, "-s", path, "--backends",
+					    "floppy", NULL});
+	CHECK(rc == 1 && strstr(out, "unknown backend"), "--backends floppy: exit %d: %.300s", rc,
+	      out);
+	CHECK(access(path, F_OK) != 0, "a failed p2pd left its socket behind");
+	return 0;
+}
+
+/* check with "kernel": true asks the live kernel (through p2pbroker.ko) and
+ * says so when it cannot. */
+static int t_check_kernel_live(void)
+{
+	struct p2p_conn *c = conn_open();
+	char *out = NULL;
+	struct json_object *o, *chk, *k, *v;
+	int r;
+
+	CHECK(c, "connect");
+	r = p2p_request_json(c, P2P_OP_CHECK,
+			     "{\"provider\":\"0000:03:00.0\",\"client\":\"0000:04:00.0\","
+			     "\"kernel\":true}",
+			     &out);
+	p2p_disconnect(c);
+	CHECK(r == 0 && out, "check kernel: %d", r);
+	o = json_tokener_parse(out);
+	free(out);
+	CHECK(o && json_object_object_get_ex(o, "check", &chk) &&
+		  json_object_object_get_ex(chk, "kernel_live", &k),
+	      "no check.kernel_live in the reply");
+	if (have_dev("/dev/p2pbroker")) {
+		CHECK(json_object_object_get_ex(k, "map_type", &v) &&
+			  json_object_object_get_ex(k, "agrees", &v) && json_object_get_boolean(v),
+		      "live kernel verdict missing or disagreeing");
+	} else {
+		CHECK(json_object_object_get_ex(k, "error", &v) &&
+			  strstr(json_object_get_string(v), "p2pbroker.ko"),
+		      "without /dev/p2pbroker the reply does not say why: %s",
+		      json_object_to_json_string(k));
+	}
+	json_object_put(o);
+	return 0;
+}
+
+/* An admin revoking its own buffer is told by an event too. */
+static int t_revoke_own(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
+	struct p2p_buffer_info info;
+	struct p2p_event ev;
+	char *out = NULL, body[64];
+	int fd = -1, r;
+
+	CHECK(c, "connect");
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == 0, "alloc: %d", r);
+	snprintf(body, sizeof(body), "{\"id\":%llu}", (unsigned long long)info.id);
+	r = p2p_request_json(c, P2P_OP_REVOKE, body, &out);
+	CHECK(r == 0 && out && strstr(out, "\"owner_notified\":true"), "revoke own: %d %s", r,
+	      out ? out : "");
+	free(out);
+	r = p2p_next_event(c, &ev);
+	CHECK(r == 1 && strcmp(ev.event, "revoked") == 0 && ev.id == info.id,
+	      "no revoked event for the own buffer (r=%d)", r);
+	close(fd);
+	p2p_disconnect(c);
+	return 0;
+}
+
 /* reload with a good config (takes effect) and a bad one (refused, old stays) */
 static int nobody_one_buffer(void)
 {
@@ -2294,6 +2928,15 @@ int main(int argc, char **argv)
 	run_test("second uid: cannot release another uid's buffer", t_release_other_uid);
 	run_test("byte quota: a release gives the bytes back, exactly", t_release_bytes);
 	run_test("back-pressure: exactly max_pending_per_client replies queued", t_backpressure_exact);
+	run_test("libp2pclient vs a scripted daemon: stale replies, events, chunks, errors, fds, "
+		 "silence",
+		 t_client_library_fake_daemon);
+	run_test("libp2pclient: argument checks and messages", t_client_library_args);
+	run_test("p2pd command line: help, bad options, --check-config, unbindable socket", t_p2pd_cli);
+	run_test("socket path: live p2pd, busy listener, regular file, stale socket; setup errors",
+		 t_socket_path_rules);
+	run_test("check with the live kernel verdict asked for", t_check_kernel_live);
+	run_test("an admin revoking its own buffer gets the event", t_revoke_own);
 	run_test("revoke tells the owner", t_revoke);
 	run_test("reload: good config, bad config, SIGHUP", t_reload);
 	run_test("bad input: truncated datagram", t_bad_truncated);
