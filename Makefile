@@ -93,9 +93,11 @@ $(BUILD)/libp2pclient.so: $(LIB_OBJS) libp2pclient/libp2pclient.sym
 		-Wl,--version-script=libp2pclient/libp2pclient.sym $(shell pkg-config --libs json-c)
 	ln -sf libp2pclient.so $(BUILD)/libp2pclient.so.0
 
+# The build tree's p2pctl finds build/libp2pclient.so.0 beside it; packages set CTL_RPATH=.
+CTL_RPATH ?= -Wl,-rpath,'$$ORIGIN'
 $(BUILD)/p2pctl: $(CTL_OBJS) $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a $(BUILD)/libp2pclient.so
 	$(CC) -o $@ $(CTL_OBJS) $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a \
-		-L$(BUILD) -lp2pclient -Wl,-rpath,'$$ORIGIN' \
+		-L$(BUILD) -lp2pclient $(CTL_RPATH) \
 		$(LDFLAGS_ALL) $(shell pkg-config --libs json-c libdrm zlib)
 
 $(BUILD)/p2pd: $(BUILD)/obj/$(P2PD_MAIN:.c=.o) $(BUILD)/libp2pd.a $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a
@@ -127,5 +129,5 @@ clean:
 	rm -rf build build-asan build-cov
 
 include mk/fixtures.mk mk/proto.mk mk/fuzz.mk mk/daemon.mk mk/libp2pclient.mk mk/p2pctl.mk mk/install.mk \
-	mk/bench.mk mk/kmod.mk mk/vm.mk mk/coverage.mk
+	mk/bench.mk mk/kmod.mk mk/vm.mk mk/coverage.mk mk/deb.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
