@@ -49,7 +49,8 @@ mke2fs -q -t ext4 -L p2pdata -d "$work/data" "$work/data.img" 64M || fail_all "m
 qemu-img create -q -f qcow2 -b "$(realpath "$cache/rootfs.qcow2")" -F qcow2 "$work/root.qcow2" ||
 	fail_all "qemu-img create failed"
 
-# -cpu max (TCG): Debian's generic x86-64 kernel.  An ivshmem device is the
+# -cpu max (TCG): Debian's generic x86-64 kernel.  No getty on ttyS0: its
+# vhangup() would cut p2pvm-run.service off the console.  An ivshmem device is the
 # provider p2pd binds through driver_override (hardened_alloc).
 log="$work/console.log"
 t0=$(date +%s)
@@ -57,7 +58,7 @@ timeout --kill-after=10 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg -machine q35 -cpu max -smp "${P2P_SYSTEMD_VM_SMP:-2}" -m 2G \
 	-display none -nodefaults -no-reboot -serial stdio \
 	-kernel "$cache/vmlinuz" -initrd "$cache/initrd.img" \
-	-append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 systemd.show_status=0 panic=-1 net.ifnames=0" \
+	-append "root=/dev/vda rw console=ttyS0 quiet loglevel=3 systemd.show_status=0 panic=-1 net.ifnames=0 systemd.mask=serial-getty@ttyS0.service" \
 	-drive file="$work/root.qcow2",if=virtio,format=qcow2 \
 	-drive file="$work/data.img",if=virtio,format=raw,readonly=on \
 	-object memory-backend-ram,id=iv,size=8M -device ivshmem-plain,memdev=iv \
