@@ -37,6 +37,8 @@ static void main_usage(FILE *f)
 		"                       compatibility)\n"
 		"      --backends LIST  only these buffer backends (kmod,udmabuf,dma-heap,memfd)\n"
 		"      --cpu V:F        CPU vendor:family override for verdicts (amd:0x17)\n"
+		"      --kernel-release R  judge under kernel R's p2p rules (default: the\n"
+		"                       release under --fsroot, proc/sys/kernel/osrelease)\n"
 		"      --no-gpu         do not ask libdrm for GPU nodes\n"
 		"      --no-hotplug     do not rescan on PCI uevents (only with the real /sys)\n"
 		"      --log TARGET     journal, stderr or auto (default: journal under systemd)\n"
@@ -47,7 +49,8 @@ static void main_usage(FILE *f)
 
 static int main_parse_argv(int argc, char **argv, struct main_args *a)
 {
-	enum { OPT_BACKENDS = 256, OPT_CPU, OPT_NO_GPU, OPT_LOG, OPT_CHECK_CONFIG, OPT_NO_HOTPLUG };
+	enum { OPT_BACKENDS = 256, OPT_CPU, OPT_NO_GPU, OPT_LOG, OPT_CHECK_CONFIG, OPT_NO_HOTPLUG,
+	       OPT_KERNEL_RELEASE };
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
@@ -55,6 +58,7 @@ static int main_parse_argv(int argc, char **argv, struct main_args *a)
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"backends", required_argument, NULL, OPT_BACKENDS},
 	    {"cpu", required_argument, NULL, OPT_CPU},
+	    {"kernel-release", required_argument, NULL, OPT_KERNEL_RELEASE},
 	    {"no-gpu", no_argument, NULL, OPT_NO_GPU},
 	    {"no-hotplug", no_argument, NULL, OPT_NO_HOTPLUG},
 	    {"log", required_argument, NULL, OPT_LOG},
@@ -89,6 +93,13 @@ static int main_parse_argv(int argc, char **argv, struct main_args *a)
 			break;
 		case OPT_CPU:
 			a->srv.cpu_override = optarg;
+			break;
+		case OPT_KERNEL_RELEASE:
+			if (!optarg[0]) {
+				fprintf(stderr, "p2pd: --kernel-release needs a release\n");
+				return -EINVAL;
+			}
+			a->srv.kernel_release = optarg;
 			break;
 		case OPT_NO_GPU:
 			a->srv.no_gpu = true;

@@ -168,6 +168,7 @@ static int op_topology(struct p2p_server *srv, struct p2p_client *c, const struc
 			json_object_put(o);
 			return ops_reply_err(srv, c, h, ENOMEM, NULL);
 		}
+		report_kernel(t, &srv->kernel);
 		json_object_object_add(o, "topology", t);
 		json_object_object_add(o, "ok", json_object_new_boolean(1));
 		srv->topo_reply = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -873,6 +874,7 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 	json_object_object_add(
 	    s, "config",
 	    json_object_new_string(srv->cfg_path[0] ? srv->cfg_path : "(built-in defaults)"));
+	report_kernel(s, &srv->kernel);
 	json_object_object_add(o, "stats", s);
 	return ops_reply_ok(srv, c, h, o, -1);
 }

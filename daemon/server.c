@@ -160,6 +160,8 @@ static int server_load(struct p2p_server *srv, struct p2p_config **ret_cfg, stru
 	} else {
 		r = verdict_ctx_new(t, cfg->whitelist, cfg->n_whitelist, cfg->overrides,
 				    cfg->n_overrides, &v);
+		if (r == 0)
+			verdict_ctx_set_kernel(v, &srv->kernel);
 		if (r < 0) {
 			snprintf(err, errlen, "verdict context: %s", strerror(-r));
 			topo_free(t);
@@ -305,6 +307,8 @@ static void server_on_rescan(void *arg)
 	if (r == 0)
 		r = verdict_ctx_new(t, srv->cfg->whitelist, srv->cfg->n_whitelist,
 				    srv->cfg->overrides, srv->cfg->n_overrides, &v);
+	if (r == 0)
+		verdict_ctx_set_kernel(v, &srv->kernel);
 	if (r < 0 && r != -ENOENT) {
 		topo_free(t);
 		log_msg(LOG_WARNING, "PCI change: rescan failed (%s), keeping the old topology",
@@ -443,6 +447,10 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 		log_msg(LOG_ERR, "--fsroot %s: %s", o->fsroot, strerror(-r));
 		return r;
 	}
+	kernel_read(srv->rootfd, o->kernel_release, &srv->kernel);
+	log_msg(srv->kernel.p2pdma == 0 ? LOG_WARNING : LOG_INFO, "%s%s%s", srv->kernel.rules.note,
+		srv->kernel.p2pdma == 0 ? "; " : "",
+		srv->kernel.p2pdma == 0 ? "built without CONFIG_PCI_P2PDMA: every pair refused" : "");
 	r = server_load(srv, &srv->cfg, &srv->topo, &srv->vctx, err, sizeof(err));
 	if (r < 0) {
 		log_msg(LOG_ERR, "%s", err);

@@ -34,6 +34,7 @@ struct server_opts {
 	const char *fsroot;	  /* "/" or a snapshot */
 	const char *backends;	  /* --backends LIST, NULL = all */
 	const char *cpu_override; /* --cpu */
+	const char *kernel_release; /* --kernel-release: whose p2p rules, NULL = osrelease */
 	bool no_gpu;
 	bool no_hotplug; /* --no-hotplug: ignore PCI uevents */
 };
@@ -48,6 +49,7 @@ struct p2p_server {
 	struct event_base *base;
 	struct server_opts opts;
 	int rootfd;
+	struct kernel_facts kernel; /* release, rules table, P2PDMA, cmdline: read once */
 
 	/* swapped together by server_reload() */
 	struct p2p_config *cfg;

@@ -167,10 +167,24 @@ static int render_stats(FILE *out, struct json_object *s)
 		return -EINVAL;
 	json_object_object_foreach(s, key, val)
 	{
+		if (!strncmp(key, "rules", 5) || !strncmp(key, "kernel", 6))
+			continue; /* the Kernel: line says it */
 		fprintf(out, "%-22s %s\n", p2pctl_escape(key),
 			p2pctl_escape(json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN)));
 	}
 	return 0;
+}
+
+/* The kernel keys of report_kernel() from @from into @doc (status). */
+static void status_kernel(struct json_object *doc, struct json_object *from)
+{
+	static const char *const keys[] = {"rules",	     "rules_fit",     "rules_note",
+					   "kernel_release", "kernel_p2pdma", "kernel"};
+	struct json_object *v;
+
+	for (size_t i = 0; from && i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (json_object_object_get_ex(from, keys[i], &v))
+			json_object_object_add(doc, keys[i], json_object_get(v));
 }
 
 static int online_status(struct p2p_conn *c, const struct p2pctl_opts *o)
@@ -199,11 +213,22 @@ static int online_status(struct p2p_conn *c, const struct p2pctl_opts *o)
 	json_object_object_add(doc, "max_message_size", json_object_new_int64(hi.max_message_size));
 	if (st)
 		json_object_object_add(doc, "stats", st);
+	/* the kernel p2pd judges under: in the admin stats, else in the topology */
+	if (st && json_object_object_get_ex(st, "rules", NULL)) {
+		status_kernel(doc, st);
+	} else if (p2p_topology_json(c, &stats) == 0) {
+		struct json_object *topo = online_parse(stats);
+
+		free(stats);
+		status_kernel(doc, topo);
+		json_object_put(topo);
+	}
 	if (o->json) {
 		p2pctl_print_json(stdout, doc);
 	} else {
 		printf("%s, protocol %u, running; you are uid %u (%s)\n", p2pctl_escape(hi.server),
 		       hi.version, hi.uid, hi.admin ? "admin" : "not admin");
+		p2pctl_render_kernel(stdout, doc);
 		if (st)
 			render_stats(stdout, st);
 	}

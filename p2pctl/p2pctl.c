@@ -180,20 +180,20 @@ void p2pctl_render_kernel(FILE *out, struct json_object *doc)
 	if (!rules)
 		return;
 	struct json_object *k = jget_obj(doc, "kernel"), *p2p;
-	fprintf(out, "Kernel: %s\n", note ? note : rules);
+	fprintf(out, "Kernel: %s\n", p2pctl_escape(note ? note : rules));
 	if (json_object_object_get_ex(doc, "kernel_p2pdma", &p2p) &&
 	    json_object_is_type(p2p, json_type_boolean) && !json_object_get_boolean(p2p)) {
 		const char *line = k ? jget_str(k, "p2pdma_note") : NULL;
 		fprintf(out, "NO P2P: %s\n",
-			line ? line : "kernel built without CONFIG_PCI_P2PDMA");
+			line ? p2pctl_escape(line) : "kernel built without CONFIG_PCI_P2PDMA");
 	}
 	struct json_object *cl = k ? jget_obj(k, "cmdline") : NULL;
 	const char *acs = cl ? jget_str(cl, "pci_disable_acs_redir") : NULL;
 	const char *iommu = cl ? jget_str(cl, "iommu") : NULL;
 	if (acs || iommu)
-		fprintf(out, "Command line: %s%s%s%s\n", iommu ? iommu : "",
+		fprintf(out, "Command line: %s%s%s%s\n", iommu ? p2pctl_escape(iommu) : "",
 			iommu && acs ? " " : "", acs ? "pci=disable_acs_redir=" : "",
-			acs ? acs : "");
+			acs ? p2pctl_escape(acs) : "");
 }
 
 /* ---- topo ---- */

@@ -4,6 +4,7 @@
 # Last line: "p2pctl: N passed, N failed".
 set -u
 P2PCTL=${P2PCTL:-build/p2pctl}
+P2PD=${P2PD:-$(dirname "$P2PCTL")/p2pd}
 FX=tests/fixtures/sysfs
 pass=0 fail=0
 tmp=$(mktemp -d)
@@ -157,6 +158,43 @@ for cmd in clients buffers status "revoke 5"; do
 done
 kill "$fake" 2>/dev/null
 wait "$fake" 2>/dev/null
+# p2pd judges under the kernel of its root too, and says so in status, topo and check.
+daemon_up() { # ROOT ARGS...: start p2pd on $tmp/d.sock
+	local root=$1; shift
+	rm -f "$tmp/d.sock"
+	"$P2PD" --foreground --log stderr --socket "$tmp/d.sock" --fsroot "$root" --no-hotplug \
+		--backends memfd "$@" 2>"$tmp/d.log" &
+	dpid=$!
+	for _ in $(seq 50); do [ -S "$tmp/d.sock" ] && return 0; sleep 0.1; done
+	return 1
+}
+daemon_down() { kill "$dpid" 2>/dev/null; wait "$dpid" 2>/dev/null; }
+if [ ! -x "$P2PD" ]; then
+	bad "p2pd daemon checks: $P2PD missing (build it with make)"
+elif daemon_up $KNO; then
+	json_check "p2pd status: kernel without P2PDMA" "d['kernel_p2pdma'] is False and d['kernel_release']=='6.12.57+deb12-amd64' and d['rules']=='linux-5.19'" -- --socket "$tmp/d.sock" status
+	json_check "p2pd topo: kernel keys" "d['kernel_p2pdma'] is False and 'CONFIG_PCI_P2PDMA' in d['kernel']['p2pdma_note']" -- --socket "$tmp/d.sock" topo
+	json_check "p2pd check: kernel_no_p2pdma" "d['map_type']=='not_supported' and d['reasons'][0]['code']=='kernel_no_p2pdma' and d['kernel_p2pdma'] is False" -- --socket "$tmp/d.sock" check 04:00.0 05:00.0
+	"$P2PCTL" --socket "$tmp/d.sock" status | grep -q "^NO P2P: kernel 6.12.57+deb12-amd64" && ok "p2pd status header says no P2P" || bad "p2pd status header"
+	grep -q "built without CONFIG_PCI_P2PDMA" "$tmp/d.log" && ok "p2pd logs the kernel without P2PDMA" || bad "p2pd log: $(head -c 300 "$tmp/d.log")"
+	daemon_down
+else
+	bad "p2pd on kernel-nop2p did not start: $(head -c 300 "$tmp/d.log")"
+fi
+if [ -x "$P2PD" ] && daemon_up $K515 --kernel-release 5.18.19; then
+	json_check "p2pd --kernel-release: that kernel's rules" "d['map_type']=='thru_host_bridge' and d['rules']=='linux-5.18' and d['kernel_release']=='5.18.19'" -- --socket "$tmp/d.sock" check 01:00.0 81:00.0
+	daemon_down
+else
+	bad "p2pd --kernel-release on kernel-5.15 did not start"
+fi
+if [ -x "$P2PD" ] && daemon_up $K515; then
+	json_check "p2pd on a 5.15 root: linux-5.15 rules" "d['map_type']=='not_supported' and d['rules']=='linux-5.15'" -- --socket "$tmp/d.sock" check 01:00.0 81:00.0
+	json_check "p2pd status: kernel with P2PDMA" "d['kernel_p2pdma'] is True and d['kernel_release']=='5.15.0-91-generic'" -- --socket "$tmp/d.sock" status
+	daemon_down
+else
+	bad "p2pd on kernel-5.15 did not start"
+fi
+"$P2PD" --kernel-release "" --fsroot $K515 >/dev/null 2>"$tmp/err"; [ $? -ne 0 ] && grep -q "needs a release" "$tmp/err" && ok "p2pd empty --kernel-release refused" || bad "p2pd empty --kernel-release"
 
 echo "p2pctl: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
