@@ -15,3 +15,9 @@ CHECK_TARGETS += check-cdi
 .PHONY: check-cdi
 check-cdi: $(BUILD)/p2pctl $(BUILD)/p2pd
 	@BUILD=$(BUILD) tests/cli/check-cdi.sh
+
+# p2pctl topo --format svg|dot: every snapshot, a 100-function tree, hostile names, live.
+CHECK_TARGETS += check-topo-graph
+.PHONY: check-topo-graph
+check-topo-graph: $(BUILD)/p2pctl $(BUILD)/p2pd
+	@BUILD=$(BUILD) tests/cli/check-topo-graph.sh

@@ -12,13 +12,15 @@
  *
  * Every string in a label comes from sysfs, pci.ids or p2pd: all go through
  * html_put(), which escapes XML, drops control characters and replaces
- * invalid UTF-8, so neither dot nor an SVG viewer sees markup from a device.
+ * invalid UTF-8 and doubles backslashes (dot expands \N and friends even in
+ * HTML labels), so neither dot nor an SVG viewer sees markup from a device.
  * Node names are our own (d<index>), never a device string.
  */
 #include "render-dot.h"
 #include "p2pctl.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,7 +32,7 @@
 
 extern char **environ;
 
-#define NAME_MAX_CHARS 44   /* device names are cut here: nodes stay narrow */
+#define NAME_MAX_CHARS 56   /* device names are cut here: nodes stay narrow */
 #define LEGEND_MAX_GROUPS 24 /* groups listed one by one in the legend */
 
 /* ColorBrewer Set3/Paired pastels: distinct, dark text stays readable. */
@@ -114,6 +116,10 @@ static void html_put(FILE *out, const char *s, size_t max)
 			break;
 		case '\'':
 			fputs("&#39;", out);
+			break;
+		case '\\':
+			/* dot expands \N, \G, \L ... even in HTML labels: \\ is one \ */
+			fputs("\\\\", out);
 			break;
 		default:
 			fwrite(p, 1, (size_t)len, out);
@@ -394,7 +400,8 @@ static void dot_hb_cluster(struct dot_ctx *c, size_t h, const char *indent)
 	const char *dev = jstr(hb, "device");
 
 	fprintf(out, "%ssubgraph cluster_hb%zu {\n", indent, h);
-	fprintf(out, "%s\tstyle=\"rounded\"; color=\"#404040\"; fontsize=10;\n", indent);
+	fprintf(out, "%s\tstyle=\"rounded\"; color=\"#404040\"; fontcolor=\"black\"; fontsize=10;\n",
+		indent);
 	fprintf(out, "%s\tlabel=<<B>", indent);
 	html_put(out, jstr(hb, "name") ? jstr(hb, "name") : "?", 32);
 	fputs("</B>", out);
@@ -405,13 +412,13 @@ static void dot_hb_cluster(struct dot_ctx *c, size_t h, const char *indent)
 		html_put(out, dev, 32);
 		fprintf(out, " [%04x:%04x]", jhexval(hb, "vendor"), jhexval(hb, "device_id"));
 		if (name[0]) {
-			fputs("<BR/>", out);
+			fputs("<BR ALIGN=\"LEFT\"/>", out);
 			html_put(out, name, NAME_MAX_CHARS);
 		}
 	} else {
 		fputs(" (no host bridge device: the whitelist cannot match)", out);
 	}
-	fputs(">;\n", out);
+	fputs("<BR ALIGN=\"LEFT\"/>>;\n", out);
 	for (size_t i = 0; i < c->ndev; i++)
 		if (c->hb[i] == (int)h) {
 			fputs(indent, out);
@@ -517,8 +524,8 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 	}
 
 	fputs("digraph p2p_topology {\n"
-	      "\tgraph [rankdir=LR, fontname=\"Helvetica\", fontsize=12, nodesep=0.06, "
-	      "ranksep=0.3, labelloc=t, labeljust=l, newrank=true];\n"
+	      "\tgraph [rankdir=LR, fontname=\"Helvetica\", fontsize=12, nodesep=0.1, "
+	      "ranksep=0.3, labelloc=t, labeljust=l, newrank=true, ordering=out];\n"
 	      "\tnode [fontname=\"Helvetica\", fontsize=9, shape=box, style=\"rounded,filled\", "
 	      "fillcolor=\"white\", margin=\"0.06,0.02\", height=0.2];\n"
 	      "\tedge [arrowhead=none, color=\"#606060\"];\n",
@@ -549,13 +556,14 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 		if (n > numa_max)
 			numa_max = n;
 	}
+	/* Clusters too are stacked bottom up under rankdir=LR: emit them last first. */
 	bool by_numa = numa_max >= 0 && numa_max != numa_min;
 	if (!by_numa)
-		for (size_t h = 0; h < nhb; h++)
+		for (size_t h = nhb; h-- > 0;)
 			dot_hb_cluster(&c, h, "\t");
-	for (int n = -1; by_numa && n <= numa_max; n++) {
+	for (int n = numa_max; by_numa && n >= -1; n--) {
 		bool any = false;
-		for (size_t h = 0; h < nhb; h++) {
+		for (size_t h = nhb; h-- > 0;) {
 			if (jint(json_object_array_get_idx(c.hbs, h), "numa_node", -1) != n)
 				continue;
 			if (!any) {
@@ -578,7 +586,9 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 	for (size_t i = 0; i < c.ndev; i++)
 		if (c.hb[i] < 0)
 			dot_node(&c, i);
-	for (size_t i = 0; i < c.ndev; i++)
+	/* With rankdir=LR and ordering=out, dot stacks a node's children from the
+	 * bottom up in edge order: list them last first so they read top down. */
+	for (size_t i = c.ndev; i-- > 0;)
 		if (c.parent[i] >= 0)
 			fprintf(out, "\td%d -> d%zu;\n", c.parent[i], i);
 	dot_legend(&c, why_no_groups);
@@ -638,6 +648,8 @@ static int dot_svg(FILE *out, const char *src, size_t len)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE)
+		return -EPIPE; /* our reader went away (| head): nothing to say */
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		p2pctl_err("dot failed (%s %d) laying out the topology",
 			   WIFEXITED(status) ? "exit status" : "signal",
