@@ -22,13 +22,13 @@
 #include <sys/un.h>
 
 #define P2P_DEFAULT_DIR "/run/p2pd" /* dirname(P2P_DEFAULT_SOCKET) */
-#define P2P_DEFAULT_GROUP "p2p"	   /* systemd/p2pd.socket SocketGroup= */
+#define P2P_DEFAULT_GROUP "p2p"	    /* systemd/p2pd.socket SocketGroup= */
 
 /* Directories that hold more than the socket: never mounted into a container. */
 static const char *const shared_dirs[] = {
-	"/",	    "/run",	"/var/run", "/tmp",	"/var/tmp", "/dev",	 "/dev/shm",
-	"/etc",	    "/var",	"/var/lib", "/home",	"/root",    "/usr",	 "/proc",
-	"/sys",	    "/run/user", "/srv",	"/opt",	"/mnt",	    "/media",
+    "/",    "/run",	 "/var/run", "/tmp",  "/var/tmp", "/dev",   "/dev/shm",
+    "/etc", "/var",	 "/var/lib", "/home", "/root",	  "/usr",   "/proc",
+    "/sys", "/run/user", "/srv",     "/opt",  "/mnt",	  "/media",
 };
 
 static int cdi_check_path(const char *path, char *dir, size_t dirlen, char *err, size_t errlen)
@@ -42,8 +42,9 @@ static int cdi_check_path(const char *path, char *dir, size_t dirlen, char *err,
 		return -EINVAL;
 	}
 	if (len >= sizeof(sun->sun_path)) {
-		snprintf(err, errlen, "the socket path is %zu bytes, longer than a Unix socket "
-				      "path may be (%zu)",
+		snprintf(err, errlen,
+			 "the socket path is %zu bytes, longer than a Unix socket "
+			 "path may be (%zu)",
 			 len, sizeof(sun->sun_path) - 1);
 		return -EINVAL;
 	}
@@ -62,11 +63,11 @@ static int cdi_check_path(const char *path, char *dir, size_t dirlen, char *err,
 	snprintf(dir, dirlen, "%.*s", slash == path ? 1 : (int)(slash - path), path);
 	for (size_t i = 0; i < sizeof(shared_dirs) / sizeof(shared_dirs[0]); i++)
 		if (!strcmp(dir, shared_dirs[i])) {
-			snprintf(err, errlen,
-				 "the socket's directory %s would be mounted whole into containers; "
-				 "give the socket a directory of its own (default " P2P_DEFAULT_DIR
-				 ")",
-				 dir);
+			snprintf(
+			    err, errlen,
+			    "the socket's directory %s would be mounted whole into containers; "
+			    "give the socket a directory of its own (default " P2P_DEFAULT_DIR ")",
+			    dir);
 			return -EINVAL;
 		}
 	return 0;
@@ -94,8 +95,8 @@ static int push(struct json_object *a, struct json_object *v)
 	return 0;
 }
 
-int cdi_spec(const char *socket_path, bool has_gid, gid_t gid, struct json_object **ret,
-	     char *err, size_t errlen)
+int cdi_spec(const char *socket_path, bool has_gid, gid_t gid, struct json_object **ret, char *err,
+	     size_t errlen)
 {
 	struct json_object *spec, *devices, *dev, *edits, *env, *mounts, *mnt, *opts, *gids;
 	static const char *const mount_opts[] = {"bind", "ro", "nosuid", "nodev", "noexec"};

@@ -25,8 +25,8 @@
  * characters, or in a directory shared with other things, which would be
  * mounted whole into containers), with a sentence in @err; -ENOMEM.
  */
-int cdi_spec(const char *socket_path, bool has_gid, gid_t gid, struct json_object **ret,
-	     char *err, size_t errlen);
+int cdi_spec(const char *socket_path, bool has_gid, gid_t gid, struct json_object **ret, char *err,
+	     size_t errlen);
 
 /*
  * cdi_main() - `p2pctl cdi [group=NAME|GID|none]` (argv[0] is "cdi"): print

@@ -32,13 +32,13 @@
 
 extern char **environ;
 
-#define NAME_MAX_CHARS 56   /* device names are cut here: nodes stay narrow */
+#define NAME_MAX_CHARS 56    /* device names are cut here: nodes stay narrow */
 #define LEGEND_MAX_GROUPS 24 /* groups listed one by one in the legend */
 
 /* ColorBrewer Set3/Paired pastels: distinct, dark text stays readable. */
 static const char *const group_colors[] = {
-	"#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
-	"#b3de69", "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3",
+    "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
+    "#b3de69", "#fccde5", "#bc80bd", "#ccebc5", "#ffed6f", "#a6cee3",
 };
 #define NCOLORS (sizeof(group_colors) / sizeof(group_colors[0]))
 #define BRIDGE_FILL "#e6e6e6"
@@ -200,9 +200,11 @@ static const char *kind_label(const char *kind)
 	static const struct {
 		const char *kind, *label;
 	} tab[] = {
-		{"root-port", "root port"},	    {"switch-upstream", "switch upstream port"},
-		{"switch-downstream", "switch downstream port"}, {"bridge", "PCI bridge"},
-		{"host-bridge", "host bridge"},
+	    {"root-port", "root port"},
+	    {"switch-upstream", "switch upstream port"},
+	    {"switch-downstream", "switch downstream port"},
+	    {"bridge", "PCI bridge"},
+	    {"host-bridge", "host bridge"},
 	};
 	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
 		if (kind && !strcmp(kind, tab[i].kind))
@@ -291,10 +293,10 @@ struct dot_ctx {
 	FILE *out;
 	struct json_object *devs, *hbs;
 	size_t ndev;
-	int *parent;  /* index of each device's parent, -1 on a root bus */
-	int *hb;      /* index of each device's host bridge, -1 unknown */
-	int *group;   /* bus_addr group of each device, 0 none */
-	int *gsize;   /* members per group (index = group) */
+	int *parent; /* index of each device's parent, -1 on a root bus */
+	int *hb;     /* index of each device's host bridge, -1 unknown */
+	int *group;  /* bus_addr group of each device, 0 none */
+	int *gsize;  /* members per group (index = group) */
 	int ngroups;
 	bool acs_unknown, acs_redirect, irrelevant;
 };
@@ -321,7 +323,8 @@ static void dot_node(struct dot_ctx *c, size_t i)
 	int numa = jint(d, "numa_node", -1);
 
 	p2pctl_pci_name(jhexval(d, "vendor"), jhexval(d, "device"), name, sizeof(name));
-	if (json_object_object_get_ex(d, "acs", &acs) && json_object_is_type(acs, json_type_object)) {
+	if (json_object_object_get_ex(d, "acs", &acs) &&
+	    json_object_is_type(acs, json_type_object)) {
 		const char *st = jstr(acs, "state");
 		redirect = jbool(acs, "redirect");
 		unknown = st && !strcmp(st, "unknown") && !endpoint;
@@ -382,7 +385,8 @@ static void dot_node(struct dot_ctx *c, size_t i)
 	if (redirect || unknown) {
 		unsigned ctrl = acs ? jhexval(acs, "ctrl") : 0;
 		if (redirect)
-			fprintf(out, "<FONT COLOR=\"" ACS_COLOR "\"><B>ACS redirect%s%s%s</B></FONT>",
+			fprintf(out,
+				"<FONT COLOR=\"" ACS_COLOR "\"><B>ACS redirect%s%s%s</B></FONT>",
 				ctrl & 0x4 ? " RR" : "", ctrl & 0x8 ? " CR" : "",
 				ctrl & 0x20 ? " EC" : "");
 		else
@@ -400,7 +404,8 @@ static void dot_hb_cluster(struct dot_ctx *c, size_t h, const char *indent)
 	const char *dev = jstr(hb, "device");
 
 	fprintf(out, "%ssubgraph cluster_hb%zu {\n", indent, h);
-	fprintf(out, "%s\tstyle=\"rounded\"; color=\"#404040\"; fontcolor=\"black\"; fontsize=10;\n",
+	fprintf(out,
+		"%s\tstyle=\"rounded\"; color=\"#404040\"; fontcolor=\"black\"; fontsize=10;\n",
 		indent);
 	fprintf(out, "%s\tlabel=<<B>", indent);
 	html_put(out, jstr(hb, "name") ? jstr(hb, "name") : "?", 32);
@@ -473,8 +478,7 @@ static void dot_legend(struct dot_ctx *c, const char *why_no_groups)
 		fputs("\t\t<TR><TD> </TD><TD ALIGN=\"LEFT\">ACS ? = ACS not readable (config "
 		      "space read without root)</TD></TR>\n",
 		      out);
-	fputs("\t\t<TR><TD> </TD><TD ALIGN=\"LEFT\">boxes: host bridges (root buses)",
-	      out);
+	fputs("\t\t<TR><TD> </TD><TD ALIGN=\"LEFT\">boxes: host bridges (root buses)", out);
 	fputs("; edges: bridge to what sits below it</TD></TR>\n\t</TABLE>>];\n", out);
 }
 
@@ -514,8 +518,8 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 		for (size_t j = 0; j < nm; j++) {
 			struct json_object *s = json_object_array_get_idx(mdevs, j);
 			int i = json_object_is_type(s, json_type_string)
-					? find_bdf(c.devs, "bdf", json_object_get_string(s))
-					: -1;
+				    ? find_bdf(c.devs, "bdf", json_object_get_string(s))
+				    : -1;
 			if (i >= 0 && mgrp[j] > 0) {
 				c.group[i] = mgrp[j];
 				c.gsize[mgrp[j]]++;
