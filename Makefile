@@ -46,7 +46,7 @@ DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daem
 P2PD_MAIN   := daemon/main.c
 LIB_SRCS    := libp2pclient/p2pclient.c
 CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/render-dot.c \
-               p2pctl/cdi.c
+               p2pctl/cdi.c p2pctl/metrics.c
 
 # the strict JSON front end; the config's rules part
 PROTO_SRCS  += proto/json.c

@@ -599,6 +599,19 @@ static int alloc_reply_take_fd(struct p2p_server *srv, struct p2p_client *c,
 	return ops_reply_ok(srv, c, h, o, res->fd); /* the queue owns the fd now */
 }
 
+static const char *const refuse_names[SERVER_REFUSE__COUNT] = {
+    [SERVER_REFUSE_INVALID] = "invalid",
+    [SERVER_REFUSE_POLICY] = "policy",
+    [SERVER_REFUSE_QUOTA] = "quota",
+    [SERVER_REFUSE_NO_MEMORY] = "no_memory",
+    [SERVER_REFUSE_UNAVAILABLE] = "unavailable",
+};
+
+static void ops_count_refusal(struct p2p_server *srv, enum server_refuse why)
+{
+	srv->stats.alloc_refused[why]++;
+}
+
 static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		    struct json_object *req)
 {
@@ -613,8 +626,11 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 	r = alloc_parse(req, &a, msg, sizeof(msg));
 	if (r == 0)
 		r = alloc_resolve(srv, c, &a, msg, sizeof(msg));
-	if (r < 0)
+	if (r < 0) {
+		ops_count_refusal(srv, -r == EACCES || -r == EPERM ? SERVER_REFUSE_POLICY
+								   : SERVER_REFUSE_INVALID);
 		return ops_reply_err(srv, c, h, -r, msg);
+	}
 	alloc_choose_provider(srv, c, &a);
 	/* the first accepted type that policy allows and a backend serves */
 	for (int t = 0; t < ALLOC_TYPE__COUNT; t++) {
@@ -624,6 +640,7 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 		r = alloc_try_type(srv, c, &a, (enum alloc_type)t, &res, &backend, &why);
 		if (r == -EDQUOT) {
 			log_ctx(LOG_NOTICE, &lc, "alloc refused: %s", why.text);
+			ops_count_refusal(srv, SERVER_REFUSE_QUOTA);
 			return ops_reply_err(srv, c, h, EDQUOT, why.text);
 		}
 		if (r == 0)
@@ -633,6 +650,10 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 	snprintf(msg, sizeof(msg), "no buffer: %s", why.text);
 	log_ctx(LOG_INFO, &lc, "alloc of %llu bytes refused: %s", (unsigned long long)a.size,
 		why.text);
+	ops_count_refusal(srv, why.err == EACCES || why.err == EPERM ? SERVER_REFUSE_POLICY
+			       : why.err == ENOMEM || why.err == ENOSPC
+				   ? SERVER_REFUSE_NO_MEMORY
+				   : SERVER_REFUSE_UNAVAILABLE);
 	return ops_reply_err(srv, c, h, why.err, msg);
 }
 
@@ -855,6 +876,11 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 	json_object_object_add(s, "allocs", json_object_new_uint64(st->allocs));
 	json_object_object_add(s, "releases", json_object_new_uint64(st->releases));
 	json_object_object_add(s, "revokes", json_object_new_uint64(st->revokes));
+	be = json_object_new_object();
+	for (int i = 0; be && i < SERVER_REFUSE__COUNT; i++)
+		json_object_object_add(be, refuse_names[i],
+				       json_object_new_uint64(st->alloc_refused[i]));
+	json_object_object_add(s, "alloc_refusals", be);
 	json_object_object_add(s, "reloads", json_object_new_uint64(st->reloads));
 	json_object_object_add(s, "rescans", json_object_new_uint64(st->rescans));
 	be = json_object_new_array();

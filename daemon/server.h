@@ -39,10 +39,21 @@ struct server_opts {
 	bool no_hotplug; /* --no-hotplug: ignore PCI uevents */
 };
 
+/* Why an alloc was refused, for the stats counters (names: server_refuse_name). */
+enum server_refuse {
+	SERVER_REFUSE_INVALID,	   /* bad request, unknown device */
+	SERVER_REFUSE_POLICY,	   /* EACCES/EPERM: not allowed */
+	SERVER_REFUSE_QUOTA,	   /* EDQUOT */
+	SERVER_REFUSE_NO_MEMORY,   /* ENOMEM/ENOSPC: the backend is full */
+	SERVER_REFUSE_UNAVAILABLE, /* no provider or backend for the accepted types */
+	SERVER_REFUSE__COUNT,
+};
+
 struct server_stats {
 	uint64_t connections_total, connections_rejected;
 	uint64_t requests, errors, protocol_errors;
 	uint64_t allocs, releases, revokes, reloads, rescans;
+	uint64_t alloc_refused[SERVER_REFUSE__COUNT]; /* by enum server_refuse */
 };
 
 struct p2p_server {

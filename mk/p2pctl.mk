@@ -21,3 +21,9 @@ CHECK_TARGETS += check-topo-graph
 .PHONY: check-topo-graph
 check-topo-graph: $(BUILD)/p2pctl $(BUILD)/p2pd
 	@BUILD=$(BUILD) tests/cli/check-topo-graph.sh
+
+# p2pctl metrics: Prometheus text from a live p2pd, parsed by prometheus_client.
+CHECK_TARGETS += check-metrics
+.PHONY: check-metrics
+check-metrics: $(BUILD)/p2pctl $(BUILD)/p2pd
+	@BUILD=$(BUILD) tests/cli/check-metrics.sh

@@ -5,6 +5,7 @@
  * report.h JSON as offline mode and are rendered by the same functions.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 
 #include "escape.h"
 #include "p2pclient.h"
+#include "metrics.h"
 #include "p2pctl.h"
 #include "proto.h"
 #include "render-dot.h"
@@ -383,6 +385,40 @@ static int online_topo_graph(struct p2p_conn *c, const struct p2pctl_opts *o)
 	return r < 0 ? 1 : 0;
 }
 
+/* metrics: stats, buffers and clients as Prometheus text (admin). */
+static int online_metrics(struct p2p_conn *c, const struct p2pctl_opts *o)
+{
+	static const char *const what[] = {"stats", "buffers", "clients"};
+	struct json_object *doc[3] = {NULL, NULL, NULL};
+	int r = 0, rootfd;
+
+	for (int i = 0; i < 3 && r >= 0; i++) {
+		char *text = NULL;
+		r = i == 0   ? p2p_admin_stats_json(c, &text)
+		    : i == 1 ? p2p_admin_buffers_json(c, &text)
+			     : p2p_admin_clients_json(c, &text);
+		if (r < 0) {
+			online_fail(c, what[i], r);
+		} else if (!(doc[i] = online_parse(text))) {
+			r = -EPROTO;
+		}
+		free(text);
+	}
+	if (r >= 0) {
+		rootfd = open(o->fsroot ? o->fsroot : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		r = metrics_write(stdout, 1, doc[0], doc[1], doc[2], rootfd);
+		if (rootfd >= 0)
+			close(rootfd);
+		if (r < 0)
+			p2pctl_err("metrics: p2pd sent documents of an unexpected shape");
+	} else {
+		metrics_write(stdout, 0, NULL, NULL, NULL, -1);
+	}
+	for (int i = 0; i < 3; i++)
+		json_object_put(doc[i]);
+	return r < 0 ? 1 : 0;
+}
+
 static int online_id(const char *s, uint64_t *ret)
 {
 	char *end;
@@ -403,8 +439,11 @@ int p2pctl_online(int argc, char **argv, const struct p2pctl_opts *o)
 	char *text = NULL;
 	int rc, r;
 
-	if (online_connect(o, &c) < 0)
+	if (online_connect(o, &c) < 0) {
+		if (strcmp(cmd, "metrics") == 0) /* the scraper still learns it is down */
+			metrics_write(stdout, 0, NULL, NULL, NULL, -1);
 		return 1;
+	}
 	if (strcmp(cmd, "status") == 0) {
 		rc = online_status(c, o);
 	} else if (strcmp(cmd, "topo") == 0 && o->format) {
@@ -435,6 +474,8 @@ int p2pctl_online(int argc, char **argv, const struct p2pctl_opts *o)
 	} else if (strcmp(cmd, "stats") == 0) {
 		r = p2p_admin_stats_json(c, &text);
 		rc = online_doc(c, o, "stats", r, text, render_stats);
+	} else if (strcmp(cmd, "metrics") == 0) {
+		rc = argc == 1 ? online_metrics(c, o) : (p2pctl_err("usage: p2pctl metrics"), 2);
 	} else if (strcmp(cmd, "revoke") == 0) {
 		uint64_t id;
 

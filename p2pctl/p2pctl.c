@@ -634,6 +634,7 @@ static void usage(FILE *out)
 		"  cdi [group=G|none]    a CDI spec giving containers the p2pd socket\n"
 		"Commands that need p2pd:\n"
 		"  status, alloc, buffers, clients, revoke ID, reload, stats\n"
+		"  metrics               p2pd's state as Prometheus text (admin)\n"
 		"\n"
 		"Options:\n"
 		"  --fsroot DIR      read DIR/sys and DIR/proc instead of asking p2pd\n"
@@ -732,6 +733,9 @@ int main(int argc, char **argv)
 		/* A file for container runtimes: needs no daemon and no sysfs. */
 		const char *sock = o.socket ? o.socket : getenv(P2P_SOCKET_ENV);
 		rc = cdi_main(nargs, args, sock && *sock ? sock : P2P_DEFAULT_SOCKET);
+	} else if (!strcmp(args[0], "metrics")) {
+		/* Always p2pd's; --fsroot only says where sysfs p2pmem is read. */
+		rc = p2pctl_online(nargs, args, &o);
 	} else if (o.format && (strcmp(args[0], "topo") || o.json)) {
 		p2pctl_err("--format svg|dot goes with topo only, without --json");
 		rc = 2;
