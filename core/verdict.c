@@ -404,8 +404,11 @@ static void acs_reason(const struct verdict_ctx *c, struct verdict *v)
 			 k->acs_redir);
 		return;
 	}
-	snprintf(v->fix_hint, sizeof(v->fix_hint), "pci=disable_acs_redir=%s;%s", k->acs_redir,
-		 missing);
+	/* Too long for the hint: say so rather than cut a BDF in half. */
+	if (snprintf(v->fix_hint, sizeof(v->fix_hint), "pci=disable_acs_redir=%.*s;%.*s",
+		     (int)strlen(k->acs_redir), k->acs_redir, (int)strlen(missing),
+		     missing) >= (int)sizeof(v->fix_hint))
+		v->fix_hint[0] = 0;
 }
 
 void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
