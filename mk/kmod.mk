@@ -31,7 +31,8 @@ $(BUILD)/checkpatch-%/scripts/checkpatch.pl: /usr/src/linux-source-%.tar.xz
 
 kmod-checkpatch: $(KMOD_CHECKPATCHES)
 	@set -e; for cp in $(abspath $^); do \
-		echo "checkpatch $$cp"; $(MAKE) -s -C kmod CHECKPATCH=$$cp checkpatch; done
+		echo "checkpatch $$cp"; $(MAKE) -s -C kmod CHECKPATCH=$$cp checkpatch; \
+		$(MAKE) -s -C tests/vm/importer CHECKPATCH=$$cp checkpatch; done
 	@echo "kmod-checkpatch: clean ($(KMOD_SERIES))"
 
 

@@ -43,14 +43,14 @@ _Static_assert(P2PB_BDF_DOMAIN(P2PB_BDF(0x10000, 3, 8)) == 0x10000, "BDF domain"
 _Static_assert(P2PB_MAP_BUS_ADDR == 3 && P2PB_MAP_NOT_SUPPORTED == 1, "map types = kernel enum");
 int main(void) { return 0; }
 C
-if gcc -std=c11 -Wall -Wextra -Werror -pedantic -Ikmod/include/uapi -Ikmod -o "$out/abi" "$out/abi.c" 2>"$out/abi.log" && "$out/abi"; then
+if gcc -std=c11 -Wall -Wextra -Werror -pedantic -Ikmod/include/uapi -Itests/vm/importer -o "$out/abi" "$out/abi.c" 2>"$out/abi.log" && "$out/abi"; then
 	ok uapi_c11
 else
 	ko uapi_c11 "$(head -c 300 "$out/abi.log")"
 fi
 cp "$out/abi.c" "$out/abi.cc"
 sed -i 's/_Static_assert/static_assert/' "$out/abi.cc"
-if g++ -std=c++17 -Wall -Wextra -Werror -pedantic -Ikmod/include/uapi -Ikmod -fsyntax-only "$out/abi.cc" 2>"$out/abicc.log"; then
+if g++ -std=c++17 -Wall -Wextra -Werror -pedantic -Ikmod/include/uapi -Itests/vm/importer -fsyntax-only "$out/abi.cc" 2>"$out/abicc.log"; then
 	ok uapi_cxx
 else
 	ko uapi_cxx "$(head -c 300 "$out/abicc.log")"
@@ -77,11 +77,21 @@ for h in $headers; do
 	rm -rf "$d" && mkdir -p "$d"
 	cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$d/"
 	if $make_cmd -s -C "$h" M="$d" P2PB_WERROR=-Werror modules >"$d.log" 2>&1 &&
-		[ -f "$d/p2pbroker.ko" ] &&
+		[ -f "$d/p2pbroker.ko" ] && [ ! -e "$d/p2pb_test_importer.ko" ] &&
 		[ "$(modinfo -F vermagic "$d/p2pbroker.ko" | cut -d' ' -f1)" = "$rel" ]; then
 		ok "build_$rel (CONFIG_PCI_P2PDMA=$p2p)"
 	else
 		ko "build_$rel" "$(grep -E 'error|warning|Error' "$d.log" | head -n 3 | tr '\n' ' ')"
+	fi
+	# The test importer (tests/vm/importer, never installed) builds there too.
+	d=$out/importer-$rel
+	rm -rf "$d" && mkdir -p "$d"
+	cp tests/vm/importer/Kbuild tests/vm/importer/*.c tests/vm/importer/*.h "$d/"
+	if $make_cmd -s -C "$h" M="$d" P2PB_KMOD="$root/kmod" P2PB_WERROR=-Werror modules \
+		>"$d.log" 2>&1 && [ -f "$d/p2pb_test_importer.ko" ]; then
+		ok "importer_build_$rel"
+	else
+		ko "importer_build_$rel" "$(grep -E 'error|warning|Error' "$d.log" | head -n 3 | tr '\n' ' ')"
 	fi
 done
 echo "kmod: $pass passed, $fail failed"

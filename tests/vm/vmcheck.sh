@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # The VM test tier (make vmcheck): install what is missing, build (or reuse)
-# the guest kernel, build p2pbroker.ko against it, build userspace and the
-# guest test programs, boot the three guest setups and check every scenario.
-# Prints "PASS setup/scenario" / "FAIL setup/scenario: why" lines and, last,
+# one guest kernel per Debian kernel series (P2P_VM_KERNELS, default "6.1
+# 6.12": linux-source-6.1 and linux-source-6.12, the same fragment), build
+# p2pbroker.ko and the test importer against each, build userspace and the
+# guest test programs once, and boot every setup on every kernel.
+# Prints "PASS <series>/<setup>/<scenario>" / "FAIL <series>/<setup>/<scenario>: why"
+# lines, "agree N/N (<series>/<setup>)" lines and, last,
 # "vmcheck: N passed, N failed".  Exit status non-zero on any failure.
+#
+# Knobs: P2P_VM_KERNELS="6.12" (one series), P2P_VM_SETUPS="max" (one setup),
+# P2P_VM_DEBUG=1 (lockdep/KASAN/DMA-API-debug guests), P2P_VM_TIMEOUT,
+# P2P_VM_CACHE, P2P_VM_JOBS (kernel build jobs, default nproc).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -12,6 +19,7 @@ shared=${P2P_SHARED:-$root/../shared}
 frag=$shared/vm/kernel-p2pdma.config
 out=${P2P_VM_OUT:-$root/build/vm}
 setups=${P2P_VM_SETUPS:-max epyc iommu epyc-iommu nop2p}
+kernels=${P2P_VM_KERNELS:-6.1 6.12}
 make_cmd=${MAKE:-make}
 
 fatal() { # STEP WHY: a step every setup depends on failed
@@ -29,51 +37,11 @@ if [ -n "${P2P_VM_DEBUG:-}" ]; then
 	frag=$out/debug.config
 	export P2P_VM_TIMEOUT=${P2P_VM_TIMEOUT:-480}
 fi
+sed 's/^CONFIG_PCI_P2PDMA=y$/# CONFIG_PCI_P2PDMA is not set/' "$frag" >"$out/nop2p.config"
 
-kcache=$(tests/vm/build-kernel.sh "$frag" | tail -n 1) && [ -f "$kcache/bzImage" ] ||
-	fatal kernel "guest kernel build failed"
-kdir=$kcache/linux
-
-rm -rf "$out/kmod" "$out/guest" && mkdir -p "$out/kmod" "$out/guest" "$out/logs" || fatal build "cannot create $out"
-cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod/"
-$make_cmd -s -C "$kdir" M="$out/kmod" P2PB_WERROR=-Werror modules >"$out/kmod.log" 2>&1 ||
-	{ cat "$out/kmod.log"; fatal kmod "p2pbroker.ko does not build against the guest kernel"; }
-
-# The module must also build on Debian's stock kernel, where CONFIG_PCI_P2PDMA
-# is unset (it then offers host buffers only and says so in VERSION).
-# Optional setup "nop2p": the same guest kernel without CONFIG_PCI_P2PDMA
-# (like Debian's stock kernels), its own module build and initramfs.
-nop2p_kcache=
-if [[ " $setups " == *" nop2p "* ]]; then
-	sed 's/^CONFIG_PCI_P2PDMA=y$/# CONFIG_PCI_P2PDMA is not set/' "$frag" >"$out/nop2p.config"
-	nop2p_kcache=$(tests/vm/build-kernel.sh "$out/nop2p.config" | tail -n 1) &&
-		[ -f "$nop2p_kcache/bzImage" ] || fatal kernel "nop2p guest kernel build failed"
-	grep -q '^CONFIG_PCI_P2PDMA=y' "$nop2p_kcache/linux/.config" &&
-		fatal kernel "nop2p guest kernel has CONFIG_PCI_P2PDMA"
-	rm -rf "$out/kmod-nop2p" && mkdir -p "$out/kmod-nop2p"
-	cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod-nop2p/"
-	$make_cmd -s -C "$nop2p_kcache/linux" M="$out/kmod-nop2p" P2PB_WERROR=-Werror modules >"$out/kmod-nop2p.log" 2>&1 ||
-		{ cat "$out/kmod-nop2p.log"; fatal kmod "p2pbroker.ko does not build without CONFIG_PCI_P2PDMA"; }
-fi
-
-pass=0 fail=0
-stock=$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V | tail -n 1)
-rm -rf "$out/kmod-stock" && mkdir -p "$out/kmod-stock"
-cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$out/kmod-stock/"
-if [ -z "$stock" ]; then
-	echo "FAIL vmcheck/kmod_stock_headers: no /usr/src/linux-headers-*-amd64 (linux-headers-amd64)"
-	fail=$((fail + 1))
-elif $make_cmd -s -C "$stock" M="$out/kmod-stock" P2PB_WERROR=-Werror modules >"$out/kmod-stock.log" 2>&1; then
-	echo "PASS vmcheck/kmod_stock_headers ($(basename "$stock"), CONFIG_PCI_P2PDMA=$(grep -q '^CONFIG_PCI_P2PDMA=y' "$stock/.config" && echo y || echo n))"
-	pass=$((pass + 1))
-else
-	tail -n 20 "$out/kmod-stock.log"
-	echo "FAIL vmcheck/kmod_stock_headers: does not build against $stock"
-	fail=$((fail + 1))
-fi
-
+rm -rf "$out/guest" "$out/logs" && mkdir -p "$out/guest" "$out/logs" || fatal build "cannot create $out"
 gcc -std=gnu11 -static -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation \
-	-Wvla -Wmissing-prototypes -Ikmod/include/uapi -Ikmod $(pkg-config --cflags json-c) \
+	-Wvla -Wmissing-prototypes -Ikmod/include/uapi -Itests/vm/importer $(pkg-config --cflags json-c) \
 	tests/vm/guest/p2pbtest.c -o "$out/guest/p2pbtest" $(pkg-config --libs json-c) ||
 	fatal guest "guest test program does not build"
 for f in tests/vm/guest/*.sh; do
@@ -93,29 +61,92 @@ if [ -e build/libp2pclient.so ]; then
 		-Wl,-rpath,/usr/lib || echo "vmcheck: WARNING: p2pbclient does not build"
 fi
 
-tests/vm/mkinitramfs.sh "$out/initramfs.cpio.gz" "$out/kmod" "$out/guest" build ||
-	fatal initramfs "cannot pack the initramfs"
+# One guest kernel per series and variant (p2p; nop2p: the same fragment
+# without CONFIG_PCI_P2PDMA, as Debian's stock kernels are), each with its own
+# p2pbroker.ko, test importer and initramfs under $out/<series>/<variant>/.
+# A series whose kernel or modules do not build fails its own setups only.
+pass=0 fail=0
+declare -A kimage
+variant_of() { [ "$1" = nop2p ] && echo nop2p || echo p2p; }
 
-if [ -n "$nop2p_kcache" ]; then
-	tests/vm/mkinitramfs.sh "$out/initramfs-nop2p.cpio.gz" "$out/kmod-nop2p" "$out/guest" build ||
-		fatal initramfs "cannot pack the nop2p initramfs"
-fi
+prepare() { # SERIES VARIANT: kernel, modules, initramfs; sets kimage[SERIES/VARIANT]
+	local k=$1 v=$2 f=$frag kc d
+	[ "$v" = nop2p ] && f=$out/nop2p.config
+	d=$out/$k/$v
+	kc=$(tests/vm/build-kernel.sh "$f" "$k" | tail -n 1)
+	if ! [ -f "$kc/bzImage" ]; then
+		echo "FAIL $k/$v/kernel: guest kernel build failed (tests/vm/build-kernel.sh $f $k)"
+		return 1
+	fi
+	if [ "$v" = nop2p ] && grep -q '^CONFIG_PCI_P2PDMA=y' "$kc/linux/.config"; then
+		echo "FAIL $k/$v/kernel: the nop2p guest kernel has CONFIG_PCI_P2PDMA"
+		return 1
+	fi
+	if [ "$v" = p2p ] && ! grep -q '^CONFIG_PCI_P2PDMA=y' "$kc/linux/.config"; then
+		echo "FAIL $k/$v/kernel: the guest kernel lacks CONFIG_PCI_P2PDMA"
+		return 1
+	fi
+	rm -rf "$d" && mkdir -p "$d/kmod" "$d/importer" "$d/modules" || return 1
+	cp -r kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h kmod/include "$d/kmod/"
+	cp tests/vm/importer/Kbuild tests/vm/importer/*.c tests/vm/importer/*.h "$d/importer/"
+	if ! $make_cmd -s -C "$kc/linux" M="$d/kmod" P2PB_WERROR=-Werror modules >"$d/kmod.log" 2>&1; then
+		tail -n 20 "$d/kmod.log"
+		echo "FAIL $k/$v/kmod: p2pbroker.ko does not build against $kc/linux"
+		return 1
+	fi
+	if ! $make_cmd -s -C "$kc/linux" M="$d/importer" P2PB_KMOD="$root/kmod" P2PB_WERROR=-Werror \
+		modules >"$d/importer.log" 2>&1; then
+		tail -n 20 "$d/importer.log"
+		echo "FAIL $k/$v/kmod: p2pb_test_importer.ko does not build against $kc/linux"
+		return 1
+	fi
+	cp "$d/kmod/p2pbroker.ko" "$d/importer/p2pb_test_importer.ko" "$d/modules/" &&
+		tests/vm/mkinitramfs.sh "$d/initramfs.cpio.gz" "$d/modules" "$out/guest" build || {
+		echo "FAIL $k/$v/initramfs: cannot pack the initramfs"
+		return 1
+	}
+	echo "  [$k/$v] guest kernel $(cat "$kc/kernelrelease")"
+	kimage[$k/$v]=$kc/bzImage
+}
 
-for s in $setups; do
-	kernel=$kcache/bzImage initrd=$out/initramfs.cpio.gz
-	if [ "$s" = nop2p ]; then
-		kernel=$nop2p_kcache/bzImage initrd=$out/initramfs-nop2p.cpio.gz
-	fi
-	tests/vm/run-vm.sh "$s" "$kernel" "$initrd" "$out/logs" | tee "$out/logs/$s.summary"
-	line=$(grep -E "^run-vm $s: [0-9]+ passed, [0-9]+ failed" "$out/logs/$s.summary" | tail -n 1)
-	if [ -z "$line" ]; then
-		echo "FAIL $s/harness: run-vm.sh printed no summary"
-		fail=$((fail + 1))
-		continue
-	fi
-	p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
-	f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
-	pass=$((pass + p)) fail=$((fail + f))
+for k in $kernels; do
+	vs=
+	for s in $setups; do
+		v=$(variant_of "$s")
+		[[ " $vs " == *" $v "* ]] || vs="$vs $v"
+	done
+	for v in $vs; do
+		prepare "$k" "$v" || fail=$((fail + 1))
+	done
+done
+
+for k in $kernels; do
+	for s in $setups; do
+		v=$(variant_of "$s")
+		if [ -z "${kimage[$k/$v]:-}" ]; then
+			echo "FAIL $k/$s/boot: no guest kernel or modules for $k/$v (see above)"
+			fail=$((fail + 1))
+			continue
+		fi
+		sum=$out/logs/$k/$s.summary
+		mkdir -p "$out/logs/$k"
+		tests/vm/run-vm.sh "$s" "${kimage[$k/$v]}" "$out/$k/$v/initramfs.cpio.gz" "$out/logs/$k" "$k" |
+			tee "$sum"
+		line=$(grep -E "^run-vm $k/$s: [0-9]+ passed, [0-9]+ failed" "$sum" | tail -n 1)
+		if [ -z "$line" ]; then
+			echo "FAIL $k/$s/harness: run-vm.sh printed no summary"
+			fail=$((fail + 1))
+			continue
+		fi
+		p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+		pass=$((pass + p)) fail=$((fail + f))
+	done
+done
+for k in $kernels; do
+	p=$(cat "$out"/logs/"$k"/*.summary 2>/dev/null | grep -c "^PASS $k/")
+	f=$(cat "$out"/logs/"$k"/*.summary 2>/dev/null | grep -c "^FAIL $k/")
+	echo "vmcheck $k: $p passed, $f failed ($(grep -h '^agree ' "$out"/logs/"$k"/*.summary 2>/dev/null | tr '\n' ' '))"
 done
 echo "vmcheck: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
