@@ -1,5 +1,5 @@
 # mk/install.mk - make install (Debian layout), DESTDIR/PREFIX.
-P2P_VERSION ?= 0.1
+P2P_VERSION ?= $(shell cat VERSION)
 
 # ---- install (Debian layout) ---------------------------------------------------
 #   make install DESTDIR=/tmp/stage PREFIX=/usr

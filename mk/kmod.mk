@@ -41,3 +41,10 @@ CHECK_TARGETS += check-kmod
 .PHONY: check-kmod
 check-kmod:
 	@BUILD=$(BUILD) MAKE="$(MAKE)" tests/vm/check-kmod.sh
+
+# One version (VERSION = kmod/dkms.conf = the READMEs), and the README's DKMS
+# commands run as written (dkms add/build in a scratch tree, every header set).
+CHECK_TARGETS += check-dkms
+.PHONY: check-dkms
+check-dkms:
+	@tests/vm/check-dkms.sh
