@@ -13,7 +13,9 @@
 # (the source version names the series: 6.1.192-2, 6.12.117-1~deb12u1)
 #   linux/            the built tree (KDIR for module builds)
 #   bzImage           the guest kernel
-#   ok                written last: a directory without it is incomplete and rebuilt
+#   configured        the tree is extracted and configured: an interrupted
+#                     build resumes (make is incremental) instead of restarting
+#   ok                written last: a directory without it is incomplete
 # Prints the cache directory on the last line of stdout.  Exit non-zero on failure.
 set -euo pipefail
 
@@ -42,25 +44,34 @@ if [ -f "$dir/ok" ] && [ -f "$dir/bzImage" ] && [ -f "$dir/linux/Module.symvers"
 	exit 0
 fi
 
-echo "build-kernel: cold build into $dir (source $srcver)" >&2
-rm -rf "$dir"
-mkdir -p "$dir"
-tar -C "$dir" -xf "$tarball"
-mv "$dir/linux-source-$series" "$dir/linux"
-cp "$frag" "$dir/fragment.config"
-cd "$dir/linux"
-KCONFIG_ALLCONFIG="$dir/fragment.config" make -s allnoconfig
-# Every line of the fragment must have survived Kconfig; a silently dropped
-# option (e.g. PCI_P2PDMA without its dependencies) would test the wrong kernel.
-bad=0
-while IFS= read -r line; do
-	case "$line" in CONFIG_*=*) ;; *) continue ;; esac
-	if ! grep -qxF "$line" .config; then
-		echo "build-kernel: fragment line not in .config: $line" >&2
-		bad=1
-	fi
-done <"$dir/fragment.config"
-[ "$bad" -eq 0 ] || exit 1
+if [ -f "$dir/configured" ] && [ -f "$dir/linux/.config" ]; then
+	# An interrupted build (killed, machine stopped): the tree is extracted
+	# and configured; make picks up where it stopped (kbuild rebuilds any
+	# object whose .cmd file was never written).
+	echo "build-kernel: resuming the interrupted build in $dir (source $srcver)" >&2
+	cd "$dir/linux"
+else
+	echo "build-kernel: cold build into $dir (source $srcver)" >&2
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	tar -C "$dir" -xf "$tarball"
+	mv "$dir/linux-source-$series" "$dir/linux"
+	cp "$frag" "$dir/fragment.config"
+	cd "$dir/linux"
+	KCONFIG_ALLCONFIG="$dir/fragment.config" make -s allnoconfig
+	# Every line of the fragment must have survived Kconfig; a silently dropped
+	# option (e.g. PCI_P2PDMA without its dependencies) would test the wrong kernel.
+	bad=0
+	while IFS= read -r line; do
+		case "$line" in CONFIG_*=*) ;; *) continue ;; esac
+		if ! grep -qxF "$line" .config; then
+			echo "build-kernel: fragment line not in .config: $line" >&2
+			bad=1
+		fi
+	done <"$dir/fragment.config"
+	[ "$bad" -eq 0 ] || exit 1
+	touch "$dir/configured"
+fi
 make -s -j"$jobs" bzImage modules
 cp arch/x86/boot/bzImage "$dir/bzImage"
 [ -f Module.symvers ] || { echo "build-kernel: no Module.symvers" >&2; exit 1; }
