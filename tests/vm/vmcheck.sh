@@ -66,7 +66,7 @@ fi
 # p2pbroker.ko, test importer and initramfs under $out/<series>/<variant>/.
 # A series whose kernel or modules do not build fails its own setups only.
 pass=0 fail=0
-declare -A kimage
+declare -A kimage kpass kfail
 variant_of() { [ "$1" = nop2p ] && echo nop2p || echo p2p; }
 
 prepare() { # SERIES VARIANT: kernel, modules, initramfs; sets kimage[SERIES/VARIANT]
@@ -115,8 +115,9 @@ for k in $kernels; do
 		v=$(variant_of "$s")
 		[[ " $vs " == *" $v "* ]] || vs="$vs $v"
 	done
+	kpass[$k]=0 kfail[$k]=0
 	for v in $vs; do
-		prepare "$k" "$v" || fail=$((fail + 1))
+		prepare "$k" "$v" || kfail[$k]=$((kfail[$k] + 1))
 	done
 done
 
@@ -125,7 +126,7 @@ for k in $kernels; do
 		v=$(variant_of "$s")
 		if [ -z "${kimage[$k/$v]:-}" ]; then
 			echo "FAIL $k/$s/boot: no guest kernel or modules for $k/$v (see above)"
-			fail=$((fail + 1))
+			kfail[$k]=$((kfail[$k] + 1))
 			continue
 		fi
 		sum=$out/logs/$k/$s.summary
@@ -135,18 +136,18 @@ for k in $kernels; do
 		line=$(grep -E "^run-vm $k/$s: [0-9]+ passed, [0-9]+ failed" "$sum" | tail -n 1)
 		if [ -z "$line" ]; then
 			echo "FAIL $k/$s/harness: run-vm.sh printed no summary"
-			fail=$((fail + 1))
+			kfail[$k]=$((kfail[$k] + 1))
 			continue
 		fi
 		p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
 		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
-		pass=$((pass + p)) fail=$((fail + f))
+		kpass[$k]=$((kpass[$k] + p)) kfail[$k]=$((kfail[$k] + f))
 	done
 done
 for k in $kernels; do
-	p=$(cat "$out"/logs/"$k"/*.summary 2>/dev/null | grep -c "^PASS $k/")
-	f=$(cat "$out"/logs/"$k"/*.summary 2>/dev/null | grep -c "^FAIL $k/")
-	echo "vmcheck $k: $p passed, $f failed ($(grep -h '^agree ' "$out"/logs/"$k"/*.summary 2>/dev/null | tr '\n' ' '))"
+	agree=$(cat "$out"/logs/"$k"/*.summary 2>/dev/null | grep '^agree ' | tr '\n' ' ')
+	echo "vmcheck $k: ${kpass[$k]} passed, ${kfail[$k]} failed${agree:+ (${agree% })}"
+	pass=$((pass + kpass[$k])) fail=$((fail + kfail[$k]))
 done
 echo "vmcheck: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
