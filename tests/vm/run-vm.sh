@@ -107,17 +107,17 @@ if ! grep -q '^P2PVM: DONE' "$log.txt"; then
 	fi
 	tail -n 20 "$log.txt" | sed 's/^/  | /'
 fi
-for name in $expected; do
-	line=$(grep -E "^P2PVM: (PASS|FAIL) $name(:|\$)" "$log.txt" | tail -n 1)
+for sc in $expected; do
+	line=$(grep -E "^P2PVM: (PASS|FAIL) $sc(:|\$)" "$log.txt" | tail -n 1)
 	case "$line" in
-	"P2PVM: PASS $name") report PASS "$name" ;;
-	"P2PVM: FAIL $name"*) report FAIL "$name" "${line#P2PVM: FAIL $name: }" ;;
-	*) report FAIL "$name" "no result (guest did not get that far)" ;;
+	"P2PVM: PASS $sc") report PASS "$sc" ;;
+	"P2PVM: FAIL $sc"*) report FAIL "$sc" "${line#P2PVM: FAIL $sc: }" ;;
+	*) report FAIL "$sc" "no result (guest did not get that far)" ;;
 	esac
 done
 # A scenario the guest reported that the harness does not know is a failure too.
-for name in $(sed -nE 's/^P2PVM: (PASS|FAIL) ([a-z0-9_]+).*/\2/p' "$log.txt" | sort -u); do
-	case " $(echo $expected) " in *" $name "*) ;; *) report FAIL "$name" "unexpected scenario" ;; esac
+for sc in $(sed -nE 's/^P2PVM: (PASS|FAIL) ([a-z0-9_]+).*/\2/p' "$log.txt" | sort -u); do
+	case " $(echo $expected) " in *" $sc "*) ;; *) report FAIL "$sc" "unexpected scenario" ;; esac
 done
 grep '^P2PVM-DMESG' "$log.txt" | tail -n 40 | sed 's/^/  /'
 echo "  [$name] guest ran ${secs}s"
