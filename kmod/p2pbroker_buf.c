@@ -5,10 +5,24 @@
  *
  * Lifetime: a buffer belongs to its dma-buf; it is freed in the dma-buf's
  * release(), i.e. when the last fd, mmap and importer reference is gone.
- * Revoke zaps CPU mappings, tells dynamic importers (move_notify) and refuses
- * new mappings; the memory still returns to its pool only at release(),
- * except when the provider goes away (p2pb_buf_revoke_provider()), which
- * returns it early when no device mapping is left.
+ * Revoke zaps CPU mappings, tells dynamic importers (move_notify), refuses
+ * new attachments and mappings, and waits for the fences importers attached
+ * to the reservation (device DMA in flight); the memory still returns to its
+ * pool only at release(), except when the provider goes away
+ * (p2pb_buf_provider_leaving()), which returns it early once no device
+ * mapping is left, or after a deadline when an importer never unmaps.
+ *
+ * Guarantees per buffer type and importer kind (see the uapi header):
+ * - p2p: importers must attach dynamically (allow_peer2peer); pinning is
+ *   refused, so every device mapping can be revoked.
+ * - host: a static importer pins the buffer and the dma-buf core caches its
+ *   mapping; revoke cannot take that mapping back (the pages stay allocated
+ *   until release(), so no memory is reused): REVOKE says so with -EBUSY.
+ *
+ * Memory accounting: host pages, page arrays and sg tables are charged
+ * (__GFP_ACCOUNT) to the memory cgroup of the task that allocates them,
+ * i.e. p2pd's for ALLOC and the importer's for its mappings; allocations
+ * fail with -ENOMEM rather than invoke the OOM killer.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -17,6 +31,7 @@
 #include <linux/dma-resv.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/io.h>
 #include <linux/list.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -24,6 +39,7 @@
 #include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
 
@@ -48,16 +64,40 @@ struct p2pb_buf {
 	bool revoked;			/* written under @lock and dmabuf->resv */
 
 	atomic_t attachments;
+	atomic_t pins;			/* pinned (static) attachments */
 	atomic_t mappings;		/* live device (sg_table) mappings */
 	wait_queue_head_t unmapped;	/* woken when @mappings drops */
 
 	struct list_head node;		/* in p2pb_bufs, under p2pb_bufs_lock */
+	struct list_head reap;		/* in a provider revocation's list */
 };
 
-/* p2pb_bufs_lock protects p2pb_bufs and p2pb_next_id. */
+/* A provider between BUS_NOTIFY_UNBIND_DRIVER and BUS_NOTIFY_UNBOUND_DRIVER. */
+struct p2pb_departing {
+	struct pci_dev *pdev;		/* reference held */
+	struct list_head node;		/* in p2pb_departing, under p2pb_bufs_lock */
+};
+
+/*
+ * p2pb_bufs_lock protects p2pb_bufs, p2pb_next_id and p2pb_departing.  It is
+ * never held across a wait for an importer or a fence.
+ */
 static DEFINE_MUTEX(p2pb_bufs_lock);
 static LIST_HEAD(p2pb_bufs);
+static LIST_HEAD(p2pb_departing);
 static u64 p2pb_next_id = 1;
+
+/* How long revoke waits for importers' fences and unmaps, in ms. */
+static unsigned int p2pb_revoke_timeout_ms = 5000;
+module_param_named(revoke_timeout_ms, p2pb_revoke_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(revoke_timeout_ms,
+		 "How long revoke and provider unbind wait for importers to unmap and their DMA fences to signal (ms)");
+
+/* Buffers whose memory went back to a departing provider while still mapped. */
+static atomic_t p2pb_forced_reclaims = ATOMIC_INIT(0);
+module_param_named(forced_reclaims, p2pb_forced_reclaims.counter, int, 0444);
+MODULE_PARM_DESC(forced_reclaims,
+		 "Buffers reclaimed at provider unbind although an importer never unmapped them");
 
 static const struct dma_buf_ops p2pb_dmabuf_ops;
 
@@ -87,9 +127,40 @@ static void p2pb_buf_free(struct p2pb_buf *buf)
 	kfree(buf);
 }
 
+static bool p2pb_provider_departing(struct pci_dev *pdev)
+{
+	struct p2pb_departing *d;
+
+	lockdep_assert_held(&p2pb_bufs_lock);
+	list_for_each_entry(d, &p2pb_departing, node)
+		if (d->pdev == pdev)
+			return true;
+	return false;
+}
+
+/*
+ * Zero BAR memory through its I/O mapping, in chunks: large buffers must not
+ * hog the CPU, and a killed caller stops early.
+ */
+static int p2pb_zero_io(void *vaddr, size_t size)
+{
+	size_t off, n;
+
+	for (off = 0; off < size; off += n) {
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		n = min_t(size_t, size - off, SZ_1M);
+		memset_io((void __iomem __force *)(vaddr + off), 0, n);
+		cond_resched();
+	}
+	return 0;
+}
+
 static int p2pb_buf_alloc_p2p(struct p2pb_buf *buf, u64 bdf)
 {
 	unsigned long i;
+	bool departing;
+	int ret;
 
 	if (!IS_ENABLED(CONFIG_PCI_P2PDMA))
 		return -EOPNOTSUPP;
@@ -99,8 +170,14 @@ static int p2pb_buf_alloc_p2p(struct p2pb_buf *buf, u64 bdf)
 		return -ENODEV;
 	if (!pci_has_p2pmem(buf->provider))
 		return -EOPNOTSUPP;
+	mutex_lock(&p2pb_bufs_lock);
+	departing = p2pb_provider_departing(buf->provider);
+	mutex_unlock(&p2pb_bufs_lock);
+	if (departing)
+		return -ENODEV;
 
-	buf->pages = kvcalloc(buf->nr_pages, sizeof(*buf->pages), GFP_KERNEL);
+	buf->pages = kvcalloc(buf->nr_pages, sizeof(*buf->pages),
+			      GFP_KERNEL_ACCOUNT);
 	if (!buf->pages)
 		return -ENOMEM;
 
@@ -109,7 +186,9 @@ static int p2pb_buf_alloc_p2p(struct p2pb_buf *buf, u64 bdf)
 		return -ENOMEM;
 
 	/* The pool hands out memory a previous user wrote: never leak it. */
-	memset(buf->p2p_vaddr, 0, buf->size);
+	ret = p2pb_zero_io(buf->p2p_vaddr, buf->size);
+	if (ret)
+		return ret;
 	for (i = 0; i < buf->nr_pages; i++)
 		buf->pages[i] = virt_to_page(buf->p2p_vaddr + i * PAGE_SIZE);
 	return 0;
@@ -119,14 +198,17 @@ static int p2pb_buf_alloc_host(struct p2pb_buf *buf)
 {
 	unsigned long i;
 
-	buf->pages = kvcalloc(buf->nr_pages, sizeof(*buf->pages), GFP_KERNEL);
+	buf->pages = kvcalloc(buf->nr_pages, sizeof(*buf->pages),
+			      GFP_KERNEL_ACCOUNT);
 	if (!buf->pages)
 		return -ENOMEM;
 
 	for (i = 0; i < buf->nr_pages; i++) {
 		if (fatal_signal_pending(current))
 			return -EINTR;
-		buf->pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT);
+		/* Fail the ALLOC rather than OOM-kill for pages no RSS shows. */
+		buf->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO |
+					   __GFP_RETRY_MAYFAIL | __GFP_NOWARN);
 		if (!buf->pages[i])
 			return -ENOMEM;
 		cond_resched();
@@ -181,14 +263,42 @@ static void p2pb_dmabuf_detach(struct dma_buf *dmabuf,
 	kfree(a);
 }
 
-/* The memory never moves: pinning is a no-op, but it makes us dynamic. */
+/*
+ * Static importers pin.  A pinned mapping cannot be revoked (move_notify
+ * does not reach it), so BAR memory refuses pins; host pages never move and
+ * are counted, so REVOKE can report an importer it cannot cut off.
+ */
 static int p2pb_dmabuf_pin(struct dma_buf_attachment *attach)
 {
+	struct p2pb_buf *buf = attach->dmabuf->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (buf->type == P2PB_BUF_P2P)
+		return -EOPNOTSUPP;
+	if (buf->revoked)
+		return -ENODEV;
+	atomic_inc(&buf->pins);
 	return 0;
 }
 
 static void p2pb_dmabuf_unpin(struct dma_buf_attachment *attach)
 {
+	struct p2pb_buf *buf = attach->dmabuf->priv;
+
+	atomic_dec(&buf->pins);
+}
+
+/*
+ * The longest segment @dev can map: contiguous buffers must not become one
+ * segment larger than the device's DMA limits (swiotlb-bounced guests).
+ */
+static unsigned int p2pb_max_segment(struct device *dev)
+{
+	size_t max = min_t(size_t, dma_max_mapping_size(dev),
+			   dma_get_max_seg_size(dev));
+
+	max = min_t(size_t, max, UINT_MAX);
+	return max_t(unsigned int, round_down(max, PAGE_SIZE), PAGE_SIZE);
 }
 
 /*
@@ -213,12 +323,14 @@ static struct sg_table *p2pb_dmabuf_map(struct dma_buf_attachment *attach,
 	if (buf->revoked)
 		return ERR_PTR(-ENODEV);
 
-	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL_ACCOUNT);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
 
-	ret = sg_alloc_table_from_pages(sgt, buf->pages, buf->nr_pages, 0,
-					buf->size, GFP_KERNEL);
+	ret = sg_alloc_table_from_pages_segment(sgt, buf->pages, buf->nr_pages,
+						0, buf->size,
+						p2pb_max_segment(attach->dev),
+						GFP_KERNEL_ACCOUNT);
 	if (ret)
 		goto free_sgt;
 
@@ -390,6 +502,7 @@ int p2pb_buf_alloc(struct p2pb_alloc *req, struct dma_buf **ret_dmabuf)
 	mutex_init(&buf->lock);
 	init_waitqueue_head(&buf->unmapped);
 	INIT_LIST_HEAD(&buf->node);
+	INIT_LIST_HEAD(&buf->reap);
 
 	if (req->type == P2PB_BUF_P2P)
 		ret = p2pb_buf_alloc_p2p(buf, req->provider);
@@ -425,10 +538,12 @@ int p2pb_buf_alloc(struct p2pb_alloc *req, struct dma_buf **ret_dmabuf)
 
 	mutex_lock(&p2pb_bufs_lock);
 	/*
-	 * A provider being removed unpublishes its memory before it revokes
-	 * the buffers on this list: refuse to add one it would miss.
+	 * A provider being removed is marked departing (and, when it is ours,
+	 * unpublished) before it revokes the buffers on this list: refuse to
+	 * add one it would miss.
 	 */
-	if (buf->provider && !pci_has_p2pmem(buf->provider)) {
+	if (buf->provider && (p2pb_provider_departing(buf->provider) ||
+			      !pci_has_p2pmem(buf->provider))) {
 		mutex_unlock(&p2pb_bufs_lock);
 		dma_buf_put(dmabuf);
 		return -ENODEV;
@@ -510,92 +625,212 @@ int p2pb_buf_list(struct p2pb_buf_info *entries, u32 capacity, u32 *ret_count,
 }
 
 /*
- * Revoke @buf: refuse new maps, tell dynamic importers, zap CPU mappings.
- * Called with p2pb_bufs_lock held, which keeps @buf alive: release() waits
- * for that lock before freeing.
+ * Take a reference on @buf's file unless it is already being released (then
+ * no fd, mmap or importer is left).  Called under p2pb_bufs_lock, which
+ * keeps @buf alive until the reference is taken: release() waits for that
+ * lock before freeing.
  */
-static void p2pb_buf_revoke(struct p2pb_buf *buf)
+static struct file *p2pb_buf_get_file(struct p2pb_buf *buf)
 {
-	struct dma_buf *dmabuf = buf->dmabuf;
-	struct file *file = dmabuf->file;
+	struct file *file = buf->dmabuf->file;
 
 	lockdep_assert_held(&p2pb_bufs_lock);
+	return p2pb_get_file_live(file) ? file : NULL;
+}
 
-	/* Revoking twice changes nothing and notifies nobody again. */
-	if (READ_ONCE(buf->revoked))
-		return;
-
-	/*
-	 * A file whose count already hit zero is being released: no fd, mmap
-	 * or importer is left, only the flag needs setting.
-	 */
-	if (!p2pb_get_file_live(file)) {
-		WRITE_ONCE(buf->revoked, true);
-		return;
-	}
+/*
+ * Revoke @buf, whose file the caller holds a reference on: refuse new
+ * attachments and maps, tell dynamic importers, zap CPU mappings.  Does not
+ * wait; see p2pb_buf_revoke_wait().
+ */
+static void p2pb_buf_revoke(struct p2pb_buf *buf, struct file *file)
+{
+	struct dma_buf *dmabuf = buf->dmabuf;
 
 	mutex_lock(&buf->lock);
 	dma_resv_lock(dmabuf->resv, NULL);
-	WRITE_ONCE(buf->revoked, true);
-	dma_buf_move_notify(dmabuf);
+	if (!buf->revoked) {
+		WRITE_ONCE(buf->revoked, true);
+		dma_buf_move_notify(dmabuf);
+	}
 	dma_resv_unlock(dmabuf->resv);
 	mutex_unlock(&buf->lock);
 
 	/* Faults after this see @revoked and get SIGBUS. */
 	unmap_mapping_range(file->f_mapping, 0, 0, 1);
-	fput(file);
+}
+
+static long p2pb_jiffies_left(unsigned long deadline)
+{
+	return max_t(long, (long)(deadline - jiffies), 1);
+}
+
+/*
+ * Wait until @deadline (jiffies) for the device DMA of @buf's importers to
+ * finish: every fence on the reservation (importers add theirs for work in
+ * flight, of any usage), and with @unmapped also every dynamic mapping gone
+ * (pinned ones are never given back on move_notify).
+ * Return: 0, or -ETIMEDOUT when the deadline passed first.
+ */
+static int p2pb_buf_revoke_wait(struct p2pb_buf *buf, unsigned long deadline,
+				bool unmapped)
+{
+	if (dma_resv_wait_timeout(buf->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
+				  false, p2pb_jiffies_left(deadline)) <= 0)
+		return -ETIMEDOUT;
+	if (unmapped &&
+	    !wait_event_timeout(buf->unmapped,
+				atomic_read(&buf->mappings) <=
+				atomic_read(&buf->pins),
+				p2pb_jiffies_left(deadline)))
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static unsigned long p2pb_revoke_deadline(void)
+{
+	return jiffies + msecs_to_jiffies(p2pb_revoke_timeout_ms);
 }
 
 /**
  * p2pb_buf_revoke_id() - revoke the buffer with id @id
  * @id: buffer id
  *
- * Return: 0 (also when already revoked) or -ENOENT.
+ * Returns once the importers' fences have signalled, i.e. no device DMA the
+ * importers announced is still in flight.
+ *
+ * Return: 0 (also when already revoked), -ENOENT, -ETIMEDOUT (an importer
+ * did not finish its DMA or unmap in time; the buffer is revoked anyway),
+ * -EBUSY (a pinned importer keeps its device mapping until it detaches).
  */
 int p2pb_buf_revoke_id(u64 id)
 {
-	struct p2pb_buf *buf;
-	int ret = -ENOENT;
+	struct p2pb_buf *buf, *found = NULL;
+	struct file *file = NULL;
+	int ret;
 
 	mutex_lock(&p2pb_bufs_lock);
 	list_for_each_entry(buf, &p2pb_bufs, node) {
 		if (buf->id == id) {
-			p2pb_buf_revoke(buf);
-			ret = 0;
+			found = buf;
+			file = p2pb_buf_get_file(buf);
+			if (!file)
+				WRITE_ONCE(buf->revoked, true);
 			break;
 		}
 	}
 	mutex_unlock(&p2pb_bufs_lock);
+	if (!found)
+		return -ENOENT;
+	if (!file)
+		return 0;
+
+	/* @file keeps @found alive from here on. */
+	p2pb_buf_revoke(found, file);
+	ret = p2pb_buf_revoke_wait(found, p2pb_revoke_deadline(), false);
+	if (!ret && atomic_read(&found->pins))
+		ret = -EBUSY;
+	fput(file);
 	return ret;
 }
 
 /**
- * p2pb_buf_revoke_provider() - revoke every buffer of a departing provider
- * @pdev: the provider being unbound
+ * p2pb_buf_provider_leaving() - a provider's driver is about to unbind
+ * @pdev: the provider
  *
- * Memory with no device mapping left goes back to the pool right away, so the
- * p2pdma teardown that follows does not wait for userspace to close fds.
+ * From now until p2pb_buf_provider_gone(), ALLOC refuses @pdev, and every
+ * buffer it has is revoked: its memory goes back to the pool once its
+ * importers are done, or after the revoke timeout (logged and counted in
+ * the forced_reclaims parameter) so that unbind never hangs on an importer.
+ * Waits without holding p2pb_bufs_lock.
  */
-void p2pb_buf_revoke_provider(struct pci_dev *pdev)
+void p2pb_buf_provider_leaving(struct pci_dev *pdev)
 {
-	struct p2pb_buf *buf;
+	struct p2pb_departing *d;
+	struct p2pb_buf *buf, *tmp;
+	unsigned long deadline;
+	LIST_HEAD(reap);
+
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
 
 	mutex_lock(&p2pb_bufs_lock);
+	if (d && !p2pb_provider_departing(pdev)) {
+		d->pdev = pci_dev_get(pdev);
+		list_add(&d->node, &p2pb_departing);
+		d = NULL;
+	}
 	list_for_each_entry(buf, &p2pb_bufs, node) {
-		if (buf->provider != pdev)
+		struct file *file;
+
+		if (buf->provider != pdev || !list_empty(&buf->reap))
 			continue;
-		p2pb_buf_revoke(buf);
-		if (!wait_event_timeout(buf->unmapped,
-					!atomic_read(&buf->mappings), 5 * HZ)) {
-			pci_warn(pdev, "buffer %llu still mapped by an importer; teardown waits for it\n",
-				 buf->id);
+		file = p2pb_buf_get_file(buf);
+		if (!file) {
+			/* Being released: release() frees its memory. */
+			WRITE_ONCE(buf->revoked, true);
 			continue;
+		}
+		list_add_tail(&buf->reap, &reap);
+	}
+	mutex_unlock(&p2pb_bufs_lock);
+	kfree(d);
+
+	/* The file references taken above keep every buffer on @reap alive. */
+	list_for_each_entry(buf, &reap, reap)
+		p2pb_buf_revoke(buf, buf->dmabuf->file);
+
+	deadline = p2pb_revoke_deadline();
+	list_for_each_entry_safe(buf, tmp, &reap, reap) {
+		struct file *file = buf->dmabuf->file;
+
+		if (p2pb_buf_revoke_wait(buf, deadline, true)) {
+			pci_err(pdev, "buffer %llu: an importer still maps it or has DMA in flight after %u ms; its memory goes back to the departing provider anyway\n",
+				buf->id, p2pb_revoke_timeout_ms);
+			atomic_inc(&p2pb_forced_reclaims);
 		}
 		mutex_lock(&buf->lock);
 		if (buf->p2p_vaddr)
-			pci_free_p2pmem(buf->provider, buf->p2p_vaddr, buf->size);
+			pci_free_p2pmem(buf->provider, buf->p2p_vaddr,
+					buf->size);
 		buf->p2p_vaddr = NULL;
 		mutex_unlock(&buf->lock);
+
+		mutex_lock(&p2pb_bufs_lock);
+		list_del_init(&buf->reap);
+		mutex_unlock(&p2pb_bufs_lock);
+		fput(file);
+	}
+}
+
+/**
+ * p2pb_buf_provider_gone() - a provider's driver has unbound
+ * @pdev: the provider
+ */
+void p2pb_buf_provider_gone(struct pci_dev *pdev)
+{
+	struct p2pb_departing *d, *tmp;
+
+	mutex_lock(&p2pb_bufs_lock);
+	list_for_each_entry_safe(d, tmp, &p2pb_departing, node) {
+		if (d->pdev != pdev)
+			continue;
+		list_del(&d->node);
+		pci_dev_put(d->pdev);
+		kfree(d);
+	}
+	mutex_unlock(&p2pb_bufs_lock);
+}
+
+/* Module exit: nothing may be left departing. */
+void p2pb_buf_exit(void)
+{
+	struct p2pb_departing *d, *tmp;
+
+	mutex_lock(&p2pb_bufs_lock);
+	list_for_each_entry_safe(d, tmp, &p2pb_departing, node) {
+		list_del(&d->node);
+		pci_dev_put(d->pdev);
+		kfree(d);
 	}
 	mutex_unlock(&p2pb_bufs_lock);
 }

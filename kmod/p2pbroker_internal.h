@@ -28,7 +28,9 @@ int p2pb_buf_describe(int fd, struct p2pb_buf_info *ret_info);
 int p2pb_buf_list(struct p2pb_buf_info *entries, u32 capacity, u32 *ret_count,
 		  u32 *ret_total);
 int p2pb_buf_revoke_id(u64 id);
-void p2pb_buf_revoke_provider(struct pci_dev *pdev);
+void p2pb_buf_provider_leaving(struct pci_dev *pdev);
+void p2pb_buf_provider_gone(struct pci_dev *pdev);
+void p2pb_buf_exit(void);
 
 /* PCI driver (p2pbroker_pci.c). */
 int p2pb_pci_register(void);

@@ -10,6 +10,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
 #include <linux/dma-buf.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -185,9 +186,21 @@ static long p2pb_ioctl(struct file *file, unsigned int ucmd, unsigned long arg)
 	return ret;
 }
 
+/*
+ * Mode 0600 is not enough: VERDICT DMA-maps a page into any device's DMA
+ * domain, even one owned by VFIO or another driver.  Like /dev/mem needs
+ * CAP_SYS_RAWIO, opening needs CAP_SYS_ADMIN (p2pd's unit keeps it).
+ */
+static int p2pb_open(struct inode *inode, struct file *file)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	return nonseekable_open(inode, file);
+}
+
 static const struct file_operations p2pb_fops = {
 	.owner = THIS_MODULE,
-	.open = nonseekable_open,
+	.open = p2pb_open,
 	.unlocked_ioctl = p2pb_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

@@ -3,10 +3,12 @@
  * The "p2pbroker" PCI driver.  It has no id table: the
  * daemon binds a device by writing "p2pbroker" to its driver_override and its
  * name to /sys/bus/pci/drivers_probe.  Probe registers one memory BAR as p2p
- * memory (pci_p2pdma_add_resource) and publishes it; remove revokes every
- * buffer from it first.  Devices whose own driver registers p2p memory (an
- * NVMe CMB) are used as they are, without binding; when such a device is
- * unbound, a bus notifier revokes our buffers from it first.
+ * memory (pci_p2pdma_add_resource) and publishes it.  Devices whose own
+ * driver registers p2p memory (an NVMe CMB) are used as they are, without
+ * binding.  Whichever driver a provider has, a bus notifier marks it
+ * departing when its driver starts to unbind (ALLOC refuses it from then on)
+ * and revokes our buffers from it before that driver's remove() tears its
+ * p2pdma down; it stops departing once the driver has unbound.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -101,10 +103,10 @@ disable:
 	return ret;
 }
 
+/* The bus notifier has revoked every buffer (BUS_NOTIFY_UNBIND_DRIVER). */
 static void p2pb_pci_remove(struct pci_dev *pdev)
 {
 	pci_p2pmem_publish(pdev, false);
-	p2pb_buf_revoke_provider(pdev);
 	pci_disable_device(pdev);
 }
 
@@ -115,20 +117,27 @@ static struct pci_driver p2pb_pci_driver = {
 };
 
 /*
- * A provider registered by its own driver (an NVMe CMB) can be unbound too:
- * revoke our buffers before that driver's remove() tears its p2pdma down,
- * which would otherwise wait for userspace to close them.
+ * Any provider's driver can unbind (ours, or an NVMe whose remove() first
+ * removes its namespaces, for seconds): from BUS_NOTIFY_UNBIND_DRIVER to
+ * BUS_NOTIFY_UNBOUND_DRIVER the provider is departing, and our buffers are
+ * revoked before the driver's devres teardown, which would otherwise wait
+ * for userspace to close them.
  */
 static int p2pb_pci_notify(struct notifier_block *nb, unsigned long action,
 			   void *data)
 {
-	struct device *dev = data;
+	struct pci_dev *pdev = to_pci_dev(data);
 
-	if (action != BUS_NOTIFY_UNBIND_DRIVER ||
-	    dev->driver == &p2pb_pci_driver.driver)
+	switch (action) {
+	case BUS_NOTIFY_UNBIND_DRIVER:
+		p2pb_buf_provider_leaving(pdev);
+		return NOTIFY_OK;
+	case BUS_NOTIFY_UNBOUND_DRIVER:
+		p2pb_buf_provider_gone(pdev);
+		return NOTIFY_OK;
+	default:
 		return NOTIFY_DONE;
-	p2pb_buf_revoke_provider(to_pci_dev(dev));
-	return NOTIFY_OK;
+	}
 }
 
 static struct notifier_block p2pb_pci_nb = {
@@ -152,4 +161,5 @@ void p2pb_pci_unregister(void)
 {
 	pci_unregister_driver(&p2pb_pci_driver);
 	bus_unregister_notifier(&pci_bus_type, &p2pb_pci_nb);
+	p2pb_buf_exit();
 }

@@ -196,9 +196,24 @@ struct p2pb_list {
  * @reserved: must be 0
  *
  * Zaps every CPU mapping (later access faults with SIGBUS), tells dynamic
- * importers through move_notify, and refuses new device mappings and mmaps.
- * The memory returns to its pool once the last fd and mapping are gone.
- * Errors: -ENOENT no such (live) buffer.
+ * importers through move_notify, refuses new attachments, device mappings
+ * and mmaps, and returns once every fence importers put on the buffer's
+ * reservation has signalled (their DMA in flight is done), or after the
+ * module's revoke_timeout_ms.  The memory returns to its pool once the last
+ * fd and mapping are gone (for P2PB_BUF_P2P also when its provider unbinds).
+ *
+ * Guarantee per type and importer kind:
+ * - P2PB_BUF_P2P: importers must attach dynamically with peer2peer; pinning
+ *   is refused, so after a successful REVOKE no device holds a mapping it
+ *   may still use once it has honoured move_notify.
+ * - P2PB_BUF_HOST, dynamic importers: as above.
+ * - P2PB_BUF_HOST, static (pinning) importers: their mapping is cached by
+ *   the dma-buf core and cannot be taken back; REVOKE fails with -EBUSY
+ *   (after doing all of the above) while one is attached.  The pages stay
+ *   allocated until release, so they are never reused meanwhile.
+ * Errors: -ENOENT no such (live) buffer; -EBUSY a pinned importer keeps its
+ * mapping; -ETIMEDOUT an importer's fence did not signal in time (the
+ * buffer is revoked all the same).
  */
 struct p2pb_revoke {
 	__u64 id;
