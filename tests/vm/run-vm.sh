@@ -73,7 +73,9 @@ tr -d '\r' <"$log" >"$log.txt"
 
 expected="insmod bind ioctl_abi kernel_paths kernel_agreement alloc_p2p_ivshmem alloc_p2p_nvme_cmb
 alloc_host import_same_switch import_without_peer2peer_refused import_vgem import_cross_host_bridge
-import_multifunction revoke provider_unbind stress_revoke_race nvme_unbind no_leaks rmmod dmesg_clean"
+import_multifunction open_needs_cap revoke revoke_fences revoke_pinned revoke_static_host
+provider_unbind unbind_stuck_importer stress_revoke_race nvme_unbind cmb_unbind_race no_leaks rmmod
+dmesg_clean"
 if [ "$setup" = nop2p ]; then
 	expected="insmod nop2p_version nop2p_bind_refused nop2p_p2p_alloc_refused nop2p_verdicts
 alloc_host nop2p_status rmmod dmesg_clean"

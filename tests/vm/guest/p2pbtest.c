@@ -27,8 +27,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <linux/capability.h>
 
 #include <json-c/json.h>
 #include <libdrm/drm.h>
@@ -1080,6 +1084,298 @@ static void sc_revoke(void)
 	sc_end(&s);
 }
 
+
+/* ---- revoke and unbind guarantees (issue 14) --------------------------- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ti_fence(int tfd, uint32_t flags, uint32_t ms)
+{
+	struct p2pb_ti_fence f = {.ms = ms, .flags = flags};
+
+	if (ioctl(tfd, P2PB_TI_IOC_FENCE, &f) < 0)
+		return -errno;
+	return f.signaled;
+}
+
+static long long forced_reclaims(void)
+{
+	char buf[64];
+
+	if (read_file("/sys/module/p2pbroker/parameters/forced_reclaims", buf, sizeof(buf)) < 0)
+		return -1;
+	return strtoll(buf, NULL, 0);
+}
+
+static int set_revoke_timeout(unsigned int ms)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%u", ms);
+	return write_file("/sys/module/p2pbroker/parameters/revoke_timeout_ms", v);
+}
+
+/* REVOKE returns only after the importers' DMA fences have signalled. */
+static void sc_revoke_fences(void)
+{
+	struct sc s = {.name = "revoke_fences"};
+	struct p2pb_ti_import r;
+	uint64_t id = 0;
+	long long t0, dt;
+	int fd, hold, sig;
+
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv8, 1 * MIB, &id);
+	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	hold = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		CHECK(&s,
+		      ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r) == 0 &&
+			  r.error == 0,
+		      "held import: %s", strerror(-r.error));
+		/* a device job writing into the buffer for the next 1.5 s */
+		CHECK(&s, ti_fence(hold, P2PB_TI_FENCE_ADD, 1500) == 0, "add fence");
+		t0 = now_ms();
+		CHECK(&s, p2pb_revoke(id) == 0, "REVOKE: %s", strerror(errno));
+		dt = now_ms() - t0;
+		sig = ti_fence(hold, 0, 0);
+		CHECK(&s, sig == 1, "REVOKE returned after %lld ms with the DMA fence unsignalled",
+		      dt);
+		CHECK(&s, dt >= 1200, "REVOKE returned after %lld ms, the fence took 1500", dt);
+		info("revoke_fences: REVOKE waited %lld ms for a 1500 ms fence", dt);
+		close(fd);
+	}
+	close(hold);
+	sc_end(&s);
+}
+
+/* A pinning importer cannot be cut off: BAR memory refuses the pin. */
+static void sc_revoke_pinned(void)
+{
+	struct sc s = {.name = "revoke_pinned"};
+	struct p2pb_ti_import r;
+	uint64_t id = 0;
+	int fd;
+
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv8, 1 * MIB, &id);
+	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	if (fd >= 0) {
+		CHECK(&s,
+		      ti_import(tifd, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_PIN | P2PB_TI_F_HOLD,
+				&r) == 0,
+		      "IMPORT ioctl: %s", strerror(errno));
+		CHECK(&s, r.stage == P2PB_TI_STAGE_PIN && r.error == -EOPNOTSUPP,
+		      "pin of a p2p buffer: stage %u error %d (want pin refused)", r.stage,
+		      r.error);
+		if (r.stage == P2PB_TI_STAGE_OK)
+			ioctl(tifd, P2PB_TI_IOC_RELEASE);
+		CHECK(&s, p2pb_revoke(id) == 0, "REVOKE: %s", strerror(errno));
+		close(fd);
+	}
+	sc_end(&s);
+}
+
+/* A static importer of host pages keeps its cached mapping: REVOKE says so. */
+static void sc_revoke_static_host(void)
+{
+	struct sc s = {.name = "revoke_static_host"};
+	struct p2pb_ti_import r;
+	uint64_t id = 0;
+	int fd, hold, ret;
+
+	fd = p2pb_alloc(P2PB_BUF_HOST, NULL, 1 * MIB, &id);
+	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	hold = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		CHECK(&s, ti_import(hold, fd, iv4, P2PB_TI_F_HOLD, &r) == 0 && r.error == 0,
+		      "static import: stage %u %s", r.stage, strerror(-r.error));
+		ret = p2pb_revoke(id);
+		CHECK(&s, ret == -EBUSY, "REVOKE with a pinned static importer: %d (want EBUSY)",
+		      ret);
+		CHECK(&s,
+		      ti_import(tifd, fd, iv4, 0, &r) == 0 && r.stage == P2PB_TI_STAGE_ATTACH &&
+			  r.error == -ENODEV,
+		      "new static import after revoke: stage %u %d", r.stage, r.error);
+		CHECK(&s, ioctl(hold, P2PB_TI_IOC_RELEASE) == 0, "RELEASE");
+		ret = p2pb_revoke(id);
+		CHECK(&s, ret == 0, "REVOKE after the importer detached: %d", ret);
+		close(fd);
+	}
+	close(hold);
+	sc_end(&s);
+}
+
+/*
+ * An importer that never unmaps must not hang provider unbind, and unbind
+ * must not hold the module's global lock while it waits.
+ */
+static void sc_unbind_stuck_importer(void)
+{
+	struct sc s = {.name = "unbind_stuck_importer"};
+	struct p2pb_ti_import r;
+	struct p2pb_ti_query q = {0};
+	long long forced0, t0, dt_list = -1, dt_unbind = -1;
+	char path[256];
+	int fd, hold, st = 0;
+	pid_t pid;
+
+	forced0 = forced_reclaims();
+	CHECK(&s, set_revoke_timeout(1000) == 0, "set revoke_timeout_ms: %s", strerror(errno));
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv8, 1 * MIB, NULL);
+	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	hold = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || hold < 0) {
+		sc_end(&s);
+		return;
+	}
+	CHECK(&s,
+	      ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD | P2PB_TI_F_LAZY,
+			&r) == 0 &&
+		  r.error == 0,
+	      "lazy held import: %s", strerror(-r.error));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", iv8->bdf);
+	t0 = now_ms();
+	pid = fork();
+	if (pid == 0)
+		_exit(write_file(path, iv8->bdf) == 0 ? 0 : 1);
+	usleep(200000);
+	{
+		long long t1 = now_ms();
+
+		p2pb_list_total(NULL, 0);
+		dt_list = now_ms() - t1;
+	}
+	for (int i = 0; i < 150; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			dt_unbind = now_ms() - t0;
+			break;
+		}
+		usleep(100000);
+	}
+	if (dt_unbind < 0) {
+		/* Unstick it: the importer lets go, and the unbind can finish. */
+		ioctl(hold, P2PB_TI_IOC_RELEASE);
+		close(fd);
+		fd = -1;
+		waitpid(pid, &st, 0);
+	}
+	CHECK(&s, dt_unbind >= 0, "unbind hung on an importer that never unmaps");
+	CHECK(&s, WIFEXITED(st) && WEXITSTATUS(st) == 0, "unbind failed");
+	CHECK(&s, dt_list >= 0 && dt_list < 500,
+	      "LIST took %lld ms while unbind waited (global lock held?)", dt_list);
+	CHECK(&s, forced_reclaims() == forced0 + 1,
+	      "forced_reclaims %lld, was %lld",
+	      forced_reclaims(), forced0);
+	info("unbind_stuck_importer: unbind %lld ms, LIST during it %lld ms", dt_unbind, dt_list);
+	if (fd >= 0) {
+		CHECK(&s, ioctl(hold, P2PB_TI_IOC_QUERY, &q) == 0 && q.move_notify >= 1,
+		      "importer not told");
+		ioctl(hold, P2PB_TI_IOC_RELEASE);
+		close(fd);
+	}
+	close(hold);
+	set_revoke_timeout(5000);
+	CHECK(&s, write_file("/sys/bus/pci/drivers_probe", iv8->bdf) == 0, "rebind: %s",
+	      strerror(errno));
+	CHECK(&s, pool_available(iv8) == (long long)bar_size(iv8, 2),
+	      "rebound pool available %lld", pool_available(iv8));
+	sc_end(&s);
+}
+
+/*
+ * ALLOC from an NVMe CMB while the nvme driver unbinds (its remove() takes
+ * a while): every buffer that got through is revoked, and the unbind does
+ * not wait for userspace to close them.
+ */
+static void sc_cmb_unbind_race(long long nvme_start)
+{
+	struct sc s = {.name = "cmb_unbind_race"};
+	enum { MAXH = 512 };
+	static int held[MAXH];
+	struct p2pb_buf_info bi;
+	int nheld = 0, refused = 0, st = 0, unrevoked = 0, i;
+	long long t0;
+	char path[256];
+	bool done = false;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", nvme->bdf);
+	pid = fork();
+	if (pid == 0) {
+		usleep(20000);
+		_exit(write_file(path, nvme->bdf) == 0 ? 0 : 1);
+	}
+	t0 = now_ms();
+	while (now_ms() - t0 < 20000) {
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			done = true;
+			break;
+		}
+		if (nheld < MAXH) {
+			int fd = p2pb_alloc(P2PB_BUF_P2P, nvme, 64 * 1024, NULL);
+
+			if (fd >= 0)
+				held[nheld++] = fd;
+			else if (fd == -ENODEV || fd == -EOPNOTSUPP)
+				refused++;
+		} else {
+			usleep(1000);
+		}
+	}
+	CHECK(&s, done, "nvme unbind hung for 20 s while %d CMB buffers were open", nheld);
+	for (i = 0; i < nheld; i++) {
+		if (p2pb_describe(held[i], &bi) == 0 && !(bi.flags & P2PB_BUF_F_REVOKED))
+			unrevoked++;
+		close(held[i]);
+	}
+	if (!done)
+		waitpid(pid, &st, 0);
+	CHECK(&s, unrevoked == 0, "%d of %d buffers allocated during the unbind not revoked",
+	      unrevoked, nheld);
+	CHECK(&s, refused > 0, "no ALLOC was refused during the unbind (race window not hit)");
+	info("cmb_unbind_race: %d buffers allocated, %d refused, unbind %s", nheld, refused,
+	     done ? "finished" : "hung");
+	CHECK(&s, write_file("/sys/bus/pci/drivers/nvme/bind", nvme->bdf) == 0, "nvme rebind: %s",
+	      strerror(errno));
+	for (i = 0; i < 100 && pool_available(nvme) != nvme_start; i++)
+		usleep(100000);
+	CHECK(&s, pool_available(nvme) == nvme_start, "CMB pool %lld after rebind, was %lld",
+	      pool_available(nvme), nvme_start);
+	sc_end(&s);
+}
+
+/* Mode 0600 is not enough: root without CAP_SYS_ADMIN cannot open it. */
+static void sc_open_needs_cap(void)
+{
+	struct sc s = {.name = "open_needs_cap"};
+	int st = 0;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct d[2];
+		int fd;
+
+		if (syscall(SYS_capget, &h, d) < 0)
+			_exit(2);
+		d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &= ~CAP_TO_MASK(CAP_SYS_ADMIN);
+		if (syscall(SYS_capset, &h, d) < 0)
+			_exit(3);
+		fd = open("/dev/p2pbroker", O_RDWR | O_CLOEXEC);
+		_exit(fd < 0 && errno == EPERM ? 0 : 1);
+	}
+	CHECK(&s, pid > 0 && waitpid(pid, &st, 0) == pid, "fork");
+	CHECK(&s, WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "open without CAP_SYS_ADMIN: child status %d (1: not refused with EPERM)",
+	      WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+	sc_end(&s);
+}
+
 /* Unbinding a provider with a live buffer revokes it and does not hang. */
 static void sc_unbind(void)
 {
@@ -1353,10 +1649,16 @@ int main(int argc, char **argv)
 	sc_agreement();
 	sc_alloc();
 	sc_import();
+	sc_open_needs_cap();
 	sc_revoke();
+	sc_revoke_fences();
+	sc_revoke_pinned();
+	sc_revoke_static_host();
 	sc_unbind();
+	sc_unbind_stuck_importer();
 	sc_stress();
 	sc_nvme_unbind(nvme_start);
+	sc_cmb_unbind_race(nvme_start);
 	sc_noleaks(nvme_start);
 	info("p2pbtest: %d passed, %d failed", n_pass, n_fail);
 	return n_fail > 100 ? 100 : n_fail;

@@ -7,6 +7,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -15,6 +16,7 @@
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 
 #include <linux/p2pbroker.h>
 #include "compat.h"
@@ -28,7 +30,77 @@ struct p2pb_ti {
 	struct pci_dev *pdev;
 	struct sg_table *sgt;			/* under dmabuf->resv */
 	u32 move_notify;			/* under dmabuf->resv */
+	bool pinned;
+	bool lazy;				/* ignores move_notify */
+	struct dma_fence *fence;		/* last added, reference held */
+	struct delayed_work signal_work;	/* signals @fence */
+	spinlock_t fence_lock;			/* the fence's lock */
+	u64 fence_context;
+	u64 fence_seqno;
 };
+
+static const char *p2pb_ti_fence_name(struct dma_fence *fence)
+{
+	return "p2pb_test_importer";
+}
+
+static const struct dma_fence_ops p2pb_ti_fence_ops = {
+	.get_driver_name = p2pb_ti_fence_name,
+	.get_timeline_name = p2pb_ti_fence_name,
+};
+
+static void p2pb_ti_signal_work(struct work_struct *work)
+{
+	struct p2pb_ti *ti = container_of(to_delayed_work(work),
+					  struct p2pb_ti, signal_work);
+
+	dma_fence_signal(ti->fence);
+}
+
+/* Signal and drop the pending fence now (file release, new fence). */
+static void p2pb_ti_fence_drop(struct p2pb_ti *ti)
+{
+	if (!ti->fence)
+		return;
+	cancel_delayed_work_sync(&ti->signal_work);
+	dma_fence_signal(ti->fence);
+	dma_fence_put(ti->fence);
+	ti->fence = NULL;
+}
+
+static int p2pb_ti_fence(struct p2pb_ti *ti, struct p2pb_ti_fence *f)
+{
+	struct dma_fence *fence;
+	int ret;
+
+	if (f->flags & ~P2PB_TI_FENCE_ADD || f->reserved)
+		return -EINVAL;
+	if (f->flags & P2PB_TI_FENCE_ADD) {
+		if (!ti->attach)
+			return -ENOENT;
+		p2pb_ti_fence_drop(ti);
+		fence = kzalloc(sizeof(*fence), GFP_KERNEL);
+		if (!fence)
+			return -ENOMEM;
+		dma_fence_init(fence, &p2pb_ti_fence_ops, &ti->fence_lock,
+			       ti->fence_context, ++ti->fence_seqno);
+		dma_resv_lock(ti->dmabuf->resv, NULL);
+		ret = dma_resv_reserve_fences(ti->dmabuf->resv, 1);
+		if (!ret)
+			dma_resv_add_fence(ti->dmabuf->resv, fence,
+					   DMA_RESV_USAGE_BOOKKEEP);
+		dma_resv_unlock(ti->dmabuf->resv);
+		if (ret) {
+			dma_fence_put(fence);
+			return ret;
+		}
+		ti->fence = fence;
+		schedule_delayed_work(&ti->signal_work,
+				      msecs_to_jiffies(f->ms));
+	}
+	f->signaled = ti->fence ? dma_fence_is_signaled(ti->fence) : 1;
+	return 0;
+}
 
 static void p2pb_ti_move_notify(struct dma_buf_attachment *attach)
 {
@@ -36,7 +108,7 @@ static void p2pb_ti_move_notify(struct dma_buf_attachment *attach)
 
 	dma_resv_assert_held(attach->dmabuf->resv);
 	ti->move_notify++;
-	if (ti->sgt) {
+	if (ti->sgt && !ti->lazy) {
 		dma_buf_unmap_attachment(attach, ti->sgt, DMA_BIDIRECTIONAL);
 		ti->sgt = NULL;
 	}
@@ -76,6 +148,9 @@ static void p2pb_ti_drop(struct p2pb_ti *ti)
 	ti->sgt = NULL;
 	if (sgt)
 		dma_buf_unmap_attachment(ti->attach, sgt, DMA_BIDIRECTIONAL);
+	if (ti->pinned)
+		dma_buf_unpin(ti->attach);
+	ti->pinned = false;
 	dma_resv_unlock(ti->dmabuf->resv);
 	dma_buf_detach(ti->dmabuf, ti->attach);
 	dma_buf_put(ti->dmabuf);
@@ -84,6 +159,7 @@ static void p2pb_ti_drop(struct p2pb_ti *ti)
 	ti->dmabuf = NULL;
 	ti->pdev = NULL;
 	ti->move_notify = 0;
+	ti->lazy = false;
 }
 
 static int p2pb_ti_import(struct p2pb_ti *ti, struct p2pb_ti_import *req)
@@ -94,7 +170,9 @@ static int p2pb_ti_import(struct p2pb_ti *ti, struct p2pb_ti_import *req)
 	struct pci_dev *pdev;
 	struct sg_table *sgt;
 	bool hold = req->flags & P2PB_TI_F_HOLD;
+	bool pin = req->flags & P2PB_TI_F_PIN;
 	unsigned int i;
+	int ret;
 
 	if (req->flags & ~P2PB_TI_IMPORT_VALID_FLAGS || req->reserved)
 		return -EINVAL;
@@ -114,7 +192,7 @@ static int p2pb_ti_import(struct p2pb_ti *ti, struct p2pb_ti_import *req)
 		return PTR_ERR(dmabuf);
 	}
 
-	if (req->flags & P2PB_TI_F_PEER2PEER)
+	if (req->flags & (P2PB_TI_F_PEER2PEER | P2PB_TI_F_PIN))
 		attach = dma_buf_dynamic_attach(dmabuf, &pdev->dev,
 						&p2pb_ti_attach_ops, ti);
 	else
@@ -125,10 +203,27 @@ static int p2pb_ti_import(struct p2pb_ti *ti, struct p2pb_ti_import *req)
 		goto put;
 	}
 
+	if (pin) {
+		dma_resv_lock(dmabuf->resv, NULL);
+		ret = dma_buf_pin(attach);
+		dma_resv_unlock(dmabuf->resv);
+		if (ret) {
+			req->stage = P2PB_TI_STAGE_PIN;
+			req->error = ret;
+			dma_buf_detach(dmabuf, attach);
+			goto put;
+		}
+	}
+
 	sgt = p2pb_ti_map(attach);
 	if (IS_ERR(sgt)) {
 		req->stage = P2PB_TI_STAGE_MAP;
 		req->error = PTR_ERR(sgt);
+		if (pin) {
+			dma_resv_lock(dmabuf->resv, NULL);
+			dma_buf_unpin(attach);
+			dma_resv_unlock(dmabuf->resv);
+		}
 		dma_buf_detach(dmabuf, attach);
 		goto put;
 	}
@@ -145,12 +240,19 @@ static int p2pb_ti_import(struct p2pb_ti *ti, struct p2pb_ti_import *req)
 		ti->dmabuf = dmabuf;
 		ti->attach = attach;
 		ti->pdev = pdev;
+		ti->pinned = pin;
+		ti->lazy = req->flags & P2PB_TI_F_LAZY;
 		dma_resv_lock(dmabuf->resv, NULL);
 		ti->sgt = sgt;
 		dma_resv_unlock(dmabuf->resv);
 		return 0;
 	}
 	p2pb_ti_unmap(attach, sgt);
+	if (pin) {
+		dma_resv_lock(dmabuf->resv, NULL);
+		dma_buf_unpin(attach);
+		dma_resv_unlock(dmabuf->resv);
+	}
 	dma_buf_detach(dmabuf, attach);
 put:
 	dma_buf_put(dmabuf);
@@ -189,6 +291,7 @@ static long p2pb_ti_ioctl(struct file *file, unsigned int cmd,
 	void __user *uarg = (void __user *)arg;
 	struct p2pb_ti_import imp;
 	struct p2pb_ti_query q;
+	struct p2pb_ti_fence f;
 	long ret;
 
 	mutex_lock(&ti->lock);
@@ -207,6 +310,14 @@ static long p2pb_ti_ioctl(struct file *file, unsigned int cmd,
 			break;
 		ret = p2pb_ti_query(ti, &q);
 		if (!ret && copy_to_user(uarg, &q, sizeof(q)))
+			ret = -EFAULT;
+		break;
+	case P2PB_TI_IOC_FENCE:
+		ret = -EFAULT;
+		if (copy_from_user(&f, uarg, sizeof(f)))
+			break;
+		ret = p2pb_ti_fence(ti, &f);
+		if (!ret && copy_to_user(uarg, &f, sizeof(f)))
 			ret = -EFAULT;
 		break;
 	case P2PB_TI_IOC_RELEASE:
@@ -228,6 +339,9 @@ static int p2pb_ti_open(struct inode *inode, struct file *file)
 	if (!ti)
 		return -ENOMEM;
 	mutex_init(&ti->lock);
+	spin_lock_init(&ti->fence_lock);
+	INIT_DELAYED_WORK(&ti->signal_work, p2pb_ti_signal_work);
+	ti->fence_context = dma_fence_context_alloc(1);
 	file->private_data = ti;
 	return nonseekable_open(inode, file);
 }
@@ -237,6 +351,7 @@ static int p2pb_ti_release(struct inode *inode, struct file *file)
 	struct p2pb_ti *ti = file->private_data;
 
 	p2pb_ti_drop(ti);
+	p2pb_ti_fence_drop(ti);
 	kfree(ti);
 	return 0;
 }

@@ -17,11 +17,17 @@
 #define P2PB_TI_F_PEER2PEER	_BITUL(0)
 /* Keep the attachment and mapping until RELEASE or close (one per fd). */
 #define P2PB_TI_F_HOLD		_BITUL(1)
-#define P2PB_TI_IMPORT_VALID_FLAGS	(P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD)
+/* Dynamic attach, then dma_buf_pin() before mapping (RDMA pinned umem). */
+#define P2PB_TI_F_PIN		_BITUL(2)
+/* A misbehaving importer: ignore move_notify (keep the mapping). */
+#define P2PB_TI_F_LAZY		_BITUL(3)
+#define P2PB_TI_IMPORT_VALID_FLAGS	(P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD | \
+					 P2PB_TI_F_PIN | P2PB_TI_F_LAZY)
 
 #define P2PB_TI_STAGE_OK	0
 #define P2PB_TI_STAGE_ATTACH	1	/* attach failed */
 #define P2PB_TI_STAGE_MAP	2	/* map failed */
+#define P2PB_TI_STAGE_PIN	3	/* pin failed */
 
 /**
  * struct p2pb_ti_import - P2PB_TI_IOC_IMPORT
@@ -64,9 +70,28 @@ struct p2pb_ti_query {
 	__s32 remap_error;
 };
 
+#define P2PB_TI_FENCE_ADD	_BITUL(0)
+
+/**
+ * struct p2pb_ti_fence - P2PB_TI_IOC_FENCE, DMA "in flight" on the held
+ * attachment's buffer
+ * @ms: in, with P2PB_TI_FENCE_ADD: signal the new fence after @ms ms
+ * @flags: in, P2PB_TI_FENCE_ADD adds a fence to the buffer's reservation
+ *	   (usage BOOKKEEP, as a device job would); 0 only queries
+ * @signaled: out, 1 when the (last added) fence has signalled
+ * @reserved: must be 0
+ */
+struct p2pb_ti_fence {
+	__u32 ms;
+	__u32 flags;
+	__s32 signaled;
+	__u32 reserved;
+};
+
 #define P2PB_TI_IOC_MAGIC	'Q'
 #define P2PB_TI_IOC_IMPORT	_IOWR(P2PB_TI_IOC_MAGIC, 0x00, struct p2pb_ti_import)
 #define P2PB_TI_IOC_QUERY	_IOWR(P2PB_TI_IOC_MAGIC, 0x01, struct p2pb_ti_query)
 #define P2PB_TI_IOC_RELEASE	_IO(P2PB_TI_IOC_MAGIC, 0x02)
+#define P2PB_TI_IOC_FENCE	_IOWR(P2PB_TI_IOC_MAGIC, 0x03, struct p2pb_ti_fence)
 
 #endif /* _UAPI_P2PB_TEST_IMPORTER_H */
