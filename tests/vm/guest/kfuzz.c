@@ -327,7 +327,8 @@ static void op_verdict(int dev)
 	for (i = 0; i < P2PB_MAX_VERDICT_CLIENTS + 2; i++) {
 		c[i].bdf = fuzz_bdf();
 		if (!pick(16))
-			memset((char *)&c[i] + sizeof(c[i].bdf), 0xff, sizeof(c[i]) - sizeof(c[i].bdf));
+			memset((char *)&c[i] + sizeof(c[i].bdf), 0xff,
+			       sizeof(c[i]) - sizeof(c[i].bdf));
 	}
 	v.clients = fuzz_ptr(c);
 	ioctl(dev, with_size(P2PB_IOC_KERNEL_VERDICT, fuzz_ioc_size(sizeof(v))), &v);

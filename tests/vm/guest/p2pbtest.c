@@ -1084,7 +1084,6 @@ static void sc_revoke(void)
 	sc_end(&s);
 }
 
-
 /* ---- revoke and unbind guarantees (issue 14) --------------------------- */
 
 static long long now_ms(void)
@@ -1234,8 +1233,8 @@ static void sc_unbind_stuck_importer(void)
 		return;
 	}
 	CHECK(&s,
-	      ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD | P2PB_TI_F_LAZY,
-			&r) == 0 &&
+	      ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD | P2PB_TI_F_LAZY, &r) ==
+		      0 &&
 		  r.error == 0,
 	      "lazy held import: %s", strerror(-r.error));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", iv8->bdf);
@@ -1268,8 +1267,7 @@ static void sc_unbind_stuck_importer(void)
 	CHECK(&s, WIFEXITED(st) && WEXITSTATUS(st) == 0, "unbind failed");
 	CHECK(&s, dt_list >= 0 && dt_list < 500,
 	      "LIST took %lld ms while unbind waited (global lock held?)", dt_list);
-	CHECK(&s, forced_reclaims() == forced0 + 1,
-	      "forced_reclaims %lld, was %lld",
+	CHECK(&s, forced_reclaims() == forced0 + 1, "forced_reclaims %lld, was %lld",
 	      forced_reclaims(), forced0);
 	info("unbind_stuck_importer: unbind %lld ms, LIST during it %lld ms", dt_unbind, dt_list);
 	if (fd >= 0) {
@@ -1282,8 +1280,8 @@ static void sc_unbind_stuck_importer(void)
 	set_revoke_timeout(5000);
 	CHECK(&s, write_file("/sys/bus/pci/drivers_probe", iv8->bdf) == 0, "rebind: %s",
 	      strerror(errno));
-	CHECK(&s, pool_available(iv8) == (long long)bar_size(iv8, 2),
-	      "rebound pool available %lld", pool_available(iv8));
+	CHECK(&s, pool_available(iv8) == (long long)bar_size(iv8, 2), "rebound pool available %lld",
+	      pool_available(iv8));
 	sc_end(&s);
 }
 
