@@ -13,9 +13,12 @@
  * mapping is left, or after a deadline when an importer never unmaps.
  *
  * Guarantees per buffer type and importer kind (see the uapi header):
- * - p2p: importers must attach dynamically (allow_peer2peer); pinning is
- *   refused, so every device mapping can be revoked.
- * - host: a static importer pins the buffer and the dma-buf core caches its
+ * - p2p: importers must attach dynamically (allow_peer2peer).  One that
+ *   honours move_notify unmaps at once; one that keeps its mapping (a
+ *   pinning importer such as RDMA's pinned umem, or a buggy one) is
+ *   reported by REVOKE (-EBUSY), and provider unbind reclaims the memory
+ *   from under it after revoke_timeout_ms rather than hang.
+ * - host: a static importer pins the buffer and the dma-buf core keeps its
  *   mapping; revoke cannot take that mapping back (the pages stay allocated
  *   until release(), so no memory is reused): REVOKE says so with -EBUSY.
  *
@@ -64,7 +67,6 @@ struct p2pb_buf {
 	bool revoked;			/* written under @lock and dmabuf->resv */
 
 	atomic_t attachments;
-	atomic_t pins;			/* pinned (static) attachments */
 	atomic_t mappings;		/* live device (sg_table) mappings */
 	wait_queue_head_t unmapped;	/* woken when @mappings drops */
 
@@ -226,6 +228,7 @@ static struct p2pb_buf *p2pb_buf_from_dmabuf(struct dma_buf *dmabuf)
 struct p2pb_attach {
 	struct p2pb_buf *buf;
 	struct sg_table *sgt;	/* latest mapping, under dmabuf->resv */
+	unsigned int maps;	/* live mappings, under dmabuf->resv */
 };
 
 static int p2pb_dmabuf_attach(struct dma_buf *dmabuf,
@@ -264,28 +267,21 @@ static void p2pb_dmabuf_detach(struct dma_buf *dmabuf,
 }
 
 /*
- * Static importers pin.  A pinned mapping cannot be revoked (move_notify
- * does not reach it), so BAR memory refuses pins; host pages never move and
- * are counted, so REVOKE can report an importer it cannot cut off.
+ * The memory never moves, so pinning has nothing to do.  The core pins
+ * static importers, and dynamic ones too on kernels without
+ * CONFIG_DMABUF_MOVE_NOTIFY; revoke finds the mappings that outlive
+ * move_notify by counting them per attachment (p2pb_attach.maps).
  */
 static int p2pb_dmabuf_pin(struct dma_buf_attachment *attach)
 {
 	struct p2pb_buf *buf = attach->dmabuf->priv;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	if (buf->type == P2PB_BUF_P2P)
-		return -EOPNOTSUPP;
-	if (buf->revoked)
-		return -ENODEV;
-	atomic_inc(&buf->pins);
-	return 0;
+	return buf->revoked ? -ENODEV : 0;
 }
 
 static void p2pb_dmabuf_unpin(struct dma_buf_attachment *attach)
 {
-	struct p2pb_buf *buf = attach->dmabuf->priv;
-
-	atomic_dec(&buf->pins);
 }
 
 /*
@@ -340,6 +336,7 @@ static struct sg_table *p2pb_dmabuf_map(struct dma_buf_attachment *attach,
 		goto free_table;
 
 	a->sgt = sgt;
+	a->maps++;
 	atomic_inc(&buf->mappings);
 	return sgt;
 
@@ -359,6 +356,7 @@ static void p2pb_dmabuf_unmap(struct dma_buf_attachment *attach,
 
 	if (a->sgt == sgt)
 		a->sgt = NULL;
+	a->maps--;
 	dma_unmap_sgtable(attach->dev, sgt, dir, p2pb_dma_attrs(buf));
 	sg_free_table(sgt);
 	kfree(sgt);
@@ -642,10 +640,14 @@ static struct file *p2pb_buf_get_file(struct p2pb_buf *buf)
  * Revoke @buf, whose file the caller holds a reference on: refuse new
  * attachments and maps, tell dynamic importers, zap CPU mappings.  Does not
  * wait; see p2pb_buf_revoke_wait().
+ * Return: the number of attachments still mapped after move_notify (static
+ * or pinning importers, or ones that ignore move_notify).
  */
-static void p2pb_buf_revoke(struct p2pb_buf *buf, struct file *file)
+static unsigned int p2pb_buf_revoke(struct p2pb_buf *buf, struct file *file)
 {
 	struct dma_buf *dmabuf = buf->dmabuf;
+	struct dma_buf_attachment *attach;
+	unsigned int held = 0;
 
 	mutex_lock(&buf->lock);
 	dma_resv_lock(dmabuf->resv, NULL);
@@ -653,11 +655,18 @@ static void p2pb_buf_revoke(struct p2pb_buf *buf, struct file *file)
 		WRITE_ONCE(buf->revoked, true);
 		dma_buf_move_notify(dmabuf);
 	}
+	list_for_each_entry(attach, &dmabuf->attachments, node) {
+		struct p2pb_attach *a = attach->priv;
+
+		if (a && a->maps)
+			held++;
+	}
 	dma_resv_unlock(dmabuf->resv);
 	mutex_unlock(&buf->lock);
 
 	/* Faults after this see @revoked and get SIGBUS. */
 	unmap_mapping_range(file->f_mapping, 0, 0, 1);
+	return held;
 }
 
 static long p2pb_jiffies_left(unsigned long deadline)
@@ -668,8 +677,7 @@ static long p2pb_jiffies_left(unsigned long deadline)
 /*
  * Wait until @deadline (jiffies) for the device DMA of @buf's importers to
  * finish: every fence on the reservation (importers add theirs for work in
- * flight, of any usage), and with @unmapped also every dynamic mapping gone
- * (pinned ones are never given back on move_notify).
+ * flight, of any usage), and with @unmapped also every mapping gone.
  * Return: 0, or -ETIMEDOUT when the deadline passed first.
  */
 static int p2pb_buf_revoke_wait(struct p2pb_buf *buf, unsigned long deadline,
@@ -679,9 +687,7 @@ static int p2pb_buf_revoke_wait(struct p2pb_buf *buf, unsigned long deadline,
 				  false, p2pb_jiffies_left(deadline)) <= 0)
 		return -ETIMEDOUT;
 	if (unmapped &&
-	    !wait_event_timeout(buf->unmapped,
-				atomic_read(&buf->mappings) <=
-				atomic_read(&buf->pins),
+	    !wait_event_timeout(buf->unmapped, !atomic_read(&buf->mappings),
 				p2pb_jiffies_left(deadline)))
 		return -ETIMEDOUT;
 	return 0;
@@ -699,14 +705,16 @@ static unsigned long p2pb_revoke_deadline(void)
  * Returns once the importers' fences have signalled, i.e. no device DMA the
  * importers announced is still in flight.
  *
- * Return: 0 (also when already revoked), -ENOENT, -ETIMEDOUT (an importer
- * did not finish its DMA or unmap in time; the buffer is revoked anyway),
- * -EBUSY (a pinned importer keeps its device mapping until it detaches).
+ * Return: 0 (also when already revoked), -ENOENT, -ETIMEDOUT (an importer's
+ * fence did not signal in time; the buffer is revoked anyway), -EBUSY (an
+ * importer kept its device mapping after move_notify: a static or pinning
+ * one, until it detaches).
  */
 int p2pb_buf_revoke_id(u64 id)
 {
 	struct p2pb_buf *buf, *found = NULL;
 	struct file *file = NULL;
+	unsigned int held;
 	int ret;
 
 	mutex_lock(&p2pb_bufs_lock);
@@ -726,9 +734,9 @@ int p2pb_buf_revoke_id(u64 id)
 		return 0;
 
 	/* @file keeps @found alive from here on. */
-	p2pb_buf_revoke(found, file);
+	held = p2pb_buf_revoke(found, file);
 	ret = p2pb_buf_revoke_wait(found, p2pb_revoke_deadline(), false);
-	if (!ret && atomic_read(&found->pins))
+	if (!ret && held)
 		ret = -EBUSY;
 	fput(file);
 	return ret;

@@ -1153,29 +1153,31 @@ static void sc_revoke_fences(void)
 	sc_end(&s);
 }
 
-/* A pinning importer cannot be cut off: BAR memory refuses the pin. */
+/* A pinning importer (RDMA pinned umem) keeps its mapping: REVOKE says so. */
 static void sc_revoke_pinned(void)
 {
 	struct sc s = {.name = "revoke_pinned"};
 	struct p2pb_ti_import r;
 	uint64_t id = 0;
-	int fd;
+	int fd, hold, ret;
 
 	fd = p2pb_alloc(P2PB_BUF_P2P, iv8, 1 * MIB, &id);
 	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	hold = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
 	if (fd >= 0) {
 		CHECK(&s,
-		      ti_import(tifd, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_PIN | P2PB_TI_F_HOLD,
-				&r) == 0,
-		      "IMPORT ioctl: %s", strerror(errno));
-		CHECK(&s, r.stage == P2PB_TI_STAGE_PIN && r.error == -EOPNOTSUPP,
-		      "pin of a p2p buffer: stage %u error %d (want pin refused)", r.stage,
-		      r.error);
-		if (r.stage == P2PB_TI_STAGE_OK)
-			ioctl(tifd, P2PB_TI_IOC_RELEASE);
-		CHECK(&s, p2pb_revoke(id) == 0, "REVOKE: %s", strerror(errno));
+		      ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_PIN | P2PB_TI_F_HOLD,
+				&r) == 0 &&
+			  r.error == 0,
+		      "pinned import: stage %u %s", r.stage, strerror(-r.error));
+		ret = p2pb_revoke(id);
+		CHECK(&s, ret == -EBUSY, "REVOKE with a pinning importer: %d (want EBUSY)", ret);
+		CHECK(&s, ioctl(hold, P2PB_TI_IOC_RELEASE) == 0, "RELEASE");
+		ret = p2pb_revoke(id);
+		CHECK(&s, ret == 0, "REVOKE after the importer detached: %d", ret);
 		close(fd);
 	}
+	close(hold);
 	sc_end(&s);
 }
 

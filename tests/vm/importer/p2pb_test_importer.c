@@ -241,7 +241,7 @@ static int p2pb_ti_import(struct p2pb_ti *ti, struct p2pb_ti_import *req)
 		ti->attach = attach;
 		ti->pdev = pdev;
 		ti->pinned = pin;
-		ti->lazy = req->flags & P2PB_TI_F_LAZY;
+		ti->lazy = req->flags & (P2PB_TI_F_LAZY | P2PB_TI_F_PIN);
 		dma_resv_lock(dmabuf->resv, NULL);
 		ti->sgt = sgt;
 		dma_resv_unlock(dmabuf->resv);

@@ -17,7 +17,7 @@
 #define P2PB_TI_F_PEER2PEER	_BITUL(0)
 /* Keep the attachment and mapping until RELEASE or close (one per fd). */
 #define P2PB_TI_F_HOLD		_BITUL(1)
-/* Dynamic attach, then dma_buf_pin() before mapping (RDMA pinned umem). */
+/* Dynamic attach, dma_buf_pin(), keep the mapping on move_notify (RDMA pinned umem). */
 #define P2PB_TI_F_PIN		_BITUL(2)
 /* A misbehaving importer: ignore move_notify (keep the mapping). */
 #define P2PB_TI_F_LAZY		_BITUL(3)

@@ -203,14 +203,17 @@ struct p2pb_list {
  * fd and mapping are gone (for P2PB_BUF_P2P also when its provider unbinds).
  *
  * Guarantee per type and importer kind:
- * - P2PB_BUF_P2P: importers must attach dynamically with peer2peer; pinning
- *   is refused, so after a successful REVOKE no device holds a mapping it
- *   may still use once it has honoured move_notify.
- * - P2PB_BUF_HOST, dynamic importers: as above.
- * - P2PB_BUF_HOST, static (pinning) importers: their mapping is cached by
- *   the dma-buf core and cannot be taken back; REVOKE fails with -EBUSY
- *   (after doing all of the above) while one is attached.  The pages stay
- *   allocated until release, so they are never reused meanwhile.
+ * - Dynamic importers that honour move_notify (unmap in it): after REVOKE
+ *   returns 0 none holds a mapping and their announced DMA is done.
+ *   P2PB_BUF_P2P importers are always dynamic (peer2peer).
+ * - Importers that keep their mapping after move_notify: static importers
+ *   of P2PB_BUF_HOST (the dma-buf core pins them and keeps their mapping),
+ *   pinning importers (e.g. RDMA pinned umem) or ones that ignore
+ *   move_notify.  REVOKE does all of the above and fails with -EBUSY while
+ *   one is attached.  Host pages stay allocated until release, so they are
+ *   never reused meanwhile; p2p memory of a provider that unbinds is taken
+ *   back after the revoke_timeout_ms module parameter (counted in
+ *   forced_reclaims), so unbind never hangs on such an importer.
  * Errors: -ENOENT no such (live) buffer; -EBUSY a pinned importer keeps its
  * mapping; -ETIMEDOUT an importer's fence did not signal in time (the
  * buffer is revoked all the same).
