@@ -49,7 +49,7 @@ CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/render-d
                p2pctl/cdi.c p2pctl/metrics.c
 
 # the strict JSON front end; the config's rules part
-PROTO_SRCS  += proto/json.c
+PROTO_SRCS  += proto/json.c proto/json-schema.c
 DAEMON_SRCS += daemon/config-rules.c
 CTL_SRCS    += p2pctl/escape.c
 

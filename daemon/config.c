@@ -597,11 +597,8 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 /* Error text is one line of printable text, whatever the file holds. */
 static void err_one_line(char *err, size_t errlen)
 {
-	if (!err || !errlen)
-		return;
-	for (char *p = err; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	if (err && errlen)
+		json_printable(err);
 }
 
 int config_parse(const char *text, size_t len, const char *name, struct p2p_config **ret_cfg,

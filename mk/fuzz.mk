@@ -12,7 +12,7 @@ FUZZ_TARGETS += fuzz-config
 # Ours are built with the project's -Werror warnings; the rest of the daemon core
 # (what config.c/policy.c call into, topo.c and whatever it needs) is linked in
 # too, warnings not fatal there: clang's set differs from gcc's.
-FUZZ_CONFIG_OWN  := tests/fuzz/fuzz-config.c daemon/config.c daemon/config-rules.c daemon/policy.c proto/json.c
+FUZZ_CONFIG_OWN  := tests/fuzz/fuzz-config.c daemon/config.c daemon/config-rules.c daemon/policy.c proto/json.c proto/json-schema.c
 FUZZ_CONFIG_REST := $(filter-out $(FUZZ_CONFIG_OWN),$(DAEMON_SRCS) $(CORE_SRCS) $(PROTO_SRCS))
 FUZZ_CONFIG_OBJS := $(FUZZ_CONFIG_OWN:%.c=$(BUILD)/fuzz/obj/%.o) $(FUZZ_CONFIG_REST:%.c=$(BUILD)/fuzz/obj/%.o)
 FUZZ_CONFIG_CFLAGS = -std=c11 -O1 -g -fno-omit-frame-pointer \

@@ -21,11 +21,11 @@ FUZZ_PROTO_BIN := $(BUILD)/fuzz/fuzz-proto
 FUZZ_PROTO_CORPUS := $(BUILD)/fuzz/corpus-proto
 FUZZ_TARGETS += fuzz-proto
 
-$(FUZZ_PROTO_BIN): tests/fuzz/fuzz-proto.c proto/conn.c proto/conn.h proto/json.c proto/json.h proto/proto.h
+$(FUZZ_PROTO_BIN): tests/fuzz/fuzz-proto.c proto/conn.c proto/conn.h proto/json.c proto/json-schema.c proto/json.h proto/proto.h
 	@mkdir -p $(dir $@)
 	clang $(WARN) -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=all -D_GNU_SOURCE -Iproto $(PKG_CFLAGS) \
-		-o $@ tests/fuzz/fuzz-proto.c proto/conn.c proto/json.c $(shell pkg-config --libs json-c)
+		-o $@ tests/fuzz/fuzz-proto.c proto/conn.c proto/json.c proto/json-schema.c $(shell pkg-config --libs json-c)
 
 # Seeds: one file per request shape (opcode byte + JSON), and framed datagrams.
 $(FUZZ_PROTO_CORPUS)/.seeded: tests/fuzz/fuzz-proto-seeds.sh

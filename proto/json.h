@@ -83,6 +83,9 @@ int json_line_of(const char *text, size_t len, size_t off, int *ret_col);
  */
 void json_error_format(const struct json_error *e, const char *name, char *buf, size_t len);
 
+/* Replace every control character (C0, DEL) in the C string @s by '?'. */
+void json_printable(char *s);
+
 /*
  * json_utf8_valid() - offset of the first byte of @s[0..n) that does not
  * start a well-formed UTF-8 sequence (RFC 3629 table 3-7: no overlong
@@ -98,7 +101,7 @@ size_t json_utf8_valid(const void *s, size_t n);
  */
 int json_name_check(const char *s, size_t n, char *why, size_t whylen);
 
-/* ---- typed getters with a JSON path ---------------------------------------- */
+/* ---- typed getters with a JSON path (json-schema.c) ------------------------- */
 
 struct json_ctx {
 	const struct json_doc *doc; /* for lines; NULL: none */
