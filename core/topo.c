@@ -43,6 +43,7 @@ struct scan {
 	int *hash;	      /* open addressing: func index + 1, 0 empty */
 	size_t hash_size;     /* power of two, at least 2x the functions */
 	bool live;	      /* a live sysfs (see read_config()), else a snapshot */
+	unsigned skip;	      /* topo_opts.skip */
 	int cfg_limit;	      /* live: config bytes readable past 64 (0 not probed yet) */
 };
 
@@ -592,14 +593,16 @@ static void read_func(struct scan *s, int dirfd, struct topo_func *f)
 	if (read_int_attr(dirfd, "numa_node", -1, 4095, &l) == 0)
 		f->numa_node = (int)l;
 	bool bridge = f->is_bridge || (f->class_code >> 8) == 0x0604;
-	if (bridge || read_attr(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus)) < 0)
+	if (bridge || (s->skip & TOPO_SKIP_CPUS) ||
+	    read_attr(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus)) < 0)
 		f->local_cpus[0] = '\0';
-	if (read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)
+	if ((s->skip & TOPO_SKIP_DRIVER) ||
+	    read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)
 		f->driver[0] = '\0';
-	if (read_link_base(dirfd, "iommu_group", buf, sizeof(buf)) > 0 &&
+	if (!(s->skip & TOPO_SKIP_IOMMU) && read_link_base(dirfd, "iommu_group", buf, sizeof(buf)) > 0 &&
 	    parse_ulong(buf, 1u << 30, &v) == 0)
 		f->iommu_group = (int)v;
-	if (!bridge) /* a bridge's own BARs are not p2p memory */
+	if (!bridge && !(s->skip & TOPO_SKIP_BARS)) /* a bridge's own BARs are not p2p memory */
 		read_resources(dirfd, f);
 
 	if ((f->class_code >> 8) == 0x0604 || (f->class_code >> 8) == 0x0609)
@@ -1147,6 +1150,7 @@ int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
 	s.live = opts->read_mode == TOPO_READ_LIVE ||
 		 (opts->read_mode == TOPO_READ_AUTO && is_live_sysfs(rootfd));
 	t->live = s.live;
+	s.skip = opts->skip;
 	int r = 0;
 	if (opts->cpu_override) {
 		r = topo_parse_cpu(opts->cpu_override, &t->cpu);

@@ -117,6 +117,16 @@ struct topo_opts {
 	const char *cpu_override; /* "amd:0x17", "intel:6", NULL = from cpuinfo */
 	bool no_gpu;		  /* skip libdrm enumeration */
 	enum topo_read_mode read_mode;
+	unsigned skip;		  /* TOPO_SKIP_*: facts the caller will not look at */
+};
+
+/* Facts a caller may leave unread (they stay empty/unknown).  No verdict uses
+ * them; the JSON topology and the daemon do. */
+enum {
+	TOPO_SKIP_BARS = 1 << 0,   /* bars[] ("resource") */
+	TOPO_SKIP_CPUS = 1 << 1,   /* local_cpus ("local_cpulist") */
+	TOPO_SKIP_IOMMU = 1 << 2,  /* iommu_group */
+	TOPO_SKIP_DRIVER = 1 << 3, /* driver */
 };
 
 /*
