@@ -45,7 +45,7 @@ DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daem
                daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
 P2PD_MAIN   := daemon/main.c
 LIB_SRCS    := libp2pclient/p2pclient.c
-CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/render-dot.c \
+CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/names.c p2pctl/render-dot.c \
                p2pctl/cdi.c p2pctl/metrics.c
 
 # the strict JSON front end; the config's rules part
@@ -98,17 +98,17 @@ CTL_RPATH ?= -Wl,-rpath,'$$ORIGIN'
 $(BUILD)/p2pctl: $(CTL_OBJS) $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a $(BUILD)/libp2pclient.so
 	$(CC) -o $@ $(CTL_OBJS) $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a \
 		-L$(BUILD) -lp2pclient $(CTL_RPATH) \
-		$(LDFLAGS_ALL) $(shell pkg-config --libs json-c libdrm zlib)
+		$(LDFLAGS_ALL) $(shell pkg-config --libs json-c libdrm zlib libpci)
 
 $(BUILD)/p2pd: $(BUILD)/obj/$(P2PD_MAIN:.c=.o) $(BUILD)/libp2pd.a $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a
 	$(CC) -o $@ $^ $(LDFLAGS_ALL) $(PKG_LIBS)
 
-TEST_LIBS = $(BUILD)/obj/p2pctl/snapshot.o $(BUILD)/libp2pd.a $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a
+TEST_LIBS = $(BUILD)/obj/p2pctl/snapshot.o $(BUILD)/obj/p2pctl/names.o $(BUILD)/libp2pd.a $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a
 
 $(BUILD)/tests/%: tests/unit/%.c $(TEST_LIBS) $(UNIT_HELPER_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(UNIT_HELPER_OBJS) $(TEST_LIBS) \
-		$(LDFLAGS_ALL) $(PKG_LIBS) $(CMOCKA_LIBS)
+		$(LDFLAGS_ALL) $(PKG_LIBS) $(shell pkg-config --libs libpci) $(CMOCKA_LIBS)
 
 # Unit tests: every binary runs; the runner prints one closing line for all of them.
 check-unit: all $(UNIT_BINS)

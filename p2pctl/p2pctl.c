@@ -21,6 +21,7 @@
 #include "cdi.h"
 #include "kernel.h"
 #include "render-dot.h"
+#include "names.h"
 #include "report.h"
 #include "rules.h"
 #include "snapshot.h"
@@ -47,80 +48,10 @@ void p2pctl_print_json(FILE *out, struct json_object *doc)
 							    JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-/* ---- names from the pci.ids database (optional, for humans only) ---- */
-
-static char *ids_text;
-static size_t ids_len;
-
-static void ids_load(void)
-{
-	static const char *const paths[] = {"/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids",
-					    "/usr/share/pci.ids"};
-	static bool tried;
-	if (tried)
-		return;
-	tried = true;
-	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
-		struct stat st;
-		if (fd < 0)
-			continue;
-		if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20)) {
-			ids_text = malloc((size_t)st.st_size + 1);
-			ssize_t n = ids_text ? read(fd, ids_text, (size_t)st.st_size) : -1;
-			if (n > 0) {
-				ids_len = (size_t)n;
-				ids_text[n] = '\0';
-			} else {
-				free(ids_text);
-				ids_text = NULL;
-			}
-		}
-		close(fd);
-		if (ids_text)
-			return;
-	}
-}
-
-/* "Vendor Device" name into @buf, or "" when unknown. */
-static void ids_name(unsigned vendor, unsigned device, char *buf, size_t size)
-{
-	buf[0] = '\0';
-	ids_load();
-	if (!ids_text)
-		return;
-	char key[8];
-	snprintf(key, sizeof(key), "%04x  ", vendor);
-	const char *vname = NULL, *p = ids_text;
-	size_t vlen = 0;
-	while (p && *p) {
-		const char *eol = strchr(p, '\n');
-		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		if (!vname) {
-			if (len > 6 && !strncmp(p, key, 6)) {
-				vname = p + 6;
-				vlen = len - 6;
-			}
-		} else if (p[0] != '\t' && p[0] != '#' && len) {
-			break; /* next vendor */
-		} else if (p[0] == '\t' && p[1] != '\t' && len > 7) {
-			char dkey[8];
-			snprintf(dkey, sizeof(dkey), "%04x  ", device);
-			if (!strncmp(p + 1, dkey, 6)) {
-				snprintf(buf, size, "%.*s %.*s", (int)(vlen > 40 ? 40 : vlen), vname,
-					 (int)(len - 7), p + 7);
-				return;
-			}
-		}
-		p = eol ? eol + 1 : NULL;
-	}
-	if (vname)
-		snprintf(buf, size, "%.*s device %04x", (int)(vlen > 40 ? 40 : vlen), vname, device);
-}
-
+/* Names for humans: libpci, loaded on first use (names.h). */
 void p2pctl_pci_name(unsigned vendor, unsigned device, char *buf, size_t size)
 {
-	ids_name(vendor, device, buf, size);
+	names_device(buf, size, (uint16_t)vendor, (uint16_t)device);
 }
 
 /* ---- JSON accessors for rendering (documents are ours, but be strict) ---- */
@@ -198,19 +129,26 @@ void p2pctl_render_kernel(FILE *out, struct json_object *doc)
 
 /* ---- topo ---- */
 
+/* -v: vendor/device/class names as lspci -v prints them (libpci, pci.ids).
+ * Without it the tree shows ids and the class category only, and the name
+ * database (a 1.3 MB parse, most of lspci -tv's time) is never loaded. */
+static bool render_names;
+
 static void render_dev_line(FILE *out, struct json_object *d)
 {
 	const char *bdf = jget_str(d, "bdf"), *vendor = jget_str(d, "vendor");
-	const char *device = jget_str(d, "device"), *cls = jget_str(d, "class_name");
+	const char *device = jget_str(d, "device"), *cls = jget_str(d, "class");
 	const char *kind = jget_str(d, "kind"), *driver = jget_str(d, "driver");
-	char name[128];
-	ids_name(hexval(vendor), hexval(device), name, sizeof(name));
+	const char *cat = jget_str(d, "class_name");
+	char name[128], cname[96];
 	fprintf(out, "%s [%04x:%04x] %s", bdf ? bdf : "?", hexval(vendor), hexval(device),
-		name[0] ? name : cls ? cls : "");
+		!render_names ? (cat ? cat : "")
+			      : names_device(name, sizeof(name), (uint16_t)hexval(vendor),
+					     (uint16_t)hexval(device)));
 	if (kind && strcmp(kind, "endpoint"))
 		fprintf(out, " <%s>", kind);
-	else if (cls && name[0])
-		fprintf(out, " (%s)", cls);
+	else if (render_names && cls && names_class(cname, sizeof(cname), hexval(cls))[0])
+		fprintf(out, " (%s)", cname);
 	struct json_object *link = jget_obj(d, "link");
 	if (link) {
 		double gts = jget_double(link, "speed_gts");
@@ -240,29 +178,82 @@ static void render_dev_line(FILE *out, struct json_object *d)
 	fputc('\n', out);
 }
 
-static void render_subtree(FILE *out, struct json_object *devs, const char *parent,
-			   const char *hb, char *prefix, size_t plen)
+/* The tree of a topology document, indexed once: children of each device and
+ * root-bus devices of each host bridge as lists in document order. */
+struct tree_index {
+	struct json_object *devs;
+	int *first; /* per device: first child, -1 none; [n + h]: first root of bridge h */
+	int *next;  /* per device: next sibling, -1 last */
+};
+
+struct bdf_slot {
+	const char *bdf;
+	int idx;
+};
+
+static int bdf_slot_cmp(const void *a, const void *b)
 {
-	size_t n = json_object_array_length(devs);
-	/* children of @parent (or root-bus functions of @hb) */
-	size_t last = SIZE_MAX;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *d = json_object_array_get_idx(devs, i);
-		const char *p = jget_str(d, "parent"), *h = jget_str(d, "host_bridge");
-		if (parent ? (p && !strcmp(p, parent)) : (!p && h && !strcmp(h, hb)))
-			last = i;
+	return strcmp(((const struct bdf_slot *)a)->bdf, ((const struct bdf_slot *)b)->bdf);
+}
+
+static int tree_index_build(struct tree_index *ti, struct json_object *devs,
+			    struct json_object *hbs)
+{
+	size_t n = json_object_array_length(devs), nh = json_object_array_length(hbs);
+	ti->devs = devs;
+	ti->first = malloc((n + nh + 1) * sizeof(int));
+	ti->next = malloc((n + 1) * sizeof(int));
+	struct bdf_slot *slots = malloc((n + 1) * sizeof(*slots));
+	if (!ti->first || !ti->next || !slots) {
+		free(slots);
+		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n && last != SIZE_MAX; i++) {
+	size_t ns = 0;
+	for (size_t i = 0; i < n + nh; i++)
+		ti->first[i] = -1;
+	for (size_t i = 0; i < n; i++) {
+		ti->next[i] = -1;
+		const char *bdf = jget_str(json_object_array_get_idx(devs, i), "bdf");
+		if (bdf)
+			slots[ns++] = (struct bdf_slot){bdf, (int)i};
+	}
+	qsort(slots, ns, sizeof(*slots), bdf_slot_cmp);
+	/* Backwards, prepending: every list ends up in document order. */
+	for (size_t i = n; i-- > 0;) {
 		struct json_object *d = json_object_array_get_idx(devs, i);
 		const char *p = jget_str(d, "parent"), *h = jget_str(d, "host_bridge");
-		if (!(parent ? (p && !strcmp(p, parent)) : (!p && h && !strcmp(h, hb))))
-			continue;
-		fprintf(out, "%s%s", prefix, i == last ? "└─ " : "├─ ");
-		render_dev_line(out, d);
+		int *head = NULL;
+		if (p) {
+			struct bdf_slot key = {p, -1}, *hit;
+			hit = bsearch(&key, slots, ns, sizeof(*slots), bdf_slot_cmp);
+			head = hit ? &ti->first[hit->idx] : NULL;
+		} else {
+			for (size_t k = 0; h && k < nh && !head; k++) {
+				const char *name = jget_str(json_object_array_get_idx(hbs, k), "name");
+				if (name && !strcmp(name, h))
+					head = &ti->first[n + k];
+			}
+		}
+		if (head) {
+			ti->next[i] = *head;
+			*head = (int)i;
+		}
+	}
+	free(slots);
+	return 0;
+}
+
+static void render_subtree(FILE *out, const struct tree_index *ti, int first, char *prefix,
+			   size_t plen)
+{
+	for (int i = first; i >= 0; i = ti->next[i]) {
+		bool last = ti->next[i] < 0;
+		fprintf(out, "%s%s", prefix, last ? "└─ " : "├─ ");
+		render_dev_line(out, json_object_array_get_idx(ti->devs, (size_t)i));
 		size_t len = strlen(prefix);
 		if (len + 8 < plen) {
-			strcat(prefix, i == last ? "   " : "│  ");
-			render_subtree(out, devs, jget_str(d, "bdf"), hb, prefix, plen);
+			strcat(prefix, last ? "   " : "│  ");
+			render_subtree(out, ti, ti->first[i], prefix, plen);
 			prefix[len] = '\0';
 		}
 	}
@@ -274,6 +265,12 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 	struct json_object *hbs = jget_array(topo, "host_bridges");
 	if (!devs || !hbs)
 		return -EINVAL;
+	struct tree_index ti;
+	if (tree_index_build(&ti, devs, hbs) < 0) {
+		free(ti.first);
+		free(ti.next);
+		return -ENOMEM;
+	}
 	struct json_object *cpu = jget_obj(topo, "cpu");
 	if (cpu) {
 		const char *v = jget_str(cpu, "vendor");
@@ -299,8 +296,11 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 			fprintf(out, " (no host bridge device)");
 		fputc('\n', out);
 		char prefix[512] = "";
-		render_subtree(out, devs, NULL, name ? name : "", prefix, sizeof(prefix));
+		render_subtree(out, &ti, ti.first[json_object_array_length(devs) + h], prefix,
+			       sizeof(prefix));
 	}
+	free(ti.first);
+	free(ti.next);
 	struct json_object *w = jget_array(topo, "warnings");
 	for (size_t i = 0; w && i < json_object_array_length(w); i++)
 		fprintf(out, "warning: %s\n",
@@ -434,8 +434,9 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 
 /* ---- offline mode ---- */
 
-static int offline_open(const struct p2pctl_opts *o, struct topo **ret,
-			struct kernel_facts *ret_kernel)
+/* @want: which facts the command shows (no_gpu, skip); the rest from @o. */
+static int offline_open(const struct p2pctl_opts *o, const struct topo_opts *want,
+			struct topo **ret, struct kernel_facts *ret_kernel)
 {
 	const char *root = o->fsroot ? o->fsroot : "/";
 	int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -443,7 +444,8 @@ static int offline_open(const struct p2pctl_opts *o, struct topo **ret,
 		p2pctl_err("cannot open --fsroot %s: %s", root, strerror(errno));
 		return -errno;
 	}
-	struct topo_opts topts = {.cpu_override = o->cpu};
+	struct topo_opts topts = *want;
+	topts.cpu_override = o->cpu;
 	int r = topo_scan(fd, &topts, ret);
 	kernel_read(fd, o->kernel_release, ret_kernel);
 	close(fd);
@@ -564,7 +566,18 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 	}
 	struct topo *t;
 	struct kernel_facts kf;
-	if (offline_open(o, &t, &kf) < 0)
+	/* Read only what the command shows.  libdrm: topo prints GPU nodes and
+	 * matrix picks its p2p-relevant devices by them (not with --all); check
+	 * never uses them.  BARs, local CPUs and IOMMU groups: only the JSON
+	 * topology shows them; drivers: only the topology. */
+	bool is_topo = !strcmp(cmd, "topo");
+	struct topo_opts want = {
+		.no_gpu = !is_topo && (is_check || o->all),
+		.skip = is_topo && o->json ? 0
+			: TOPO_SKIP_BARS | TOPO_SKIP_CPUS | TOPO_SKIP_IOMMU |
+				  (is_topo ? 0 : TOPO_SKIP_DRIVER),
+	};
+	if (offline_open(o, &want, &t, &kf) < 0)
 		return 1;
 	int rc = 0;
 	if (!strcmp(cmd, "topo") && o->format) {
@@ -644,6 +657,7 @@ static void usage(FILE *out)
 		"                    release under --fsroot, proc/sys/kernel/osrelease)\n"
 		"  --socket PATH     p2pd socket (default $P2PD_SOCKET or " P2P_DEFAULT_SOCKET ")\n"
 		"  --json            machine-readable output (see p2pctl(1))\n"
+		"  -v, --verbose     topo: vendor, device and class names (as lspci -v)\n"
 		"  -h, --help        this text;  --version\n");
 }
 
@@ -665,12 +679,13 @@ int main(int argc, char **argv)
 		{"format", required_argument, NULL, OPT_FORMAT},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{"help", no_argument, NULL, 'h'},
+		{"verbose", no_argument, NULL, 'v'},
 		{0},
 	};
 	int c;
 	/* GNU getopt permutes: options may follow the command (matrix --all). */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FSROOT:
 			o.fsroot = optarg;
@@ -712,6 +727,9 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'v':
+			render_names = true;
+			break;
 		case '?':
 		default:
 			if (optopt && optopt < 256)
@@ -765,6 +783,6 @@ int main(int argc, char **argv)
 			rc = p2pctl_online(nargs, args, &o);
 		}
 	}
-	free(ids_text);
+	names_free();
 	return rc;
 }

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=(build-essential pkg-config clang libclang-rt-14-dev
-      libjson-c-dev libevent-dev libsystemd-dev libdrm-dev libcmocka-dev
+      libjson-c-dev libevent-dev libsystemd-dev libdrm-dev libcmocka-dev libpci-dev
       pci.ids pciutils python3 lcov)
 mapfile -t extra < <(cat mk/deps-*.txt 2>/dev/null | sed 's/#.*//' | tr -s ' \t' '\n' | sed '/^$/d')
 want=("${base[@]}" "${extra[@]}")
