@@ -8,7 +8,8 @@
 # Synthetic trees (BENCH_SIZES):
 #   ours ms      best of BENCH_RUNS topo_scan()+topo_free() in-process (build/bench/bench-topo)
 #   whole-process medians of BENCH_RUNS interleaved runs (one of each tool per round):
-#     p2pctl     `p2pctl --fsroot TREE topo` (the tree with libpci names, as lspci -tv)
+#     p2pctl     `p2pctl --fsroot TREE topo` (ids and class category, as lstopo)
+#     p2pctl -v  `p2pctl --fsroot TREE -v topo` (with libpci's names, as lspci -tv)
 #     p2pctl-json `p2pctl --fsroot TREE --json topo`
 #     lspci      `lspci -A linux-sysfs -O sysfs.path=TREE/sys/bus/pci -tv`
 #     lstopo     `HWLOC_FSROOT=TREE HWLOC_COMPONENTS=-x86 lstopo-no-graphics --of console`
@@ -16,7 +17,7 @@
 #   quick ms     verdict_quick (map, distance, class after overrides) over all pairs
 #   pair us      verdict_pair (full verdict: path, reasons, sentences) per pair, sampled
 # This machine's /sys (BENCH_REAL=0 skips it; BENCH_REAL_RUNS rounds, default 21):
-#   `p2pctl --offline topo`, `p2pctl --offline --json topo`, `lspci -tv`,
+#   `p2pctl --offline topo`, `p2pctl --offline -v topo`, `p2pctl --offline --json topo`, `lspci -tv`,
 #   `lstopo-no-graphics`, interleaved; median wall and CPU (user+sys) time of each, the
 #   ratios of the medians, and the config-space bytes each read per function, counted with
 #   strace (pread64/read on fds opened on .../config) -- for p2pctl also its own counter.
@@ -199,6 +200,7 @@ for n in SIZES:
     if int(kv.get("functions", -1)) != n:
         problems.append("topo_scan found %s functions in a tree of %d" % (kv.get("functions"), n))
     tools = [("p2pctl", [P2PCTL, "--fsroot", tree, "topo"], None),
+             ("p2pctl-v", [P2PCTL, "--fsroot", tree, "-v", "topo"], None),
              ("p2pctl-json", [P2PCTL, "--fsroot", tree, "--json", "topo"], None)]
     if shutil.which("lspci") and lspci_reads(tree, n):
         tools.append(("lspci", lspci_cmd(tree, "-tv"), None))
@@ -215,16 +217,18 @@ if rows:
     print()
     print("bench-topo: synthetic trees; in-process best of %d, whole processes medians of %d "
           "interleaved rounds (%s)" % (RUNS, RUNS, stamp))
-    hdr = ("functions", "ours ms", "p2pctl ms", "json ms", "lspci ms", "lstopo ms", "lspci/p2pctl",
-           "lstopo/p2pctl", "matrix pairs", "matrix ms", "quick ms", "pair us")
-    print("%9s %8s %9s %8s %9s %9s %12s %13s %12s %9s %9s %8s" % hdr)
+    hdr = ("functions", "ours ms", "p2pctl ms", "-v ms", "json ms", "lspci ms", "lstopo ms",
+           "lspci/p2pctl", "lspci/-v", "lstopo/p2pctl", "matrix pairs", "matrix ms", "quick ms",
+           "pair us")
+    print("%9s %8s %9s %8s %8s %9s %9s %12s %8s %13s %12s %9s %9s %8s" % hdr)
     for x in rows:
         w = x["wall"]
-        ctl = w.get("p2pctl")
-        print("%9d %8.2f %9s %8s %9s %9s %12s %13s %12d %9.1f %9.1f %8.2f" % (
-            x["n"], x["ours"], fmt(ctl), fmt(w.get("p2pctl-json")), fmt(w.get("lspci")),
-            fmt(w.get("lstopo")),
+        ctl, ctlv = w.get("p2pctl"), w.get("p2pctl-v")
+        print("%9d %8.2f %9s %8s %8s %9s %9s %12s %8s %13s %12d %9.1f %9.1f %8.2f" % (
+            x["n"], x["ours"], fmt(ctl), fmt(ctlv), fmt(w.get("p2pctl-json")),
+            fmt(w.get("lspci")), fmt(w.get("lstopo")),
             fmt(w["lspci"] / ctl if w.get("lspci") and ctl else None, "%.1fx"),
+            fmt(w["lspci"] / ctlv if w.get("lspci") and ctlv else None, "%.1fx"),
             fmt(w["lstopo"] / ctl if w.get("lstopo") and ctl else None, "%.1fx"),
             x["pairs"], x["matrix"], x["quick"], x["pair_us"]))
     print()
@@ -253,6 +257,7 @@ if REAL:
         problems.append("this machine's /sys/bus/pci/devices lists no functions")
     else:
         tools = [("p2pctl topo", [P2PCTL, "--offline", "topo"], None),
+                 ("p2pctl -v topo", [P2PCTL, "--offline", "-v", "topo"], None),
                  ("p2pctl --json topo", [P2PCTL, "--offline", "--json", "topo"], None)]
         if shutil.which("lspci"):
             tools.append(("lspci -tv", ["lspci", "-tv"], None))
@@ -287,10 +292,11 @@ if REAL:
                 rw, rc = b[0] / ours[0], b[1] / ours[1] if ours[1] > 0 else float("inf")
                 print("  goal this /sys >= 2x faster than %-18s: %-4s (%.1fx wall, %.1fx cpu)"
                       % (base, "MET" if rw >= 2 else "MISS", rw, rc))
-                j = med.get("p2pctl --json topo")
-                if j:
-                    print("       (p2pctl --json topo, no names: %.1fx wall, %.1fx cpu)"
-                          % (b[0] / j[0], b[1] / j[1] if j[1] > 0 else float("inf")))
+                for other in ("p2pctl -v topo", "p2pctl --json topo"):
+                    j = med.get(other)
+                    if j:
+                        print("       (%-18s: %.1fx wall, %.1fx cpu)"
+                              % (other, b[0] / j[0], b[1] / j[1] if j[1] > 0 else float("inf")))
         per = cb.get("p2pctl topo")
         if per is not None:
             print("  goal <= 64 config bytes per function on this /sys: %s (%.1f)"
