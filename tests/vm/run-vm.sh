@@ -30,6 +30,7 @@ epyc) cpu=EPYC; extra=(); cmdline_extra="" ;;
 iommu) cpu=max; extra=(-device intel-iommu,intremap=off); cmdline_extra="intel_iommu=on" ;;
 epyc-iommu) cpu=EPYC; extra=(-device intel-iommu,intremap=off); cmdline_extra="intel_iommu=on" ;;
 nop2p) cpu=max; extra=(); cmdline_extra="" ;; # a guest kernel without CONFIG_PCI_P2PDMA
+fuzz) cpu=max; extra=(); cmdline_extra="p2pvm.fuzz_seconds=${P2P_VM_FUZZ_SECONDS:-60}" ;; # make vmcheck-fuzz
 *) echo "run-vm: unknown setup $setup" >&2; exit 2 ;;
 esac
 
@@ -76,6 +77,9 @@ alloc_host import_same_switch import_without_peer2peer_refused import_vgem impor
 import_multifunction open_needs_cap revoke revoke_fences revoke_pinned revoke_static_host
 provider_unbind unbind_stuck_importer stress_revoke_race nvme_unbind cmb_unbind_race no_leaks rmmod
 dmesg_clean"
+if [ "$setup" = fuzz ]; then
+	expected="insmod kmod_fuzz rmmod dmesg_clean"
+fi
 if [ "$setup" = nop2p ]; then
 	expected="insmod nop2p_version nop2p_bind_refused nop2p_p2p_alloc_refused nop2p_verdicts
 alloc_host nop2p_status rmmod dmesg_clean"
@@ -97,6 +101,7 @@ report() { # STATUS NAME [WHY]
 grep '^P2PVM: INFO' "$log.txt" | sed "s|^P2PVM: INFO |  [$name] |"
 grep '^P2PVM: BOOTED' "$log.txt" | sed "s|^P2PVM: |  [$name] |"
 grep '^agree ' "$log.txt" | sed "s|\$| ($name)|"
+grep '^kmod-fuzz: ' "$log.txt" | sed "s|\$| ($name)|"
 if ! grep -q '^P2PVM: BOOTED' "$log.txt"; then
 	report FAIL boot "guest never reached /init (qemu exit $rc after ${secs}s); see $log"
 	tail -n 20 "$log.txt" | sed 's/^/  | /'

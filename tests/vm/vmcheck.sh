@@ -44,6 +44,9 @@ gcc -std=gnu11 -static -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-for
 	-Wvla -Wmissing-prototypes -Ikmod/include/uapi -Itests/vm/importer $(pkg-config --cflags json-c) \
 	tests/vm/guest/p2pbtest.c -o "$out/guest/p2pbtest" $(pkg-config --libs json-c) ||
 	fatal guest "guest test program does not build"
+gcc -std=gnu11 -static -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-format-truncation \
+	-Wvla -Wmissing-prototypes -Ikmod/include/uapi -Itests/vm/importer \
+	tests/vm/guest/kfuzz.c -o "$out/guest/kfuzz" || fatal guest "kfuzz does not build"
 for f in tests/vm/guest/*.sh; do
 	[ -f "$f" ] && install -m 0755 "$f" "$out/guest/$(basename "$f")"
 done
