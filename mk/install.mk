@@ -28,6 +28,8 @@ install: all
 	sed -e 's|/usr/sbin/p2pd|$(PREFIX)/sbin/p2pd|' systemd/p2pd.service \
 		>$(DESTDIR)$(UNITDIR)/p2pd.service
 	install -m 0644 systemd/p2pd.socket $(DESTDIR)$(UNITDIR)/p2pd.socket
+	install -m 0644 systemd/p2pd-metrics.service $(DESTDIR)$(UNITDIR)/p2pd-metrics.service
+	install -m 0644 systemd/p2pd-metrics.timer $(DESTDIR)$(UNITDIR)/p2pd-metrics.timer
 	install -m 0644 systemd/p2pd.sysusers $(DESTDIR)$(SYSUSERSDIR)/p2pd.conf
 	install -m 0644 config/p2pd.json $(DESTDIR)$(DOCDIR)/examples/p2pd.json
 	for m in $(wildcard man/*.1); do install -m 0644 $$m $(DESTDIR)$(MANDIR)/man1/; done
