@@ -35,7 +35,8 @@ fi
 # paths; an ASan build cannot run under valgrind, so that run uses the plain one.
 vg_p2pd=$BUILD/p2pd
 if [ -n "${SAN:-}" ]; then
-	${MAKE:-make} --no-print-directory BUILD=build build/p2pd >"$work/vg-build.log" 2>&1 && vg_p2pd=build/p2pd
+	# SAN= and OPT= on the command line: a sanitizer run passes them down in MAKEFLAGS.
+	${MAKE:-make} --no-print-directory BUILD=build SAN= OPT="-O2 -g" build/p2pd >"$work/vg-build.log" 2>&1 && vg_p2pd=build/p2pd
 fi
 if ! command -v valgrind >/dev/null; then
 	bad "valgrind not installed: the valgrind run cannot happen"
