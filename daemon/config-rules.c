@@ -5,42 +5,16 @@
  * and the built-in rules when the file has none.
  */
 #include "config-schema.h"
+#include "nss.h"
 #include "config.h"
 #include "json.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int lookup_user(const char *name, uid_t *ret_uid)
-{
-	struct passwd pw, *res = NULL;
-	size_t len = 4096;
-	char *buf = NULL;
-	int r;
-
-	for (;;) {
-		char *nb = realloc(buf, len);
-		if (!nb) {
-			free(buf);
-			return -ENOMEM;
-		}
-		buf = nb;
-		r = getpwnam_r(name, &pw, buf, len, &res);
-		if (r != ERANGE || len >= CONFIG_NSS_BUF_MAX)
-			break;
-		len *= 2;
-	}
-	if (r == 0 && res)
-		*ret_uid = res->pw_uid;
-	free(buf);
-	if (r)
-		return -r;
-	return res ? 0 : -ENOENT;
-}
 
 /* ---------------------------------------------------------------------------
  * Device patterns, BDFs, ids.
@@ -389,7 +363,7 @@ int cfg_parse_rule(struct json_ctx *c, struct json_object *o, const struct confi
 			r = cfg_str(c, v, rule->name, sizeof(rule->name), false);
 			if (r < 0)
 				return r;
-			r = lookup_user(rule->name, &rule->uid);
+			r = nss_user_uid(rule->name, &rule->uid);
 			if (r == -ENOMEM)
 				return r;
 			if (r < 0)

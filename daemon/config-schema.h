@@ -17,7 +17,6 @@
 #include "json.h"
 
 #define CONFIG_MAX_SIZE (1ull << 52) /* 4 PiB: anything above is a mistake */
-#define CONFIG_NSS_BUF_MAX (1 << 20) /* getpwnam_r/getgrnam_r buffer cap */
 
 /* Schema errors are -EINVAL whatever the getter said (-ERANGE, -E2BIG). */
 #define cfg_fail(c, ...) json_fail((c), -EINVAL, __VA_ARGS__)

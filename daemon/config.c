@@ -9,6 +9,7 @@
  * getters; every error names the JSON path and its line.
  */
 #include "config.h"
+#include "nss.h"
 #include "config-schema.h"
 #include "json.h"
 #include "proto.h"
@@ -16,10 +17,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <json-c/json.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,35 +125,8 @@ int cfg_size(struct json_ctx *c, struct json_object *v, uint64_t min, uint64_t m
 }
 
 /* ---------------------------------------------------------------------------
- * Name service lookups (done at load time).
+ * Name service lookups (done at load time, through nss.c).
  */
-
-static int lookup_group(const char *name, gid_t *ret_gid)
-{
-	struct group gr, *res = NULL;
-	size_t len = 4096;
-	char *buf = NULL;
-	int r;
-
-	for (;;) {
-		char *nb = realloc(buf, len);
-		if (!nb) {
-			free(buf);
-			return -ENOMEM;
-		}
-		buf = nb;
-		r = getgrnam_r(name, &gr, buf, len, &res);
-		if (r != ERANGE || len >= CONFIG_NSS_BUF_MAX)
-			break;
-		len *= 2;
-	}
-	if (r == 0 && res)
-		*ret_gid = res->gr_gid;
-	free(buf);
-	if (r)
-		return -r;
-	return res ? 0 : -ENOENT;
-}
 
 bool cfg_all_digits(const char *s)
 {
@@ -183,7 +155,7 @@ int cfg_group(struct json_ctx *c, struct json_object *v, char *name, size_t name
 	int r = cfg_str(c, v, name, namelen, false);
 	if (r < 0)
 		return r;
-	r = lookup_group(name, ret_gid);
+	r = nss_group_gid(name, ret_gid);
 	if (r == -ENOMEM)
 		return r;
 	if (r < 0)
