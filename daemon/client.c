@@ -70,6 +70,7 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 			server_protocol_error(srv, c, r, what_s);
 			return;
 		}
+		client_touch(c);
 		if (ops_dispatch(srv, c, &m) < 0)
 			return; /* c was dropped */
 	}
@@ -87,6 +88,33 @@ static void client_on_write(evutil_socket_t fd, short what, void *arg)
 		server_drop_client(srv, c);
 	else
 		server_check_drained(srv);
+}
+
+void client_touch(struct p2p_client *c)
+{
+	struct timeval tv = {.tv_sec = c->srv->cfg->limits.idle_timeout};
+
+	event_add(c->ev_idle, &tv);
+}
+
+/* limits.idle_timeout passed without a request: a connection that holds no
+ * buffer and has nothing queued only takes a slot, drop it (issue 16 item 4). */
+static void client_on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct p2p_client *c = arg;
+	struct p2p_server *srv = c->srv;
+
+	(void)fd;
+	(void)what;
+	if (c->own.usage.buffers || !list_empty(&c->out) || srv->stopping) {
+		client_touch(c);
+		return;
+	}
+	log_msg(LOG_INFO, "client %llu (uid %u, pid %d) idle for %u s without buffers: closed",
+		(unsigned long long)c->id, (unsigned)c->uid, (int)c->pid,
+		srv->cfg->limits.idle_timeout);
+	srv->stats.idle_closed++;
+	server_drop_client(srv, c);
 }
 
 int client_new_take_fd(struct p2p_server *srv, int fd, uint64_t id, struct p2p_client **ret)
@@ -122,10 +150,12 @@ int client_new_take_fd(struct p2p_server *srv, int fd, uint64_t id, struct p2p_c
 	list_init(&c->link);
 	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
 	c->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, client_on_write, c);
-	if (!c->ev_read || !c->ev_write) {
+	c->ev_idle = evtimer_new(srv->base, client_on_idle, c);
+	if (!c->ev_read || !c->ev_write || !c->ev_idle) {
 		client_free(c);
 		return -ENOMEM;
 	}
+	client_touch(c);
 	/* requests are read once policy can see the uid's groups (nss.h) */
 	c->nss_wait = !nss_cache_want(srv->nss, c->uid, c->gid);
 	client_set_reading(c, true);
@@ -166,6 +196,8 @@ void client_free(struct p2p_client *c)
 		event_free(c->ev_read);
 	if (c->ev_write)
 		event_free(c->ev_write);
+	if (c->ev_idle)
+		event_free(c->ev_idle);
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c);

@@ -32,6 +32,7 @@ struct p2p_client {
 	uint64_t id;
 	int fd;
 	struct event *ev_read, *ev_write;
+	struct event *ev_idle; /* limits.idle_timeout: re-armed by every request */
 	bool reading;  /* ev_read is armed */
 	bool nss_wait; /* its uid's groups are being looked up: no reading yet */
 	pid_t pid;
@@ -70,6 +71,10 @@ int client_queue_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t
 /* Send what the socket takes now; arms/disarms EV_WRITE.  Returns 0, or -errno
  * when the connection is broken. */
 int client_flush(struct p2p_client *c);
+
+/* The connection did something: push its idle deadline (limits.idle_timeout)
+ * back. */
+void client_touch(struct p2p_client *c);
 
 /* Pause/resume reading requests (back-pressure while replies are queued);
  * stays paused while nss_wait. */

@@ -172,6 +172,9 @@ int cfg_group(struct json_ctx *c, struct json_object *v, char *name, size_t name
 static void defaults_limits(struct config_limits *l)
 {
 	l->max_connections = 256;
+	l->max_connections_per_uid = 32;
+	l->reserved_admin_connections = 4; /* unset: min(4, max_connections / 4) */
+	l->idle_timeout = 300;
 	l->max_buffers = 64;
 	l->max_pending_per_client = 16;
 	l->max_message_size = P2P_PROTO_MAX_REQUEST;
@@ -243,7 +246,8 @@ static int parse_limits(struct json_ctx *c, struct json_object *o, struct config
 {
 	static const char *const keys[] = {"max_connections",  "max_buffers",
 					   "max_bytes",	       "max_pending_per_client",
-					   "max_message_size", NULL};
+					   "max_message_size", "max_connections_per_uid",
+					   "reserved_admin_connections", "idle_timeout", NULL};
 	static const struct {
 		const char *key;
 		uint64_t min, max;
@@ -252,9 +256,14 @@ static int parse_limits(struct json_ctx *c, struct json_object *o, struct config
 	    {"max_buffers", 1, 1u << 20},
 	    {"max_pending_per_client", 1, 4096},
 	    {"max_message_size", P2P_PROTO_MIN_MESSAGE, P2P_PROTO_MAX_REQUEST},
+	    {"max_connections_per_uid", 1, 65536},
+	    {"reserved_admin_connections", 0, 65535},
+	    {"idle_timeout", 1, 86400},
 	};
-	uint32_t *dst[] = {&l->max_connections, &l->max_buffers, &l->max_pending_per_client,
-			   &l->max_message_size};
+	uint32_t *dst[] = {&l->max_connections,		&l->max_buffers,
+			   &l->max_pending_per_client,	&l->max_message_size,
+			   &l->max_connections_per_uid, &l->reserved_admin_connections,
+			   &l->idle_timeout};
 	struct json_object *v;
 	uint64_t u;
 	int r = json_want_object(c, o);
@@ -278,6 +287,13 @@ static int parse_limits(struct json_ctx *c, struct json_object *o, struct config
 			return r;
 		l->max_bytes = u;
 		json_pop(c);
+	}
+	if (!(v = json_member(o, "reserved_admin_connections"))) {
+		if (l->reserved_admin_connections > l->max_connections / 4)
+			l->reserved_admin_connections = l->max_connections / 4;
+	} else if (l->reserved_admin_connections >= l->max_connections) {
+		json_push_key(c, "reserved_admin_connections", v);
+		return cfg_fail(c, "must be less than max_connections (%u)", l->max_connections);
 	}
 	return 0;
 }
@@ -672,10 +688,19 @@ int config_load(const char *path, struct p2p_config **ret_cfg, char *err, size_t
 		set_err(err, errlen, "%s:0: not a regular file", path);
 		goto out;
 	}
-	if (st.st_mode & S_IWOTH) {
+	/* Whoever may write the file controls the policy: only root or the daemon's own uid. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		r = -EPERM;
-		set_err(err, errlen, "%s:0: refusing a world-writable config file (mode %04o)",
-			path, (unsigned)(st.st_mode & 07777));
+		set_err(err, errlen, "%s:0: refusing a config file owned by uid %u "
+			"(it must belong to root or to p2pd's uid %u)",
+			path, (unsigned)st.st_uid, (unsigned)geteuid());
+		goto out;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		r = -EPERM;
+		set_err(err, errlen, "%s:0: refusing a %s config file (mode %04o; chmod go-w it)",
+			path, (st.st_mode & S_IWOTH) ? "world-writable" : "group-writable",
+			(unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size > CONFIG_MAX_FILE_SIZE) {

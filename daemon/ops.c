@@ -868,6 +868,9 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 			       json_object_new_uint64(st->connections_total));
 	json_object_object_add(s, "connections_rejected",
 			       json_object_new_uint64(st->connections_rejected));
+	json_object_object_add(s, "idle_closed", json_object_new_uint64(st->idle_closed));
+	json_object_object_add(s, "accept_fd_exhausted",
+			       json_object_new_uint64(st->accept_fd_exhausted));
 	json_object_object_add(s, "requests", json_object_new_uint64(st->requests));
 	json_object_object_add(s, "errors", json_object_new_uint64(st->errors));
 	json_object_object_add(s, "protocol_errors", json_object_new_uint64(st->protocol_errors));

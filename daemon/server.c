@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "closer.h"
@@ -94,6 +95,119 @@ static void server_on_nss_ready(void *arg, uid_t uid)
 	}
 }
 
+/*
+ * The connection caps (issue 16 item 4): max_connections in total, of which
+ * reserved_admin_connections only admins may take, and max_connections_per_uid
+ * for any one non-admin uid.  True when @fd was refused (an EUSERS reply was
+ * sent; the caller closes it).
+ */
+static bool server_refuse_over_limit(struct p2p_server *srv, int fd)
+{
+	const struct config_limits *l = &srv->cfg->limits;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	char text[256];
+	unsigned same_uid = 0;
+	int n = -1;
+
+	_Static_assert(EUSERS == 87, "EUSERS");
+	if (srv->n_clients >= l->max_connections) {
+		n = snprintf(text, sizeof(text), "too many connections (limits.max_connections)");
+	} else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+		   len != sizeof(cred)) {
+		return false; /* client_new_take_fd() reports it */
+	} else if (!policy_is_admin(srv->cfg, cred.uid, cred.gid)) {
+		if (srv->n_clients >= l->max_connections - l->reserved_admin_connections) {
+			n = snprintf(text, sizeof(text),
+				     "too many connections (limits.max_connections; the last %u "
+				     "are reserved for admins)",
+				     l->reserved_admin_connections);
+		} else {
+			list_for_each (struct p2p_client, c, &srv->clients, link)
+				same_uid += c->uid == cred.uid;
+			if (same_uid >= l->max_connections_per_uid)
+				n = snprintf(text, sizeof(text),
+					     "too many connections of uid %u "
+					     "(limits.max_connections_per_uid is %u)",
+					     (unsigned)cred.uid, l->max_connections_per_uid);
+		}
+	}
+	if (n < 0)
+		return false;
+	{
+		char msg[400];
+		struct p2p_msg_hdr h = {.flags = P2P_FLAG_REPLY};
+		int m = snprintf(msg, sizeof(msg),
+				 "{\"ok\":false,\"errno\":87,\"code\":\"EUSERS\",\"message\":\"%s\"}",
+				 text);
+
+		(void)conn_send(fd, &h, msg, (size_t)m, -1);
+	}
+	return true;
+}
+
+static void server_listen_enable(struct p2p_server *srv, bool on)
+{
+	for (int i = 0; i < srv->n_listen; i++) {
+		if (!srv->listen_ev[i])
+			continue;
+		if (on)
+			event_add(srv->listen_ev[i], NULL);
+		else
+			event_del(srv->listen_ev[i]);
+	}
+}
+
+static void server_on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct p2p_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	srv->accept_paused = false;
+	if (!srv->stopping)
+		server_listen_enable(srv, true);
+}
+
+/*
+ * accept() failed for want of file descriptors: the pending connection stays
+ * in the backlog and the listening socket stays readable, so retrying at once
+ * would spin the loop.  Stop watching the listening sockets for
+ * SERVER_ACCEPT_PAUSE_MS and log at most one line a minute (with how many
+ * failures it stands for).
+ */
+#define SERVER_ACCEPT_PAUSE_MS 250
+#define SERVER_ACCEPT_LOG_MS 60000
+static void server_accept_exhausted(struct p2p_server *srv, int err)
+{
+	struct timeval tv = {.tv_usec = SERVER_ACCEPT_PAUSE_MS * 1000};
+	struct timespec ts;
+	int64_t now;
+
+	srv->stats.accept_fd_exhausted++;
+	srv->accept_fails_unlogged++;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (!srv->accept_fail_logged_ms || now - srv->accept_fail_logged_ms >= SERVER_ACCEPT_LOG_MS) {
+		log_msg(LOG_WARNING,
+			"accept: %s (%llu times since the last report); not accepting for %d ms "
+			"at a time until descriptors are free (%u clients)",
+			strerror(err), (unsigned long long)srv->accept_fails_unlogged,
+			SERVER_ACCEPT_PAUSE_MS, srv->n_clients);
+		srv->accept_fails_unlogged = 0;
+		srv->accept_fail_logged_ms = now;
+	}
+	if (srv->accept_paused)
+		return;
+	if (!srv->ev_accept_resume)
+		srv->ev_accept_resume = evtimer_new(srv->base, server_on_accept_resume, srv);
+	if (!srv->ev_accept_resume)
+		return; /* out of memory: keep trying, the log is bounded anyway */
+	server_listen_enable(srv, false);
+	srv->accept_paused = true;
+	evtimer_add(srv->ev_accept_resume, &tv);
+}
+
 static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct p2p_server *srv = arg;
@@ -105,19 +219,12 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 
 		if (fd < 0) {
 			if (errno == EMFILE || errno == ENFILE)
-				log_msg(LOG_WARNING, "accept: %s", strerror(errno));
+				server_accept_exhausted(srv, errno);
 			return;
 		}
 		srv->stats.connections_total++;
-		if (srv->n_clients >= srv->cfg->limits.max_connections) {
-			static const char text[] =
-			    "{\"ok\":false,\"errno\":87,\"code\":\"EUSERS\",\"message\":\"too many "
-			    "connections (limits.max_connections)\"}";
-			struct p2p_msg_hdr h = {.flags = P2P_FLAG_REPLY};
-
-			_Static_assert(EUSERS == 87, "EUSERS");
+		if (server_refuse_over_limit(srv, fd)) {
 			srv->stats.connections_rejected++;
-			(void)conn_send(fd, &h, text, sizeof(text) - 1, -1);
 			close(fd);
 			continue;
 		}
@@ -550,6 +657,8 @@ void server_cleanup(struct p2p_server *srv)
 		event_free(srv->ev_watchdog);
 	if (srv->ev_drain)
 		event_free(srv->ev_drain);
+	if (srv->ev_accept_resume)
+		event_free(srv->ev_accept_resume);
 	hotplug_free(srv->hotplug);
 	if (srv->nss) {
 		policy_set_groups_fn(NULL);

@@ -50,7 +50,7 @@ enum server_refuse {
 };
 
 struct server_stats {
-	uint64_t connections_total, connections_rejected;
+	uint64_t connections_total, connections_rejected, idle_closed, accept_fd_exhausted;
 	uint64_t requests, errors, protocol_errors;
 	uint64_t allocs, releases, revokes, reloads, rescans;
 	uint64_t alloc_refused[SERVER_REFUSE__COUNT]; /* by enum server_refuse */
@@ -80,6 +80,10 @@ struct p2p_server {
 	char bound_path[108];
 
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog, *ev_drain;
+	struct event *ev_accept_resume; /* accept() paused after EMFILE/ENFILE */
+	bool accept_paused;
+	uint64_t accept_fails_unlogged; /* EMFILE/ENFILE since the last log line */
+	int64_t accept_fail_logged_ms;	/* CLOCK_MONOTONIC of that line, 0 never */
 	struct hotplug *hotplug; /* NULL when not watched */
 	bool stopping;
 

@@ -138,6 +138,13 @@ static int write_file(const char *path, const char *text)
 	if (!f)
 		return -errno;
 	fputs(text, f);
+	/* p2pd refuses a group- or world-writable config: whatever the umask */
+	if (fchmod(fileno(f), 0644) < 0) {
+		int r = -errno;
+
+		fclose(f);
+		return r;
+	}
 	fclose(f);
 	return 0;
 }
@@ -2126,6 +2133,26 @@ static int t_reload(void)
 	p2p_disconnect(adm);
 	CHECK(as_nobody(nobody_one_buffer) == 0, "old config not kept: %s", why);
 
+	/* a good config that others may write or that another uid owns: refused,
+	 * old config stays (issue 16 item 8) */
+	CHECK(write_config(cfg_path, 4, 1100) == 0, "write");
+	CHECK(chmod(cfg_path, 0664) == 0, "chmod: %s", strerror(errno));
+	adm = conn_open();
+	CHECK(adm, "connect");
+	r = p2p_admin_reload(adm);
+	drain_notify();
+	CHECK(r == -EPERM && strstr(p2p_last_message(adm), "group-writable"),
+	      "group-writable config reload: %d '%s'", r, p2p_last_message(adm));
+	CHECK(chmod(cfg_path, 0644) == 0 && chown(cfg_path, NOBODY, NOBODY) == 0, "chown: %s",
+	      strerror(errno));
+	r = p2p_admin_reload(adm);
+	drain_notify();
+	CHECK(r == -EPERM && strstr(p2p_last_message(adm), "owned by uid"),
+	      "config owned by nobody, reload: %d '%s'", r, p2p_last_message(adm));
+	p2p_disconnect(adm);
+	CHECK(chown(cfg_path, 0, 0) == 0, "chown back: %s", strerror(errno));
+	CHECK(as_nobody(nobody_one_buffer) == 0, "old config not kept after refusal: %s", why);
+
 	/* bad config via SIGHUP: still serving, still the old config */
 	CHECK(write_file(cfg_path, "not json at all") == 0, "write");
 	kill(p2pd_pid, SIGHUP);
@@ -2537,6 +2564,267 @@ static int t_connection_limit(void)
 	CHECK(p2p_admin_reload(adm) == 0, "reload back: %s", p2p_last_message(adm));
 	p2p_disconnect(adm);
 	CHECK(r == 0, "connection over max_connections=3: %s", why);
+	return still_serving();
+}
+
+/* ---- issue 16 item 4: per-uid caps, admin slots, idle timeout ---- */
+
+static int slots_want;		   /* connections the child tries to open */
+static int slots_ok, slots_refused; /* how many were answered, refused */
+static char slots_msg[256];	   /* the last refusal's message */
+static int slots_go[2], slots_done[2]; /* parent -> child "release", child -> parent "ready" */
+
+/* Open slots_want connections, say hello on each; report to the parent how many
+ * were served and how many refused (EUSERS), then hold them until told. */
+static int slots_hold(void)
+{
+	int fds[16], n = 0, ok = 0, refused = 0;
+	char line[320], c;
+
+	for (int i = 0; i < slots_want && i < 16; i++) {
+		struct json_object *o = NULL;
+		int fd = raw_connect();
+
+		if (fd < 0)
+			continue;
+		fds[n++] = fd;
+		(void)raw_req(fd, P2P_OP_HELLO, "{\"version\":1}");
+		if (raw_recv(fd, 10000, &o, NULL) == 1) {
+			const char *code = jget(o, "code");
+
+			if (code && !strcmp(code, "EUSERS")) {
+				refused++;
+				snprintf(slots_msg, sizeof(slots_msg), "%s", jget(o, "message"));
+			} else if (!code) {
+				ok++;
+			}
+		}
+		json_object_put(o);
+	}
+	snprintf(line, sizeof(line), "%d %d %s\n", ok, refused, slots_msg);
+	CHECK(write(slots_done[1], line, strlen(line)) > 0, "write");
+	(void)read(slots_go[0], &c, 1);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	return 0;
+}
+
+static pid_t slots_spawn(uid_t uid, int want)
+{
+	char line[320];
+	ssize_t n;
+	pid_t pid;
+
+	slots_want = want;
+	pid = spawn_as(uid, NOBODY, NOBODY, slots_hold);
+	if (pid < 0)
+		return -1;
+	n = read(slots_done[0], line, sizeof(line) - 1);
+	line[n > 0 ? n : 0] = '\0';
+	slots_ok = slots_refused = -1;
+	slots_msg[0] = '\0';
+	if (sscanf(line, "%d %d %255[^\n]", &slots_ok, &slots_refused, slots_msg) < 2)
+		slots_ok = -1;
+	return pid;
+}
+
+static int write_config_caps(unsigned max_conn, unsigned per_uid, unsigned reserved,
+			     unsigned idle)
+{
+	char text[2048];
+
+	snprintf(
+	    text, sizeof(text),
+	    "{\n"
+	    "  \"version\": 1,\n"
+	    "  \"socket\": { \"path\": \"%s\", \"mode\": \"0660\", \"group\": \"nogroup\" },\n"
+	    "  \"limits\": { \"max_connections\": %u, \"max_connections_per_uid\": %u,\n"
+	    "              \"reserved_admin_connections\": %u, \"idle_timeout\": %u },\n"
+	    "  \"rules\": [ { \"uid\": 0, \"devices\": [\"*\"], \"types\": [\"memfd\"] },\n"
+	    "             { \"uid\": %d, \"devices\": [\"*\"], \"types\": [\"memfd\"] } ],\n"
+	    "  \"default\": { \"devices\": [], \"types\": [] }\n"
+	    "}\n",
+	    sock_path, max_conn, per_uid, reserved, idle, NOBODY);
+	return write_file(cfg_path, text);
+}
+
+/* nobody takes every slot it may; root still connects and reloads */
+static int t_admin_slots(void)
+{
+	const char *reload[] = {p2pctl_bin, "reload", NULL};
+	struct p2p_conn *adm = conn_open(), *c2;
+	char out[4096], m1[256];
+	pid_t p1 = -1, p2 = -1;
+	int r, ok1, ref1;
+
+	CHECK(adm, "connect");
+	CHECK(pipe2(slots_go, O_CLOEXEC) == 0 && pipe2(slots_done, O_CLOEXEC) == 0, "pipe");
+	/* 10 slots, the last 3 for admins; at most 4 per uid; adm holds one */
+	CHECK(write_config_caps(10, 4, 3, 300) == 0, "write");
+	r = p2p_admin_reload(adm);
+	drain_notify();
+	CHECK(r == 0, "reload: %s", p2p_last_message(adm));
+	p1 = slots_spawn(NOBODY, 6);
+	ok1 = slots_ok;
+	ref1 = slots_refused;
+	snprintf(m1, sizeof(m1), "%s", slots_msg);
+	p2 = slots_spawn(NOBODY2, 3); /* 2 more fill the 7 open slots */
+	c2 = conn_open();
+	r = c2 ? p2p_hello(c2, NULL) : -999;
+	p2p_disconnect(c2);
+	{
+		int rc = run_cmd(out, sizeof(out), reload);
+
+		drain_notify();
+		if (rc != 0)
+			r = -1000 - rc;
+	}
+	CHECK(write(slots_go[1], "xx", 2) == 2, "release children");
+	(void)wait_child(p1, "nobody");
+	(void)wait_child(p2, "nobody2");
+	close(slots_go[0]);
+	close(slots_go[1]);
+	close(slots_done[0]);
+	close(slots_done[1]);
+	CHECK(write_config(cfg_path, 4, 1100) == 0, "write");
+	CHECK(p2p_admin_reload(adm) == 0, "reload back: %s", p2p_last_message(adm));
+	drain_notify();
+	p2p_disconnect(adm);
+	CHECK(ok1 == 4 && ref1 == 2 && strstr(m1, "max_connections_per_uid"),
+	      "uid nobody: %d served, %d refused (want 4, 2): '%s'", ok1, ref1, m1);
+	CHECK(slots_ok == 2 && slots_refused == 1 && strstr(slots_msg, "reserved for admins"),
+	      "uid nobody2 with 5 of 10 slots taken: %d served, %d refused (want 2, 1): '%s'",
+	      slots_ok, slots_refused, slots_msg);
+	CHECK(r == 0, "root locked out while nobody holds every open slot: hello/reload %d", r);
+	return still_serving();
+}
+
+static int idle_body(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
+	struct p2p_buffer_info info;
+	struct json_object *o = NULL;
+	int bfd = -1, fd = raw_connect(), r;
+	int64_t t0 = now_ms();
+
+	CHECK(c && fd >= 0, "connect");
+	CHECK(p2p_alloc(c, &req, &info, &bfd, NULL) == 0, "alloc: %s", p2p_last_message(c));
+	/* sends nothing: closed after idle_timeout (1 s); generous deadline */
+	r = raw_recv(fd, 20000, &o, NULL);
+	json_object_put(o);
+	close(fd);
+	CHECK(r == 0, "silent connection not closed within 20 s (recv %d)", r);
+	CHECK(now_ms() - t0 >= 900, "closed before idle_timeout: %lld ms",
+	      (long long)(now_ms() - t0));
+	/* the one holding a buffer stays: it still answers */
+	r = p2p_hello(c, NULL);
+	close(bfd);
+	p2p_disconnect(c);
+	CHECK(r == 0, "connection holding a buffer dropped as idle: %d", r);
+	return 0;
+}
+
+static int t_idle_timeout(void)
+{
+	struct p2p_conn *adm = conn_open();
+	int r;
+
+	CHECK(adm, "connect");
+	CHECK(write_config_caps(1100, 1100, 4, 1) == 0, "write");
+	r = p2p_admin_reload(adm);
+	drain_notify();
+	p2p_disconnect(adm);
+	CHECK(r == 0, "reload: %d", r);
+	r = as_nobody(idle_body);
+	CHECK(write_config(cfg_path, 4, 1100) == 0, "write");
+	adm = conn_open();
+	CHECK(adm && p2p_admin_reload(adm) == 0, "reload back");
+	drain_notify();
+	p2p_disconnect(adm);
+	CHECK(r == 0, "idle timeout: %s", why);
+	return still_serving();
+}
+
+/* ---- issue 16 classes: accept() out of descriptors ---- */
+
+static int count_log_lines(const char *needle)
+{
+	FILE *f = fopen(log_path, "re");
+	char line[1024];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+/* utime + stime of @pid in clock ticks, -1 on error */
+static long long proc_cpu_ticks(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')))
+		return -1;
+	/* fields after "(comm)": state ppid pgrp session tty tpgid flags minflt cminflt
+	 * majflt cmajflt utime stime */
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (long long)(ut + st);
+}
+
+/*
+ * p2pd's RLIMIT_NOFILE lowered under it (prlimit), then more connections than
+ * it has descriptors: accept() fails with EMFILE while the backlog stays
+ * readable.  p2pd must neither spin (CPU time) nor log every failure.
+ */
+static int t_accept_emfile(void)
+{
+	struct rlimit old, low;
+	int fds[48], n = 0, lines0, lines1, nfd = count_fds(p2pd_pid);
+	long long t0, t1;
+	int r = 0;
+
+	CHECK(nfd > 0, "count fds");
+	CHECK(prlimit(p2pd_pid, RLIMIT_NOFILE, NULL, &old) == 0, "prlimit: %s", strerror(errno));
+	low = old;
+	low.rlim_cur = (rlim_t)nfd + 6;
+	CHECK(prlimit(p2pd_pid, RLIMIT_NOFILE, &low, NULL) == 0, "prlimit: %s", strerror(errno));
+	lines0 = count_log_lines("accept: ");
+	for (int i = 0; i < 48; i++)
+		if ((fds[n] = raw_connect()) >= 0)
+			n++;
+	usleep(300000); /* let it take what it can */
+	t0 = proc_cpu_ticks(p2pd_pid);
+	sleep(3);
+	t1 = proc_cpu_ticks(p2pd_pid);
+	lines1 = count_log_lines("accept: ");
+	if (prlimit(p2pd_pid, RLIMIT_NOFILE, &old, NULL) < 0)
+		r = -1;
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	CHECK(r == 0, "prlimit restore: %s", strerror(errno));
+	CHECK(n == 48, "only %d of 48 connects", n);
+	CHECK(t0 >= 0 && t1 >= 0, "cpu ticks");
+	CHECK(lines1 - lines0 <= 3, "%d 'accept:' log lines in 3 s with descriptors exhausted",
+	      lines1 - lines0);
+	CHECK(lines1 - lines0 >= 1, "EMFILE never reported in the log (lines %d)", lines1 - lines0);
+	/* spinning costs whatever CPU the machine gives; waiting costs ~0: allow 20% */
+	CHECK((t1 - t0) * 1000 / sysconf(_SC_CLK_TCK) < 600,
+	      "p2pd used %lld ms of CPU in 3 s with descriptors exhausted",
+	      (t1 - t0) * 1000 / sysconf(_SC_CLK_TCK));
+	usleep(500000); /* the paused accept resumes */
 	return still_serving();
 }
 
@@ -2952,6 +3240,10 @@ int main(int argc, char **argv)
 	run_test("1000 connections at once", t_thousand);
 	run_test("clients killed mid-request", t_killed_mid_request);
 	run_test("max_connections", t_connection_limit);
+	run_test("nobody holding every slot does not lock out root (issue 16/4)", t_admin_slots);
+	run_test("a silent connection is closed after idle_timeout (issue 16/4)", t_idle_timeout);
+	run_test("accept() with descriptors exhausted: no spin, bounded log (issue 16)",
+		 t_accept_emfile);
 	run_test("no fds leaked in p2pd", t_no_leaks);
 	run_test("split replies: topology of a big tree; its matrix refused", t_big_topology);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);

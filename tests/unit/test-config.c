@@ -719,10 +719,28 @@ static void test_load_errors(void **state)
 	assert_int_equal(chmod(path, 0666), 0);
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -EPERM);
 	assert_non_null(strstr(err, "world-writable"));
+	/* group-writable (issue 16 item 8) */
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "group-writable"));
+	assert_null(cfg);
 	assert_int_equal(chmod(path, 0644), 0);
 	assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
 	config_free(cfg);
 	cfg = NULL;
+	/* owned by another uid (root only: chown needs CAP_CHOWN) */
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(config_load(path, &cfg, err, sizeof(err)), -EPERM);
+		assert_non_null(strstr(err, "owned by uid 65534"));
+		assert_null(cfg);
+		assert_int_equal(chown(path, 0, 0), 0);
+		assert_int_equal(config_load(path, &cfg, err, sizeof(err)), 0);
+		config_free(cfg);
+		cfg = NULL;
+	} else {
+		fprintf(stderr, "test_load_errors: SKIP foreign-owner case (needs root for chown)\n");
+	}
 	unlink(path);
 
 	/* too large */
