@@ -511,11 +511,15 @@ static int alloc_try_type(struct p2p_server *srv, struct p2p_client *c, const st
 	const char *prov = t == ALLOC_TYPE_P2P ? srv->topo->funcs[a->provider].bdf : NULL;
 	struct policy_usage held = buffer_uid_usage(&srv->buffers, c->uid);
 	struct alloc_request areq = {.type = t, .size = a->size, .owner_uid = c->uid};
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE), charged = a->size;
 	char pwhy[300] = "";
 	int r;
 
+	/* dma-bufs are whole pages and are accounted so: check that size */
+	if (t != ALLOC_TYPE_MEMFD)
+		charged = a->size > UINT64_MAX - pg ? UINT64_MAX : (a->size + pg - 1) & ~(pg - 1);
 	r = policy_check_alloc(srv->cfg, srv->topo, c->uid, c->gid,
-			       t == ALLOC_TYPE_P2P ? a->provider : -1, t, a->size, &held, pwhy,
+			       t == ALLOC_TYPE_P2P ? a->provider : -1, t, charged, &held, pwhy,
 			       sizeof(pwhy));
 	if (r == -EDQUOT) {
 		snprintf(why->text, sizeof(why->text), "%s", pwhy);
