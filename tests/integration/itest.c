@@ -2623,8 +2623,15 @@ static int slots_hold(void)
 		if (fd < 0)
 			continue;
 		fds[n++] = fd;
-		(void)raw_req(fd, P2P_OP_HELLO, "{\"version\":1}");
-		if (raw_recv(fd, 10000, &o, NULL) == 1) {
+		/* a refused connection is answered unasked; asking first would race
+		 * with p2pd's close (a request left unread makes it ECONNRESET) */
+		if (raw_recv(fd, 2000, &o, NULL) != 1) {
+			json_object_put(o);
+			o = NULL;
+			(void)raw_req(fd, P2P_OP_HELLO, "{\"version\":1}");
+			(void)raw_recv(fd, 10000, &o, NULL);
+		}
+		if (o) {
 			const char *code = jget(o, "code");
 
 			if (code && !strcmp(code, "EUSERS")) {
