@@ -34,6 +34,15 @@ run_tool() { # name args...: runs native or bundled
 	*) "$w" "$@" ;;
 	esac
 }
+run_tool_bounded() { # run_tool under timeout (timeout cannot run a shell function)
+	local w
+	w=$(native_or_bundled "$1")
+	case "$w" in
+	bundled) timeout 60 "${X[@]}" "$B/bin/$1" "${@:2}" ;;
+	"") echo "$1: not on this server and not bundled"; return 127 ;;
+	*) timeout 60 "$w" "${@:2}" ;;
+	esac
+}
 
 {
 	echo "date: $(date -u +%FT%TZ)"
@@ -85,9 +94,9 @@ mapfile -t nvme < <(grep -l '^0x0108' /sys/bus/pci/devices/*/class | xargs -r -n
 } >"$OUT/p2pctl-check.txt" 2>&1
 timeout 60 nvidia-smi topo -m >"$OUT/nvidia-smi-topo.txt" 2>&1
 timeout 60 nvidia-smi -L >>"$OUT/nvidia-smi-topo.txt" 2>&1
-timeout 60 run_tool lspci -tv >"$OUT/lspci-tv.txt" 2>&1
-timeout 60 run_tool lspci -vvv >"$OUT/lspci-vvv.txt" 2>&1
-timeout 60 run_tool lstopo-no-graphics >"$OUT/lstopo.txt" 2>&1
+run_tool_bounded lspci -tv >"$OUT/lspci-tv.txt" 2>&1
+run_tool_bounded lspci -vvv >"$OUT/lspci-vvv.txt" 2>&1
+run_tool_bounded lstopo-no-graphics >"$OUT/lstopo.txt" 2>&1
 
 # Timing: one of each tool per round, order rotated each round; wall from EPOCHREALTIME,
 # CPU (user+sys of the child) from /proc/self/stat's cutime+cstime deltas (clock ticks).
