@@ -170,5 +170,31 @@ ctlbin=("${X[@]}" "$B/bin/p2pctl" --offline)
 	timeout 120 "${X[@]}" "$B/bin/bench-topo" --runs 5 --sample 200 / 2>&1 | sed 's/^/  /'
 } >"$OUT/timing.txt" 2>&1
 unset ctlbin
+
+# p2pd on this server's /sys: built-in defaults, a private socket, stderr log; the admin
+# views and a host/memfd buffer through p2pctl, then SIGTERM.  Skipped with P2PD=0.
+if [ "${P2PD:-1}" != 0 ] && [ -x "$B/bin/p2pd" ]; then
+	sockdir=$(mktemp -d /tmp/p2pd-bench.XXXXXX) # 0700: p2pd refuses a world-writable socket dir
+	sock=$sockdir/p2pd.sock
+	{
+		"${X[@]}" "$B/bin/p2pd" --socket "$sock" --log stderr \
+			>"$OUT/p2pd.log" 2>&1 &
+		pid=$!
+		for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
+		for c in status matrix buffers clients stats "alloc 1M types=host,memfd name=dev hold=1" \
+			"--json status" metrics; do
+			echo "== p2pctl $c"
+			# shellcheck disable=SC2086
+			timeout 30 "${X[@]}" "$B/bin/p2pctl" --socket "$sock" $c 2>&1 | head -60
+			echo "rc=${PIPESTATUS[0]}"
+		done
+		kill -TERM "$pid"
+		wait "$pid"
+		echo "p2pd exit: $?"
+		rm -rf "$sockdir"
+		echo "== p2pd log"
+		cat "$OUT/p2pd.log"
+	} >"$OUT/p2pd-online.txt" 2>&1
+fi
 ls -la "$OUT"
 cat "$OUT/facts.txt" "$OUT/timing.txt"
