@@ -1,5 +1,6 @@
 # fixtures.mk - synthetic sysfs fixtures and their checker.
-#   make check-fixtures   p2pctl --fsroot on every tests/fixtures/sysfs/<case> vs its tables
+#   make check-fixtures   p2pctl --fsroot on every tests/fixtures/sysfs/<case> vs its tables,
+#                         and on snapshots captured on real servers (tests/fixtures/captured)
 #   make fixtures-regen   rewrite the committed preset cases from tests/fixtures/gen-fabric.py
 
 CHECK_TARGETS += check-fixtures
@@ -13,6 +14,7 @@ check-fixtures:
 	@$(MAKE) --no-print-directory $(BUILD)/p2pctl >/dev/null || \
 		echo "check-fixtures: building $(BUILD)/p2pctl failed" >&2
 	@P2PCTL=$(BUILD)/p2pctl tests/fixtures/check-fixtures.sh
+	@P2PCTL=$(BUILD)/p2pctl tests/fixtures/check-captured.sh
 
 fixtures-regen:
 	@for p in $(FIXTURE_PRESETS); do \
