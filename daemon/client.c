@@ -15,11 +15,13 @@
 #include "log.h"
 #include "nss.h"
 #include "ops.h"
+#include "policy.h"
 #include "server.h"
 
 /* Requests handled per wakeup before yielding to other clients. */
 #define CLIENT_BATCH 16
-/* Hard cap of queued datagrams (a topology reply may be many chunks). */
+/* Hard cap of queued replies and events: a client that lets this many pile
+ * up is dropped (requests stop being read long before; events still come). */
 #define CLIENT_MAX_QUEUED 4096
 
 static void client_on_read(evutil_socket_t fd, short what, void *arg)
@@ -29,6 +31,9 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* another connection of its uid may have filled the uid's share since
+	 * this one was armed */
+	client_update_reading(c);
 	for (int i = 0; i < CLIENT_BATCH && c->reading; i++) {
 		struct conn_msg m;
 		int r = conn_recv(c->fd, srv->rbuf, srv->rbuf_size, false, &m);
@@ -148,6 +153,18 @@ int client_new_take_fd(struct p2p_server *srv, int fd, uint64_t id, struct p2p_c
 	buffer_owner_init(&c->own, id, cred.uid, cred.pid);
 	list_init(&c->out);
 	list_init(&c->link);
+	c->quid = idmap_find(&srv->client_uids, cred.uid);
+	if (!c->quid) {
+		c->quid = calloc(1, sizeof(*c->quid));
+		if (!c->quid || idmap_insert(&srv->client_uids, cred.uid, c->quid) < 0) {
+			free(c->quid);
+			c->quid = NULL;
+			client_free(c);
+			return -ENOMEM;
+		}
+		c->quid->uid = cred.uid;
+	}
+	c->quid->conns++;
 	c->ev_read = event_new(srv->base, fd, EV_READ | EV_PERSIST, client_on_read, c);
 	c->ev_write = event_new(srv->base, fd, EV_WRITE | EV_PERSIST, client_on_write, c);
 	c->ev_idle = evtimer_new(srv->base, client_on_idle, c);
@@ -158,15 +175,13 @@ int client_new_take_fd(struct p2p_server *srv, int fd, uint64_t id, struct p2p_c
 	client_touch(c);
 	/* requests are read once policy can see the uid's groups (nss.h) */
 	c->nss_wait = !nss_cache_want(srv->nss, c->uid, c->gid);
-	client_set_reading(c, true);
+	client_update_reading(c);
 	*ret = c;
 	return 0;
 }
 
-void client_set_reading(struct p2p_client *c, bool on)
+static void client_set_reading(struct p2p_client *c, bool on)
 {
-	if (c->nss_wait)
-		on = false;
 	if (on == c->reading)
 		return;
 	if (on)
@@ -176,12 +191,81 @@ void client_set_reading(struct p2p_client *c, bool on)
 	c->reading = on;
 }
 
-static void client_outmsg_free(struct p2p_outmsg *o)
+static bool client_uid_over(const struct p2p_client *c)
+{
+	const struct p2p_server *srv = c->srv;
+
+	return c->quid->queued >= srv->cfg->limits.max_queued_bytes_per_uid &&
+	       !policy_is_admin(srv->cfg, c->uid, c->gid);
+}
+
+void client_update_reading(struct p2p_client *c)
+{
+	const struct config_limits *l = &c->srv->cfg->limits;
+
+	client_set_reading(c, !c->nss_wait && !c->srv->stopping &&
+				  c->out_count < l->max_pending_per_client &&
+				  c->out_bytes < l->max_queued_bytes && !client_uid_over(c));
+}
+
+void client_stop_reading(struct p2p_client *c)
+{
+	client_set_reading(c, false);
+}
+
+/* @n more (or fewer) reply bytes wait for @c.  When its uid's total drops
+ * back under limits.max_queued_bytes_per_uid, the uid's other connections
+ * paused for it may read again. */
+static void client_account_out(struct p2p_client *c, int64_t n)
+{
+	struct p2p_server *srv = c->srv;
+	uint64_t bound = srv->cfg->limits.max_queued_bytes_per_uid;
+	bool was_over = c->quid->queued >= bound;
+
+	c->out_bytes += (uint64_t)n;
+	c->quid->queued += (uint64_t)n;
+	if (!was_over || c->quid->queued >= bound || srv->stopping)
+		return;
+	list_for_each (struct p2p_client, k, &srv->clients, link) {
+		if (k != c && k->quid == c->quid && !k->reading)
+			client_update_reading(k);
+	}
+}
+
+static void client_outmsg_free(struct p2p_client *c, struct p2p_outmsg *o)
 {
 	list_remove(&o->link);
+	c->out_count--;
+	if (o->off < o->reply->len)
+		client_account_out(c, -(int64_t)(o->reply->len - o->off));
 	if (o->fd >= 0)
 		close(o->fd);
+	client_reply_unref(o->reply);
 	free(o);
+}
+
+struct p2p_reply *client_reply_new(const char *data, size_t len)
+{
+	struct p2p_reply *r = malloc(sizeof(*r) + len);
+
+	if (!r)
+		return NULL;
+	r->refs = 1;
+	r->len = len;
+	memcpy(r->data, data, len);
+	return r;
+}
+
+struct p2p_reply *client_reply_ref(struct p2p_reply *r)
+{
+	r->refs++;
+	return r;
+}
+
+void client_reply_unref(struct p2p_reply *r)
+{
+	if (r && --r->refs == 0)
+		free(r);
 }
 
 void client_free(struct p2p_client *c)
@@ -190,7 +274,11 @@ void client_free(struct p2p_client *c)
 		return;
 	buffer_owner_drop(&c->srv->buffers, &c->own);
 	list_for_each_safe (struct p2p_outmsg, o, &c->out, link) {
-		client_outmsg_free(o);
+		client_outmsg_free(c, o);
+	}
+	if (c->quid && --c->quid->conns == 0) {
+		idmap_remove(&c->srv->client_uids, c->uid);
+		free(c->quid);
 	}
 	if (c->ev_read)
 		event_free(c->ev_read);
@@ -206,59 +294,69 @@ void client_free(struct p2p_client *c)
 int client_flush(struct p2p_client *c)
 {
 	struct p2p_outmsg *o;
-	unsigned max_pending = c->srv->cfg->limits.max_pending_per_client;
 
 	while ((o = list_first(&c->out, struct p2p_outmsg, link))) {
-		int r = conn_send(c->fd, &o->hdr, o->data, o->len, o->fd);
+		size_t left = o->reply->len - o->off;
+		size_t n = left > P2P_PROTO_CHUNK ? P2P_PROTO_CHUNK : left;
+		struct p2p_msg_hdr h = o->hdr;
+		int r;
 
+		if (n < left)
+			h.flags |= P2P_FLAG_MORE;
+		r = conn_send(c->fd, &h, o->reply->data + o->off, n, o->fd);
 		if (r == -EAGAIN)
 			break;
 		if (r < 0)
 			return r;
-		c->out_count--;
-		client_outmsg_free(o);
+		if (o->fd >= 0) { /* it rode on the first datagram */
+			close(o->fd);
+			o->fd = -1;
+		}
+		o->off += n;
+		client_account_out(c, -(int64_t)n);
+		if (o->off == o->reply->len)
+			client_outmsg_free(c, o);
 	}
 	if (!list_empty(&c->out))
 		event_add(c->ev_write, NULL);
 	else
 		event_del(c->ev_write);
-	/* back-pressure: stop reading while many replies wait for the client */
-	if (!c->srv->stopping)
-		client_set_reading(c, c->out_count < max_pending);
+	client_update_reading(c);
 	return 0;
+}
+
+int client_queue_reply_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
+			       struct p2p_reply *reply, int fd)
+{
+	struct p2p_outmsg *o;
+
+	if (c->out_count >= CLIENT_MAX_QUEUED || !(o = calloc(1, sizeof(*o)))) {
+		if (fd >= 0)
+			close(fd);
+		return c->out_count >= CLIENT_MAX_QUEUED ? -ENOBUFS : -ENOMEM;
+	}
+	o->hdr = (struct p2p_msg_hdr){
+	    .version = P2P_PROTO_VERSION, .opcode = op, .flags = flags, .id = id};
+	o->fd = fd;
+	o->reply = client_reply_ref(reply);
+	list_append(&c->out, &o->link);
+	c->out_count++;
+	client_account_out(c, (int64_t)reply->len);
+	return client_flush(c);
 }
 
 int client_queue_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
 			 const char *data, size_t len, int fd)
 {
-	size_t off = 0;
-	bool first = true;
+	struct p2p_reply *reply = client_reply_new(data, len);
+	int r;
 
-	if (c->out_count > CLIENT_MAX_QUEUED) {
+	if (!reply) {
 		if (fd >= 0)
 			close(fd);
-		return -ENOBUFS;
+		return -ENOMEM;
 	}
-	do {
-		size_t n = len - off > P2P_PROTO_CHUNK ? P2P_PROTO_CHUNK : len - off;
-		struct p2p_outmsg *o = malloc(sizeof(*o) + n);
-
-		if (!o) {
-			if (first && fd >= 0)
-				close(fd);
-			return -ENOMEM;
-		}
-		o->hdr = (struct p2p_msg_hdr){
-		    .version = P2P_PROTO_VERSION, .opcode = op, .flags = flags, .id = id};
-		if (off + n < len)
-			o->hdr.flags |= P2P_FLAG_MORE;
-		o->fd = first ? fd : -1;
-		o->len = n;
-		memcpy(o->data, data + off, n);
-		list_append(&c->out, &o->link);
-		c->out_count++;
-		off += n;
-		first = false;
-	} while (off < len);
-	return client_flush(c);
+	r = client_queue_reply_take_fd(c, op, id, flags, reply, fd);
+	client_reply_unref(reply);
+	return r;
 }

@@ -179,6 +179,8 @@ static void defaults_limits(struct config_limits *l)
 	l->max_pending_per_client = 16;
 	l->max_message_size = P2P_PROTO_MAX_REQUEST;
 	l->max_bytes = 1ull << 30;
+	l->max_queued_bytes = 1ull << 20;
+	l->max_queued_bytes_per_uid = 16ull << 20;
 }
 
 static int parse_socket(struct json_ctx *c, struct json_object *o, struct p2p_config *cfg)
@@ -247,7 +249,8 @@ static int parse_limits(struct json_ctx *c, struct json_object *o, struct config
 	static const char *const keys[] = {"max_connections",  "max_buffers",
 					   "max_bytes",	       "max_pending_per_client",
 					   "max_message_size", "max_connections_per_uid",
-					   "reserved_admin_connections", "idle_timeout", NULL};
+					   "reserved_admin_connections", "idle_timeout",
+					   "max_queued_bytes", "max_queued_bytes_per_uid", NULL};
 	static const struct {
 		const char *key;
 		uint64_t min, max;
@@ -280,12 +283,24 @@ static int parse_limits(struct json_ctx *c, struct json_object *o, struct config
 		*dst[i] = (uint32_t)u;
 		json_pop(c);
 	}
-	if ((v = json_member(o, "max_bytes"))) {
-		json_push_key(c, "max_bytes", v);
-		r = cfg_size(c, v, 1, CONFIG_MAX_SIZE, &u);
+	static const struct {
+		const char *key;
+		uint64_t min, max;
+	} sizes[] = {
+	    {"max_bytes", 1, CONFIG_MAX_SIZE},
+	    {"max_queued_bytes", P2P_PROTO_CHUNK, P2P_PROTO_MAX_REPLY},
+	    {"max_queued_bytes_per_uid", P2P_PROTO_CHUNK, 1ull << 40},
+	};
+	uint64_t *sdst[] = {&l->max_bytes, &l->max_queued_bytes, &l->max_queued_bytes_per_uid};
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		if (!(v = json_member(o, sizes[i].key)))
+			continue;
+		json_push_key(c, sizes[i].key, v);
+		r = cfg_size(c, v, sizes[i].min, sizes[i].max, &u);
 		if (r < 0)
 			return r;
-		l->max_bytes = u;
+		*sdst[i] = u;
 		json_pop(c);
 	}
 	if (!(v = json_member(o, "reserved_admin_connections"))) {

@@ -93,6 +93,8 @@ struct config_limits {
 	uint32_t max_pending_per_client; /* requests queued per connection */
 	uint32_t max_message_size;	 /* bytes of one wire message (header + JSON) */
 	uint64_t max_bytes;		 /* bytes of live buffers per client connection */
+	uint64_t max_queued_bytes;	 /* reply bytes waiting for one connection ... */
+	uint64_t max_queued_bytes_per_uid; /* ... for all of one uid's: then it is not read */
 };
 
 struct p2p_config {

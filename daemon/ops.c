@@ -35,30 +35,29 @@ static struct log_ctx ops_client_ctx(const struct p2p_client *c)
 
 /* ---- replies ---- */
 
-/* Serialise @reply (adds "ok": true) and queue it; takes @fd.  Returns 0 or
- * -1 when the client was dropped. */
+/* Queueing a reply for @c failed: drop it.  Returns -1. */
+static int ops_queue_failed(struct p2p_server *srv, struct p2p_client *c, int r)
+{
+	struct log_ctx lc = ops_client_ctx(c);
+
+	/* a peer that went away mid-request is routine; one that does not read
+	 * is worth a notice */
+	log_ctx(r == -EPIPE || r == -ECONNRESET ? LOG_DEBUG : LOG_NOTICE, &lc,
+		"client %llu dropped: %s", (unsigned long long)c->id,
+		r == -ENOBUFS ? "not reading its replies" : strerror(-r));
+	server_drop_client(srv, c);
+	return -1;
+}
+
+/* Serialise @reply and queue it; takes @fd.  Returns 0 or -1 when the client
+ * was dropped. */
 static int ops_send_json(struct p2p_server *srv, struct p2p_client *c, uint8_t op, uint64_t id,
 			 struct json_object *reply, int fd)
 {
-	const char *text;
-	size_t len;
-	int r;
+	const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
+	int r = client_queue_take_fd(c, op, id, P2P_FLAG_REPLY, text, strlen(text), fd);
 
-	text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
-	len = strlen(text);
-	r = client_queue_take_fd(c, op, id, P2P_FLAG_REPLY, text, len, fd);
-	if (r < 0) {
-		struct log_ctx lc = ops_client_ctx(c);
-
-		/* a peer that went away mid-request is routine; one that does not
-		 * read is worth a notice */
-		log_ctx(r == -EPIPE || r == -ECONNRESET ? LOG_DEBUG : LOG_NOTICE, &lc,
-			"client %llu dropped: %s", (unsigned long long)c->id,
-			r == -ENOBUFS ? "not reading its replies" : strerror(-r));
-		server_drop_client(srv, c);
-		return -1;
-	}
-	return 0;
+	return r < 0 ? ops_queue_failed(srv, c, r) : 0;
 }
 
 static int ops_reply_ok(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
@@ -93,6 +92,32 @@ static int ops_reply_err(struct p2p_server *srv, struct p2p_client *c, const str
 	r = ops_send_json(srv, c, h->opcode, h->id, o, -1);
 	json_object_put(o);
 	return r;
+}
+
+/*
+ * A reply that is the same for every client until the topology or the config
+ * changes (server_forget_replies()): @o (taken; "ok" added) becomes *@cache
+ * when it is still empty, and every request shares that one copy.  Returns 0,
+ * or -1 when the client was dropped.
+ */
+static int ops_reply_shared(struct p2p_server *srv, struct p2p_client *c,
+			    const struct p2p_msg_hdr *h, struct p2p_reply **cache,
+			    struct json_object *o)
+{
+	int r;
+
+	if (!*cache && o) {
+		const char *text;
+
+		json_object_object_add(o, "ok", json_object_new_boolean(1));
+		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		*cache = text ? client_reply_new(text, strlen(text)) : NULL;
+	}
+	json_object_put(o);
+	if (!*cache)
+		return ops_reply_err(srv, c, h, ENOMEM, NULL);
+	r = client_queue_reply_take_fd(c, h->opcode, h->id, P2P_FLAG_REPLY, *cache, -1);
+	return r < 0 ? ops_queue_failed(srv, c, r) : 0;
 }
 
 /* ---- operations ---- */
@@ -155,14 +180,14 @@ static bool ops_have_topo(const struct p2p_server *srv)
 
 static int op_topology(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
 {
-	int r;
+	struct json_object *o = NULL, *t;
 
 	if (!ops_have_topo(srv))
 		return ops_reply_err(srv, c, h, ENODEV, OPS_NO_TOPO);
 	/* the same document for everyone until the topology changes: built once */
 	if (!srv->topo_reply) {
-		struct json_object *o = json_object_new_object(), *t = report_topo(srv->topo);
-
+		o = json_object_new_object();
+		t = report_topo(srv->topo);
 		if (!t || !o) {
 			json_object_put(t);
 			json_object_put(o);
@@ -170,19 +195,8 @@ static int op_topology(struct p2p_server *srv, struct p2p_client *c, const struc
 		}
 		report_kernel(t, &srv->kernel);
 		json_object_object_add(o, "topology", t);
-		json_object_object_add(o, "ok", json_object_new_boolean(1));
-		srv->topo_reply = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-		json_object_put(o);
-		if (!srv->topo_reply)
-			return ops_reply_err(srv, c, h, ENOMEM, NULL);
 	}
-	r = client_queue_take_fd(c, h->opcode, h->id, P2P_FLAG_REPLY, srv->topo_reply,
-				 strlen(srv->topo_reply), -1);
-	if (r < 0) {
-		server_drop_client(srv, c);
-		return -1;
-	}
-	return 0;
+	return ops_reply_shared(srv, c, h, &srv->topo_reply, o);
 }
 
 /* The function @bdf of this machine's topology (index), or -ENODEV with a
@@ -282,6 +296,10 @@ static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct 
 		report_matrix_too_big(n, msg, sizeof(msg));
 		return ops_reply_err(srv, c, h, E2BIG, msg);
 	}
+	/* N^2 verdicts, megabytes on a big tree: built once per topology and
+	 * config, shared by every client that asks (issue 16 item 5) */
+	if (srv->matrix_reply[all])
+		return ops_reply_shared(srv, c, h, &srv->matrix_reply[all], NULL);
 	m = report_matrix(srv->topo, srv->vctx, all);
 	o = json_object_new_object();
 	if (!m || !o) {
@@ -290,7 +308,7 @@ static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct 
 		return ops_reply_err(srv, c, h, ENOMEM, NULL);
 	}
 	json_object_object_add(o, "matrix", m);
-	return ops_reply_ok(srv, c, h, o, -1);
+	return ops_reply_shared(srv, c, h, &srv->matrix_reply[all], o);
 }
 
 /* ---- alloc: parse, resolve devices, choose a provider, try types, reply ---- */
@@ -734,6 +752,7 @@ static int op_clients(struct p2p_server *srv, struct p2p_client *c, const struct
 		json_object_object_add(e, "buffers", json_object_new_int64(k->own.usage.buffers));
 		json_object_object_add(e, "bytes", json_object_new_uint64(k->own.usage.bytes));
 		json_object_object_add(e, "requests", json_object_new_uint64(k->requests));
+		json_object_object_add(e, "queued_bytes", json_object_new_uint64(k->out_bytes));
 		json_object_object_add(e, "name", json_object_new_string(k->name));
 		json_object_object_add(e, "self", json_object_new_boolean(k == c));
 		json_object_array_add(arr, e);

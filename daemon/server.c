@@ -90,8 +90,7 @@ static void server_on_nss_ready(void *arg, uid_t uid)
 		if (c->uid != uid || !c->nss_wait)
 			continue;
 		c->nss_wait = false;
-		if (!srv->stopping)
-			client_set_reading(c, true);
+		client_update_reading(c);
 	}
 }
 
@@ -240,6 +239,16 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 
 /* ---- config, topology, reload ---- */
 
+void server_forget_replies(struct p2p_server *srv)
+{
+	client_reply_unref(srv->topo_reply);
+	srv->topo_reply = NULL;
+	for (size_t i = 0; i < sizeof(srv->matrix_reply) / sizeof(srv->matrix_reply[0]); i++) {
+		client_reply_unref(srv->matrix_reply[i]);
+		srv->matrix_reply[i] = NULL;
+	}
+}
+
 static int server_load(struct p2p_server *srv, struct p2p_config **ret_cfg, struct topo **ret_topo,
 		       struct verdict_ctx **ret_vctx, char *err, size_t errlen)
 {
@@ -323,8 +332,7 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen)
 	verdict_ctx_free(srv->vctx);
 	topo_free(srv->topo);
 	config_free(srv->cfg);
-	free(srv->topo_reply);
-	srv->topo_reply = NULL;
+	server_forget_replies(srv);
 	srv->cfg = cfg;
 	srv->topo = t;
 	srv->vctx = v;
@@ -376,7 +384,7 @@ static void server_on_sigterm(evutil_socket_t s, short what, void *arg)
 			event_del(srv->listen_ev[i]);
 	/* no new requests; deliver what is queued, then go */
 	list_for_each (struct p2p_client, c, &srv->clients, link) {
-		client_set_reading(c, false);
+		client_stop_reading(c);
 		if (!list_empty(&c->out))
 			pending = true;
 	}
@@ -424,8 +432,7 @@ static void server_on_rescan(void *arg)
 	}
 	verdict_ctx_free(srv->vctx);
 	topo_free(srv->topo);
-	free(srv->topo_reply);
-	srv->topo_reply = NULL;
+	server_forget_replies(srv);
 	srv->topo = r == 0 ? t : NULL;
 	srv->vctx = r == 0 ? v : NULL;
 	srv->stats.rescans++;
@@ -534,6 +541,7 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	srv->opts = *o;
 	srv->next_client_id = 1;
 	list_init(&srv->clients);
+	idmap_init(&srv->client_uids);
 	buffer_table_init(&srv->buffers, NULL);
 	srv->started = time(NULL);
 	server_raise_nofile();
@@ -635,11 +643,13 @@ int server_run(struct p2p_server *srv)
 
 void server_cleanup(struct p2p_server *srv)
 {
+	srv->stopping = true; /* freeing one client must not wake another */
 	list_for_each_safe (struct p2p_client, c, &srv->clients, link) {
 		list_remove(&c->link);
 		srv->n_clients--;
 		client_free(c);
 	}
+	idmap_fini(&srv->client_uids);
 	for (int i = 0; i < srv->n_listen; i++) {
 		if (srv->listen_ev[i])
 			event_free(srv->listen_ev[i]);
@@ -676,7 +686,7 @@ void server_cleanup(struct p2p_server *srv)
 	topo_free(srv->topo);
 	config_free(srv->cfg);
 	free(srv->rbuf);
-	free(srv->topo_reply);
+	server_forget_replies(srv);
 	if (srv->rootfd >= 0)
 		close(srv->rootfd);
 }

@@ -15,6 +15,7 @@
 #include "client.h"
 #include "config.h"
 #include "conn.h"
+#include "idmap.h"
 #include "list.h"
 #include "topo.h"
 #include "verdict.h"
@@ -67,7 +68,10 @@ struct p2p_server {
 	char cfg_path[256]; /* "" = built-in defaults */
 	struct topo *topo;  /* NULL when the root has no PCI at all */
 	struct verdict_ctx *vctx;
-	char *topo_reply; /* cached topology reply, NULL until asked; freed on change */
+	/* replies that are the same for every client of one topology and
+	 * config: built on first ask, shared by every queue, dropped on change */
+	struct p2p_reply *topo_reply;
+	struct p2p_reply *matrix_reply[2]; /* [all] */
 
 	struct alloc_set *alloc;
 	struct nss_cache *nss; /* group lists, looked up off the loop */
@@ -89,6 +93,7 @@ struct p2p_server {
 
 	struct list_link clients; /* struct p2p_client.link */
 	unsigned n_clients;
+	struct idmap client_uids; /* uid -> struct client_uid (client.h), while connected */
 	uint64_t next_client_id;
 
 	struct buffer_table buffers; /* every buffer, orphans included (buffer.h) */
@@ -115,6 +120,10 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen);
 void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err, const char *what);
 /* Disconnect and free @c (unlinks it). */
 void server_drop_client(struct p2p_server *srv, struct p2p_client *c);
+
+/* The topology changed or the config was reloaded: the cached replies are
+ * stale (queues that hold them keep their reference). */
+void server_forget_replies(struct p2p_server *srv);
 
 /* While stopping: end the loop once no client has output queued. */
 void server_check_drained(struct p2p_server *srv);

@@ -92,7 +92,7 @@ enum p2p_op {
 	/* Admin: uid 0 or the config's admin_group, else EPERM. */
 	P2P_OP_CLIENTS = 16,
 	/* -> {}   <- {"clients": [{"id","pid","uid","gid","admin","buffers","bytes",
-	 *                           "requests","name"}]} */
+	 *                           "requests","queued_bytes","name"}]} */
 	P2P_OP_BUFFERS = 17,
 	/* -> {}   <- {"buffers": [BUFFER + "client", "uid", "pid"]} (all clients) */
 	P2P_OP_REVOKE = 18,

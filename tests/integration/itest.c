@@ -3096,6 +3096,220 @@ static int t_big_topology(void)
 	return 0;
 }
 
+/* ---- issue 16 item 5: expensive replies, many connections, one uid ---- */
+
+#define RB_CONNS 25
+static char rb_sock[300];
+static int rb_go[2], rb_done[2]; /* parent -> child, child -> parent */
+
+static int connect_path(const char *path)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* As nobody: RB_CONNS connections that each ask for the matrix 4 times and
+ * never read; told by the parent when to send and when to close. */
+static int rb_flood(void)
+{
+	int fds[RB_CONNS], n = 0, small = 4096, sent = 0;
+	char c;
+
+	for (int i = 0; i < RB_CONNS; i++) {
+		fds[n] = connect_path(rb_sock);
+		if (fds[n] < 0)
+			continue;
+		setsockopt(fds[n], SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		fcntl(fds[n], F_SETFL, fcntl(fds[n], F_GETFL) | O_NONBLOCK);
+		n++;
+	}
+	CHECK(write(rb_done[1], "c", 1) == 1, "write");
+	CHECK(read(rb_go[0], &c, 1) == 1, "read");
+	for (int k = 0; k < 4; k++)
+		for (int i = 0; i < n; i++)
+			sent += raw_req(fds[i], P2P_OP_MATRIX, "{}") == 0;
+	CHECK(write(rb_done[1], "s", 1) == 1, "write");
+	CHECK(read(rb_go[0], &c, 1) == 1, "read");
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	CHECK(n == RB_CONNS && sent == 4 * RB_CONNS, "%d connections, %d requests sent", n, sent);
+	return 0;
+}
+
+static long proc_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* Of uid @uid's connections in a clients reply: how many, how many asked
+ * anything, the most requests one asked, and their queued bytes together. */
+static int rb_clients(struct p2p_conn *adm, long uid, int *ret_n, int *ret_served,
+		      int64_t *ret_maxreq, int64_t *ret_queued)
+{
+	char *text = NULL;
+	struct json_object *o, *arr;
+	int r = p2p_admin_clients_json(adm, &text);
+
+	*ret_n = *ret_served = 0;
+	*ret_maxreq = *ret_queued = 0;
+	if (r < 0)
+		return r;
+	o = arr = json_tokener_parse(text); /* the "clients" member */
+	free(text);
+	if (!o || !json_object_is_type(arr, json_type_array)) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i), *v;
+		int64_t req = 0, q = 0;
+
+		if (!json_object_object_get_ex(e, "uid", &v) || json_object_get_int64(v) != uid)
+			continue;
+		(*ret_n)++;
+		if (json_object_object_get_ex(e, "requests", &v))
+			req = json_object_get_int64(v);
+		if (json_object_object_get_ex(e, "queued_bytes", &v))
+			q = json_object_get_int64(v);
+		else
+			q = -1;
+		*ret_served += req > 0;
+		if (req > *ret_maxreq)
+			*ret_maxreq = req;
+		*ret_queued = q < 0 || *ret_queued < 0 ? -1 : *ret_queued + q;
+	}
+	json_object_put(o);
+	return 0;
+}
+
+/*
+ * 25 connections of uid nobody each ask for the matrix of a 600-function
+ * tree (megabytes) four times and never read.  p2pd builds the matrix once
+ * and shares it (its memory grows by less than one copy, not 25), reads no
+ * more requests from a connection whose reply bytes wait (one matrix each),
+ * stops reading nobody's connections once the uid has
+ * limits.max_queued_bytes_per_uid (16 MiB) queued, and answers root's hello
+ * quickly all along.
+ */
+static int t_reply_bytes(void)
+{
+	struct p2p_conn *adm = NULL;
+	char *m = NULL, st[256], c;
+	size_t mlen = 0;
+	int64_t worst = 0, maxreq = -1, queued = -1, t_end = 0;
+	int n = -1, served = -1, r, hellos = 0, hello_err = 0, n_after = -1;
+	long rss0, rss1;
+	pid_t pid, child = -1;
+	const bool slow = getenv("SAN") && *getenv("SAN"); /* sanitizer build */
+
+	if (!big_fixture || strcmp(big_fixture, "-") == 0) {
+		fail_why("no big fixture generated (tests/fixtures/gen-fabric.py missing?)");
+		return -1;
+	}
+	snprintf(rb_sock, sizeof(rb_sock), "%s/rb.sock", tmpdir);
+	pid = start_p2pd(big_fixture, cfg_path, rb_sock, st, sizeof(st));
+	CHECK(pid > 0, "start p2pd on the big tree: %s", why);
+	r = p2p_connect(rb_sock, &adm);
+	if (r == 0) {
+		p2p_conn_set_timeout(adm, 20000);
+		r = p2p_matrix_json(adm, false, &m); /* builds it once */
+	}
+	if (r == 0)
+		mlen = strlen(m);
+	free(m);
+	rss0 = proc_rss_kib(pid);
+	if (r == 0 && pipe2(rb_go, O_CLOEXEC) == 0 && pipe2(rb_done, O_CLOEXEC) == 0) {
+		child = spawn_as(NOBODY, NOBODY, NOBODY, rb_flood);
+		if (child > 0 && read(rb_done[0], &c, 1) == 1 && write(rb_go[1], "g", 1) == 1) {
+			struct pollfd pf = {.fd = rb_done[0], .events = POLLIN};
+
+			/* root's hellos while nobody's requests arrive, and 500 ms on */
+			while (t_end == 0 || now_ms() < t_end) {
+				int64_t t0 = now_ms();
+
+				hello_err += p2p_hello(adm, NULL) != 0;
+				hellos++;
+				if (now_ms() - t0 > worst)
+					worst = now_ms() - t0;
+				if (t_end == 0 && poll(&pf, 1, 10) == 1 &&
+				    read(rb_done[0], &c, 1) == 1)
+					t_end = now_ms() + 500;
+				if (hellos > 100000)
+					break;
+			}
+			rss1 = proc_rss_kib(pid);
+			int cr = rb_clients(adm, NOBODY, &n, &served, &maxreq, &queued);
+
+			if (cr < 0)
+				printf("  (clients: %s)\n", p2p_last_message(adm));
+			(void)!write(rb_go[1], "q", 1);
+		} else {
+			rss1 = -1;
+		}
+		(void)wait_child(child, "nobody's connections");
+		close(rb_go[0]);
+		close(rb_go[1]);
+		close(rb_done[0]);
+		close(rb_done[1]);
+		usleep(200000);
+		{ /* closing them gave the uid's share back */
+			int srv2 = -1;
+			int64_t mr2, q2;
+
+			(void)rb_clients(adm, NOBODY, &n_after, &srv2, &mr2, &q2);
+		}
+	} else {
+		rss1 = -1;
+	}
+	p2p_disconnect(adm);
+	stop_p2pd(pid);
+	CHECK(r == 0 && mlen > 4 * P2P_PROTO_CHUNK, "matrix of the big tree: %d, %zu bytes", r,
+	      mlen);
+	CHECK(child > 0 && rss1 > 0, "the nobody child did not run");
+	printf("  (matrix %zu bytes; p2pd RSS %ld -> %ld KiB; %d of %d connections served, "
+	       "%lld bytes queued; root hello worst %lld ms over %d)\n",
+	      mlen, rss0, rss1, served, n, (long long)queued, (long long)worst, hellos);
+	CHECK(n == RB_CONNS, "p2pd lists %d of nobody's %d connections", n, RB_CONNS);
+	CHECK(queued >= 0, "the clients reply has no queued_bytes");
+	CHECK((rss1 - rss0) * 1024 < (long)mlen,
+	      "p2pd grew by %ld KiB for %d unread copies of one %zu-byte reply: not shared",
+	      rss1 - rss0, served, mlen);
+	CHECK(maxreq == 1,
+	      "a connection with a matrix unread had %lld requests handled (back-pressure must "
+	      "count bytes: 1)",
+	      (long long)maxreq);
+	CHECK(served >= 1 && (uint64_t)queued <= (16ull << 20) + mlen &&
+		  (uint64_t)(served - 1) * (mlen - 8 * P2P_PROTO_MAX_DATAGRAM) < (16ull << 20),
+	      "uid nobody: %d connections served, %lld bytes queued: past "
+	      "max_queued_bytes_per_uid (16 MiB)",
+	      served, (long long)queued);
+	CHECK(hello_err == 0 && worst < (slow ? 500 : 100),
+	      "root's hello took up to %lld ms (%d errors) while nobody flooded", (long long)worst,
+	      hello_err);
+	CHECK(n_after == 0, "%d of nobody's connections still listed after they closed", n_after);
+	return 0;
+}
+
 static int t_socket_activation(void)
 {
 	char sa_sock[300], out[4096];
@@ -3289,6 +3503,8 @@ int main(int argc, char **argv)
 		 t_accept_emfile);
 	run_test("no fds leaked in p2pd", t_no_leaks);
 	run_test("split replies: topology of a big tree; its matrix refused", t_big_topology);
+	run_test("expensive replies: shared, byte back-pressure, per-uid bound (issue 16/5)",
+		 t_reply_bytes);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
 	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);

@@ -70,6 +70,8 @@ static void check_builtin_defaults(const struct p2p_config *cfg)
 	assert_int_equal(cfg->limits.max_connections, 256);
 	assert_int_equal(cfg->limits.max_pending_per_client, 16);
 	assert_int_equal(cfg->limits.max_message_size, 65536);
+	assert_true(cfg->limits.max_queued_bytes == (1ull << 20));
+	assert_true(cfg->limits.max_queued_bytes_per_uid == (16ull << 20));
 	/* uid 0: everything */
 	assert_int_equal(cfg->n_rules, 1);
 	assert_int_equal(cfg->rules[0].match, CONFIG_MATCH_UID);
@@ -134,6 +136,8 @@ static void test_full(void **state)
 	assert_true(cfg->limits.max_bytes == 2147483648ull);
 	assert_int_equal(cfg->limits.max_message_size, 8192);
 	assert_int_equal(cfg->limits.max_pending_per_client, 4);
+	assert_true(cfg->limits.max_queued_bytes == (2ull << 20));
+	assert_true(cfg->limits.max_queued_bytes_per_uid == (32ull << 20));
 
 	assert_int_equal(cfg->n_providers, 2);
 	assert_string_equal(cfg->providers[0].device, "0000:03:00.0");
@@ -514,6 +518,8 @@ static void test_types_inline(void **state)
 			   "limits.max_message_size: expected an integer in 64..65536, got 63");
 	expect_parse_error("{\"limits\": {\"max_message_size\": 65537}}", -EINVAL,
 			   "limits.max_message_size: expected an integer in 64..65536, got 65537");
+	expect_parse_error("{\"limits\": {\"max_queued_bytes\": 1000}}", -EINVAL,
+			   "limits.max_queued_bytes: expected an integer in 61440..67108864, got 1000");
 	expect_parse_error("{\"limits\": {\"max_pending_per_client\": 9223372036854775807}}",
 			   -EINVAL,
 			   "limits.max_pending_per_client: expected an integer in 1..4096");
