@@ -53,6 +53,20 @@ static inline bool p2pb_sg_dma_is_bus_address(struct scatterlist *sg)
 #endif
 }
 
+/*
+ * 6.2: GUP pins p2pdma ZONE_DEVICE pages for callers that ask with
+ * FOLL_PCI_P2PDMA (the block layer's O_DIRECT on a queue that supports
+ * p2pdma), and refuses them to every other caller.  From then on p2p buffers
+ * are mapped as pages so that NVMe can read and write them directly; before,
+ * any GUP user could pin BAR memory through a page mapping, so they stay PFN
+ * maps (O_DIRECT into them fails with -EFAULT).
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0) && IS_ENABLED(CONFIG_PCI_P2PDMA)
+#define P2PB_HAVE_P2P_IO 1
+#else
+#define P2PB_HAVE_P2P_IO 0
+#endif
+
 /* 6.13: MODULE_IMPORT_NS() takes a string literal. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
 #define P2PB_MODULE_IMPORT_DMA_BUF() MODULE_IMPORT_NS("DMA_BUF")

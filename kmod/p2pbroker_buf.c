@@ -22,6 +22,17 @@
  *   mapping; revoke cannot take that mapping back (the pages stay allocated
  *   until release(), so no memory is reused): REVOKE says so with -EBUSY.
  *
+ * CPU mappings (mmap of the dma-buf, shared only): on kernels with p2p I/O
+ * (P2PB_HAVE_P2P_IO, >= 6.2) a p2p buffer is mapped as its pool pages, as the
+ * kernel's own p2pmem_alloc_mmap() does, so that O_DIRECT on an NVMe can pin
+ * them (FOLL_PCI_P2PDMA) and DMA straight into the BAR; elsewhere, and for
+ * host buffers, as PFNs.  The BUFFER owns the pages (one reference each,
+ * from the pool, returned by pci_free_p2pmem()): a mapping takes and drops
+ * its own reference, and so does a GUP pin.  A pin outlives revoke, munmap
+ * and close while its I/O is in flight, so the memory goes back to the pool
+ * only once no page is held any more (p2pb_buf_wait_unheld()): never while
+ * a device may still write it for a previous owner.
+ *
  * Memory accounting: host pages, page arrays and sg tables are charged
  * (__GFP_ACCOUNT) to the memory cgroup of the task that allocates them,
  * i.e. p2pd's for ALLOC and the importer's for its mappings; allocations
@@ -31,6 +42,7 @@
 
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/delay.h>
 #include <linux/dma-resv.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -103,11 +115,70 @@ MODULE_PARM_DESC(forced_reclaims,
 
 static const struct dma_buf_ops p2pb_dmabuf_ops;
 
+/* @buf's CPU mappings are made of its pages (see the top of this file). */
+static bool p2pb_buf_page_mapped(const struct p2pb_buf *buf)
+{
+	return P2PB_HAVE_P2P_IO && buf->type == P2PB_BUF_P2P;
+}
+
+/*
+ * Whether a page of @buf has a reference besides the buffer's own: a CPU
+ * mapping or a GUP pin (O_DIRECT in flight).  Once every mapping is zapped
+ * (revoke) or gone (release), only pins are left.  Under @buf->lock: the
+ * pages are only looked at while they are still the buffer's.
+ */
+static bool p2pb_buf_pages_held(struct p2pb_buf *buf)
+{
+	unsigned long i;
+	bool held = false;
+
+	if (!p2pb_buf_page_mapped(buf))
+		return false;
+	mutex_lock(&buf->lock);
+	for (i = 0; buf->p2p_vaddr && i < buf->nr_pages && !held; i++)
+		held = page_ref_count(buf->pages[i]) > 1;
+	mutex_unlock(&buf->lock);
+	return held;
+}
+
+/*
+ * Wait until no page of @buf is held (the I/O that pinned them is done), or
+ * until @deadline (jiffies).
+ * Return: 0, or -ETIMEDOUT.
+ */
+static int p2pb_buf_wait_unheld(struct p2pb_buf *buf, unsigned long deadline)
+{
+	while (p2pb_buf_pages_held(buf)) {
+		if (time_after(jiffies, deadline))
+			return -ETIMEDOUT;
+		usleep_range(2000, 5000);
+	}
+	return 0;
+}
+
+/*
+ * Before @buf's memory goes back to the pool: wait for the pins, however
+ * long (block I/O completes or times out), saying so once the revoke
+ * timeout has passed.  Never hands pinned memory to the next owner.
+ */
+static void p2pb_buf_drain_pins(struct p2pb_buf *buf)
+{
+	unsigned long t = msecs_to_jiffies(p2pb_revoke_timeout_ms);
+
+	if (!p2pb_buf_wait_unheld(buf, jiffies + t))
+		return;
+	pr_warn("buffer %llu: pages still pinned by I/O after %u ms; its memory stays allocated until the I/O ends\n",
+		buf->id, p2pb_revoke_timeout_ms);
+	while (p2pb_buf_wait_unheld(buf, jiffies + t))
+		;
+}
+
 static void p2pb_buf_free_mem(struct p2pb_buf *buf)
 {
 	unsigned long i;
 
 	if (buf->type == P2PB_BUF_P2P) {
+		p2pb_buf_drain_pins(buf);
 		if (buf->p2p_vaddr)
 			pci_free_p2pmem(buf->provider, buf->p2p_vaddr, buf->size);
 		buf->p2p_vaddr = NULL;
@@ -364,21 +435,46 @@ static void p2pb_dmabuf_unmap(struct dma_buf_attachment *attach,
 		wake_up_all(&buf->unmapped);
 }
 
+/*
+ * Map one of the buffer's pages.  The PTE takes its own reference (dropped
+ * when it is zapped), unlike p2pmem_alloc_mmap(), which hands the pool's
+ * reference to the mapping: here the buffer keeps it until release().
+ * VM_MIXEDMAP is set at mmap() time, so this runs under the fault's lock.
+ */
+static vm_fault_t p2pb_vmf_insert_page(struct vm_area_struct *vma,
+				       unsigned long addr, struct page *page)
+{
+	int err = vm_insert_page(vma, addr, page);
+
+	switch (err) {
+	case 0:
+	case -EBUSY:	/* another thread's fault mapped it first */
+		return VM_FAULT_NOPAGE;
+	case -ENOMEM:
+		return VM_FAULT_OOM;
+	default:
+		return VM_FAULT_SIGBUS;
+	}
+}
+
 static vm_fault_t p2pb_vm_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct p2pb_buf *buf = vma->vm_private_data;
+	struct page *page;
 	vm_fault_t ret;
 
 	if (vmf->pgoff >= buf->nr_pages)
 		return VM_FAULT_SIGBUS;
 
 	mutex_lock(&buf->lock);
+	page = buf->pages[vmf->pgoff];
 	if (buf->revoked)
 		ret = VM_FAULT_SIGBUS;
+	else if (p2pb_buf_page_mapped(buf))
+		ret = p2pb_vmf_insert_page(vma, vmf->address, page);
 	else
-		ret = vmf_insert_pfn(vma, vmf->address,
-				     page_to_pfn(buf->pages[vmf->pgoff]));
+		ret = vmf_insert_pfn(vma, vmf->address, page_to_pfn(page));
 	mutex_unlock(&buf->lock);
 	return ret;
 }
@@ -391,13 +487,19 @@ static int p2pb_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 {
 	struct p2pb_buf *buf = dmabuf->priv;
 
-	/* PFN maps cannot be copy-on-write. */
+	/* Device memory and PFN maps cannot be copy-on-write. */
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
 	if (READ_ONCE(buf->revoked))
 		return -ENODEV;
 
-	p2pb_vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
+	/* Pages: GUP (O_DIRECT) may pin them; VM_IO or VM_PFNMAP forbid it. */
+	if (p2pb_buf_page_mapped(buf))
+		p2pb_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND |
+				  VM_DONTDUMP);
+	else
+		p2pb_vm_flags_set(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND |
+				  VM_DONTDUMP);
 	vma->vm_ops = &p2pb_vm_ops;
 	vma->vm_private_data = buf;
 	return 0;
@@ -570,6 +672,8 @@ static void p2pb_buf_info(struct p2pb_buf *buf, struct p2pb_buf_info *info)
 	info->type = buf->type;
 	info->owner_uid = buf->owner_uid;
 	info->flags = READ_ONCE(buf->revoked) ? P2PB_BUF_F_REVOKED : 0;
+	if (p2pb_buf_page_mapped(buf))
+		info->flags |= P2PB_BUF_F_DIRECT_IO;
 	info->attachments = atomic_read(&buf->attachments);
 }
 
@@ -677,7 +781,8 @@ static long p2pb_jiffies_left(unsigned long deadline)
 /*
  * Wait until @deadline (jiffies) for the device DMA of @buf's importers to
  * finish: every fence on the reservation (importers add theirs for work in
- * flight, of any usage), and with @unmapped also every mapping gone.
+ * flight, of any usage), and with @unmapped also every mapping gone; and
+ * for the storage DMA into its pages (O_DIRECT pins, p2p I/O) to end.
  * Return: 0, or -ETIMEDOUT when the deadline passed first.
  */
 static int p2pb_buf_revoke_wait(struct p2pb_buf *buf, unsigned long deadline,
@@ -690,7 +795,7 @@ static int p2pb_buf_revoke_wait(struct p2pb_buf *buf, unsigned long deadline,
 	    !wait_event_timeout(buf->unmapped, !atomic_read(&buf->mappings),
 				p2pb_jiffies_left(deadline)))
 		return -ETIMEDOUT;
-	return 0;
+	return p2pb_buf_wait_unheld(buf, deadline);
 }
 
 static unsigned long p2pb_revoke_deadline(void)
@@ -703,10 +808,12 @@ static unsigned long p2pb_revoke_deadline(void)
  * @id: buffer id
  *
  * Returns once the importers' fences have signalled, i.e. no device DMA the
- * importers announced is still in flight.
+ * importers announced is still in flight, and no O_DIRECT I/O still pins
+ * the buffer's pages (later I/O into the revoked mapping fails with -EFAULT).
  *
  * Return: 0 (also when already revoked), -ENOENT, -ETIMEDOUT (an importer's
- * fence did not signal in time; the buffer is revoked anyway), -EBUSY (an
+ * fence did not signal, or pinned I/O did not end, in time; the buffer is
+ * revoked anyway), -EBUSY (an
  * importer kept its device mapping after move_notify: a static or pinning
  * one, until it detaches).
  */
@@ -796,6 +903,8 @@ void p2pb_buf_provider_leaving(struct pci_dev *pdev)
 				buf->id, p2pb_revoke_timeout_ms);
 			atomic_inc(&p2pb_forced_reclaims);
 		}
+		/* Importers may be forced; pinned storage DMA never is. */
+		p2pb_buf_drain_pins(buf);
 		mutex_lock(&buf->lock);
 		if (buf->p2p_vaddr)
 			pci_free_p2pmem(buf->provider, buf->p2p_vaddr,

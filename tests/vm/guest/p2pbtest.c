@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -840,6 +841,18 @@ static void sc_agreement(void)
 	sc_end(&s);
 }
 
+/* DESCRIBE's flags for a fresh buffer: p2p buffers are page-mapped for
+ * O_DIRECT (P2PB_BUF_F_DIRECT_IO) on kernels >= 6.2. */
+static uint32_t fresh_flags(bool p2p)
+{
+	struct utsname u;
+	unsigned int maj = 0, min = 0;
+
+	if (!p2p || uname(&u) || sscanf(u.release, "%u.%u", &maj, &min) != 2)
+		return 0;
+	return maj > 6 || (maj == 6 && min >= 2) ? P2PB_BUF_F_DIRECT_IO : 0;
+}
+
 /* (b) allocate from a provider, share with another process, account the pool. */
 static void alloc_one(const char *name, struct fn *prov, uint64_t size)
 {
@@ -870,7 +883,7 @@ static void alloc_one(const char *name, struct fn *prov, uint64_t size)
 	CHECK(&s,
 	      bi.id == id && bi.size == size && bi.owner_uid == 4242 &&
 		  bi.type == (prov ? P2PB_BUF_P2P : P2PB_BUF_HOST) &&
-		  bi.provider == (prov ? fn_packed(prov) : 0) && bi.flags == 0,
+		  bi.provider == (prov ? fn_packed(prov) : 0) && bi.flags == fresh_flags(prov),
 	      "DESCRIBE id %llu size %llu uid %u type %u provider %llx flags %x",
 	      (unsigned long long)bi.id, (unsigned long long)bi.size, bi.owner_uid, bi.type,
 	      (unsigned long long)bi.provider, bi.flags);

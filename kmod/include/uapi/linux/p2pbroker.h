@@ -140,6 +140,13 @@ struct p2pb_alloc {
 
 /* Buffer state flags (output). */
 #define P2PB_BUF_F_REVOKED	_BITUL(0)
+/*
+ * The buffer's CPU mapping is made of pages that O_DIRECT I/O on a block
+ * device with p2pdma support can pin (kernels >= 6.2, p2p buffers): storage
+ * reads and writes go straight to the device memory.  Without it, O_DIRECT
+ * to or from the mapping fails with -EFAULT and data must be bounced.
+ */
+#define P2PB_BUF_F_DIRECT_IO	_BITUL(1)
 
 /**
  * struct p2pb_buf_info - one live buffer (DESCRIBE, LIST)
