@@ -163,6 +163,70 @@ P2P_EXPORT const char *p2p_strerror(int err);
 /* "p2p", "host", "memfd"; NULL for anything else. */
 P2P_EXPORT const char *p2p_buf_type_name(enum p2p_buf_type t);
 
+/*
+ * P2P I/O: storage straight into device memory (the vendor-neutral
+ * cuFileRead/cuFileWrite).  A struct p2p_buffer is a CPU mapping of a buffer
+ * fd (a dma-buf from p2p_alloc(), or a memfd).  Calls on one struct
+ * p2p_buffer are thread-safe (they share nothing but the mapping);
+ * concurrent calls on overlapping ranges race on the data, as pread does.
+ */
+struct p2p_buffer;
+
+/*
+ * p2p_buffer_map() - map @size bytes of the buffer @fd (borrowed: the library
+ * keeps its own O_CLOEXEC duplicate until p2p_buffer_unmap()).
+ * Returns 0 and *ret_buf, or -errno (-EINVAL, -ENOMEM, mmap's -ENODEV for a
+ * revoked buffer).
+ */
+P2P_EXPORT int p2p_buffer_map(int fd, uint64_t size, struct p2p_buffer **ret_buf);
+/* Unmap and close the library's duplicate; NULL is fine. */
+P2P_EXPORT void p2p_buffer_unmap(struct p2p_buffer *buf);
+/* The mapping (valid until p2p_buffer_unmap()) and its size. */
+P2P_EXPORT void *p2p_buffer_data(const struct p2p_buffer *buf);
+P2P_EXPORT uint64_t p2p_buffer_size(const struct p2p_buffer *buf);
+
+/* Fail rather than bounce anything through host memory. */
+#define P2P_IO_DIRECT_ONLY (1u << 0)
+
+/* Which path a p2p_buffer_pread()/p2p_buffer_pwrite() call took. */
+struct p2p_io_stats {
+	uint64_t bytes_direct;	/* moved by the device to/from the buffer (O_DIRECT) */
+	uint64_t bytes_bounced; /* copied through host memory (the page cache) */
+	int direct_error;	/* why (part of) the range was bounced: 0 none;
+				 * -EREMOTEIO the kernel refuses this pair;
+				 * -EOPNOTSUPP kernel without p2p I/O (< 6.2);
+				 * -EFAULT the mapping cannot be pinned (not p2p
+				 * pages on this kernel); -EINVAL no direct I/O
+				 * for this file or offsets out of phase; other
+				 * -errno from reopening the file O_DIRECT */
+};
+
+/*
+ * p2p_buffer_pread() - read @len bytes of @fd (borrowed, readable; a regular
+ * file or block device) at @file_off into @buf at @buf_off, like pread(2) and
+ * cuFileRead().  The part aligned to the file's direct-I/O alignment (statx
+ * STATX_DIOALIGN, or the logical block size) goes direct: O_DIRECT on @fd
+ * (reopened through /proc/self/fd when not opened so), so on kernels >= 6.2 a
+ * p2p buffer near the NVMe receives the data by DMA and no host memory or
+ * page cache is used.  Unaligned heads and tails, kernels without p2p I/O and
+ * pairs the kernel refuses (EREMOTEIO) are bounced through the page cache,
+ * unless @flags has P2P_IO_DIRECT_ONLY, which fails instead.  @buf_off and
+ * @file_off must be equally misaligned for any byte to go direct.
+ * *ret_stats (may be NULL), written on success, says which path ran.
+ * Returns the bytes read (fewer than @len only at end of file), or -errno:
+ * -EINVAL bad range or flags (or, with P2P_IO_DIRECT_ONLY, a range that is not
+ * aligned), -EREMOTEIO / -EOPNOTSUPP / -EFAULT with P2P_IO_DIRECT_ONLY (see
+ * struct p2p_io_stats), -EFAULT a revoked buffer, or the I/O's own error.
+ */
+P2P_EXPORT int64_t p2p_buffer_pread(struct p2p_buffer *buf, uint64_t buf_off, int fd,
+				    uint64_t file_off, size_t len, unsigned flags,
+				    struct p2p_io_stats *ret_stats);
+/* p2p_buffer_pwrite() - the reverse: write @len bytes of @buf at @buf_off to
+ * @fd (borrowed, writable) at @file_off; same paths, flags and returns. */
+P2P_EXPORT int64_t p2p_buffer_pwrite(struct p2p_buffer *buf, uint64_t buf_off, int fd,
+				     uint64_t file_off, size_t len, unsigned flags,
+				     struct p2p_io_stats *ret_stats);
+
 enum p2p_log_level { P2P_LOG_ERROR = 3, P2P_LOG_WARNING = 4, P2P_LOG_DEBUG = 7 };
 typedef void (*p2p_log_fn)(enum p2p_log_level level, const char *msg, void *userdata);
 /* Install a process-wide log handler (NULL = silent, the default). */

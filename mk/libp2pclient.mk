@@ -19,3 +19,17 @@ check-symbols: $(BUILD)/libp2pclient.so
 	if readelf -d $(BUILD)/libp2pclient.so | grep -q 'SONAME.*libp2pclient.so.0'; then p=$$((p+1)); else f=$$((f+1)); echo "FAIL symbols: soname"; fi; \
 	echo "symbols: $$p passed, $$f failed"; [ $$f -eq 0 ]
 
+
+# ---- P2P I/O on this machine ---------------------------------------------------
+#   make check-io           (in make check) p2p_buffer_pread/pwrite: memfd buffer vs a file
+#                           (the p2p paths run in the VM tier: make vmcheck, p2p_io_*)
+IO_TEST_BIN := $(BUILD)/tests/test-io
+$(IO_TEST_BIN): tests/integration/test-io.c $(BUILD)/libp2pclient.so libp2pclient/p2pclient.h
+	@mkdir -p $(dir $@)
+	$(CC) $(INC_libp2pclient) $(CFLAGS_BASE) -o $@ $< -L$(BUILD) -lp2pclient -lpthread \
+		-Wl,-rpath,$(abspath $(BUILD)) $(LDFLAGS_ALL)
+
+CHECK_TARGETS += check-io
+.PHONY: check-io
+check-io: $(IO_TEST_BIN)
+	@$(IO_TEST_BIN) $(BUILD)
