@@ -41,8 +41,8 @@ CORE_SRCS   := core/topo.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c 
                core/report.c core/provider.c core/list.c core/idmap.c
 PROTO_SRCS  := proto/conn.c
 DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daemon/hotplug.c \
-               daemon/nss.c daemon/sockfile.c daemon/closer.c daemon/config.c daemon/policy.c \
-               daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
+               daemon/nss.c daemon/sockfile.c daemon/closer.c daemon/worker.c daemon/config.c \
+               daemon/policy.c daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
 P2PD_MAIN   := daemon/main.c
 LIB_SRCS    := libp2pclient/p2pclient.c libp2pclient/p2pclient-io.c
 CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/names.c p2pctl/render-dot.c \

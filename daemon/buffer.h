@@ -38,6 +38,7 @@ struct p2p_buffer {
 	struct buffer_owner *owner; /* NULL: an orphan */
 	uid_t uid;		    /* whom it counts against (owner's, or the backend's record) */
 	bool seen;		    /* orphan still listed by its backend */
+	bool revoking;		    /* an admin REVOKE of it runs on the worker */
 	enum alloc_type type;
 	const struct alloc_backend *backend;
 	uint64_t handle;

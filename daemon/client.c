@@ -203,7 +203,7 @@ void client_update_reading(struct p2p_client *c)
 {
 	const struct config_limits *l = &c->srv->cfg->limits;
 
-	client_set_reading(c, !c->nss_wait && !c->srv->stopping &&
+	client_set_reading(c, !c->nss_wait && !c->op_wait && !c->srv->stopping &&
 				  c->out_count < l->max_pending_per_client &&
 				  c->out_bytes < l->max_queued_bytes && !client_uid_over(c));
 }

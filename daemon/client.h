@@ -62,6 +62,7 @@ struct p2p_client {
 	struct event *ev_idle; /* limits.idle_timeout: re-armed by every request */
 	bool reading;  /* ev_read is armed */
 	bool nss_wait; /* its uid's groups are being looked up: no reading yet */
+	bool op_wait;  /* its request runs on the worker: no reading until answered */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -113,9 +114,9 @@ void client_touch(struct p2p_client *c);
  * client_update_reading() - read requests only while the connection's queue
  * is under limits.max_pending_per_client replies and limits.max_queued_bytes
  * bytes, its uid's connections together under limits.max_queued_bytes_per_uid
- * (admins exempt), its groups are known (nss_wait) and the daemon is not
- * stopping.  Back-pressure counts bytes: a request whose reply is megabytes
- * pauses the connection at once.
+ * (admins exempt), its groups are known (nss_wait), no request of it runs on
+ * the worker (op_wait) and the daemon is not stopping.  Back-pressure counts
+ * bytes: a request whose reply is megabytes pauses the connection at once.
  */
 void client_update_reading(struct p2p_client *c);
 /* Pause reading for good (the daemon is stopping). */

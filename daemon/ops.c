@@ -22,6 +22,7 @@
 #include "provider.h"
 #include "report.h"
 #include "server.h"
+#include "worker.h"
 
 #ifndef P2P_SERVER_VERSION
 #define P2P_SERVER_VERSION "0.1"
@@ -780,46 +781,122 @@ static int ops_send_event(struct p2p_server *srv, struct p2p_client *c, const ch
 	return r;
 }
 
+/*
+ * REVOKE: the kernel module's REVOKE waits for importers to unmap and for
+ * their fences, up to its revoke_timeout_ms, so it runs on the worker thread.
+ * Meanwhile every other client is served; the requesting connection reads no
+ * further request until it has its answer (replies stay in request order),
+ * and a second REVOKE of the same buffer is refused with EINPROGRESS.
+ */
+struct revoke_job {
+	struct p2p_server *srv;
+	struct alloc_set *alloc;
+	const struct alloc_backend *backend;
+	uint64_t handle, id, client_id;
+	uid_t uid;
+	struct p2p_msg_hdr hdr;
+};
+
+static int revoke_run(void *arg)
+{
+	struct revoke_job *j = arg;
+
+	return alloc_set_revoke(j->alloc, j->backend, j->handle);
+}
+
+static void revoke_done(void *arg, int result)
+{
+	struct revoke_job *j = arg;
+	struct p2p_server *srv = j->srv;
+	struct p2p_client *c = server_find_client(srv, j->client_id), *owner = NULL;
+	struct p2p_buffer *b = buffer_find(&srv->buffers, j->id);
+	struct log_ctx lc = c ? ops_client_ctx(c) : LOG_CTX_NONE;
+	bool notified = false, revoked = result >= 0;
+	struct json_object *o;
+	char reason[128];
+
+	if (b && b->revoking && b->backend == j->backend && b->handle == j->handle) {
+		b->revoking = false;
+		owner = b->owner ? list_entry(b->owner, struct p2p_client, own) : NULL;
+	} else {
+		b = NULL; /* released by its owner meanwhile: accounting is gone already */
+	}
+	if (c)
+		c->op_wait = false;
+	if (result == -ECANCELED) { /* p2pd stopped before the worker ran it */
+		if (c)
+			ops_reply_err(srv, c, &j->hdr, ECANCELED, "p2pd is stopping; not revoked");
+		free(j);
+		return;
+	}
+	if (b)
+		buffer_free(&srv->buffers, b);
+	srv->stats.revokes++;
+	lc.uid = (long)j->uid;
+	lc.buffer = j->id;
+	log_ctx(LOG_NOTICE, &lc, "buffer %llu revoked by admin uid %u (memory %s)",
+		(unsigned long long)j->id, (unsigned)j->uid,
+		revoked ? "revoked" : "still mapped by its holders, accounting dropped");
+	snprintf(reason, sizeof(reason), "revoked by uid %u%s", (unsigned)j->uid,
+		 revoked ? "" : " (accounting only; the backend cannot revoke the memory)");
+	if (owner && owner != c) {
+		if (ops_send_event(srv, owner, "revoked", j->id, reason) < 0)
+			server_drop_client(srv, owner);
+		else
+			notified = true;
+	} else if (owner && owner == c) {
+		notified = ops_send_event(srv, c, "revoked", j->id, reason) == 0;
+	}
+	if (c) {
+		o = json_object_new_object();
+		if (!o) {
+			ops_reply_err(srv, c, &j->hdr, ENOMEM, NULL);
+		} else {
+			json_object_object_add(o, "id", json_object_new_uint64(j->id));
+			json_object_object_add(o, "owner_notified",
+					       json_object_new_boolean(notified));
+			json_object_object_add(o, "memory_revoked",
+					       json_object_new_boolean(revoked));
+			if (ops_reply_ok(srv, c, &j->hdr, o, -1) == 0)
+				client_update_reading(c);
+		}
+	}
+	free(j);
+}
+
 static int op_revoke(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		     struct json_object *req)
 {
 	uint64_t id = json_get_u64(req, "id", 0);
 	struct p2p_buffer *b = buffer_find(&srv->buffers, id);
-	struct p2p_client *owner;
-	struct json_object *o;
-	struct log_ctx lc = ops_client_ctx(c);
-	bool notified = false, revoked;
-	char msg[100], reason[128];
+	struct revoke_job *j;
+	char msg[100];
 	int r;
 
 	if (!b) {
 		snprintf(msg, sizeof(msg), "no buffer %llu", (unsigned long long)id);
 		return ops_reply_err(srv, c, h, ENOENT, msg);
 	}
-	owner = b->owner ? list_entry(b->owner, struct p2p_client, own) : NULL;
-	r = buffer_revoke(&srv->buffers, b);
-	revoked = r >= 0;
-	srv->stats.revokes++;
-	lc.buffer = id;
-	log_ctx(LOG_NOTICE, &lc, "buffer %llu revoked by admin (memory %s)", (unsigned long long)id,
-		revoked ? "revoked" : "still mapped by its holders, accounting dropped");
-	snprintf(reason, sizeof(reason), "revoked by uid %u%s", (unsigned)c->uid,
-		 revoked ? "" : " (accounting only; the backend cannot revoke the memory)");
-	if (owner && owner != c) {
-		if (ops_send_event(srv, owner, "revoked", id, reason) < 0)
-			server_drop_client(srv, owner);
-		else
-			notified = true;
-	} else if (owner == c) {
-		notified = ops_send_event(srv, c, "revoked", id, reason) == 0;
+	if (b->revoking) {
+		snprintf(msg, sizeof(msg), "buffer %llu: a revoke is in progress",
+			 (unsigned long long)id);
+		return ops_reply_err(srv, c, h, EINPROGRESS, msg);
 	}
-	o = json_object_new_object();
-	if (!o)
+	j = calloc(1, sizeof(*j));
+	if (!j)
 		return ops_reply_err(srv, c, h, ENOMEM, NULL);
-	json_object_object_add(o, "id", json_object_new_uint64(id));
-	json_object_object_add(o, "owner_notified", json_object_new_boolean(notified));
-	json_object_object_add(o, "memory_revoked", json_object_new_boolean(revoked));
-	return ops_reply_ok(srv, c, h, o, -1);
+	*j = (struct revoke_job){.srv = srv, .alloc = srv->alloc, .backend = b->backend,
+				 .handle = b->handle, .id = id, .client_id = c->id,
+				 .uid = c->uid, .hdr = *h};
+	r = worker_submit(srv->worker, revoke_run, revoke_done, j);
+	if (r < 0) {
+		free(j);
+		return ops_reply_err(srv, c, h, -r, "cannot queue the revoke");
+	}
+	b->revoking = true;
+	c->op_wait = true;
+	client_update_reading(c);
+	return 0;
 }
 
 static int op_reload(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)

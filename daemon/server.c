@@ -27,6 +27,7 @@
 #include "nss.h"
 #include "policy.h"
 #include "sockfile.h"
+#include "worker.h"
 
 #define SERVER_DRAIN_SEC 2
 
@@ -77,6 +78,15 @@ void server_drop_client(struct p2p_server *srv, struct p2p_client *c)
 	client_free(c);
 	if (srv->stopping && list_empty(&srv->clients))
 		event_base_loopbreak(srv->base);
+}
+
+struct p2p_client *server_find_client(struct p2p_server *srv, uint64_t id)
+{
+	list_for_each (struct p2p_client, c, &srv->clients, link) {
+		if (c->id == id)
+			return c;
+	}
+	return NULL;
 }
 
 /* ---- accept ---- */
@@ -599,6 +609,11 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 		return r;
 	}
 	policy_set_groups_fn(nss_cache_groups);
+	r = worker_new(srv->base, &srv->worker);
+	if (r < 0) {
+		log_msg(LOG_ERR, "worker thread: %s", strerror(-r));
+		return r;
+	}
 	r = server_listen(srv);
 	if (r < 0)
 		return r;
@@ -644,6 +659,9 @@ int server_run(struct p2p_server *srv)
 void server_cleanup(struct p2p_server *srv)
 {
 	srv->stopping = true; /* freeing one client must not wake another */
+	/* a revoke in progress finishes and is answered while its client exists */
+	worker_free(srv->worker);
+	srv->worker = NULL;
 	list_for_each_safe (struct p2p_client, c, &srv->clients, link) {
 		list_remove(&c->link);
 		srv->n_clients--;

@@ -76,6 +76,7 @@ struct p2p_server {
 	struct alloc_set *alloc;
 	struct nss_cache *nss; /* group lists, looked up off the loop */
 	struct closer *closer; /* closes the fds clients attach, off the loop */
+	struct worker *worker; /* blocking backend calls (kmod REVOKE), off the loop */
 
 	int listen_fds[SERVER_MAX_LISTEN];
 	struct event *listen_ev[SERVER_MAX_LISTEN];
@@ -120,6 +121,8 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen);
 void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err, const char *what);
 /* Disconnect and free @c (unlinks it). */
 void server_drop_client(struct p2p_server *srv, struct p2p_client *c);
+/* The connected client with id @id, or NULL (it went away). */
+struct p2p_client *server_find_client(struct p2p_server *srv, uint64_t id);
 
 /* The topology changed or the config was reloaded: the cached replies are
  * stale (queues that hold them keep their reference). */

@@ -60,7 +60,7 @@ fi
 # The daemon scenarios' client, on libp2pclient (absent: those scenarios fail).
 if [ -e build/libp2pclient.so ]; then
 	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla -Wmissing-prototypes -Ilibp2pclient -Iproto \
-		tests/vm/guest/p2pbclient.c -o "$out/guest/p2pbclient" -Lbuild -lp2pclient \
+		-Itests/vm/importer -Ikmod/include/uapi tests/vm/guest/p2pbclient.c -o "$out/guest/p2pbclient" -Lbuild -lp2pclient \
 		-Wl,-rpath,/usr/lib || echo "vmcheck: WARNING: p2pbclient does not build"
 	# P2P I/O scenarios (p2p_io_*, setup max) on p2p_buffer_pread/pwrite.
 	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla -Wmissing-prototypes -Ilibp2pclient \

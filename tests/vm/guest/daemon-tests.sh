@@ -3,7 +3,7 @@
 # p2pctl and p2pbclient (libp2pclient).  Run by /init after p2pbtest, which
 # bound the providers and wrote their addresses to /run/p2pvm-devices.
 setup=$1
-names="daemon_start daemon_alloc_unprivileged daemon_alloc_host daemon_bind_on_demand daemon_policy daemon_revoke daemon_restart daemon_restart_adopt daemon_check_kernel"
+names="daemon_start daemon_alloc_unprivileged daemon_alloc_host daemon_bind_on_demand daemon_policy daemon_revoke daemon_revoke_busy daemon_restart daemon_restart_adopt daemon_check_kernel"
 echo "P2PVM: DAEMON $names"
 res() { echo "P2PVM: $1 $2${3:+: $3}"; }
 fail_all() { for n in $names; do res FAIL "$n" "$1"; done; exit 0; }
@@ -105,6 +105,14 @@ out=$(p2pbclient "$S" revoke "$IV4" "$IV8" 2>&1)
 case "$out" in
 OK*) res PASS daemon_revoke ;;
 *) res FAIL daemon_revoke "$out" ;;
+esac
+
+# A revoke the kernel holds up (an importer that never unmaps) does not hold
+# up p2pd: another client is answered meanwhile (issue 14; worker.c).
+out=$(p2pbclient "$S" revoke-busy "$IV4" "$IV8" 2>&1)
+case "$out" in
+OK*) res PASS daemon_revoke_busy; echo "P2PVM: INFO daemon_revoke_busy: $out" ;;
+*) res FAIL daemon_revoke_busy "$out" ;;
 esac
 
 # The daemon asks the running kernel too: check --kernel agrees with p2pd.

@@ -11,6 +11,12 @@
  *   p2pbclient SOCKET revoke PROVIDER PEER
  *	as root: alloc, mmap, admin-revoke on a second connection, expect
  *	SIGBUS on access.  Prints "OK" or "ERR ...".
+ *   p2pbclient SOCKET revoke-busy PROVIDER PEER
+ *	as root: alloc a p2p buffer, let the test importer map it for PEER and
+ *	never unmap (revoke_timeout_ms set to 2000), admin-revoke it on a second
+ *	connection and, while p2pd waits for the kernel, ask STATS on a third:
+ *	that answer must come within 500 ms, the revoke's after the kernel gave
+ *	up (memory_revoked false).  Prints "OK stats N ms revoke M ms".
  *   p2pbclient SOCKET hold PROVIDER PEER READYFILE
  *	alloc, mmap, write a pattern, create READYFILE, wait for SIGUSR1, then
  *	check the buffer still works (it must outlive a daemon restart).
@@ -28,11 +34,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "p2pclient.h"
+#include "p2pb_test_importer.h"
+#include "linux/p2pbroker.h"
 
 static const char *sock;
 
@@ -209,6 +219,105 @@ static int cmd_hold(uid_t uid, uint64_t size, const char *prov, const char *peer
 	return 0;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, strlen(text));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static int cmd_revoke_busy(const char *prov, const char *peer)
+{
+	static const char tmo[] = "/sys/module/p2pbroker/parameters/revoke_timeout_ms";
+	struct p2p_buffer_info bi;
+	struct p2p_conn *c, *admin, *other;
+	struct p2pb_ti_import imp = {0};
+	unsigned dom, bus, dev, fn;
+	long long t0, dt_stats = -1, dt_revoke = -1;
+	int r, fd, tfd, st;
+	int pfd[2];
+	char *json = NULL;
+	pid_t pid;
+
+	if (sscanf(peer, "%x:%x:%x.%x", &dom, &bus, &dev, &fn) != 4)
+		return fail("peer is not DDDD:BB:DD.F", peer, 0);
+	if (p2p_connect(sock, &c) < 0 || p2p_connect(sock, &admin) < 0 ||
+	    p2p_connect(sock, &other) < 0)
+		return fail("connect", "p2p_connect", errno);
+	r = do_alloc(c, prov, peer, 1 << 20, &bi, &fd);
+	if (r < 0)
+		return fail(p2p_last_message(c), "alloc", -r);
+	tfd = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	if (tfd < 0)
+		return fail("open /dev/p2pb_test_importer", "importer", errno);
+	imp.fd = fd;
+	imp.flags = P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD | P2PB_TI_F_LAZY;
+	imp.bdf = P2PB_BDF(dom, bus, (dev << 3) | fn);
+	if (ioctl(tfd, P2PB_TI_IOC_IMPORT, &imp) < 0 || imp.error)
+		return fail("held lazy import", "importer", imp.error ? -imp.error : errno);
+	if (write_text(tmo, "2000") < 0)
+		return fail("set revoke_timeout_ms", tmo, errno);
+	if (pipe(pfd) < 0)
+		return fail("pipe", "pipe", errno);
+	t0 = now_ms();
+	pid = fork();
+	if (pid == 0) { /* the admin's revoke, which p2pd must not wait for on its loop */
+		long long dt;
+
+		r = p2p_admin_revoke(admin, bi.id);
+		dt = now_ms() - t0;
+		if (write(pfd[1], &dt, sizeof(dt)) != sizeof(dt))
+			_exit(3);
+		_exit(r < 0 ? 1 : 0);
+	}
+	usleep(300000); /* the revoke reached p2pd and the kernel */
+	{
+		long long t1 = now_ms();
+
+		r = p2p_admin_stats_json(other, &json);
+		dt_stats = now_ms() - t1;
+		free(json);
+	}
+	waitpid(pid, &st, 0);
+	if (read(pfd[0], &dt_revoke, sizeof(dt_revoke)) != sizeof(dt_revoke))
+		dt_revoke = -1;
+	ioctl(tfd, P2PB_TI_IOC_RELEASE);
+	close(tfd);
+	write_text(tmo, "5000");
+	if (r < 0)
+		return fail(p2p_last_message(other), "stats during revoke", -r);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return fail("admin revoke failed", "revoke", 0);
+	if (dt_stats < 0 || dt_stats >= 500) {
+		printf("ERR stats took %lld ms while a revoke waited (p2pd's loop blocked)\n",
+		       dt_stats);
+		return 1;
+	}
+	if (dt_revoke < 1500) {
+		printf("ERR revoke answered after %lld ms: the kernel did not wait\n", dt_revoke);
+		return 1;
+	}
+	printf("OK stats %lld ms revoke %lld ms\n", dt_stats, dt_revoke);
+	close(fd);
+	p2p_disconnect(other);
+	p2p_disconnect(admin);
+	p2p_disconnect(c);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -222,6 +331,8 @@ int main(int argc, char **argv)
 		return cmd_alloc((uid_t)atoi(argv[3]), NULL, NULL, strtoull(argv[4], NULL, 0));
 	if (!strcmp(argv[2], "revoke") && argc == 5)
 		return cmd_revoke(argv[3], argv[4]);
+	if (!strcmp(argv[2], "revoke-busy") && argc == 5)
+		return cmd_revoke_busy(argv[3], argv[4]);
 	if (!strcmp(argv[2], "hold") && argc == 6)
 		return cmd_hold(0, 1 << 20, argv[3], argv[4], argv[5]);
 	if (!strcmp(argv[2], "hold-as") && argc == 8)
