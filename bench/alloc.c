@@ -3,16 +3,21 @@
  * bench/alloc.c - p2pd buffer allocation against its limit, in one run:
  *  (a) the limit: memfd_create+ftruncate in-process, plus a bare SEQPACKET
  *      round trip carrying one SCM_RIGHTS fd between two processes;
- *  (b) p2pd alloc+release through libp2pclient, one client;
- *  (c) the same with 16 concurrent clients;
- * p50/p99 latency, ops/s, the ratio (b)/(a), and p2pd's RSS per 10k live
- * buffers.  Ratios are printed, not asserted.
+ *  (b0) p2pd alloc + p2p_release() through libp2pclient, one client: two
+ *      blocking round trips per op;
+ *  (b) p2pd alloc + p2p_release_nowait(), one client: one round trip per op
+ *      (the release's answer is read with the next alloc's);
+ *  (c) (b) with 16 concurrent clients;
+ * p50/p99 latency, ops/s, the ratios, and p2pd's RSS per 10k live buffers.
+ * a1, a2, b0 and b run in ROUNDS (3) interleaved rounds of OPS/ROUNDS each;
+ * each row is the median over rounds.  Ratios are printed, not asserted.
  *
  * usage: bench-alloc P2PD FIXTURE_ROOT [OPS]
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +35,7 @@
 
 #define BUF_SIZE 65536
 #define NCLIENTS 16
+#define ROUNDS 3
 
 static char tmpdir[64], sock_path[128], cfg_path[128];
 
@@ -171,8 +177,8 @@ static struct result bench_seqpacket(size_t ops)
 	return r;
 }
 
-/* (b)/(c) one client's loop: alloc memfd, close the fd, release */
-static int client_loop(size_t ops, uint64_t *lat)
+/* (b0)/(b)/(c) one client's loop: alloc memfd, close the fd, release */
+static int client_loop(size_t ops, uint64_t *lat, bool nowait)
 {
 	struct p2p_conn *c;
 	struct p2p_alloc_req req = {.size = BUF_SIZE, .types = P2P_BUF_MEMFD};
@@ -189,15 +195,22 @@ static int client_loop(size_t ops, uint64_t *lat)
 			return -1;
 		}
 		close(fd);
-		if (p2p_release(c, info.id) < 0)
+		r = nowait ? p2p_release_nowait(c, info.id) : p2p_release(c, info.id);
+		if (r < 0) {
+			fprintf(stderr, "release: %s\n", p2p_last_message(c));
 			return -1;
+		}
 		lat[i] = now_ns() - s;
+	}
+	if (p2p_flush(c) < 0) {
+		fprintf(stderr, "release: %s\n", p2p_last_message(c));
+		return -1;
 	}
 	p2p_disconnect(c);
 	return 0;
 }
 
-static struct result bench_clients(int nclients, size_t ops)
+static struct result bench_clients(int nclients, size_t ops, bool nowait)
 {
 	size_t n = (size_t)nclients * ops;
 	uint64_t *lat = mmap(NULL, n * sizeof(uint64_t), PROT_READ | PROT_WRITE,
@@ -210,11 +223,11 @@ static struct result bench_clients(int nclients, size_t ops)
 		exit(1);
 	t0 = now_ns();
 	if (nclients == 1) {
-		bad = client_loop(ops, lat) < 0;
+		bad = client_loop(ops, lat, nowait) < 0;
 	} else {
 		for (int i = 0; i < nclients; i++)
 			if (fork() == 0)
-				_exit(client_loop(ops, lat + (size_t)i * ops) < 0);
+				_exit(client_loop(ops, lat + (size_t)i * ops, nowait) < 0);
 		for (int i = 0; i < nclients; i++) {
 			int st;
 
@@ -230,6 +243,34 @@ static struct result bench_clients(int nclients, size_t ops)
 	r = summarize(lat, n, now_ns() - t0, n);
 	munmap(lat, n * sizeof(uint64_t));
 	return r;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of each field over @n rounds. */
+static struct result median_of(struct result *r, int n)
+{
+	double v[ROUNDS];
+	struct result m;
+
+	for (int i = 0; i < n; i++)
+		v[i] = r[i].p50_us;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	m.p50_us = v[n / 2];
+	for (int i = 0; i < n; i++)
+		v[i] = r[i].p99_us;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	m.p99_us = v[n / 2];
+	for (int i = 0; i < n; i++)
+		v[i] = r[i].ops_s;
+	qsort(v, (size_t)n, sizeof(v[0]), cmp_double);
+	m.ops_s = v[n / 2];
+	return m;
 }
 
 static long rss_kib(pid_t pid)
@@ -251,7 +292,8 @@ static long rss_kib(pid_t pid)
 int main(int argc, char **argv)
 {
 	size_t ops = argc > 3 ? strtoul(argv[3], NULL, 10) : 20000;
-	struct result memfd, seq, one, many;
+	struct result memfd, seq, one, two, many, rm[ROUNDS], rs[ROUNDS], r1[ROUNDS], r2[ROUNDS];
+	size_t per;
 	char tmpl[] = "/tmp/p2pd-bench.XXXXXX";
 	struct p2p_conn *c = NULL;
 	pid_t pid;
@@ -298,9 +340,20 @@ int main(int argc, char **argv)
 	}
 	p2p_disconnect(c);
 
-	printf("bench-alloc: %zu ops of %d-byte buffers per measurement\n", ops, BUF_SIZE);
-	memfd = bench_memfd(ops);
-	seq = bench_seqpacket(ops);
+	per = ops / ROUNDS > 100 ? ops / ROUNDS : 100;
+	printf("bench-alloc: %d interleaved rounds of %zu ops of %d-byte buffers; medians over "
+	       "rounds\n",
+	       ROUNDS, per, BUF_SIZE);
+	for (int i = 0; i < ROUNDS; i++) {
+		rm[i] = bench_memfd(per);
+		rs[i] = bench_seqpacket(per);
+		r2[i] = bench_clients(1, per, false);
+		r1[i] = bench_clients(1, per, true);
+	}
+	memfd = median_of(rm, ROUNDS);
+	seq = median_of(rs, ROUNDS);
+	two = median_of(r2, ROUNDS);
+	one = median_of(r1, ROUNDS);
 	print_row("(a1) memfd_create+ftruncate, in-process", memfd);
 	print_row("(a2) SEQPACKET round trip + 1 SCM_RIGHTS fd, 2 processes", seq);
 	{
@@ -308,16 +361,20 @@ int main(int argc, char **argv)
 				     1e6 / (memfd.p50_us + seq.p50_us)};
 
 		print_row("(a)  limit = a1 + a2", lim);
-		one = bench_clients(1, ops);
-		print_row("(b)  p2pd alloc+release via libp2pclient, 1 client", one);
-		many = bench_clients(NCLIENTS, ops / NCLIENTS > 100 ? ops / NCLIENTS : 100);
-		print_row("(c)  p2pd alloc+release, 16 concurrent clients", many);
+		print_row("(b0) p2pd alloc + p2p_release, 1 client", two);
+		print_row("(b)  p2pd alloc + p2p_release_nowait, 1 client", one);
+		many = bench_clients(NCLIENTS, ops / NCLIENTS > 100 ? ops / NCLIENTS : 100, true);
+		print_row("(c)  (b) with 16 concurrent clients", many);
 		printf("ratio (b)/(a) p50 latency: %.2fx   (b) ops/s / (a) ops/s: %.2f\n",
 		       one.p50_us / lim.p50_us, one.ops_s / lim.ops_s);
-		/* alloc+release is two round trips: the tighter bound */
-		printf("ratio (b)/(a1 + 2*a2) p50 latency: %.2fx  (two round trips per op)\n",
-		       one.p50_us / (memfd.p50_us + 2 * seq.p50_us));
+		printf("ratio (b0)/(a1 + 2*a2) p50 latency: %.2fx  (two round trips per op)\n",
+		       two.p50_us / (memfd.p50_us + 2 * seq.p50_us));
+		printf("ratio (b0)/(b) p50 latency: %.2fx  (what pipelining the release saves)\n",
+		       two.p50_us / one.p50_us);
 		printf("ratio (c)/(b) throughput: %.2fx\n", many.ops_s / one.ops_s);
+		printf("goal (b)/(a) p50 <= 1.25x: %s; goal (c)/(b) >= 1.5x: %s\n",
+		       one.p50_us / lim.p50_us <= 1.25 ? "MET" : "MISS",
+		       many.ops_s / one.ops_s >= 1.5 ? "MET" : "MISS");
 	}
 
 	/* RSS per 10k live buffers (fds closed; p2pd keeps the accounting) */

@@ -20,6 +20,7 @@
 #include "proto.h"
 
 #define P2P_EVENT_QUEUE 64
+#define P2P_MAX_NOWAIT 64 /* releases in flight without a waiting caller */
 
 struct p2p_conn {
 	int fd;
@@ -28,6 +29,11 @@ struct p2p_conn {
 	char last_message[256];
 	struct p2p_event events[P2P_EVENT_QUEUE];
 	size_t ev_head, ev_count;
+	/* request ids of p2p_release_nowait() calls not answered yet, oldest first */
+	uint64_t nowait[P2P_MAX_NOWAIT];
+	unsigned nowait_n;
+	int deferred_err; /* the first of them that failed, -errno; 0 none */
+	char deferred_message[256];
 	unsigned char rbuf[P2P_PROTO_MAX_DATAGRAM];
 };
 
@@ -189,6 +195,39 @@ static int p2p_recv_one(struct p2p_conn *c, int64_t deadline, struct conn_msg *m
 }
 
 /*
+ * A reply to a p2p_release_nowait() request?  Then it is consumed here: a
+ * failure is kept for the next p2p_release_nowait()/p2p_flush().  Replies
+ * come in request order, so it can only be the oldest one in flight.
+ */
+static bool p2p_nowait_reply(struct p2p_conn *c, const struct conn_msg *m)
+{
+	struct json_object *o = NULL;
+
+	if (c->nowait_n == 0 || m->hdr.id != c->nowait[0] || m->hdr.opcode == P2P_OP_EVENT)
+		return false;
+	memmove(c->nowait, c->nowait + 1, --c->nowait_n * sizeof(c->nowait[0]));
+	if (m->fd >= 0)
+		close(m->fd);
+	if (c->deferred_err)
+		return true;
+	if (conn_json_parse(m->payload, m->hdr.len, &o, NULL, 0) < 0) {
+		c->deferred_err = -EPROTO;
+		snprintf(c->deferred_message, sizeof(c->deferred_message),
+			 "release: malformed reply");
+		return true;
+	}
+	if (!json_get_bool(o, "ok", false)) {
+		int e = (int)json_get_u64(o, "errno", 0);
+
+		c->deferred_err = e > 0 && e < 4096 ? -e : -EPROTO;
+		snprintf(c->deferred_message, sizeof(c->deferred_message), "release: %s",
+			 json_get_str(o, "message", "request failed"));
+	}
+	json_object_put(o);
+	return true;
+}
+
+/*
  * One request/reply round trip.  Returns 0 with *ret_reply (ok: true), or
  * -errno (the daemon's errno for ok: false, with last_message set).
  */
@@ -248,6 +287,8 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 			p2p_queue_event(c, m.payload, m.hdr.len);
 			continue;
 		}
+		if (p2p_nowait_reply(c, &m))
+			continue;
 		if (m.hdr.id == 0 && acc_len == 0) {
 			/* a connection-level error (framing violation, connection
 			 * limit): the daemon closes the connection after it */
@@ -567,6 +608,102 @@ P2P_EXPORT int p2p_release(struct p2p_conn *conn, uint64_t id)
 	return p2p_call_id(conn, P2P_OP_RELEASE, id);
 }
 
+/* The error of an earlier release_nowait (cleared), or 0. */
+static int p2p_take_deferred(struct p2p_conn *c)
+{
+	int r = c->deferred_err;
+
+	if (r) {
+		snprintf(c->last_message, sizeof(c->last_message), "%s", c->deferred_message);
+		c->deferred_err = 0;
+	}
+	return r;
+}
+
+/* Read answers to release_nowait requests: until none is in flight (@wait),
+ * or only those already here. */
+static int p2p_nowait_drain(struct p2p_conn *c, bool wait)
+{
+	int64_t deadline = c->timeout_ms ? p2p_now_ms() + c->timeout_ms : 0;
+
+	while (c->nowait_n > 0) {
+		struct conn_msg m;
+		int r;
+
+		if (wait) {
+			r = p2p_recv_one(c, deadline, &m);
+		} else {
+			r = conn_recv(c->fd, c->rbuf, sizeof(c->rbuf), true, &m);
+			if (r == -EAGAIN)
+				return 0;
+			r = r == 0 ? -ECONNRESET : r < 0 ? r : 0;
+		}
+		if (r < 0) {
+			snprintf(c->last_message, sizeof(c->last_message), "release: %s",
+				 p2p_strerror(r));
+			return r;
+		}
+		if (p2p_nowait_reply(c, &m))
+			continue;
+		if (m.fd >= 0)
+			close(m.fd);
+		if (m.hdr.opcode == P2P_OP_EVENT && m.hdr.id == 0)
+			p2p_queue_event(c, m.payload, m.hdr.len);
+		else if (m.hdr.id == 0)
+			return -ECONNRESET; /* the daemon's connection-level error */
+	}
+	return 0;
+}
+
+P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id)
+{
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
+	char text[48];
+	int r;
+
+	if (!conn)
+		return -EINVAL;
+	r = p2p_nowait_drain(conn, false);
+	if (r == 0 && conn->nowait_n == P2P_MAX_NOWAIT) {
+		/* bounded: wait for the oldest before sending another */
+		int64_t deadline = conn->timeout_ms ? p2p_now_ms() + conn->timeout_ms : 0;
+
+		while (r == 0 && conn->nowait_n == P2P_MAX_NOWAIT) {
+			struct conn_msg m;
+
+			r = p2p_recv_one(conn, deadline, &m);
+			if (r == 0 && !p2p_nowait_reply(conn, &m)) {
+				if (m.fd >= 0)
+					close(m.fd);
+				if (m.hdr.opcode == P2P_OP_EVENT && m.hdr.id == 0)
+					p2p_queue_event(conn, m.payload, m.hdr.len);
+			}
+		}
+	}
+	if (r < 0)
+		return r;
+	h.id = conn->next_id++;
+	snprintf(text, sizeof(text), "{\"id\":%llu}", (unsigned long long)id);
+	r = conn_send(conn->fd, &h, text, strlen(text), -1);
+	if (r < 0) {
+		snprintf(conn->last_message, sizeof(conn->last_message), "release: send: %s",
+			 p2p_strerror(r));
+		return r;
+	}
+	conn->nowait[conn->nowait_n++] = h.id;
+	return p2p_take_deferred(conn);
+}
+
+P2P_EXPORT int p2p_flush(struct p2p_conn *conn)
+{
+	int r;
+
+	if (!conn)
+		return -EINVAL;
+	r = p2p_nowait_drain(conn, true);
+	return r < 0 ? r : p2p_take_deferred(conn);
+}
+
 P2P_EXPORT int p2p_list(struct p2p_conn *conn, struct p2p_buffer_info **ret_bufs, size_t *ret_n)
 {
 	struct json_object *reply, *arr;
@@ -674,6 +811,8 @@ P2P_EXPORT int p2p_next_event(struct p2p_conn *conn, struct p2p_event *ret)
 			return r;
 		if (m.fd >= 0)
 			close(m.fd);
+		if (p2p_nowait_reply(conn, &m))
+			continue;
 		if (m.hdr.opcode == P2P_OP_EVENT && m.hdr.id == 0)
 			p2p_queue_event(conn, m.payload, m.hdr.len);
 		/* anything else is a stale reply: dropped */

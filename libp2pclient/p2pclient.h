@@ -122,6 +122,21 @@ P2P_EXPORT int p2p_alloc(struct p2p_conn *conn, const struct p2p_alloc_req *req,
 /* Drop the daemon's accounting of buffer @id (the fd stays the caller's to close). */
 P2P_EXPORT int p2p_release(struct p2p_conn *conn, uint64_t id);
 
+/*
+ * p2p_release_nowait() - the same without waiting for the answer: the request
+ * is sent and the call returns, so alloc+release costs one round trip.  The
+ * answer is read by the next call on @conn that reads anything (any request,
+ * p2p_next_event(), p2p_flush()).  If the release failed (say -ENOENT: no
+ * such buffer), the next p2p_release_nowait() or p2p_flush() returns that
+ * -errno, with p2p_last_message() naming it; only the first failure is kept.
+ * At most 64 are in flight: the 65th waits for the oldest answer.  Returns 0,
+ * an earlier release's error, or -errno when sending failed.
+ */
+P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id);
+
+/* Wait for every p2p_release_nowait() answer; 0, or the first failure. */
+P2P_EXPORT int p2p_flush(struct p2p_conn *conn);
+
 /* This connection's live buffers: *ret_bufs (malloc()ed array, caller frees)
  * and *ret_n; or as JSON. */
 P2P_EXPORT int p2p_list(struct p2p_conn *conn, struct p2p_buffer_info **ret_bufs, size_t *ret_n);

@@ -727,6 +727,77 @@ static int t_alloc_memfd(void)
 	return 0;
 }
 
+/*
+ * p2p_release_nowait(): alloc+release in one round trip.  The answers are read
+ * with the next request; a failed one (unknown id) is reported by the next
+ * p2p_release_nowait()/p2p_flush(); more than 64 in flight still all arrive.
+ */
+static int t_release_nowait(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD, .name = "nw"};
+	struct p2p_buffer_info info, *list = NULL;
+	uint64_t ids[40];
+	size_t n = 0;
+	int fd, r, ok = 1;
+
+	CHECK(c, "connect");
+	/* 40 buffers (the test config allows 64), then 80 releases in flight:
+	 * the 40 real ones and 40 of ids that do not exist */
+	for (int i = 0; i < 40 && ok; i++) {
+		r = p2p_alloc(c, &req, &info, &fd, NULL);
+		ok = r == 0;
+		if (ok) {
+			close(fd);
+			ids[i] = info.id;
+		}
+	}
+	CHECK(ok, "alloc: %s (%s)", p2p_strerror(r), p2p_last_message(c));
+	/* a failed one is reported by a later release_nowait or the flush */
+	int reported = 0, other = 0;
+	char msg[256] = "";
+
+	for (int i = 0; i < 80; i++) {
+		r = p2p_release_nowait(c, i < 40 ? ids[i] : (uint64_t)1 << 40 | (uint64_t)i);
+		if (r == -ENOENT && i > 40) {
+			reported++;
+			snprintf(msg, sizeof(msg), "%s", p2p_last_message(c));
+		} else if (r != 0) {
+			other = r;
+		}
+	}
+	r = p2p_flush(c);
+	if (r == -ENOENT) {
+		reported++;
+		snprintf(msg, sizeof(msg), "%s", p2p_last_message(c));
+	} else if (r != 0) {
+		other = r;
+	}
+	CHECK(other == 0, "release_nowait/flush: %s", p2p_strerror(other));
+	CHECK(reported >= 1, "40 releases of unknown ids: no failure reported");
+	CHECK(strstr(msg, "release:") != NULL, "message '%s'", msg);
+	CHECK(p2p_flush(c) == 0, "flush: a failure was reported twice: %s",
+	      p2p_last_message(c));
+	r = p2p_list(c, &list, &n);
+	free(list);
+	CHECK(r == 0 && n == 0, "list after 80 pipelined releases: r=%d n=%zu", r, n);
+
+	/* a failure is reported by the next release_nowait, after other requests */
+	r = p2p_release_nowait(c, ids[0]);
+	CHECK(r == 0, "release_nowait of a released id failed at once: %d", r);
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	CHECK(r == 0, "alloc after a failed pipelined release: %s", p2p_strerror(r));
+	close(fd);
+	r = p2p_release_nowait(c, info.id);
+	CHECK(r == -ENOENT, "the earlier failure was not reported: %d", r);
+	CHECK(p2p_flush(c) == 0, "flush: %s", p2p_last_message(c));
+	r = p2p_list(c, &list, &n);
+	free(list);
+	CHECK(r == 0 && n == 0, "list: r=%d n=%zu", r, n);
+	p2p_disconnect(c);
+	return 0;
+}
+
 /* host type: truthful for what this machine has */
 static int t_alloc_host_truthful(void)
 {
@@ -3462,6 +3533,7 @@ int main(int argc, char **argv)
 	run_test("check: verdict and unknown device", t_check);
 	run_test("matrix --all", t_matrix);
 	run_test("alloc memfd: size, seals, data across processes, list, release", t_alloc_memfd);
+	run_test("release_nowait: pipelined, >64 in flight, errors reported later", t_release_nowait);
 	run_test("host buffers are typed truthfully for this machine", t_alloc_host_truthful);
 	run_test("host buffers over udmabuf's size limit fall back to dma-heap", t_host_fallback);
 	run_test("p2p without p2pbroker.ko, unknown peer", t_alloc_p2p_without_kmod);
