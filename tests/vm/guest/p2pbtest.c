@@ -1562,6 +1562,93 @@ static void sc_nvme_unbind(long long nvme_start)
 }
 
 /* (e) nothing left behind. */
+/* MemAvailable (or another /proc/meminfo field) in KiB, -1 unknown. */
+static long long meminfo_kib(const char *field)
+{
+	char buf[4096], *p;
+	long long v = -1;
+
+	if (read_file("/proc/meminfo", buf, sizeof(buf)) <= 0)
+		return -1;
+	p = strstr(buf, field);
+	if (p && sscanf(p + strlen(field), ": %lld", &v) != 1)
+		v = -1;
+	return v;
+}
+
+/*
+ * Issue 14 item 6: host pages come with __GFP_RETRY_MAYFAIL, so an ALLOC larger
+ * than the guest's memory fails with ENOMEM instead of waking the OOM killer
+ * (which, before, killed some process for memory no RSS shows).  The ALLOC
+ * runs in a child: an OOM kill shows as its death by SIGKILL.
+ */
+static void sc_host_enomem(void)
+{
+	static const char par[] = "/sys/module/p2pbroker/parameters/max_alloc_bytes";
+	struct sc s = {.name = "host_enomem"};
+	long long total = meminfo_kib("MemTotal"), before = meminfo_kib("MemAvailable"), after;
+	char old[32] = "", val[32];
+	uint64_t size;
+	int st = 0;
+	pid_t pid;
+
+	CHECK(&s, total > 0 && before > 0, "no /proc/meminfo");
+	size = (uint64_t)total * 1024 * 3 / 2 & ~(uint64_t)0xfffff; /* 1.5x RAM */
+	read_file(par, old, sizeof(old));
+	old[strcspn(old, "\n")] = 0;
+	snprintf(val, sizeof(val), "%llu", (unsigned long long)size * 2);
+	CHECK(&s, write_file(par, val) == 0, "raise max_alloc_bytes: %s", strerror(errno));
+	pid = fork();
+	if (pid == 0) {
+		int fd = p2pb_alloc(P2PB_BUF_HOST, NULL, size, NULL);
+
+		_exit(fd == -ENOMEM ? 0 : fd >= 0 ? 2 : 3);
+	}
+	waitpid(pid, &st, 0);
+	write_file(par, old[0] ? old : "1073741824");
+	CHECK(&s, !WIFSIGNALED(st), "the ALLOC's process was killed by signal %d (OOM killer)",
+	      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	CHECK(&s, !WIFEXITED(st) || WEXITSTATUS(st) == 0,
+	      "host ALLOC of %llu MiB (RAM %lld MiB) did not fail with ENOMEM (exit %d)",
+	      (unsigned long long)(size >> 20), total >> 10, WEXITSTATUS(st));
+	after = meminfo_kib("MemAvailable");
+	CHECK(&s, after > before - before / 10,
+	      "MemAvailable %lld KiB after the failed ALLOC, %lld before (pages leaked?)", after,
+	      before);
+	info("host_enomem: %llu MiB refused with ENOMEM on %lld MiB of RAM; MemAvailable %lld -> "
+	     "%lld MiB",
+	     (unsigned long long)(size >> 20), total >> 10, before >> 10, after >> 10);
+	sc_end(&s);
+}
+
+/*
+ * Issue 14 item 7: a contiguous p2p buffer is split into DMA segments no
+ * larger than the importer's max segment size (a PCI device's default is
+ * 64 KiB), as drm_prime_pages_to_sg() does; before, 4 MiB of BAR was one
+ * segment, which swiotlb-bound importers cannot map.
+ */
+static void sc_sg_max_segment(void)
+{
+	struct sc s = {.name = "sg_max_segment"};
+	struct p2pb_ti_import r = {0};
+	int fd = p2pb_alloc(P2PB_BUF_P2P, iv8, 4 * MIB, NULL);
+
+	CHECK(&s, fd >= 0, "ALLOC 4 MiB from %s: %s", iv8->bdf, strerror(-fd));
+	if (fd >= 0) {
+		CHECK(&s, ti_import(tifd, fd, iv4, P2PB_TI_F_PEER2PEER, &r) == 0 && r.error == 0,
+		      "IMPORT by %s: %s (stage %u)", iv4->bdf, strerror(r.error ? -r.error : errno),
+		      r.stage);
+		CHECK(&s, r.error || (r.dma_len == 4 * MIB && r.nents >= 4 * MIB / (64 * 1024)),
+		      "4 MiB of contiguous BAR in %u DMA segments (len %#llx): a segment is over "
+		      "64 KiB",
+		      r.nents, (unsigned long long)r.dma_len);
+		info("sg_max_segment: 4 MiB p2p buffer mapped for %s in %u segments", iv4->bdf,
+		     r.nents);
+		close(fd);
+	}
+	sc_end(&s);
+}
+
 static void sc_noleaks(long long nvme_start)
 {
 	struct sc s = {.name = "no_leaks"};
@@ -1667,6 +1754,8 @@ int main(int argc, char **argv)
 	sc_revoke_fences();
 	sc_revoke_pinned();
 	sc_revoke_static_host();
+	sc_host_enomem();
+	sc_sg_max_segment();
 	sc_unbind();
 	sc_unbind_stuck_importer();
 	sc_stress();
