@@ -31,7 +31,11 @@ static int online_connect(const struct p2pctl_opts *o, struct p2p_conn **ret)
 		path = P2P_DEFAULT_SOCKET;
 	r = p2p_connect(path, ret);
 	if (r < 0) {
-		p2pctl_err("cannot connect to p2pd at %s: %s", path, p2p_strerror(r));
+		/* p2p_strerror(-ENOENT) also means "no such buffer": say which */
+		p2pctl_err("cannot connect to p2pd at %s: %s", path,
+			   r == -ENOENT ? "no such socket (is p2pd running? systemctl status "
+					  "p2pd.socket; --socket or $P2PD_SOCKET name another)"
+					: p2p_strerror(r));
 		return r;
 	}
 	r = p2p_hello(*ret, NULL);
