@@ -12,11 +12,11 @@
  *	as root: alloc, mmap, admin-revoke on a second connection, expect
  *	SIGBUS on access.  Prints "OK" or "ERR ...".
  *   p2pbclient SOCKET revoke-busy PROVIDER PEER
- *	as root: alloc a p2p buffer, let the test importer map it for PEER and
- *	never unmap (revoke_timeout_ms set to 2000), admin-revoke it on a second
- *	connection and, while p2pd waits for the kernel, ask STATS on a third:
- *	that answer must come within 500 ms, the revoke's after the kernel gave
- *	up (memory_revoked false).  Prints "OK stats N ms revoke M ms".
+ *	as root: alloc a p2p buffer, let the test importer map it for PEER with
+ *	a 2 s device job in flight (a fence on its reservation), admin-revoke it
+ *	on a second connection and, while the kernel's REVOKE waits for that
+ *	fence, ask STATS on a third: that answer must come within 500 ms, the
+ *	revoke's after about 2 s.  Prints "OK stats N ms revoke M ms".
  *   p2pbclient SOCKET hold PROVIDER PEER READYFILE
  *	alloc, mmap, write a pattern, create READYFILE, wait for SIGUSR1, then
  *	check the buffer still works (it must outlive a daemon restart).
@@ -227,24 +227,12 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 static int cmd_revoke_busy(const char *prov, const char *peer)
 {
-	static const char tmo[] = "/sys/module/p2pbroker/parameters/revoke_timeout_ms";
 	struct p2p_buffer_info bi;
 	struct p2p_conn *c, *admin, *other;
 	struct p2pb_ti_import imp = {0};
+	struct p2pb_ti_fence fence = {.ms = 2000, .flags = P2PB_TI_FENCE_ADD};
 	unsigned dom, bus, dev, fn;
 	long long t0, dt_stats = -1, dt_revoke = -1;
 	int r, fd, tfd, st;
@@ -264,12 +252,13 @@ static int cmd_revoke_busy(const char *prov, const char *peer)
 	if (tfd < 0)
 		return fail("open /dev/p2pb_test_importer", "importer", errno);
 	imp.fd = fd;
-	imp.flags = P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD | P2PB_TI_F_LAZY;
+	imp.flags = P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD;
 	imp.bdf = P2PB_BDF(dom, bus, (dev << 3) | fn);
 	if (ioctl(tfd, P2PB_TI_IOC_IMPORT, &imp) < 0 || imp.error)
-		return fail("held lazy import", "importer", imp.error ? -imp.error : errno);
-	if (write_text(tmo, "2000") < 0)
-		return fail("set revoke_timeout_ms", tmo, errno);
+		return fail("held import", "importer", imp.error ? -imp.error : errno);
+	/* a device job writing into the buffer for the next 2 s */
+	if (ioctl(tfd, P2PB_TI_IOC_FENCE, &fence) < 0)
+		return fail("add a fence", "importer", errno);
 	if (pipe(pfd) < 0)
 		return fail("pipe", "pipe", errno);
 	t0 = now_ms();
@@ -296,7 +285,6 @@ static int cmd_revoke_busy(const char *prov, const char *peer)
 		dt_revoke = -1;
 	ioctl(tfd, P2PB_TI_IOC_RELEASE);
 	close(tfd);
-	write_text(tmo, "5000");
 	if (r < 0)
 		return fail(p2p_last_message(other), "stats during revoke", -r);
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
@@ -307,7 +295,9 @@ static int cmd_revoke_busy(const char *prov, const char *peer)
 		return 1;
 	}
 	if (dt_revoke < 1500) {
-		printf("ERR revoke answered after %lld ms: the kernel did not wait\n", dt_revoke);
+		printf("ERR revoke answered after %lld ms: the kernel did not wait for the 2 s "
+		       "fence\n",
+		       dt_revoke);
 		return 1;
 	}
 	printf("OK stats %lld ms revoke %lld ms\n", dt_stats, dt_revoke);
