@@ -1,23 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * nss.c - user/group lookups, cached and refreshed off the loop (see nss.h).
+ * nss.c - user/group lookups, cached and refreshed off the loop (see nss.h):
+ * the lookups run on a worker.c thread, the cache lives on the loop.
  */
 #include "nss.h"
 
 #include <errno.h>
-#include <event2/event.h>
 #include <grp.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "idmap.h"
-#include "list.h"
+#include "worker.h"
 
 #define NSS_BUF_FIRST 4096
 #define NSS_BUF_MAX (1 << 20) /* get*_r buffer cap */
@@ -129,26 +127,21 @@ struct nss_entry {
 	gid_t *groups;
 };
 
-struct nss_req {
-	struct list_link link;
-	uid_t uid;
-};
-
 struct nss_cache {
-	struct event_base *base;
 	void (*on_ready)(void *userdata, uid_t uid);
 	void *userdata;
-	pthread_t worker;
-	bool started;
-	int efd; /* eventfd: the worker wakes the loop */
-	struct event *ev;
+	struct worker *worker; /* runs the lookups; their answers come back on the loop */
+	bool freeing;
+	struct idmap entries; /* uid -> struct nss_entry; touched on the loop only */
+};
 
-	pthread_mutex_t lock; /* protects everything below */
-	pthread_cond_t cond;  /* the worker waits for requests or stop */
-	bool stop;
-	struct idmap entries;	/* uid -> struct nss_entry */
-	struct list_link queue; /* struct nss_req, for the worker */
-	struct list_link done;	/* struct nss_req, answered, for the loop */
+/* One lookup, from nss_queue() to nss_lookup_done(). */
+struct nss_req {
+	struct nss_cache *nc;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* the answer (malloc()ed), n groups of which stored fit */
+	int n, stored;
 };
 
 static struct nss_cache *nss_active; /* the one nss_cache_groups() reads */
@@ -167,8 +160,57 @@ static time_t nss_now(void)
 	return ts.tv_sec;
 }
 
-/* Queue a lookup of @e (lock held); false on ENOMEM. */
-static bool nss_queue_locked(struct nss_cache *nc, struct nss_entry *e)
+/* On the worker thread: the slow part; touches only @arg. */
+static int nss_lookup_run(void *arg)
+{
+	struct nss_req *q = arg;
+	int n = 0, max = NSS_GROUPS_FIRST;
+
+	for (int tries = 0; tries < 3; tries++) {
+		gid_t *ng = realloc(q->groups, (size_t)max * sizeof(*ng));
+
+		if (!ng)
+			return -ENOMEM;
+		q->groups = ng;
+		n = nss_lookup_fn(q->uid, q->gid, q->groups, max);
+		if (n <= max || max >= NSS_GROUPS_MAX)
+			break;
+		max = n < NSS_GROUPS_MAX ? n : NSS_GROUPS_MAX;
+	}
+	if (n < 0)
+		return n;
+	q->n = n;
+	q->stored = n < max ? n : max;
+	return 0;
+}
+
+/* On the loop: store the answer, tell the owner the uid is known. */
+static void nss_lookup_done(void *arg, int result)
+{
+	struct nss_req *q = arg;
+	struct nss_cache *nc = q->nc;
+	struct nss_entry *e = idmap_find(&nc->entries, q->uid);
+
+	if (e) {
+		e->queued = false;
+		if (result >= 0) {
+			free(e->groups);
+			e->groups = q->groups;
+			q->groups = NULL;
+			e->n = q->n;
+			e->stored = q->stored;
+			e->valid = true;
+			e->fetched = nss_now();
+		}
+	}
+	free(q->groups);
+	if (!nc->freeing && nc->on_ready)
+		nc->on_ready(nc->userdata, q->uid);
+	free(q);
+}
+
+/* Queue a lookup of @e unless one is on its way; false on ENOMEM. */
+static bool nss_queue(struct nss_cache *nc, struct nss_entry *e)
 {
 	struct nss_req *q;
 
@@ -177,15 +219,17 @@ static bool nss_queue_locked(struct nss_cache *nc, struct nss_entry *e)
 	q = calloc(1, sizeof(*q));
 	if (!q)
 		return false;
-	q->uid = e->uid;
-	list_append(&nc->queue, &q->link);
+	*q = (struct nss_req){.nc = nc, .uid = e->uid, .gid = e->gid};
+	if (worker_submit(nc->worker, nss_lookup_run, nss_lookup_done, q) < 0) {
+		free(q);
+		return false;
+	}
 	e->queued = true;
-	pthread_cond_signal(&nc->cond);
 	return true;
 }
 
-/* The entry of @uid, created (and queued) when missing; lock held. */
-static struct nss_entry *nss_entry_locked(struct nss_cache *nc, uid_t uid, gid_t gid)
+/* The entry of @uid, created when missing. */
+static struct nss_entry *nss_entry(struct nss_cache *nc, uid_t uid, gid_t gid)
 {
 	struct nss_entry *e = idmap_find(&nc->entries, uid);
 
@@ -203,93 +247,6 @@ static struct nss_entry *nss_entry_locked(struct nss_cache *nc, uid_t uid, gid_t
 	return e;
 }
 
-static void *nss_worker(void *arg)
-{
-	struct nss_cache *nc = arg;
-
-	pthread_mutex_lock(&nc->lock);
-	for (;;) {
-		struct nss_req *q;
-		struct nss_entry *e;
-		gid_t *g = NULL, gid;
-		int n = 0, max = NSS_GROUPS_FIRST;
-		uint64_t one = 1;
-
-		while (!nc->stop && list_empty(&nc->queue))
-			pthread_cond_wait(&nc->cond, &nc->lock);
-		if (nc->stop)
-			break;
-		q = list_first(&nc->queue, struct nss_req, link);
-		list_remove(&q->link);
-		e = idmap_find(&nc->entries, q->uid);
-		gid = e ? e->gid : 0;
-		pthread_mutex_unlock(&nc->lock);
-
-		/* the slow part, without the lock */
-		for (int tries = 0; tries < 3; tries++) {
-			gid_t *ng = realloc(g, (size_t)max * sizeof(*g));
-
-			if (!ng) {
-				n = -ENOMEM;
-				break;
-			}
-			g = ng;
-			n = nss_lookup_fn(q->uid, gid, g, max);
-			if (n <= max || max >= NSS_GROUPS_MAX)
-				break;
-			max = n < NSS_GROUPS_MAX ? n : NSS_GROUPS_MAX;
-		}
-
-		pthread_mutex_lock(&nc->lock);
-		e = idmap_find(&nc->entries, q->uid);
-		if (e) {
-			e->queued = false;
-			if (n >= 0) {
-				free(e->groups);
-				e->groups = g;
-				g = NULL;
-				e->n = n;
-				e->stored = n < max ? n : max;
-				e->valid = true;
-				e->fetched = nss_now();
-			}
-		}
-		free(g);
-		list_append(&nc->done, &q->link);
-		if (write(nc->efd, &one, sizeof(one)) < 0) {
-			/* the counter is saturated: the loop is woken anyway */
-		}
-	}
-	pthread_mutex_unlock(&nc->lock);
-	return NULL;
-}
-
-/* On the loop: tell the owner which uids are known now. */
-static void nss_on_done(evutil_socket_t fd, short what, void *arg)
-{
-	struct nss_cache *nc = arg;
-	struct list_link done;
-	uint64_t v;
-
-	(void)what;
-	if (read(fd, &v, sizeof(v)) < 0) {
-		/* EAGAIN: nothing new */
-	}
-	list_init(&done);
-	pthread_mutex_lock(&nc->lock);
-	list_for_each_safe (struct nss_req, q, &nc->done, link) {
-		list_remove(&q->link);
-		list_append(&done, &q->link);
-	}
-	pthread_mutex_unlock(&nc->lock);
-	list_for_each_safe (struct nss_req, q, &done, link) {
-		list_remove(&q->link);
-		if (nc->on_ready)
-			nc->on_ready(nc->userdata, q->uid);
-		free(q);
-	}
-}
-
 int nss_cache_new(struct event_base *base, void (*on_ready)(void *userdata, uid_t uid),
 		  void *userdata, struct nss_cache **ret)
 {
@@ -298,34 +255,17 @@ int nss_cache_new(struct event_base *base, void (*on_ready)(void *userdata, uid_
 
 	if (!nc)
 		return -ENOMEM;
-	nc->base = base;
 	nc->on_ready = on_ready;
 	nc->userdata = userdata;
 	idmap_init(&nc->entries);
-	list_init(&nc->queue);
-	list_init(&nc->done);
-	pthread_mutex_init(&nc->lock, NULL);
-	pthread_cond_init(&nc->cond, NULL);
-	nc->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (nc->efd < 0) {
-		r = -errno;
-		goto fail;
+	r = worker_new(base, &nc->worker);
+	if (r < 0) {
+		nss_cache_free(nc);
+		return r;
 	}
-	nc->ev = event_new(base, nc->efd, EV_READ | EV_PERSIST, nss_on_done, nc);
-	if (!nc->ev || event_add(nc->ev, NULL) < 0) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	r = -pthread_create(&nc->worker, NULL, nss_worker, nc);
-	if (r < 0)
-		goto fail;
-	nc->started = true;
 	nss_active = nc;
 	*ret = nc;
 	return 0;
-fail:
-	nss_cache_free(nc);
-	return r;
 }
 
 void nss_cache_free(struct nss_cache *nc)
@@ -337,30 +277,13 @@ void nss_cache_free(struct nss_cache *nc)
 		return;
 	if (nss_active == nc)
 		nss_active = NULL;
-	if (nc->started) {
-		pthread_mutex_lock(&nc->lock);
-		nc->stop = true;
-		pthread_cond_signal(&nc->cond);
-		pthread_mutex_unlock(&nc->lock);
-		pthread_join(nc->worker, NULL);
-	}
-	if (nc->ev)
-		event_free(nc->ev);
-	if (nc->efd >= 0)
-		close(nc->efd);
-	list_for_each_safe (struct nss_req, q, &nc->queue, link) {
-		free(q);
-	}
-	list_for_each_safe (struct nss_req, q, &nc->done, link) {
-		free(q);
-	}
+	nc->freeing = true;
+	worker_free(nc->worker); /* waits for a lookup in progress */
 	while ((e = idmap_next(&nc->entries, &pos, NULL))) {
 		free(e->groups);
 		free(e);
 	}
 	idmap_fini(&nc->entries);
-	pthread_cond_destroy(&nc->cond);
-	pthread_mutex_destroy(&nc->lock);
 	free(nc);
 }
 
@@ -369,19 +292,15 @@ bool nss_cache_want(struct nss_cache *nc, uid_t uid, gid_t gid)
 	struct nss_entry *e;
 	bool known;
 
-	pthread_mutex_lock(&nc->lock);
-	e = nss_entry_locked(nc, uid, gid);
-	if (!e) { /* out of memory: go on without groups rather than wait */
-		pthread_mutex_unlock(&nc->lock);
+	e = nss_entry(nc, uid, gid);
+	if (!e) /* out of memory: go on without groups rather than wait */
 		return true;
-	}
 	known = e->valid;
 	if (!known || nss_now() - e->fetched >= NSS_TTL_SEC) {
 		e->gid = gid;
-		if (!nss_queue_locked(nc, e))
+		if (!nss_queue(nc, e))
 			known = true; /* cannot queue: do not wait for nothing */
 	}
-	pthread_mutex_unlock(&nc->lock);
 	return known;
 }
 
@@ -390,10 +309,8 @@ void nss_cache_expire(struct nss_cache *nc)
 	size_t pos = 0;
 	struct nss_entry *e;
 
-	pthread_mutex_lock(&nc->lock);
 	while ((e = idmap_next(&nc->entries, &pos, NULL)))
 		e->fetched = nss_now() - NSS_TTL_SEC;
-	pthread_mutex_unlock(&nc->lock);
 }
 
 int nss_cache_groups(uid_t uid, gid_t gid, gid_t *groups, int max)
@@ -407,20 +324,18 @@ int nss_cache_groups(uid_t uid, gid_t gid, gid_t *groups, int max)
 			groups[0] = gid;
 		return 1;
 	}
-	pthread_mutex_lock(&nc->lock);
-	e = nss_entry_locked(nc, uid, gid);
+	e = nss_entry(nc, uid, gid);
 	if (e && e->valid) {
 		n = e->n;
 		memcpy(groups, e->groups,
 		       (size_t)(e->stored < max ? e->stored : max) * sizeof(*groups));
 		if (nss_now() - e->fetched >= NSS_TTL_SEC)
-			(void)nss_queue_locked(nc, e);
+			(void)nss_queue(nc, e);
 	} else {
 		if (e)
-			(void)nss_queue_locked(nc, e);
+			(void)nss_queue(nc, e);
 		if (max > 0)
 			groups[0] = gid;
 	}
-	pthread_mutex_unlock(&nc->lock);
 	return n;
 }
