@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# bench/device/bundle.sh - build a self-contained copy of p2pctl, p2pd, bench-topo and the baselines
+# bench/device/bundle.sh - build a self-contained copy of p2pctl, p2pd, bench-topo, bench-alloc and the baselines
 # (lspci, lstopo-no-graphics, strace) with every library ldd lists and this machine's dynamic
 # loader, for a server that lacks build tools and libraries.  Output: $BUILD/device/
 #   bin/   the executables as built here
@@ -13,8 +13,8 @@ BUILD=${BUILD:-build}
 out=$BUILD/device
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/share"
-make -s "$BUILD/p2pctl" "$BUILD/p2pd" "$BUILD/bench/bench-topo"
-tools=("$BUILD/p2pctl" "$BUILD/p2pd" "$BUILD/bench/bench-topo")
+make -s "$BUILD/p2pctl" "$BUILD/p2pd" "$BUILD/bench/bench-topo" "$BUILD/bench/bench-alloc"
+tools=("$BUILD/p2pctl" "$BUILD/p2pd" "$BUILD/bench/bench-topo" "$BUILD/bench/bench-alloc")
 for t in lspci lstopo-no-graphics strace; do
 	p=$(command -v "$t" || true)
 	if [ -z "$p" ]; then

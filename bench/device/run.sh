@@ -100,9 +100,11 @@ run_tool_bounded lstopo-no-graphics >"$OUT/lstopo.txt" 2>&1
 
 # Timing: one of each tool per round, order rotated each round; wall from EPOCHREALTIME,
 # CPU (user+sys of the child) from /proc/self/stat's cutime+cstime deltas (clock ticks).
-tools=("p2pctl topo" "p2pctl -v topo" "p2pctl --json topo" "lspci -tv" "lstopo-no-graphics")
+tools=("true (exec floor)" "p2pctl topo" "p2pctl -v topo" "p2pctl --json topo" "lspci -tv"
+	"lstopo-no-graphics")
 cmd_of() {
 	case "$1" in
+	"true (exec floor)") echo truex ;;
 	"p2pctl topo") echo ctlx topo ;;
 	"p2pctl -v topo") echo ctlx -v topo ;;
 	"p2pctl --json topo") echo ctlx --json topo ;;
@@ -112,6 +114,7 @@ cmd_of() {
 }
 hz=$(getconf CLK_TCK)
 ctlx() { "${X[@]}" "$B/bin/p2pctl" --offline "$@"; } # as lspci/lstopo: no timeout wrapper
+truex() { "${X[@]}" "$(type -P true)"; } # a process through the same loader, doing nothing
 declare -A wall cpu
 for ((r = 0; r < ROUNDS; r++)); do
 	n=${#tools[@]}
@@ -170,6 +173,17 @@ ctlbin=("${X[@]}" "$B/bin/p2pctl" --offline)
 	timeout 120 "${X[@]}" "$B/bin/bench-topo" --runs 5 --sample 200 / 2>&1 | sed 's/^/  /'
 } >"$OUT/timing.txt" 2>&1
 unset ctlbin
+
+# bench-alloc: p2pd alloc+release against memfd + one bare round trip (ALLOC_OPS, 20000)
+if [ -x "$B/bin/bench-alloc" ] && [ "${ALLOC_OPS:-20000}" != 0 ]; then
+	printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' "${X[0]}" "$B/lib" "$B/bin/p2pd" \
+		>"$OUT/p2pd-wrapper"
+	chmod +x "$OUT/p2pd-wrapper"
+	timeout 300 "${X[@]}" "$B/bin/bench-alloc" "$OUT/p2pd-wrapper" \
+		tests/fixtures/sysfs/qemu-q35 "${ALLOC_OPS:-20000}" >"$OUT/bench-alloc.txt" 2>&1
+	echo "rc=$?" >>"$OUT/bench-alloc.txt"
+	rm -f "$OUT/p2pd-wrapper"
+fi
 
 # p2pd on this server's /sys: built-in defaults, a private socket, stderr log; the admin
 # views and a host/memfd buffer through p2pctl, then SIGTERM.  Skipped with P2PD=0.
