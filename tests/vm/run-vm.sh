@@ -18,7 +18,7 @@
 set -uo pipefail
 setup=$1 kernel=$2 initrd=$3 logdir=$4 kver=${5:-}
 name=${kver:+$kver/}$setup
-timeout_s=${P2P_VM_TIMEOUT:-240}
+timeout_s=${P2P_VM_TIMEOUT:-420}
 mkdir -p "$logdir"
 log="$logdir/$setup.log"
 img="$logdir/nvme-$setup.img"
