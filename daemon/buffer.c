@@ -5,10 +5,13 @@
 #include "buffer.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 void buffer_table_init(struct buffer_table *bt, struct alloc_set *alloc)
 {
@@ -16,6 +19,12 @@ void buffer_table_init(struct buffer_table *bt, struct alloc_set *alloc)
 	idmap_init(&bt->ids);
 	idmap_init(&bt->uids);
 	list_init(&bt->orphans);
+	list_init(&bt->held);
+	/* -1 when it fails: memfd buffers then count until released, as before */
+	bt->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	idmap_init(&bt->wds);
+	bt->on_held = NULL;
+	bt->on_held_arg = NULL;
 	bt->next_id = 1;
 	bt->n_buffers = 0;
 	bt->n_bytes = 0;
@@ -26,7 +35,14 @@ void buffer_table_fini(struct buffer_table *bt)
 	list_for_each_safe (struct p2p_buffer, b, &bt->orphans, link) {
 		buffer_free(bt, b);
 	}
+	list_for_each_safe (struct p2p_buffer, b, &bt->held, link) {
+		buffer_free(bt, b);
+	}
 	idmap_fini(&bt->ids);
+	idmap_fini(&bt->wds);
+	if (bt->inotify_fd >= 0)
+		close(bt->inotify_fd);
+	bt->inotify_fd = -1;
 	/* usage entries vanish with their last buffer; anything left is a leak */
 	size_t pos = 0;
 	void *u;
@@ -48,7 +64,129 @@ void buffer_owner_init(struct buffer_owner *o, uint64_t client_id, uid_t uid, pi
 void buffer_owner_drop(struct buffer_table *bt, struct buffer_owner *o)
 {
 	list_for_each_safe (struct p2p_buffer, b, &o->buffers, link) {
+		buffer_release(bt, b);
+	}
+}
+
+/* ---- is the memory still held? ---- */
+
+/* The "count:" of /proc/self/fdinfo/@fd (a dma-buf's file count), or -1. */
+static long buffer_fd_count(int fd)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "count: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Start following the memory behind @fd (borrowed, still open: the count
+ * read now includes it). */
+static void buffer_watch(struct buffer_table *bt, struct p2p_buffer *b, int fd)
+{
+	char path[64];
+	long n;
+
+	if (b->type != ALLOC_TYPE_MEMFD) {
+		b->dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (b->dup_fd < 0)
+			return;
+		n = buffer_fd_count(b->dup_fd);
+		if (n < 2) { /* not a dma-buf after all: cannot tell */
+			close(b->dup_fd);
+			b->dup_fd = -1;
+			return;
+		}
+		b->count_alone = n - 1; /* less @fd, which goes to the client */
+		return;
+	}
+	if (bt->inotify_fd < 0)
+		return;
+	/* IN_IGNORED always comes; the mask only has to be non-empty */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	b->wd = inotify_add_watch(bt->inotify_fd, path, IN_DELETE_SELF);
+	if (b->wd >= 0 && idmap_insert(&bt->wds, (uint64_t)b->wd, b) < 0) {
+		inotify_rm_watch(bt->inotify_fd, b->wd);
+		b->wd = -1;
+	}
+}
+
+/* True while something other than p2pd may still hold @b's memory. */
+static bool buffer_still_held(const struct p2p_buffer *b)
+{
+	if (b->wd >= 0)
+		return true; /* until IN_IGNORED */
+	if (b->dup_fd >= 0)
+		return buffer_fd_count(b->dup_fd) > b->count_alone;
+	return false;
+}
+
+void buffer_release(struct buffer_table *bt, struct p2p_buffer *b)
+{
+	if (!b)
+		return;
+	if (b->owner) {
+		b->owner->usage.buffers--;
+		b->owner->usage.bytes -= b->size;
+		b->owner = NULL;
+	}
+	if (!buffer_still_held(b)) {
 		buffer_free(bt, b);
+		return;
+	}
+	b->released = true;
+	list_remove(&b->link);
+	list_insert(&bt->held, &b->link);
+	if (b->dup_fd >= 0 && bt->on_held)
+		bt->on_held(bt->on_held_arg);
+}
+
+int buffer_refresh_held(struct buffer_table *bt)
+{
+	int polled = 0;
+
+	list_for_each_safe (struct p2p_buffer, b, &bt->held, link) {
+		if (!buffer_still_held(b))
+			buffer_free(bt, b);
+		else if (b->dup_fd >= 0)
+			polled++;
+	}
+	return polled;
+}
+
+int buffer_watch_fd(const struct buffer_table *bt)
+{
+	return bt->inotify_fd;
+}
+
+void buffer_watch_read(struct buffer_table *bt)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(bt->inotify_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+			struct p2p_buffer *b;
+
+			p += sizeof(*e) + e->len;
+			if (!(e->mask & IN_IGNORED))
+				continue;
+			b = idmap_remove(&bt->wds, (uint64_t)e->wd);
+			if (!b)
+				continue;
+			b->wd = -1; /* the kernel dropped it: the memory is gone */
+			if (b->released)
+				buffer_free(bt, b);
+		}
 	}
 }
 
@@ -128,6 +266,10 @@ int buffer_new_take_peers(struct buffer_table *bt, struct buffer_owner *owner,
 	}
 	b->owner = owner;
 	b->uid = owner->uid;
+	b->pid = owner->pid;
+	b->client_id = owner->client_id;
+	b->dup_fd = -1;
+	b->wd = -1;
 	b->type = spec->type;
 	b->backend = spec->backend;
 	b->handle = spec->handle;
@@ -139,6 +281,8 @@ int buffer_new_take_peers(struct buffer_table *bt, struct buffer_owner *owner,
 	r = buffer_add(bt, b);
 	if (r < 0)
 		return r;
+	if (spec->watch && spec->fd >= 0)
+		buffer_watch(bt, b, spec->fd);
 	*ret = b;
 	return 0;
 }
@@ -155,6 +299,12 @@ void buffer_free(struct buffer_table *bt, struct p2p_buffer *b)
 	list_remove(&b->link);
 	idmap_remove(&bt->ids, b->id);
 	buffer_account(bt, b, -1);
+	if (b->wd >= 0) {
+		idmap_remove(&bt->wds, (uint64_t)b->wd);
+		inotify_rm_watch(bt->inotify_fd, b->wd);
+	}
+	if (b->dup_fd >= 0)
+		close(b->dup_fd);
 	alloc_set_release(bt->alloc, b->backend, b->handle);
 	json_object_put(b->peers);
 	free(b);
@@ -198,6 +348,8 @@ static void buffer_orphan_seen(void *userdata, const struct alloc_backend *be,
 	if (!b)
 		return;
 	b->uid = l->owner_uid;
+	b->dup_fd = -1;
+	b->wd = -1;
 	b->seen = true;
 	b->type = l->type;
 	b->backend = be;
@@ -245,6 +397,12 @@ struct json_object *buffer_to_json(const struct p2p_buffer *b, bool with_owner)
 		json_object_object_add(o, "client", json_object_new_uint64(b->owner->client_id));
 		json_object_object_add(o, "uid", json_object_new_int64(b->owner->uid));
 		json_object_object_add(o, "pid", json_object_new_int64(b->owner->pid));
+	} else if (with_owner && b->released) {
+		/* still counted against the uid: a client holds the memory */
+		json_object_object_add(o, "client", json_object_new_uint64(b->client_id));
+		json_object_object_add(o, "uid", json_object_new_int64(b->uid));
+		json_object_object_add(o, "pid", json_object_new_int64(b->pid));
+		json_object_object_add(o, "released", json_object_new_boolean(1));
 	} else if (with_owner) {
 		json_object_object_add(o, "client", NULL);
 		json_object_object_add(o, "uid", json_object_new_int64(b->uid));

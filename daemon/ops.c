@@ -591,7 +591,9 @@ static int alloc_reply_take_fd(struct p2p_server *srv, struct p2p_client *c,
 				   .handle = res->handle,
 				   .size = res->size,
 				   .provider = prov >= 0 ? srv->topo->funcs[prov].bdf : NULL,
-				   .name = a->name};
+				   .name = a->name,
+				   .watch = true,
+				   .fd = res->fd};
 	struct log_ctx lc = ops_client_ctx(c);
 	struct json_object *o, *bj;
 	struct p2p_buffer *b;
@@ -646,6 +648,7 @@ static int op_alloc(struct p2p_server *srv, struct p2p_client *c, const struct p
 	char msg[1200];
 	int r;
 
+	(void)buffer_refresh_held(&srv->buffers); /* quotas see what is really held */
 	r = alloc_parse(req, &a, msg, sizeof(msg));
 	if (r == 0)
 		r = alloc_resolve(srv, c, &a, msg, sizeof(msg));
@@ -693,7 +696,7 @@ static int op_release(struct p2p_server *srv, struct p2p_client *c, const struct
 			 (unsigned long long)id);
 		return ops_reply_err(srv, c, h, ENOENT, msg);
 	}
-	buffer_free(&srv->buffers, b);
+	buffer_release(&srv->buffers, b); /* counts on while a client holds it */
 	srv->stats.releases++;
 	o = json_object_new_object();
 	if (!o)
@@ -724,6 +727,10 @@ static int op_list(struct p2p_server *srv, struct p2p_client *c, const struct p2
 		}
 		(void)buffer_refresh_orphans(&srv->buffers);
 		list_for_each (struct p2p_buffer, b, &srv->buffers.orphans, link) {
+			json_object_array_add(arr, buffer_to_json(b, true));
+		}
+		(void)buffer_refresh_held(&srv->buffers);
+		list_for_each (struct p2p_buffer, b, &srv->buffers.held, link) {
 			json_object_array_add(arr, buffer_to_json(b, true));
 		}
 	}
@@ -962,6 +969,7 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 		json_object_put(s);
 		return ops_reply_err(srv, c, h, ENOMEM, NULL);
 	}
+	(void)buffer_refresh_held(&srv->buffers);
 	json_object_object_add(s, "uptime_s", json_object_new_int64(time(NULL) - srv->started));
 	json_object_object_add(s, "connections", json_object_new_int64(srv->n_clients));
 	json_object_object_add(s, "connections_total",
@@ -976,6 +984,8 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 	json_object_object_add(s, "protocol_errors", json_object_new_uint64(st->protocol_errors));
 	json_object_object_add(s, "buffers", json_object_new_uint64(srv->buffers.n_buffers));
 	json_object_object_add(s, "bytes", json_object_new_uint64(srv->buffers.n_bytes));
+	json_object_object_add(s, "buffers_released_held",
+			       json_object_new_uint64(list_length(&srv->buffers.held)));
 	json_object_object_add(s, "allocs", json_object_new_uint64(st->allocs));
 	json_object_object_add(s, "releases", json_object_new_uint64(st->releases));
 	json_object_object_add(s, "revokes", json_object_new_uint64(st->revokes));

@@ -247,6 +247,61 @@ static void server_on_accept(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/* ---- released buffers still held by a client (buffer.h) ---- */
+
+#define SERVER_HELD_POLL_MS 500
+
+static void server_on_buffers_gone(evutil_socket_t fd, short what, void *arg)
+{
+	struct p2p_server *srv = arg;
+
+	(void)fd;
+	(void)what;
+	buffer_watch_read(&srv->buffers);
+}
+
+static void server_on_buffers_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct p2p_server *srv = arg;
+	struct timeval tv = {.tv_usec = SERVER_HELD_POLL_MS * 1000};
+
+	(void)fd;
+	(void)what;
+	if (buffer_refresh_held(&srv->buffers) > 0)
+		evtimer_add(srv->ev_buffers_poll, &tv);
+}
+
+/* buffer.c: a released dma-buf is still held; look again until it is not. */
+static void server_on_buffer_held(void *arg)
+{
+	struct p2p_server *srv = arg;
+	struct timeval tv = {.tv_usec = SERVER_HELD_POLL_MS * 1000};
+
+	if (srv->ev_buffers_poll && !evtimer_pending(srv->ev_buffers_poll, NULL))
+		evtimer_add(srv->ev_buffers_poll, &tv);
+}
+
+static int server_watch_buffers(struct p2p_server *srv)
+{
+	int fd = buffer_watch_fd(&srv->buffers);
+
+	srv->ev_buffers_poll = evtimer_new(srv->base, server_on_buffers_poll, srv);
+	if (!srv->ev_buffers_poll)
+		return -ENOMEM;
+	srv->buffers.on_held = server_on_buffer_held;
+	srv->buffers.on_held_arg = srv;
+	if (fd < 0) {
+		log_msg(LOG_WARNING, "inotify_init1 failed: a released memfd buffer stops counting "
+				     "against its uid's quota at once, even while a client holds it");
+		return 0;
+	}
+	srv->ev_buffers_gone =
+	    event_new(srv->base, fd, EV_READ | EV_PERSIST, server_on_buffers_gone, srv);
+	if (!srv->ev_buffers_gone || event_add(srv->ev_buffers_gone, NULL) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 /* ---- config, topology, reload ---- */
 
 void server_forget_replies(struct p2p_server *srv)
@@ -596,6 +651,9 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	srv->base = event_base_new();
 	if (!srv->base)
 		return -ENOMEM;
+	r = server_watch_buffers(srv);
+	if (r < 0)
+		return r;
 	/* fds clients attach are closed off the loop (a FUSE close can block) */
 	r = closer_new(&srv->closer);
 	if (r < 0) {
@@ -687,6 +745,10 @@ void server_cleanup(struct p2p_server *srv)
 		event_free(srv->ev_drain);
 	if (srv->ev_accept_resume)
 		event_free(srv->ev_accept_resume);
+	if (srv->ev_buffers_gone)
+		event_free(srv->ev_buffers_gone);
+	if (srv->ev_buffers_poll)
+		event_free(srv->ev_buffers_poll);
 	hotplug_free(srv->hotplug);
 	if (srv->nss) {
 		policy_set_groups_fn(NULL);

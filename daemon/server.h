@@ -86,6 +86,8 @@ struct p2p_server {
 
 	struct event *ev_sighup, *ev_sigterm, *ev_sigint, *ev_watchdog, *ev_drain;
 	struct event *ev_accept_resume; /* accept() paused after EMFILE/ENFILE */
+	struct event *ev_buffers_gone;	/* buffer_watch_fd(): a memfd's memory is gone */
+	struct event *ev_buffers_poll;	/* released dma-bufs still held: look again */
 	bool accept_paused;
 	uint64_t accept_fails_unlogged; /* EMFILE/ENFILE since the last log line */
 	int64_t accept_fail_logged_ms;	/* CLOCK_MONOTONIC of that line, 0 never */

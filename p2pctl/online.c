@@ -141,9 +141,15 @@ static int render_buffers(FILE *out, struct json_object *arr)
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *b = json_object_array_get_idx(arr, i);
 
-		fprintf(out, "%-6s %-6s %-9s %-14s %12s %-7s %-8s %s\n", jstr(b, "id"),
+		struct json_object *rel;
+		bool released = json_object_object_get_ex(b, "released", &rel) &&
+				json_object_get_boolean(rel);
+
+		fprintf(out, "%-6s %-6s %-9s %-14s %12s %-7s %-8s %s%s\n", jstr(b, "id"),
 			jstr(b, "type"), jstr(b, "backend"), jstr(b, "provider"), jstr(b, "size"),
-			jstr(b, "client"), jstr(b, "uid"), jstr(b, "name"));
+			jstr(b, "client"), jstr(b, "uid"), jstr(b, "name"),
+			released ? " (released, still held by the client: counts against its uid)"
+				 : "");
 	}
 	if (json_object_array_length(arr) == 0)
 		fprintf(out, "(no buffers)\n");

@@ -94,7 +94,8 @@ enum p2p_op {
 	/* -> {}   <- {"clients": [{"id","pid","uid","gid","admin","buffers","bytes",
 	 *                           "requests","queued_bytes","name"}]} */
 	P2P_OP_BUFFERS = 17,
-	/* -> {}   <- {"buffers": [BUFFER + "client", "uid", "pid"]} (all clients) */
+	/* -> {}   <- {"buffers": [BUFFER + "client", "uid", "pid"]} (all clients;
+	 *    + "released": true while a released buffer's memory is still held) */
 	P2P_OP_REVOKE = 18,
 	/* -> {"id": int}   <- {"id", "owner_notified": bool, "memory_revoked": bool} */
 	P2P_OP_RELOAD = 19,

@@ -1062,9 +1062,11 @@ static int nobody_body(void)
 	/* an allowed device and type */
 	peers[0] = "0000:04:00.0";
 	/* quota: max_buffers 4 */
+	uint64_t ids[4];
 	for (int i = 0; i < 4; i++) {
 		r = p2p_alloc(c, &req, &info, &fds[nfds], NULL);
 		CHECK(r == 0, "alloc %d as nobody: %s", i, p2p_last_message(c));
+		ids[i] = info.id;
 		nfds++;
 	}
 	r = p2p_alloc(c, &req, &info, &fd, NULL);
@@ -1080,14 +1082,26 @@ static int nobody_body(void)
 	struct p2p_buffer_info *held = NULL;
 	size_t nheld = 0;
 	CHECK(p2p_list(c, &held, &nheld) == 0 && nheld == 4, "list: %zu buffers", nheld);
-	CHECK(p2p_release(c, held[0].id) == 0, "release one");
 	free(held);
-	r = p2p_alloc(c2, &req, &info, &fd, NULL);
+	/* its fd closed first: a released buffer still held counts on (16/6) */
+	close(fds[0]);
+	fds[0] = -1;
+	CHECK(p2p_release(c, ids[0]) == 0, "release one");
+	{
+		int64_t deadline = now_ms() + 3000;
+
+		do {
+			r = p2p_alloc(c2, &req, &info, &fd, NULL);
+			if (r == -EDQUOT)
+				usleep(20000);
+		} while (r == -EDQUOT && now_ms() < deadline);
+	}
 	CHECK(r == 0, "second connection after a release: %d %s", r, p2p_last_message(c2));
 	close(fd);
 	p2p_disconnect(c2);
 	for (int i = 0; i < nfds; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	p2p_disconnect(c);
 	/* bytes: max_bytes 1M on a fresh connection */
 	c = conn_open();
@@ -1408,6 +1422,142 @@ static int page_round_body(void)
 			    "(accounted %llu bytes)",
 	      r, r == 0 ? (unsigned long long)info.size : 0ull);
 	return 0;
+}
+
+/* ---- issue 16 item 6: a quota counts a buffer until its memory is gone ---- */
+
+static int qh_go[2], qh_done[2];
+static unsigned qh_types = P2P_BUF_MEMFD;
+
+/* Allocate until it works (the memory of a closed fd goes a moment later)
+ * or 3 s pass; the last result. */
+static int qh_alloc_soon(struct p2p_conn *c, const struct p2p_alloc_req *req, int *ret_fd)
+{
+	struct p2p_buffer_info info;
+	int64_t deadline = now_ms() + 3000;
+	int r;
+
+	do {
+		r = p2p_alloc(c, req, &info, ret_fd, NULL);
+		if (r == -EDQUOT)
+			usleep(20000);
+	} while (r == -EDQUOT && now_ms() < deadline);
+	return r;
+}
+
+/* As nobody (4 buffers at most): released buffers held by fds and a mapping
+ * keep counting until those are gone, across connections too. */
+static int quota_held_body(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct p2p_alloc_req req = nobody_req(4096);
+	struct p2p_buffer_info info;
+	int f[4] = {-1, -1, -1, -1}, g[3] = {-1, -1, -1}, x = -1, r;
+	uint64_t ids[4];
+	void *map;
+	char ch;
+
+	req.types = qh_types;
+	CHECK(c, "connect");
+	for (int i = 0; i < 4; i++) {
+		r = p2p_alloc(c, &req, &info, &f[i], NULL);
+		CHECK(r == 0, "alloc %d: %d (%s)", i, r, p2p_last_message(c));
+		ids[i] = info.id;
+	}
+	map = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, f[3], 0);
+	CHECK(map != MAP_FAILED, "mmap: %m");
+	close(f[3]); /* only the mapping holds it now */
+	for (int i = 0; i < 4; i++)
+		CHECK(p2p_release(c, ids[i]) == 0, "release %d: %s", i, p2p_last_message(c));
+	usleep(300000);
+	r = p2p_alloc(c, &req, &info, &x, NULL);
+	CHECK(r == -EDQUOT,
+	      "4 released buffers still held (3 fds, 1 mapping) under a 4-buffer quota: a 5th "
+	      "alloc got %d, want EDQUOT",
+	      r);
+	CHECK(write(qh_done[1], "a", 1) == 1 && read(qh_go[0], &ch, 1) == 1, "sync");
+	/* the fds go, their memory with them, and the quota comes back */
+	close(f[0]);
+	close(f[1]);
+	CHECK(qh_alloc_soon(c, &req, &g[0]) == 0, "after closing 2 fds: %s", p2p_last_message(c));
+	CHECK(qh_alloc_soon(c, &req, &g[1]) == 0, "after closing 2 fds, the 2nd: %s",
+	      p2p_last_message(c));
+	r = p2p_alloc(c, &req, &info, &x, NULL);
+	CHECK(r == -EDQUOT, "2 released still held + 2 new: a 5th got %d", r);
+	munmap(map, 4096);
+	CHECK(qh_alloc_soon(c, &req, &g[2]) == 0, "after munmap: %s", p2p_last_message(c));
+	/* leaving with every fd held: still counted on the next connection */
+	p2p_disconnect(c);
+	c = conn_open();
+	CHECK(c, "reconnect");
+	usleep(300000);
+	r = p2p_alloc(c, &req, &info, &x, NULL);
+	CHECK(r == -EDQUOT, "a new connection while the old one's 4 buffers are held: got %d", r);
+	close(f[2]);
+	CHECK(qh_alloc_soon(c, &req, &x) == 0, "after closing a held fd: %s", p2p_last_message(c));
+	close(x);
+	for (int i = 0; i < 3; i++)
+		close(g[i]);
+	p2p_disconnect(c);
+	return 0;
+}
+
+static int quota_held_run(unsigned types)
+{
+	const char *argv[] = {p2pctl_bin, "buffers", NULL};
+	struct p2p_conn *adm = conn_open();
+	char out[8192] = "", *text = NULL, ch;
+	struct json_object *arr = NULL;
+	int released = 0, rc = -1, shown = 0, w;
+	pid_t child;
+
+	CHECK(adm, "connect");
+	CHECK(pipe2(qh_go, O_CLOEXEC) == 0 && pipe2(qh_done, O_CLOEXEC) == 0, "pipe");
+	qh_types = types;
+	child = spawn_as(NOBODY, NOBODY, NOBODY, quota_held_body);
+	close(qh_done[1]); /* a child that fails early: EOF, not a hang */
+	close(qh_go[0]);
+	if (child > 0 && read(qh_done[0], &ch, 1) == 1) {
+		if (p2p_admin_buffers_json(adm, &text) == 0)
+			arr = json_tokener_parse(text);
+		for (size_t i = 0; arr && i < json_object_array_length(arr); i++) {
+			struct json_object *b = json_object_array_get_idx(arr, i), *v;
+
+			if (json_object_object_get_ex(b, "released", &v) &&
+			    json_object_get_boolean(v) && json_object_object_get_ex(b, "uid", &v) &&
+			    json_object_get_int64(v) == NOBODY)
+				released++;
+		}
+		json_object_put(arr);
+		free(text);
+		rc = run_cmd(out, sizeof(out), argv);
+		for (const char *p = out; (p = strstr(p, "released, still held")); p++)
+			shown++;
+		(void)!write(qh_go[1], "b", 1);
+	}
+	close(qh_go[1]);
+	w = wait_child(child, "uid 65534");
+	close(qh_done[0]);
+	p2p_disconnect(adm);
+	if (w < 0)
+		return -1;
+	CHECK(released == 4, "admin buffers: %d of 4 released-but-held buffers listed", released);
+	CHECK(rc == 0 && shown == 4, "p2pctl buffers (exit %d) shows %d of 4 as released, still "
+				     "held:\n%s",
+	      rc, shown, out);
+	return still_serving();
+}
+
+static int t_quota_held(void)
+{
+	if (quota_held_run(P2P_BUF_MEMFD) < 0)
+		return -1;
+	if (!expected_host_backend()) {
+		printf("  SKIP: no host backend here (/dev/udmabuf, /dev/dma_heap/system, "
+		       "/dev/p2pbroker): the dma-buf (fdinfo count) half is not exercised\n");
+		return 0;
+	}
+	return quota_held_run(P2P_BUF_HOST);
 }
 
 static int t_quota_page_round(void)
@@ -3569,6 +3719,8 @@ int main(int argc, char **argv)
 	run_test("clients killed mid-request", t_killed_mid_request);
 	run_test("max_connections", t_connection_limit);
 	run_test("byte quota checks the page-rounded size (issue 16/6)", t_quota_page_round);
+	run_test("quota held: released buffers count until fds and mappings are gone (issue 16/6)",
+		 t_quota_held);
 	run_test("nobody holding every slot does not lock out root (issue 16/4)", t_admin_slots);
 	run_test("a silent connection is closed after idle_timeout (issue 16/4)", t_idle_timeout);
 	run_test("accept() with descriptors exhausted: no spin, bounded log (issue 16)",

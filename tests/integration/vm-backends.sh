@@ -50,7 +50,7 @@ mount -t tmpfs tmpfs /tmp; mount -t tmpfs tmpfs /run
 echo "VMB: devices $(ls /dev/udmabuf /dev/dma_heap/system 2>&1 | tr '\n' ' ')"
 for b in udmabuf,memfd dma-heap,memfd; do
 	echo "VMB: backends $b"
-	P2PD_BACKENDS=$b ITEST_ONLY="alloc memfd,host buffers,disconnect,revoke,unprivileged,fds leaked,SIGTERM" \
+	P2PD_BACKENDS=$b ITEST_ONLY="alloc memfd,host buffers,disconnect,revoke,unprivileged,quota held,fds leaked,SIGTERM" \
 		/bin/itest /bin/p2pd /bin/p2pctl /fixture - 2>&1 | sed "s/^/VMB[$b]: /"
 done
 b=udmabuf,dma-heap,memfd
