@@ -41,7 +41,14 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 		if (r == -EAGAIN)
 			return;
 		if (r == 0) {
-			server_drop_client(srv, c);
+			/* the client shut its sending side (or closed): what it
+			 * asked for is still owed to it, then the connection ends */
+			c->eof = true;
+			if (list_empty(&c->out)) {
+				server_drop_client(srv, c);
+				return;
+			}
+			client_update_reading(c);
 			return;
 		}
 		if (r < 0) {
@@ -203,7 +210,7 @@ void client_update_reading(struct p2p_client *c)
 {
 	const struct config_limits *l = &c->srv->cfg->limits;
 
-	client_set_reading(c, !c->nss_wait && !c->op_wait && !c->srv->stopping &&
+	client_set_reading(c, !c->nss_wait && !c->op_wait && !c->srv->stopping && !c->eof &&
 				  c->out_count < l->max_pending_per_client &&
 				  c->out_bytes < l->max_queued_bytes && !client_uid_over(c));
 }
@@ -321,6 +328,8 @@ int client_flush(struct p2p_client *c)
 		event_add(c->ev_write, NULL);
 	else
 		event_del(c->ev_write);
+	if (c->eof && list_empty(&c->out))
+		return -ESHUTDOWN; /* half-closed and all answered: the caller drops it */
 	client_update_reading(c);
 	return 0;
 }

@@ -63,6 +63,7 @@ struct p2p_client {
 	bool reading;  /* ev_read is armed */
 	bool nss_wait; /* its uid's groups are being looked up: no reading yet */
 	bool op_wait;  /* its request runs on the worker: no reading until answered */
+	bool eof;      /* the client shut down its sending side: answer, then drop */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -103,7 +104,8 @@ int client_queue_reply_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, ui
 			       struct p2p_reply *reply, int fd);
 
 /* Send what the socket takes now; arms/disarms EV_WRITE.  Returns 0, or -errno
- * when the connection is broken. */
+ * when the connection is broken or (-ESHUTDOWN) half-closed with everything
+ * answered: either way the caller drops it. */
 int client_flush(struct p2p_client *c);
 
 /* The connection did something: push its idle deadline (limits.idle_timeout)

@@ -43,7 +43,7 @@ static int ops_queue_failed(struct p2p_server *srv, struct p2p_client *c, int r)
 
 	/* a peer that went away mid-request is routine; one that does not read
 	 * is worth a notice */
-	log_ctx(r == -EPIPE || r == -ECONNRESET ? LOG_DEBUG : LOG_NOTICE, &lc,
+	log_ctx(r == -EPIPE || r == -ECONNRESET || r == -ESHUTDOWN ? LOG_DEBUG : LOG_NOTICE, &lc,
 		"client %llu dropped: %s", (unsigned long long)c->id,
 		r == -ENOBUFS ? "not reading its replies" : strerror(-r));
 	server_drop_client(srv, c);

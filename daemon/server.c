@@ -6,6 +6,7 @@
  */
 #include "server.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -314,6 +315,62 @@ void server_forget_replies(struct p2p_server *srv)
 	}
 }
 
+/* Descriptors p2pd needs beside one per connection: those open now, plus
+ * room for an alloc's fds in flight, dma-buf references, /proc reads. */
+#define SERVER_FD_SPARE 32
+
+static int server_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1; /* the directory's own */
+}
+
+/*
+ * limits.max_connections must fit RLIMIT_NOFILE (after server_raise_nofile):
+ * otherwise accept() meets EMFILE with the cap not reached, and connections
+ * wait in the backlog unanswered instead of getting EUSERS.  Lower it (and
+ * reserved_admin_connections with it) with a log line; -EMFILE with @err when
+ * not even one connection fits.
+ */
+static int server_fit_nofile(struct config_limits *l, char *err, size_t errlen)
+{
+	struct rlimit rl;
+	int used = server_count_fds();
+	uint64_t room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || used < 0)
+		return 0;
+	room = rl.rlim_cur > (rlim_t)used + SERVER_FD_SPARE
+		   ? rl.rlim_cur - (rlim_t)used - SERVER_FD_SPARE
+		   : 0;
+	if (l->max_connections <= room)
+		return 0;
+	if (room < 1) {
+		snprintf(err, errlen,
+			 "RLIMIT_NOFILE is %llu: with %d descriptors in use and %d spare, no "
+			 "client connection fits (raise LimitNOFILE=)",
+			 (unsigned long long)rl.rlim_cur, used, SERVER_FD_SPARE);
+		return -EMFILE;
+	}
+	log_msg(LOG_WARNING,
+		"limits.max_connections %u does not fit RLIMIT_NOFILE %llu (%d descriptors in use, "
+		"%d spare): using %llu",
+		l->max_connections, (unsigned long long)rl.rlim_cur, used, SERVER_FD_SPARE,
+		(unsigned long long)room);
+	l->max_connections = (uint32_t)room;
+	if (l->reserved_admin_connections >= l->max_connections)
+		l->reserved_admin_connections = l->max_connections / 4;
+	return 0;
+}
+
 static int server_load(struct p2p_server *srv, struct p2p_config **ret_cfg, struct topo **ret_topo,
 		       struct verdict_ctx **ret_vctx, char *err, size_t errlen)
 {
@@ -328,6 +385,11 @@ static int server_load(struct p2p_server *srv, struct p2p_config **ret_cfg, stru
 	if (r < 0) {
 		if (err && errlen && !err[0])
 			snprintf(err, errlen, "%s: %s", path ? path : "defaults", strerror(-r));
+		return r;
+	}
+	r = server_fit_nofile(&cfg->limits, err, errlen);
+	if (r < 0) {
+		config_free(cfg);
 		return r;
 	}
 	r = topo_scan(srv->rootfd, &to, &t);

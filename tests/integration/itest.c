@@ -176,6 +176,7 @@ static int write_config(const char *path, unsigned nobody_max_buffers, unsigned 
 /* ---- the daemon ---- */
 
 static int watchdog_usec; /* start_p2pd() sets WATCHDOG_USEC when non-zero */
+static rlim_t p2pd_nofile; /* start_p2pd() sets RLIMIT_NOFILE when non-zero */
 static const char *log_target = "stderr";
 
 /* Start p2pd with NOTIFY_SOCKET and wait for READY=1.  Returns the pid. */
@@ -207,6 +208,11 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 			dup2(lf, 1);
 		}
 		setenv("NOTIFY_SOCKET", notify_path, 1);
+		if (p2pd_nofile) {
+			struct rlimit rl = {.rlim_cur = p2pd_nofile, .rlim_max = p2pd_nofile};
+
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
 		if (watchdog_usec) {
 			char v[32];
 
@@ -3531,6 +3537,141 @@ static int t_reply_bytes(void)
 	return 0;
 }
 
+/* ---- issue 16 classes: half-closed clients, caps against RLIMIT_NOFILE ---- */
+
+/*
+ * A client asks twice for the topology of the big tree and once for hello,
+ * then shuts down its sending side: all three replies still come, whole,
+ * then EOF.
+ */
+static int t_half_close(void)
+{
+	char hsock[300], st[256];
+	static char buf[P2P_PROTO_MAX_DATAGRAM + 16];
+	size_t topo = 0, want = 0;
+	int fd = -1, dgrams = 0, hello = 0, eof = 0, other = 0;
+	int64_t deadline;
+	pid_t pid;
+
+	if (!big_fixture || strcmp(big_fixture, "-") == 0) {
+		fail_why("no big fixture generated (tests/fixtures/gen-fabric.py missing?)");
+		return -1;
+	}
+	snprintf(hsock, sizeof(hsock), "%s/hc.sock", tmpdir);
+	pid = start_p2pd(big_fixture, cfg_path, hsock, st, sizeof(st));
+	CHECK(pid > 0, "start p2pd on the big tree: %s", why);
+	{
+		struct p2p_conn *c = NULL;
+		char *text = NULL;
+
+		if (p2p_connect(hsock, &c) == 0 && p2p_topology_json(c, &text) == 0)
+			want = 2 * (strlen(text) + strlen("{\"topology\":,\"ok\":true}"));
+		free(text);
+		p2p_disconnect(c);
+	}
+	fd = connect_path(hsock);
+	/* p2pd reads all three (no back-pressure yet) and then the EOF, while
+	 * most of the replies still wait in its queue: nothing is read yet */
+	if (fd >= 0 && raw_req(fd, P2P_OP_TOPOLOGY, "{}") == 0 &&
+	    raw_req(fd, P2P_OP_TOPOLOGY, "{}") == 0 &&
+	    raw_req(fd, P2P_OP_HELLO, "{\"version\":1}") == 0 && shutdown(fd, SHUT_WR) == 0) {
+		usleep(500000);
+		deadline = now_ms() + 30000;
+		while (!eof && now_ms() < deadline) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			struct p2p_msg_hdr h;
+			ssize_t n;
+
+			if (poll(&p, 1, 1000) <= 0)
+				continue;
+			n = recv(fd, buf, sizeof(buf), 0);
+			if (n <= 0) {
+				eof = 1;
+				break;
+			}
+			memcpy(&h, buf, sizeof(h));
+			if (h.opcode == P2P_OP_TOPOLOGY) {
+				topo += h.len;
+				dgrams++;
+			} else if (h.opcode == P2P_OP_HELLO) {
+				hello++;
+			} else {
+				other++;
+			}
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	usleep(100000);
+	{
+		int n = count_fds(pid);
+		int s2 = stop_p2pd(pid);
+
+		CHECK(s2 == 0, "p2pd exited %d", s2);
+		CHECK(n > 0, "count fds");
+	}
+	CHECK(fd >= 0, "connect");
+	printf("  (after SHUT_WR: %zu topology bytes in %d datagrams, %d hello, eof %d)\n", topo,
+	       dgrams, hello, eof);
+	CHECK(want > 4 * P2P_PROTO_CHUNK && topo == want && hello == 1 && other == 0,
+	      "a half-closed client got %zu of %zu topology bytes, %d hello replies (want all "
+	      "and 1)",
+	      topo, want, hello);
+	CHECK(eof, "no EOF after the replies: the half-closed connection stays open");
+	return 0;
+}
+
+/*
+ * p2pd started with RLIMIT_NOFILE 64 and max_connections 1100: it says so at
+ * start and lowers the cap, so the connections past it get EUSERS at once
+ * instead of waiting unanswered in the backlog behind accept()'s EMFILE.
+ */
+static int t_nofile_caps(void)
+{
+	enum { N = 80 };
+	char rsock[300], st[256];
+	int fds[N], n = 0, answered = 0, refused = 0, silent = 0, lines;
+	pid_t pid;
+
+	snprintf(rsock, sizeof(rsock), "%s/rl.sock", tmpdir);
+	lines = count_log_lines("does not fit RLIMIT_NOFILE");
+	p2pd_nofile = 64;
+	pid = start_p2pd(fixture, cfg_path, rsock, st, sizeof(st));
+	p2pd_nofile = 0;
+	CHECK(pid > 0, "start p2pd with RLIMIT_NOFILE 64: %s", why);
+	lines = count_log_lines("does not fit RLIMIT_NOFILE") - lines;
+	for (int i = 0; i < N; i++)
+		if ((fds[n] = connect_path(rsock)) >= 0)
+			n++;
+	usleep(300000);
+	for (int i = 0; i < n && silent < 3; i++) {
+		struct json_object *o = NULL;
+		const char *code;
+
+		(void)raw_req(fds[i], P2P_OP_HELLO, "{\"version\":1}");
+		if (raw_recv(fds[i], 1500, &o, NULL) != 1) {
+			silent++;
+			continue;
+		}
+		code = jget(o, "code");
+		if (code && !strcmp(code, "EUSERS"))
+			refused++;
+		else if (!code)
+			answered++;
+		json_object_put(o);
+	}
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	stop_p2pd(pid);
+	printf("  (RLIMIT_NOFILE 64: %d of %d connections answered, %d refused, %d silent)\n",
+	       answered, n, refused, silent);
+	CHECK(lines == 1, "%d log lines saying max_connections does not fit RLIMIT_NOFILE", lines);
+	CHECK(silent == 0 && answered + refused == n && answered > 0 && refused > 0,
+	      "of %d connections %d answered, %d refused, %d left unanswered", n, answered,
+	      refused, silent);
+	return 0;
+}
+
 static int t_socket_activation(void)
 {
 	char sa_sock[300], out[4096];
@@ -3729,6 +3870,10 @@ int main(int argc, char **argv)
 	run_test("split replies: topology of a big tree; its matrix refused", t_big_topology);
 	run_test("expensive replies: shared, byte back-pressure, per-uid bound (issue 16/5)",
 		 t_reply_bytes);
+	run_test("half-closed client: its replies still come whole, then EOF (issue 16)",
+		 t_half_close);
+	run_test("max_connections lowered to fit RLIMIT_NOFILE, excess refused (issue 16)",
+		 t_nofile_caps);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
 	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
