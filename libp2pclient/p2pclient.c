@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -566,6 +567,21 @@ P2P_EXPORT int p2p_alloc(struct p2p_conn *conn, const struct p2p_alloc_req *req,
 				: "malformed alloc reply");
 		r = -EPROTO;
 		goto out;
+	}
+	{ /* never trust a size the fd does not have (a dma-buf's and a memfd's
+	   * inode size is the buffer's) */
+		struct stat st = {0};
+
+		if (fstat(fd, &st) < 0 || st.st_size < 0 || (uint64_t)st.st_size < info.size ||
+		    info.size < req->size) {
+			snprintf(conn->last_message, sizeof(conn->last_message),
+				 "alloc reply: the buffer's fd holds %lld bytes, the reply says "
+				 "%llu (%llu asked for)",
+				 (long long)st.st_size, (unsigned long long)info.size,
+				 (unsigned long long)req->size);
+			r = -EPROTO;
+			goto out;
+		}
 	}
 	if (ret_json) {
 		char *s = strdup(json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));

@@ -113,13 +113,17 @@ struct p2p_buffer_info {
  * p2p_alloc() - ask the daemon for a buffer.
  * Returns 0, fills *ret_info and stores the buffer fd (O_CLOEXEC, caller owns)
  * in *ret_fd; or -errno: -EPERM policy, -EDQUOT quota, -ENODEV no backend for
- * the accepted types / unknown device, -EINVAL bad request.
+ * the accepted types / unknown device, -EINVAL bad request, -EPROTO a reply
+ * that is malformed or whose fd is smaller than the size it claims (the fd
+ * is closed).
  * @ret_json: if non-NULL, the full reply object (with per-peer verdicts).
  */
 P2P_EXPORT int p2p_alloc(struct p2p_conn *conn, const struct p2p_alloc_req *req,
 			 struct p2p_buffer_info *ret_info, int *ret_fd, char **ret_json);
 
-/* Drop the daemon's accounting of buffer @id (the fd stays the caller's to close). */
+/* Tell the daemon this connection is done with buffer @id.  The fd stays the
+ * caller's to close; the buffer counts against the uid's quota until every
+ * fd and mapping of it is gone. */
 P2P_EXPORT int p2p_release(struct p2p_conn *conn, uint64_t id);
 
 /*

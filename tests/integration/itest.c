@@ -1819,6 +1819,58 @@ static void fake_play(int fd)
 	case 8: /* a daemon of another protocol version */
 		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true,\"version\":2}", -1, 0);
 		break;
+	case 9: /* one datagram far past the largest a reply may be */
+	case 10: /* a header of another wire version */
+	case 11: { /* a header whose length is not the datagram's */
+		static char big[4 * P2P_PROTO_MAX_DATAGRAM];
+		struct p2p_msg_hdr bh = {.version = P2P_PROTO_VERSION,
+					 .opcode = h.opcode,
+					 .flags = P2P_FLAG_REPLY,
+					 .len = sizeof(big) - sizeof(bh),
+					 .id = h.id};
+		size_t n = sizeof(big);
+
+		memset(big, ' ', sizeof(big));
+		if (fake_script_id == 10) {
+			bh.version = 9;
+			bh.len = 11;
+			n = sizeof(bh) + 11;
+		} else if (fake_script_id == 11) {
+			bh.len = 5000;
+			n = sizeof(bh) + 11;
+		}
+		memcpy(big, &bh, sizeof(bh));
+		memcpy(big + sizeof(bh), "{\"ok\":true}", 11);
+		(void)!send(fd, big, n, MSG_NOSIGNAL);
+		break;
+	}
+	case 12: /* the first chunk of a reply, then the daemon dies */
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_MORE, "{\"ok\":true,\"version\":", -1, 0);
+		return;
+	case 13: /* chunks without end, past P2P_PROTO_MAX_REPLY */
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_MORE, "{\"ok\":true,\"x\":\"", -1, 0);
+		{
+			static char chunk[P2P_PROTO_CHUNK + 1];
+
+			memset(chunk, 'a', P2P_PROTO_CHUNK);
+			for (int i = 0; i < P2P_PROTO_MAX_REPLY / P2P_PROTO_CHUNK + 8; i++)
+				if (fake_send(fd, h.opcode, h.id, P2P_FLAG_MORE, chunk, -1, 0) < 0)
+					break;
+		}
+		break;
+	case 14: /* an fd on a reply that carries none */
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD,
+			  "{\"ok\":true,\"version\":1,\"server\":\"fake\",\"uid\":1,\"gid\":1,"
+			  "\"pid\":1,\"admin\":false,\"max_message_size\":4096}",
+			  fake_pipe[0], 1);
+		break;
+	case 15: /* an alloc reply claiming more than its fd holds */
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD,
+			  "{\"ok\":true,\"buffer\":{\"id\":1,\"type\":\"memfd\",\"backend\":"
+			  "\"memfd\",\"provider\":null,\"size\":1073741824,\"name\":\"\","
+			  "\"peers\":[]}}",
+			  fake_pipe[0], 1);
+		break;
 	}
 	usleep(100000);
 }
@@ -1871,6 +1923,8 @@ static void count_log(enum p2p_log_level level, const char *msg, void *userdata)
 	if (level == P2P_LOG_WARNING)
 		log_warnings++;
 }
+
+static long proc_rss_kib(pid_t pid);
 
 static int fake_case(int script)
 {
@@ -2016,6 +2070,46 @@ static int fake_case(int script)
 			goto out;
 		}
 		break;
+	case 9:
+	case 10:
+	case 11:
+	case 12:
+	case 13:
+	case 14: {
+		static const char *const what[] = {"an oversized datagram",
+						   "a header of wire version 9",
+						   "a length field that lies",
+						   "a reply cut off after its first chunk",
+						   "a reply of endless chunks",
+						   "an fd on a hello reply"};
+		long rss0 = proc_rss_kib(getpid());
+
+		r = p2p_hello(c, &hi);
+		if (script == 14 ? r != 0 : (r >= 0 || r == -ETIMEDOUT)) {
+			fail_why("%s: hello returned %d (%s)", what[script - 9], r,
+				 p2p_last_message(c));
+			goto out;
+		}
+		if (script == 13 && proc_rss_kib(getpid()) - rss0 > 2 * (P2P_PROTO_MAX_REPLY >> 10)) {
+			fail_why("%s: the client grew by %ld KiB", what[script - 9],
+				 proc_rss_kib(getpid()) - rss0);
+			goto out;
+		}
+		break;
+	}
+	case 15: {
+		struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
+		struct p2p_buffer_info info;
+		int bfd = -1;
+
+		r = p2p_alloc(c, &req, &info, &bfd, NULL);
+		if (r != -EPROTO || bfd >= 0 || !strstr(p2p_last_message(c), "holds")) {
+			fail_why("an alloc reply claiming 1 GiB on an empty fd: r=%d fd=%d '%s'", r,
+				 bfd, p2p_last_message(c));
+			goto out;
+		}
+		break;
+	}
 	}
 	ok = 0;
 out:
@@ -2026,12 +2120,16 @@ out:
 
 static int t_client_library_fake_daemon(void)
 {
-	for (int s = 0; s <= 8; s++) {
-		if (s == 6) {
+	int fds0 = count_fds(getpid());
+
+	for (int s = 0; s <= 15; s++) {
+		bool piped = s == 6 || s == 14 || s == 15;
+
+		if (piped) {
 			CHECK(pipe2(fake_pipe, O_CLOEXEC) == 0, "pipe");
 		}
 		int r = fake_case(s);
-		if (s == 6) {
+		if (piped) {
 			close(fake_pipe[0]);
 			/* the child is gone and the library closed what it got: no
 			 * reader is left on the pipe */
@@ -2039,11 +2137,14 @@ static int t_client_library_fake_daemon(void)
 			ssize_t w = write(fake_pipe[1], "x", 1);
 			int e = errno;
 			close(fake_pipe[1]);
-			CHECK(r < 0 || (w < 0 && e == EPIPE), "the library kept an fd of a refused reply");
+			CHECK(r < 0 || (w < 0 && e == EPIPE),
+			      "script %d: the library kept an fd it did not hand out", s);
 		}
 		if (r < 0)
 			return -1;
 	}
+	CHECK(count_fds(getpid()) == fds0, "the library leaked %d fds against the fake daemons",
+	      count_fds(getpid()) - fds0);
 	return 0;
 }
 
@@ -4013,7 +4114,7 @@ int main(int argc, char **argv)
 	run_test("byte quota: a release gives the bytes back, exactly", t_release_bytes);
 	run_test("back-pressure: exactly max_pending_per_client replies queued", t_backpressure_exact);
 	run_test("libp2pclient vs a scripted daemon: stale replies, events, chunks, errors, fds, "
-		 "silence",
+		 "silence, oversized/garbage/truncated/endless replies, a size the fd lacks",
 		 t_client_library_fake_daemon);
 	run_test("libp2pclient: argument checks and messages", t_client_library_args);
 	run_test("p2pd command line: help, bad options, --check-config, unbindable socket", t_p2pd_cli);
