@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1680,9 +1681,10 @@ static void *sleeper_main(void *arg)
 
 /*
  * Issue 14 item 5: BAR memory is zeroed with memset_io in 1 MiB chunks with
- * cond_resched() between them.  On this one-CPU guest a task that sleeps 1 ms
- * at a time runs only when the zeroing yields: without the chunks it waits
- * for the whole buffer.  The ALLOC of 16 MiB must not keep it waiting longer
+ * cond_resched() between them.  On this one-CPU PREEMPT_NONE guest a
+ * SCHED_FIFO task that sleeps 1 ms at a time runs only when the zeroing
+ * reaches a preemption point: without the chunks it waits for the whole
+ * buffer.  The ALLOC of 16 MiB must not keep it waiting longer
  * than half the zeroing (and never more than 2 s).
  */
 static void sc_zero_yields(void)
@@ -1694,12 +1696,24 @@ static void sc_zero_yields(void)
 	pthread_t th;
 	int fd;
 
+	pthread_attr_t attr;
+	struct sched_param sp = {.sched_priority = 1};
+
+	/* SCHED_FIFO: its wakeup asks for the CPU at once (a fair-class wakeup
+	 * may wait for the running task's slice), so how long it waits is how
+	 * long the kernel runs without a preemption point */
+	pthread_attr_init(&attr);
+	pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+	pthread_attr_setschedpolicy(&attr, SCHED_FIFO);
+	pthread_attr_setschedparam(&attr, &sp);
 	CHECK(&s, f != NULL, "no 32 MiB ivshmem provider");
-	if (!f || pthread_create(&th, NULL, sleeper_main, &sl) != 0) {
-		sc_fail(&s, "no provider or no thread");
+	if (!f || pthread_create(&th, &attr, sleeper_main, &sl) != 0) {
+		sc_fail(&s, "no provider, or no SCHED_FIFO thread");
+		pthread_attr_destroy(&attr);
 		sc_end(&s);
 		return;
 	}
+	pthread_attr_destroy(&attr);
 	usleep(20000);
 	sl.max_late_us = 0;
 	t0 = now_us();
