@@ -1582,13 +1582,15 @@ static long long meminfo_kib(const char *field)
  * Issue 14 item 6: host pages come with __GFP_RETRY_MAYFAIL, so an ALLOC larger
  * than the guest's memory fails with ENOMEM instead of waking the OOM killer
  * (which, before, killed some process for memory no RSS shows).  The ALLOC
- * runs in a child: an OOM kill shows as its death by SIGKILL.
+ * runs in a child: an OOM kill shows as its death by SIGKILL.  Failed ALLOCs
+ * must not keep pages either.
  */
 static void sc_host_enomem(void)
 {
 	static const char par[] = "/sys/module/p2pbroker/parameters/max_alloc_bytes";
 	struct sc s = {.name = "host_enomem"};
-	long long total = meminfo_kib("MemTotal"), before = meminfo_kib("MemAvailable"), after;
+	long long total = meminfo_kib("MemTotal"), before = meminfo_kib("MemAvailable"), after,
+		  first = -1;
 	char old[32] = "", val[32];
 	uint64_t size;
 	int st = 0;
@@ -1600,26 +1602,36 @@ static void sc_host_enomem(void)
 	old[strcspn(old, "\n")] = 0;
 	snprintf(val, sizeof(val), "%llu", (unsigned long long)size * 2);
 	CHECK(&s, write_file(par, val) == 0, "raise max_alloc_bytes: %s", strerror(errno));
-	pid = fork();
-	if (pid == 0) {
-		int fd = p2pb_alloc(P2PB_BUF_HOST, NULL, size, NULL);
+	/* Four times: pages a failed ALLOC kept would show as MemAvailable
+	 * falling with each try; the first may leave the allocator's per-CPU
+	 * lists fuller (6.12 tunes them), so it is the baseline. */
+	for (int i = 0; i < 4 && !s.failed; i++) {
+		pid = fork();
+		if (pid == 0) {
+			int fd = p2pb_alloc(P2PB_BUF_HOST, NULL, size, NULL);
 
-		_exit(fd == -ENOMEM ? 0 : fd >= 0 ? 2 : 3);
+			_exit(fd == -ENOMEM ? 0 : fd >= 0 ? 2 : 3);
+		}
+		waitpid(pid, &st, 0);
+		CHECK(&s, !WIFSIGNALED(st),
+		      "the ALLOC's process was killed by signal %d (OOM killer)",
+		      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		CHECK(&s, !WIFEXITED(st) || WEXITSTATUS(st) == 0,
+		      "host ALLOC of %llu MiB (RAM %lld MiB) did not fail with ENOMEM (exit %d)",
+		      (unsigned long long)(size >> 20), total >> 10, WEXITSTATUS(st));
+		if (i == 0)
+			first = meminfo_kib("MemAvailable");
 	}
-	waitpid(pid, &st, 0);
 	write_file(par, old[0] ? old : "1073741824");
-	CHECK(&s, !WIFSIGNALED(st), "the ALLOC's process was killed by signal %d (OOM killer)",
-	      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-	CHECK(&s, !WIFEXITED(st) || WEXITSTATUS(st) == 0,
-	      "host ALLOC of %llu MiB (RAM %lld MiB) did not fail with ENOMEM (exit %d)",
-	      (unsigned long long)(size >> 20), total >> 10, WEXITSTATUS(st));
 	after = meminfo_kib("MemAvailable");
-	CHECK(&s, after > before - before / 10,
-	      "MemAvailable %lld KiB after the failed ALLOC, %lld before (pages leaked?)", after,
-	      before);
-	info("host_enomem: %llu MiB refused with ENOMEM on %lld MiB of RAM; MemAvailable %lld -> "
-	     "%lld MiB",
-	     (unsigned long long)(size >> 20), total >> 10, before >> 10, after >> 10);
+	CHECK(&s, after > first - first / 20,
+	      "MemAvailable %lld KiB after 3 more failed ALLOCs, %lld after the first "
+	      "(pages leaked?)",
+	      after, first);
+	info("host_enomem: %llu MiB refused with ENOMEM on %lld MiB of RAM, 4 times; "
+	     "MemAvailable %lld -> %lld (first) -> %lld MiB",
+	     (unsigned long long)(size >> 20), total >> 10, before >> 10, first >> 10,
+	     after >> 10);
 	sc_end(&s);
 }
 
