@@ -16,7 +16,7 @@ mkdir -p "$root"/{bin,sbin,lib/modules,proc,sys,dev,tmp,run,etc}
 ldd /bin/busybox >/dev/null 2>&1 && { echo "mkinitramfs: /bin/busybox is not static (need busybox-static)" >&2; exit 1; }
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/guest/init" "$root/init"
-for m in p2pbroker.ko p2pb_test_importer.ko; do
+for m in p2pbroker.ko p2pb_test_importer.ko p2pb_test_acs.ko; do
 	cp "$kmod/$m" "$root/lib/modules/$m"
 done
 for b in "$gbin"/*; do

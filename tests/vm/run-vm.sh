@@ -106,7 +106,8 @@ wait "$hostcheck_pid"
 secs=$(($(date +%s) - start))
 tr -d '\r' <"$log" >"$log.txt"
 
-expected="insmod bind ioctl_abi kernel_paths kernel_agreement alloc_p2p_ivshmem alloc_p2p_nvme_cmb
+expected="insmod bind ioctl_abi kernel_paths kernel_agreement verdict_acs_ec verdict_max_clients
+verdict_reserved alloc_p2p_ivshmem alloc_p2p_nvme_cmb
 alloc_host import_same_switch import_without_peer2peer_refused import_vgem import_cross_host_bridge
 import_multifunction open_needs_cap revoke revoke_fences revoke_pinned revoke_static_host
 host_enomem sg_max_segment zero_yields

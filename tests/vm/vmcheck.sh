@@ -107,7 +107,8 @@ prepare() { # SERIES VARIANT: kernel, modules, initramfs; sets kimage[SERIES/VAR
 		echo "FAIL $k/$v/kmod: p2pb_test_importer.ko does not build against $kc/linux"
 		return 1
 	fi
-	cp "$d/kmod/p2pbroker.ko" "$d/importer/p2pb_test_importer.ko" "$d/modules/" &&
+	cp "$d/kmod/p2pbroker.ko" "$d/importer/p2pb_test_importer.ko" "$d/importer/p2pb_test_acs.ko" \
+		"$d/modules/" &&
 		tests/vm/mkinitramfs.sh "$d/initramfs.cpio.gz" "$d/modules" "$out/guest" build || {
 		echo "FAIL $k/$v/initramfs: cannot pack the initramfs"
 		return 1

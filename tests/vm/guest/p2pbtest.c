@@ -855,6 +855,189 @@ static uint32_t fresh_flags(bool p2p)
 	return maj > 6 || (maj == 6 && min >= 2) ? P2PB_BUF_F_DIRECT_IO : 0;
 }
 
+/* ---- issue 15 item 12: ACS EC, verdict client count, reserved fields ---- */
+
+/* The bridge directly above @f (its sysfs parent), e.g. "0000:00:03.0". */
+static int parent_bdf(const struct fn *f, char *out, size_t len)
+{
+	char path[300], real[PATH_MAX], *slash;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", f->bdf);
+	if (!realpath(path, real) || !(slash = strrchr(real, '/')))
+		return -ENOENT;
+	*slash = 0;
+	slash = strrchr(real, '/');
+	if (!slash || strncmp(slash + 1, "0000:", 5))
+		return -ENOENT;
+	snprintf(out, len, "%s", slash + 1);
+	return 0;
+}
+
+/* @bdf's ACS Control register as a config read returns it (-errno, -ENOENT: no ACS). */
+static int acs_ctrl(const char *bdf)
+{
+	char path[300];
+	uint8_t cfg[4096];
+	ssize_t n;
+	int fd, pos = 0x100, hops = 0;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", bdf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = pread(fd, cfg, sizeof(cfg), 0);
+	close(fd);
+	if (n < 0x104)
+		return -EIO;
+	while (pos >= 0x100 && pos + 8 <= n && hops++ < 64) {
+		uint32_t hdr = cfg[pos] | cfg[pos + 1] << 8 | (uint32_t)cfg[pos + 2] << 16 |
+			       (uint32_t)cfg[pos + 3] << 24;
+
+		if ((hdr & 0xffff) == 0x000d) /* PCI_EXT_CAP_ID_ACS */
+			return cfg[pos + 6] | cfg[pos + 7] << 8;
+		pos = (int)(hdr >> 20) & 0xffc;
+	}
+	return -ENOENT;
+}
+
+static int acs_module_load(const char *bdf)
+{
+	char params[64];
+	int fd = open("/lib/modules/p2pb_test_acs.ko", O_RDONLY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(params, sizeof(params), "bdf=%s", bdf);
+	r = (int)syscall(SYS_finit_module, fd, params, 0);
+	r = r < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static int acs_module_unload(void)
+{
+	return syscall(SYS_delete_module, "p2pb_test_acs", O_NONBLOCK) < 0 ? -errno : 0;
+}
+
+/*
+ * ACS Egress Control alone is a redirect (the kernel's
+ * pci_bridge_has_acs_redir(): RR | CR | EC).  QEMU cannot set EC, so the
+ * test module p2pb_test_acs.ko makes the root port above the two-function
+ * device read with EC set.  Then the pair goes through the host bridge
+ * (Zen) or is refused (not Zen): the kernel, the module's map type, a real
+ * DMA mapping and p2pctl must all say so; after unloading the module the
+ * verdict is back to what kernel_paths expects.
+ */
+static void sc_acs_ec(void)
+{
+	struct sc s = {.name = "verdict_acs_ec"};
+	const bool zen = setup_zen(), acs = setup_iommu();
+	const uint32_t want = zen ? P2PB_MAP_THRU_HOST_BRIDGE : P2PB_MAP_NOT_SUPPORTED;
+	const uint32_t before = acs ? want : P2PB_MAP_BUS_ADDR;
+	char rp[64], rp2[64], why[400] = "";
+	struct json_object *doc, *o;
+	const char *umap = "(none)";
+	int dist, ctrl, r;
+	uint32_t map;
+
+	if (parent_bdf(iv2a, rp, sizeof(rp)) || parent_bdf(iv2b, rp2, sizeof(rp2)) ||
+	    strcmp(rp, rp2)) {
+		sc_fail(&s, "no common root port above %s and %s", iv2a->bdf, iv2b->bdf);
+		sc_end(&s);
+		return;
+	}
+	ctrl = acs_ctrl(rp);
+	CHECK(&s, ctrl >= 0 && !(ctrl & 0x20), "%s: ACS Control %d before injection", rp, ctrl);
+	CHECK(&s, verdict1(iv2a, iv2b, &dist, &map) >= -1 && map == before,
+	      "%s -> %s before: %s, expected %s", iv2a->bdf, iv2b->bdf, map_name(map),
+	      map_name(before));
+
+	r = acs_module_load(rp);
+	if (r) {
+		sc_fail(&s, "insmod p2pb_test_acs.ko bdf=%s: %s", rp, strerror(-r));
+		sc_end(&s);
+		return;
+	}
+	ctrl = acs_ctrl(rp);
+	info("%s: ACS Control %#x with EC injected", rp, ctrl);
+	CHECK(&s, ctrl >= 0 && (ctrl & 0x20), "%s: EC not visible (ACS Control %d)", rp, ctrl);
+	r = verdict1(iv2a, iv2b, &dist, &map);
+	CHECK(&s, r >= -1 && map == want, "%s -> %s with EC: kernel/module %s (%d), expected %s",
+	      iv2a->bdf, iv2b->bdf, map_name(map), dist, map_name(want));
+	CHECK(&s, (want == P2PB_MAP_NOT_SUPPORTED) == (dist == -1), "%s -> %s with EC: distance %d",
+	      iv2a->bdf, iv2b->bdf, dist);
+	CHECK(&s, last_dma_map == want, "%s -> %s with EC: a real DMA mapping gave %s", iv2a->bdf,
+	      iv2b->bdf, map_name(last_dma_map));
+	doc = p2pctl_check(iv2a, iv2b, why, sizeof(why));
+	if (doc && json_object_object_get_ex(doc, "map_type", &o))
+		umap = json_object_get_string(o);
+	CHECK(&s, doc && !strcmp(umap, map_name(want)), "p2pctl with EC: %s %s", umap, why);
+	json_object_put(doc);
+
+	r = acs_module_unload();
+	CHECK(&s, r == 0, "rmmod p2pb_test_acs: %s", strerror(-r));
+	ctrl = acs_ctrl(rp);
+	CHECK(&s, ctrl >= 0 && !(ctrl & 0x20), "%s: ACS Control %d after rmmod", rp, ctrl);
+	CHECK(&s, verdict1(iv2a, iv2b, &dist, &map) >= -1 && map == before,
+	      "%s -> %s after rmmod: %s, expected %s", iv2a->bdf, iv2b->bdf, map_name(map),
+	      map_name(before));
+	sc_end(&s);
+}
+
+/* Exactly P2PB_MAX_VERDICT_CLIENTS clients work; one more is EINVAL (uapi). */
+static void sc_verdict_max_clients(void)
+{
+	struct sc s = {.name = "verdict_max_clients"};
+	struct p2pb_verdict_client cl[P2PB_MAX_VERDICT_CLIENTS + 1];
+	struct p2pb_verdict v = {.provider = fn_packed(iv4), .clients = (uintptr_t)cl};
+	int ok = 0;
+
+	for (int i = 0; i <= P2PB_MAX_VERDICT_CLIENTS; i++)
+		cl[i] = (struct p2pb_verdict_client){
+		    .bdf = fn_packed(i % 2 ? iv8 : nvme), .distance = -7, .map_type = 99};
+	v.num_clients = P2PB_MAX_VERDICT_CLIENTS;
+	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) == 0, "%d clients: %s",
+	      P2PB_MAX_VERDICT_CLIENTS, strerror(errno));
+	for (int i = 0; i < P2PB_MAX_VERDICT_CLIENTS; i++)
+		ok += cl[i].distance == 4 && cl[i].map_type == P2PB_MAP_BUS_ADDR;
+	CHECK(&s, ok == P2PB_MAX_VERDICT_CLIENTS && v.distance == 4 * P2PB_MAX_VERDICT_CLIENTS,
+	      "%d/%d clients answered, total distance %d", ok, P2PB_MAX_VERDICT_CLIENTS,
+	      v.distance);
+	CHECK(&s, cl[P2PB_MAX_VERDICT_CLIENTS].distance == -7,
+	      "the client past num_clients was written");
+
+	v.num_clients = P2PB_MAX_VERDICT_CLIENTS + 1;
+	errno = 0;
+	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) < 0 && errno == EINVAL,
+	      "%d valid clients: %s", P2PB_MAX_VERDICT_CLIENTS + 1, strerror(errno));
+	sc_end(&s);
+}
+
+/* A client's reserved field must be zero, wherever it sits in the array. */
+static void sc_verdict_reserved(void)
+{
+	struct sc s = {.name = "verdict_reserved"};
+	struct p2pb_verdict_client cl[3];
+	struct p2pb_verdict v = {
+	    .provider = fn_packed(iv4), .clients = (uintptr_t)cl, .num_clients = 3};
+
+	for (int i = 0; i < 3; i++) {
+		for (int j = 0; j < 3; j++)
+			cl[j] = (struct p2pb_verdict_client){.bdf = fn_packed(iv8), .distance = -7};
+		cl[i].reserved = i == 1 ? 0x80000000u : 1;
+		errno = 0;
+		CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) < 0 && errno == EINVAL,
+		      "client %d reserved %#x: %s", i, cl[i].reserved, strerror(errno));
+		CHECK(&s, cl[0].distance == -7 && cl[2].distance == -7,
+		      "client %d reserved: outputs written on a refused request", i);
+	}
+	for (int j = 0; j < 3; j++)
+		cl[j] = (struct p2pb_verdict_client){.bdf = fn_packed(iv8)};
+	CHECK(&s, ioctl(devfd, P2PB_IOC_KERNEL_VERDICT, &v) == 0 && cl[2].distance == 4,
+	      "all reserved zero: %s, distance %d", strerror(errno), cl[2].distance);
+	sc_end(&s);
+}
+
 /* (b) allocate from a provider, share with another process, account the pool. */
 static void alloc_one(const char *name, struct fn *prov, uint64_t size)
 {
@@ -1845,6 +2028,9 @@ int main(int argc, char **argv)
 	sc_abi();
 	sc_paths();
 	sc_agreement();
+	sc_acs_ec();
+	sc_verdict_max_clients();
+	sc_verdict_reserved();
 	sc_alloc();
 	sc_import();
 	sc_open_needs_cap();
