@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "sysattr.h"
+
 #define CONFIG_MAX_LINES 200000 /* a real config has ~10,000 */
 #define CMDLINE_MAX 4096
 
@@ -41,27 +43,6 @@ const char *kernel_src_name(enum kernel_src src)
 		break;
 	}
 	return NULL;
-}
-
-/* Read a small text file below @rootfd into @buf (NUL-terminated, trailing
- * whitespace stripped).  Returns the length or -errno. */
-static ssize_t read_small(int rootfd, const char *rel, char *buf, size_t size)
-{
-	int fd = openat(rootfd, rel, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	ssize_t n;
-	do
-		n = read(fd, buf, size - 1);
-	while (n < 0 && errno == EINTR);
-	int err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
-		buf[--n] = '\0';
-	return n;
 }
 
 static bool is_real_root(int rootfd)
@@ -188,7 +169,7 @@ int kernel_read(int rootfd, const char *release_override, struct kernel_facts *k
 	kernel_facts_unknown(k);
 	char running[RULES_RELEASE_LEN] = "";
 	char buf[CMDLINE_MAX];
-	if (read_small(rootfd, "proc/sys/kernel/osrelease", buf, sizeof(buf)) > 0 &&
+	if (sysattr_read(rootfd, "proc/sys/kernel/osrelease", buf, sizeof(buf), 0) > 0 &&
 	    release_ok(buf)) {
 		memcpy(running, buf, strlen(buf) + 1); /* release_ok(): fits */
 		k->release_src = KERNEL_SRC_OSRELEASE;
@@ -219,7 +200,7 @@ int kernel_read(int rootfd, const char *release_override, struct kernel_facts *k
 		if (k->p2pdma >= 0)
 			snprintf(k->config, sizeof(k->config), "%s", rel);
 	}
-	if (read_small(rootfd, "proc/cmdline", buf, sizeof(buf)) >= 0)
+	if (sysattr_read(rootfd, "proc/cmdline", buf, sizeof(buf), 0) >= 0)
 		kernel_parse_cmdline(buf, k);
 	return 0;
 }

@@ -28,10 +28,10 @@
 #include <unistd.h>
 
 #include "gpu.h"
-#include "pcicfg.h"
+#include "sysattr.h"
+#include "topo-func.h"
 
 #define MAX_WARNINGS 256
-#define ATTR_MAX 4096
 #define NO_KEY UINT64_MAX
 
 struct scan {
@@ -42,9 +42,7 @@ struct scan {
 	int cap_hbs;
 	int *hash;	      /* open addressing: func index + 1, 0 empty */
 	size_t hash_size;     /* power of two, at least 2x the functions */
-	bool live;	      /* a live sysfs (see read_config()), else a snapshot */
-	unsigned skip;	      /* topo_opts.skip */
-	int cfg_limit;	      /* live: config bytes readable past 64 (0 not probed yet) */
+	struct topo_func_src rd; /* how functions are read */
 };
 
 static uint64_t bdf_key(uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn)
@@ -57,8 +55,7 @@ static uint64_t func_key(const struct topo_func *f)
 	return bdf_key(f->domain, f->bus, f->dev, f->fn);
 }
 
-static void warn(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void warn(struct topo *t, const char *fmt, ...)
+void topo_warn(struct topo *t, const char *fmt, ...)
 {
 	if (t->nwarnings >= MAX_WARNINGS)
 		return;
@@ -73,83 +70,6 @@ static void warn(struct topo *t, const char *fmt, ...)
 	if (vasprintf(&s, fmt, ap) >= 0)
 		t->warnings[t->nwarnings++] = s;
 	va_end(ap);
-}
-
-/* Read a small attribute file into @buf (NUL-terminated, trailing newline
- * stripped).  Returns the length or -errno.  O_NONBLOCK: a FIFO planted in a
- * snapshot reads as empty instead of blocking the scan. */
-static ssize_t read_attr(int dirfd, const char *name, char *buf, size_t size)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	ssize_t n;
-	do
-		n = read(fd, buf, size - 1);
-	while (n < 0 && errno == EINTR);
-	int err = errno;
-	close(fd);
-	if (n < 0)
-		return -err;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return n;
-}
-
-/* Parse an unsigned number (base 0: "0x10de", "17") fully; -EINVAL otherwise. */
-static int parse_ulong(const char *s, unsigned long max, unsigned long *ret)
-{
-	char *end;
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 0);
-	if (errno || end == s || *end || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-static int read_hex_attr(int dirfd, const char *name, unsigned long max, unsigned long *ret)
-{
-	char buf[64];
-	if (read_attr(dirfd, name, buf, sizeof(buf)) <= 0)
-		return -ENOENT;
-	return parse_ulong(buf, max, ret);
-}
-
-static int read_int_attr(int dirfd, const char *name, long min, long max, long *ret)
-{
-	char buf[64], *end;
-	if (read_attr(dirfd, name, buf, sizeof(buf)) <= 0)
-		return -ENOENT;
-	errno = 0;
-	long v = strtol(buf, &end, 0);
-	if (errno || end == buf || *end || v < min || v > max)
-		return -EINVAL;
-	*ret = v;
-	return 0;
-}
-
-/* Basename of a symlink's target (dangling links are fine; trailing slashes
- * dropped).  Returns length or -errno. */
-static ssize_t read_link_base(int dirfd, const char *name, char *buf, size_t size)
-{
-	char target[PATH_MAX];
-	ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
-	if (n < 0)
-		return -errno;
-	target[n] = '\0';
-	while (n > 1 && target[n - 1] == '/')
-		target[--n] = '\0';
-	const char *base = strrchr(target, '/');
-	base = base ? base + 1 : target;
-	size_t len = strlen(base);
-	if (len == 0 || len >= size)
-		return -ENAMETOOLONG;
-	memcpy(buf, base, len + 1);
-	return (ssize_t)len;
 }
 
 int topo_parse_bdf(const char *s, uint32_t *domain, uint8_t *bus, uint8_t *dev, uint8_t *fn)
@@ -230,7 +150,7 @@ int topo_parse_cpu(const char *s, struct topo_cpu *ret_cpu)
 	memcpy(vendor, s, (size_t)(colon - s));
 	vendor[colon - s] = '\0';
 	unsigned long fam;
-	if (parse_ulong(colon + 1, 0xffff, &fam) < 0)
+	if (sysattr_parse_ulong(colon + 1, 0xffff, &fam) < 0)
 		return -EINVAL;
 	if (!strcasecmp(vendor, "amd") || !strcmp(vendor, "AuthenticAMD")) {
 		c.vendor = TOPO_CPU_AMD;
@@ -254,15 +174,10 @@ static void scan_cpu(int rootfd, struct topo_cpu *cpu)
 {
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->family = -1;
-	int fd = openat(rootfd, "proc/cpuinfo", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return;
+	/* the first processor's lines are all that is wanted */
 	char buf[8192];
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
+	if (sysattr_read(rootfd, "proc/cpuinfo", buf, sizeof(buf), SYSATTR_PREFIX) <= 0)
 		return;
-	buf[n] = '\0';
 	bool have_vendor = false, have_family = false;
 	for (char *line = buf, *next; line && *line && !(have_vendor && have_family); line = next) {
 		next = strchr(line, '\n');
@@ -279,7 +194,7 @@ static void scan_cpu(int rootfd, struct topo_cpu *cpu)
 			have_vendor = true;
 		} else if (!have_family && !strncmp(line, "cpu family", 10)) {
 			unsigned long fam;
-			if (parse_ulong(val, 0xffff, &fam) == 0) {
+			if (sysattr_parse_ulong(val, 0xffff, &fam) == 0) {
 				cpu->family = (int)fam;
 				have_family = true;
 			}
@@ -295,15 +210,6 @@ static void scan_cpu(int rootfd, struct topo_cpu *cpu)
 		cpu->vendor = TOPO_CPU_OTHER;
 	if (!have_family && cpu->vendor != TOPO_CPU_OTHER)
 		cpu->vendor = TOPO_CPU_UNKNOWN;
-}
-
-static double parse_speed(const char *s)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || v <= 0 || v > 1000)
-		return 0;
-	return v;
 }
 
 double topo_link_gbps(double gts, int width)
@@ -344,276 +250,6 @@ static int hb_get(struct scan *s, uint32_t domain, uint8_t bus)
 	return t->nhbs++;
 }
 
-static void read_resources(int dirfd, struct topo_func *f)
-{
-	char buf[ATTR_MAX];
-	if (read_attr(dirfd, "resource", buf, sizeof(buf)) <= 0)
-		return;
-	char *line = buf;
-	for (int i = 0; i < TOPO_NBARS && line; i++) {
-		char *next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		unsigned long long a, b, c;
-		if (sscanf(line, "%llx %llx %llx", &a, &b, &c) == 3 && b >= a) {
-			f->bars[i].start = a;
-			f->bars[i].end = b;
-			f->bars[i].flags = c;
-		}
-		line = next;
-	}
-}
-
-/* Link facts from the sysfs files (when config space does not hold them). */
-static void read_link_files(int dirfd, struct topo_func *f)
-{
-	char buf[64];
-	long l;
-	if (read_attr(dirfd, "current_link_speed", buf, sizeof(buf)) > 0)
-		f->cur_speed_gts = parse_speed(buf);
-	if (read_attr(dirfd, "max_link_speed", buf, sizeof(buf)) > 0)
-		f->max_speed_gts = parse_speed(buf);
-	if (read_int_attr(dirfd, "current_link_width", 0, 64, &l) == 0)
-		f->cur_width = (int)l;
-	if (read_int_attr(dirfd, "max_link_width", 0, 64, &l) == 0)
-		f->max_width = (int)l;
-}
-
-/* Identity facts from the sysfs files (when config space is not readable, or on
- * a live sysfs without "uevent").  True when vendor, device and class were all
- * there. */
-static bool read_id_files(int dirfd, struct topo_func *f)
-{
-	unsigned long v;
-	int have = 0;
-	if (read_hex_attr(dirfd, "vendor", 0xffff, &v) == 0) {
-		f->vendor = (uint16_t)v;
-		have++;
-	}
-	if (read_hex_attr(dirfd, "device", 0xffff, &v) == 0) {
-		f->device = (uint16_t)v;
-		have++;
-	}
-	if (read_hex_attr(dirfd, "subsystem_vendor", 0xffff, &v) == 0)
-		f->subsys_vendor = (uint16_t)v;
-	if (read_hex_attr(dirfd, "subsystem_device", 0xffff, &v) == 0)
-		f->subsys_device = (uint16_t)v;
-	if (read_hex_attr(dirfd, "class", 0xffffff, &v) == 0) {
-		f->class_code = (uint32_t)v;
-		have++;
-	}
-	return have == 3;
-}
-
-/* Ids and class from "uevent" (PCI_CLASS, PCI_ID, PCI_SUBSYS_ID: values the
- * kernel keeps in struct pci_dev, so no config access); true when all three
- * were there. */
-static bool read_uevent_ids(int dirfd, struct topo_func *f)
-{
-	char buf[1024];
-	unsigned a, b;
-	int have = 0;
-	if (read_attr(dirfd, "uevent", buf, sizeof(buf)) <= 0)
-		return false;
-	for (char *line = buf, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char end;
-		if (sscanf(line, "PCI_CLASS=%x%c", &a, &end) == 1 && a <= 0xffffff) {
-			f->class_code = a;
-			have |= 1;
-		} else if (sscanf(line, "PCI_ID=%x:%x%c", &a, &b, &end) == 2 && a <= 0xffff &&
-			   b <= 0xffff) {
-			f->vendor = (uint16_t)a;
-			f->device = (uint16_t)b;
-			have |= 2;
-		} else if (sscanf(line, "PCI_SUBSYS_ID=%x:%x%c", &a, &b, &end) == 2 &&
-			   a <= 0xffff && b <= 0xffff) {
-			f->subsys_vendor = (uint16_t)a;
-			f->subsys_device = (uint16_t)b;
-			have |= 4;
-		}
-	}
-	return have == 7;
-}
-
-static bool has_attr(int dirfd, const char *name)
-{
-	return faccessat(dirfd, name, F_OK, 0) == 0;
-}
-
-/* On a live sysfs, whether reads past the first 64 bytes of config work is the
- * same for every function (the kernel checks the opener's CAP_SYS_ADMIN): one
- * byte read at 0x40 of the first function decides it for the whole scan. */
-static size_t live_cfg_limit(struct scan *s, struct pcicfg_src *src)
-{
-	if (!s->cfg_limit && src->size > 64) {
-		uint8_t b;
-		s->cfg_limit = pcicfg_read(src, 64, &b, 1) == 0 ? PCI_CFG_SPACE_EXP_SIZE : 64;
-	}
-	return s->cfg_limit ? (size_t)s->cfg_limit : src->size;
-}
-
-/*
- * Config space of one function into @ci.  Returns the bytes readable (the
- * "config_size"; 0 when there is no readable config file) and stores the
- * query's result in *ret_ok (0 or -errno).
- *
- * A snapshot's config file is plain bytes: read whole (one syscall) and
- * parsed for everything.  A live sysfs pays a bus access (a hypervisor trap in
- * a VM) per dword, so there only the registers sysfs does not already give are
- * read: ids and class come from "uevent", the kernel's attribute visibility
- * says which functions are PCIe ("current_link_speed") and which have a type-1
- * header ("secondary_bus_number"); the config reads are then the status word,
- * the capability pointer and headers up to the PCIe capability (port type and
- * the link registers: two accesses, where the four link attributes would make
- * the kernel do five), the bus numbers of bridges (the bus-number attributes
- * read those same bytes on every read) and the extended headers up to ACS.
- */
-static int read_config(struct scan *s, int dirfd, struct topo_func *f, bool have_ids,
-		       struct pcicfg_info *ci, int *ret_ok)
-{
-	*ret_ok = -ENOENT;
-	int fd = openat(dirfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	struct pcicfg_src src;
-	if (!s->live) {
-		/* pread fails on a FIFO or device planted in a snapshot: no config. */
-		uint8_t cfg[PCI_CFG_SPACE_EXP_SIZE];
-		ssize_t n;
-		do
-			n = pread(fd, cfg, sizeof(cfg), 0);
-		while (n < 0 && errno == EINTR);
-		f->cfg_bytes_read += n > 0 ? (uint32_t)n : 0;
-		close(fd);
-		if (n == 0)
-			*ret_ok = -EINVAL; /* an empty file: said, unlike a missing one */
-		if (n <= 0)
-			return 0;
-		src = pcicfg_src_mem(cfg, (size_t)n);
-		*ret_ok = pcicfg_query(&src, PCICFG_ALL, ci);
-		return (int)n;
-	}
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return 0;
-	}
-	size_t size = st.st_size < PCI_CFG_SPACE_EXP_SIZE ? (size_t)st.st_size
-							  : PCI_CFG_SPACE_EXP_SIZE;
-	src = pcicfg_src_fd(fd, size);
-	size_t limit = live_cfg_limit(s, &src);
-	if (src.size > limit)
-		src.size = limit;
-	unsigned what = PCICFG_ACS;
-	if (!have_ids)
-		what |= PCICFG_IDS;
-	if (has_attr(dirfd, "current_link_speed"))
-		what |= PCICFG_EXP;
-	if (has_attr(dirfd, "secondary_bus_number"))
-		what |= PCICFG_BUSES;
-	*ret_ok = pcicfg_query(&src, what, ci);
-	if (!(what & PCICFG_BUSES) && ci->header_type < 0)
-		ci->header_type = PCI_HEADER_TYPE_NORMAL; /* no bridge attributes */
-	f->cfg_bytes_read += src.bytes;
-	close(fd);
-	return (int)src.size;
-}
-
-/*
- * Fill @f's facts from its sysfs directory.  See read_config() for which facts
- * come from config space and which from attribute files; whatever config
- * space could not say falls back to the files.
- */
-static void read_func(struct scan *s, int dirfd, struct topo_func *f)
-{
-	struct topo *t = s->t;
-	unsigned long v;
-	long l;
-	char buf[256];
-
-	f->class_code = UINT32_MAX;
-	f->numa_node = -1;
-	f->iommu_group = -1;
-	f->sec_bus = f->sub_bus = -1;
-	f->pcie_type = -1;
-
-	bool have_ids = s->live && (read_uevent_ids(dirfd, f) || read_id_files(dirfd, f));
-	struct pcicfg_info ci;
-	int ok;
-	int n = read_config(s, dirfd, f, have_ids, &ci, &ok);
-	f->cfg_size = n;
-	t->cfg_bytes_read += f->cfg_bytes_read;
-	bool cfg_ok = n >= 64 && ok == 0;
-	if (cfg_ok) {
-		if (!have_ids) {
-			f->vendor = ci.vendor;
-			f->device = ci.device;
-			f->class_code = ci.class_code;
-			f->subsys_vendor = ci.subsys_vendor;
-			f->subsys_device = ci.subsys_device;
-		}
-		f->pcie_type = ci.pcie_type;
-		if (ci.header_type == PCI_HEADER_TYPE_BRIDGE)
-			f->is_bridge = true;
-		if (!ci.acs_known) {
-			f->acs = TOPO_ACS_UNKNOWN;
-		} else if (ci.acs_present) {
-			f->acs = TOPO_ACS_PRESENT;
-			f->acs_cap = ci.acs_cap;
-			f->acs_ctrl = ci.acs_ctrl;
-			f->acs_redir = (ci.acs_ctrl & (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC)) != 0;
-		} else {
-			f->acs = TOPO_ACS_ABSENT;
-		}
-		f->sec_bus = ci.sec_bus;
-		f->sub_bus = ci.sub_bus;
-		f->cur_speed_gts = ci.cur_speed_gts;
-		f->max_speed_gts = ci.max_speed_gts;
-		f->cur_width = ci.cur_width;
-		f->max_width = ci.max_width;
-	} else {
-		if (ok != -ENOENT || n > 0)
-			warn(t, "%s: config space unreadable (%d bytes)", f->bdf, n);
-		if (!have_ids)
-			read_id_files(dirfd, f);
-	}
-	/* Link files only when config space could not say (a conventional PCI
-	 * function with readable config has no link). */
-	if (!f->cur_width && !f->max_width && (!cfg_ok || n < PCI_CFG_SPACE_SIZE || ci.exp_offset))
-		read_link_files(dirfd, f);
-	if (f->sec_bus < 0 && (f->is_bridge || (f->class_code >> 8) == 0x0604)) {
-		if (read_int_attr(dirfd, "secondary_bus_number", 0, 255, &l) == 0)
-			f->sec_bus = (int)l;
-		if (read_int_attr(dirfd, "subordinate_bus_number", 0, 255, &l) == 0)
-			f->sub_bus = (int)l;
-	}
-	if (read_int_attr(dirfd, "numa_node", -1, 4095, &l) == 0)
-		f->numa_node = (int)l;
-	bool bridge = f->is_bridge || (f->class_code >> 8) == 0x0604;
-	if (bridge || (s->skip & TOPO_SKIP_CPUS) ||
-	    read_attr(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus)) < 0)
-		f->local_cpus[0] = '\0';
-	if ((s->skip & TOPO_SKIP_DRIVER) ||
-	    read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)
-		f->driver[0] = '\0';
-	if (!(s->skip & TOPO_SKIP_IOMMU) && read_link_base(dirfd, "iommu_group", buf, sizeof(buf)) > 0 &&
-	    parse_ulong(buf, 1u << 30, &v) == 0)
-		f->iommu_group = (int)v;
-	if (!bridge && !(s->skip & TOPO_SKIP_BARS)) /* a bridge's own BARs are not p2p memory */
-		read_resources(dirfd, f);
-
-	if ((f->class_code >> 8) == 0x0604 || (f->class_code >> 8) == 0x0609)
-		f->is_bridge = true;
-	if (f->is_bridge && f->sec_bus >= 0 &&
-	    (f->sec_bus <= f->bus || f->sub_bus < f->sec_bus)) {
-		warn(t, "%s: invalid bridge bus range %d-%d ignored", f->bdf, f->sec_bus,
-		     f->sub_bus);
-		f->sec_bus = f->sub_bus = -1;
-	}
-}
 
 static size_t hash_slot(const struct scan *s, uint64_t key)
 {
@@ -716,7 +352,7 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 			return walk_tree_take(s, cfd, NO_KEY, h, depth + 1);
 		r = h;
 	} else if (find_unsorted(s, bdf_key(dom, bus, dev, fn)) >= 0) {
-		warn(s->t, "%s: appears twice in the device tree", name);
+		topo_warn(s->t, "%s: appears twice in the device tree", name);
 	} else {
 		int i = func_add(s, dom, bus, dev, fn, parent_key, hb);
 		if (i < 0) {
@@ -724,7 +360,7 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 		} else {
 			struct topo_func *f = &s->t->funcs[i];
 			f->in_tree = true;
-			read_func(s, cfd, f);
+			topo_func_read(&s->rd, cfd, f);
 			/* Only bridges, and storage controllers that host their own
 			 * root bus (Intel VMD), have PCI functions below them. */
 			if (f->is_bridge || f->class_code == UINT32_MAX || (f->class_code >> 16) == 0x01)
@@ -742,7 +378,7 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 static int walk_tree_take(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth)
 {
 	if (depth > TOPO_MAX_DEPTH) {
-		warn(s->t, "device tree deeper than %d levels; cut", TOPO_MAX_DEPTH);
+		topo_warn(s->t, "device tree deeper than %d levels; cut", TOPO_MAX_DEPTH);
 		close(dirfd);
 		return 0;
 	}
@@ -857,7 +493,7 @@ static int scan_bus_list(struct scan *s)
 			continue;
 		if (topo_parse_bdf(de->d_name, &dom, &bus, &dev, &fn) < 0 ||
 		    strchr(de->d_name, ':') == strrchr(de->d_name, ':')) {
-			warn(s->t, "bus/pci/devices/%s: not a BDF; ignored", de->d_name);
+			topo_warn(s->t, "bus/pci/devices/%s: not a BDF; ignored", de->d_name);
 			continue;
 		}
 		int i = find_unsorted(s, bdf_key(dom, bus, dev, fn));
@@ -880,16 +516,16 @@ static int scan_bus_list(struct scan *s)
 		int cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cfd < 0 && n > 0) {
 			/* No facts at all: warn, but invent no device. */
-			warn(s->t, "%s: bus/pci/devices link is dangling (%s); ignored", de->d_name,
+			topo_warn(s->t, "%s: bus/pci/devices link is dangling (%s); ignored", de->d_name,
 			     target);
 			continue;
 		} else if (cfd < 0) {
-			warn(s->t, "%s: unreadable bus/pci/devices entry", de->d_name);
+			topo_warn(s->t, "%s: unreadable bus/pci/devices entry", de->d_name);
 			continue;
 		} else if (n <= 0) {
-			warn(s->t, "%s: bus/pci/devices entry is a plain directory", de->d_name);
+			topo_warn(s->t, "%s: bus/pci/devices entry is a plain directory", de->d_name);
 		} else {
-			warn(s->t, "%s: missing from the device tree", de->d_name);
+			topo_warn(s->t, "%s: missing from the device tree", de->d_name);
 		}
 		/* Without a host bridge in the link path, the root of the chain
 		 * found by bus ranges names it (in resolve()). */
@@ -903,7 +539,7 @@ static int scan_bus_list(struct scan *s)
 				r = i;
 			} else {
 				s->t->funcs[i].in_bus_list = true;
-				read_func(s, cfd, &s->t->funcs[i]);
+				topo_func_read(&s->rd, cfd, &s->t->funcs[i]);
 			}
 		}
 		close(cfd);
@@ -1026,7 +662,7 @@ static int resolve(struct scan *s)
 		} else {
 			f->parent = find_sorted(t, pk);
 			if (f->parent < 0) {
-				warn(t, "%s: upstream bridge missing from the tree", f->bdf);
+				topo_warn(t, "%s: upstream bridge missing from the tree", f->bdf);
 				f->parent = parent_by_bus_range(t, f);
 			}
 		}
@@ -1043,7 +679,7 @@ static int resolve(struct scan *s)
 			depth++;
 		}
 		if (depth > TOPO_MAX_DEPTH) {
-			warn(t, "%s: upstream chain loops or is too deep; cut", f->bdf);
+			topo_warn(t, "%s: upstream chain loops or is too deep; cut", f->bdf);
 			f->parent = -1;
 			depth = 0;
 			root = i;
@@ -1081,7 +717,7 @@ static int resolve(struct scan *s)
 			if ((f->dev == 0 && f->fn == 0) || f->kind == TOPO_KIND_ROOT_PORT)
 				hb->hbdev = i;
 			if (f->kind == TOPO_KIND_ROOT_PORT && f->pcie_type < 0)
-				warn(t, "%s: port type unknown (short config); taken as a root port",
+				topo_warn(t, "%s: port type unknown (short config); taken as a root port",
 				     f->bdf);
 			break;
 		}
@@ -1117,7 +753,7 @@ static void attach_gpus(int rootfd, struct topo *t)
 	struct gpu_node nodes[64];
 	int n = ops && ops->enumerate ? ops->enumerate(rootfd, is_real_root(rootfd), nodes, 64) : 0;
 	if (n < 0) {
-		warn(t, "DRM devices not enumerated: %s", strerror(-n));
+		topo_warn(t, "DRM devices not enumerated: %s", strerror(-n));
 		return;
 	}
 	for (int i = 0; i < n; i++) {
@@ -1147,10 +783,11 @@ int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
 	if (!t)
 		return -ENOMEM;
 	struct scan s = {.rootfd = rootfd, .t = t};
-	s.live = opts->read_mode == TOPO_READ_LIVE ||
-		 (opts->read_mode == TOPO_READ_AUTO && is_live_sysfs(rootfd));
-	t->live = s.live;
-	s.skip = opts->skip;
+	s.rd.t = t;
+	s.rd.live = opts->read_mode == TOPO_READ_LIVE ||
+		    (opts->read_mode == TOPO_READ_AUTO && is_live_sysfs(rootfd));
+	t->live = s.rd.live;
+	s.rd.skip = opts->skip;
 	int r = 0;
 	if (opts->cpu_override) {
 		r = topo_parse_cpu(opts->cpu_override, &t->cpu);

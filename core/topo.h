@@ -140,6 +140,10 @@ enum {
 int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo);
 void topo_free(struct topo *t);
 
+/* Add a printf-formatted quirk to @t->warnings (at most 256 are kept; a
+ * warning that cannot be allocated is dropped). */
+void topo_warn(struct topo *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Index of the function with this BDF ("0000:03:00.0", or short "03:00.0"
  * meaning domain 0), or -1. */
 int topo_find(const struct topo *t, const char *bdf);
