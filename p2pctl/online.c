@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "json.h"
 #include "p2pclient.h"
 #include "metrics.h"
 #include "p2pctl.h"
@@ -87,10 +88,16 @@ static int online_doc(struct p2p_conn *c, const struct p2pctl_opts *o, const cha
 	return rc;
 }
 
+/* A scalar member as table text, escaped for the terminal ("-" when null or absent). */
+static const char *cell(struct json_object *o, const char *k)
+{
+	return p2pctl_escape(json_get_text(o, k, "-"));
+}
+
 /* check: the shared rendering, plus the live kernel's verdict (--kernel) */
 static int online_check(struct p2p_conn *c, const struct p2pctl_opts *o, int r, char *text)
 {
-	struct json_object *doc, *k, *v;
+	struct json_object *doc, *k;
 	int rc;
 
 	if (r < 0)
@@ -105,31 +112,15 @@ static int online_check(struct p2p_conn *c, const struct p2pctl_opts *o, int r, 
 		return 0;
 	}
 	rc = p2pctl_render_check(stdout, doc) < 0 ? 1 : 0;
-	if (json_object_object_get_ex(doc, "kernel_live", &k)) {
-		if (json_object_object_get_ex(k, "error", &v))
-			printf("live kernel: unavailable: %s\n",
-			       p2pctl_escape(json_object_get_string(v)));
-		else
-			printf("live kernel: %s, distance %s (%s p2pd's kernel rules)\n",
-			       p2pctl_escape(
-				   json_object_get_string(json_object_object_get(k, "map_type"))),
-			       p2pctl_escape(
-				   json_object_get_string(json_object_object_get(k, "distance"))),
-			       json_object_get_boolean(json_object_object_get(k, "agrees"))
-				   ? "agrees with"
-				   : "DIFFERS from");
-	}
+	k = json_get_object(doc, "kernel_live");
+	if (k && json_get_text(k, "error", NULL))
+		printf("live kernel: unavailable: %s\n", cell(k, "error"));
+	else if (k)
+		printf("live kernel: %s, distance %s (%s p2pd's kernel rules)\n",
+		       cell(k, "map_type"), cell(k, "distance"),
+		       json_get_bool(k, "agrees", false) ? "agrees with" : "DIFFERS from");
 	json_object_put(doc);
 	return rc;
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
-		return "-";
-	return p2pctl_escape(json_object_get_string(v));
 }
 
 static int render_buffers(FILE *out, struct json_object *arr)
@@ -141,13 +132,11 @@ static int render_buffers(FILE *out, struct json_object *arr)
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *b = json_object_array_get_idx(arr, i);
 
-		struct json_object *rel;
-		bool released = json_object_object_get_ex(b, "released", &rel) &&
-				json_object_get_boolean(rel);
+		bool released = json_get_bool(b, "released", false);
 
-		fprintf(out, "%-6s %-6s %-9s %-14s %12s %-7s %-8s %s%s\n", jstr(b, "id"),
-			jstr(b, "type"), jstr(b, "backend"), jstr(b, "provider"), jstr(b, "size"),
-			jstr(b, "client"), jstr(b, "uid"), jstr(b, "name"),
+		fprintf(out, "%-6s %-6s %-9s %-14s %12s %-7s %-8s %s%s\n", cell(b, "id"),
+			cell(b, "type"), cell(b, "backend"), cell(b, "provider"), cell(b, "size"),
+			cell(b, "client"), cell(b, "uid"), cell(b, "name"),
 			released ? " (released, still held by the client: counts against its uid)"
 				 : "");
 	}
@@ -165,10 +154,10 @@ static int render_clients(FILE *out, struct json_object *arr)
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *k = json_object_array_get_idx(arr, i);
 
-		fprintf(out, "%-6s %-8s %-8s %-8s %-6s %8s %14s %9s %s%s\n", jstr(k, "id"),
-			jstr(k, "pid"), jstr(k, "uid"), jstr(k, "gid"), jstr(k, "admin"),
-			jstr(k, "buffers"), jstr(k, "bytes"), jstr(k, "requests"), jstr(k, "name"),
-			strcmp(jstr(k, "self"), "true") == 0 ? " (this p2pctl)" : "");
+		fprintf(out, "%-6s %-8s %-8s %-8s %-6s %8s %14s %9s %s%s\n", cell(k, "id"),
+			cell(k, "pid"), cell(k, "uid"), cell(k, "gid"), cell(k, "admin"),
+			cell(k, "buffers"), cell(k, "bytes"), cell(k, "requests"), cell(k, "name"),
+			strcmp(cell(k, "self"), "true") == 0 ? " (this p2pctl)" : "");
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
  * documents that both modes produce.
  */
 #include "escape.h"
+#include "json.h"
 #include "p2pctl.h"
 #include "proto.h"
 
@@ -54,48 +55,12 @@ void p2pctl_pci_name(unsigned vendor, unsigned device, char *buf, size_t size)
 	names_device(buf, size, (uint16_t)vendor, (uint16_t)device);
 }
 
-/* ---- JSON accessors for rendering (documents are ours, but be strict) ---- */
+/* ---- rendering: proto/json.h's getters; strings escaped for the terminal ---- */
 
-static const char *jget_str(struct json_object *o, const char *k)
+/* A string member, escaped (NULL when absent or not a string). */
+static const char *shown_str(struct json_object *o, const char *k)
 {
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return p2pctl_escape(json_object_get_string(v));
-}
-
-static bool jget_int(struct json_object *o, const char *k, int *ret)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-		return false;
-	*ret = json_object_get_int(v);
-	return true;
-}
-
-static double jget_double(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, k, &v) ||
-	    (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)))
-		return 0;
-	return json_object_get_double(v);
-}
-
-static struct json_object *jget_array(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_array))
-		return NULL;
-	return v;
-}
-
-static struct json_object *jget_obj(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_object))
-		return NULL;
-	return v;
+	return p2pctl_escape(json_get_str(o, k, NULL));
 }
 
 static unsigned hexval(const char *s)
@@ -107,20 +72,20 @@ static unsigned hexval(const char *s)
 
 void p2pctl_render_kernel(FILE *out, struct json_object *doc)
 {
-	const char *rules = jget_str(doc, "rules"), *note = jget_str(doc, "rules_note");
+	const char *rules = shown_str(doc, "rules"), *note = shown_str(doc, "rules_note");
 	if (!rules)
 		return;
-	struct json_object *k = jget_obj(doc, "kernel"), *p2p;
+	struct json_object *k = json_get_object(doc, "kernel"), *p2p;
 	fprintf(out, "Kernel: %s\n", p2pctl_escape(note ? note : rules));
 	if (json_object_object_get_ex(doc, "kernel_p2pdma", &p2p) &&
 	    json_object_is_type(p2p, json_type_boolean) && !json_object_get_boolean(p2p)) {
-		const char *line = k ? jget_str(k, "p2pdma_note") : NULL;
+		const char *line = k ? shown_str(k, "p2pdma_note") : NULL;
 		fprintf(out, "NO P2P: %s\n",
 			line ? p2pctl_escape(line) : "kernel built without CONFIG_PCI_P2PDMA");
 	}
-	struct json_object *cl = k ? jget_obj(k, "cmdline") : NULL;
-	const char *acs = cl ? jget_str(cl, "pci_disable_acs_redir") : NULL;
-	const char *iommu = cl ? jget_str(cl, "iommu") : NULL;
+	struct json_object *cl = k ? json_get_object(k, "cmdline") : NULL;
+	const char *acs = cl ? shown_str(cl, "pci_disable_acs_redir") : NULL;
+	const char *iommu = cl ? shown_str(cl, "iommu") : NULL;
 	if (acs || iommu)
 		fprintf(out, "Command line: %s%s%s%s\n", iommu ? p2pctl_escape(iommu) : "",
 			iommu && acs ? " " : "", acs ? "pci=disable_acs_redir=" : "",
@@ -136,10 +101,10 @@ static bool render_names;
 
 static void render_dev_line(FILE *out, struct json_object *d)
 {
-	const char *bdf = jget_str(d, "bdf"), *vendor = jget_str(d, "vendor");
-	const char *device = jget_str(d, "device"), *cls = jget_str(d, "class");
-	const char *kind = jget_str(d, "kind"), *driver = jget_str(d, "driver");
-	const char *cat = jget_str(d, "class_name");
+	const char *bdf = shown_str(d, "bdf"), *vendor = shown_str(d, "vendor");
+	const char *device = shown_str(d, "device"), *cls = shown_str(d, "class");
+	const char *kind = shown_str(d, "kind"), *driver = shown_str(d, "driver");
+	const char *cat = shown_str(d, "class_name");
 	char name[128], cname[96];
 	fprintf(out, "%s [%04x:%04x] %s", bdf ? bdf : "?", hexval(vendor), hexval(device),
 		!render_names ? (cat ? cat : "")
@@ -149,21 +114,21 @@ static void render_dev_line(FILE *out, struct json_object *d)
 		fprintf(out, " <%s>", kind);
 	else if (render_names && cls && names_class(cname, sizeof(cname), hexval(cls))[0])
 		fprintf(out, " (%s)", cname);
-	struct json_object *link = jget_obj(d, "link");
+	struct json_object *link = json_get_object(d, "link");
 	if (link) {
-		double gts = jget_double(link, "speed_gts");
+		double gts = json_get_double(link, "speed_gts", 0);
 		int w = 0;
-		jget_int(link, "width", &w);
+		w = json_get_int(link, "width", w);
 		if (gts > 0 && w)
 			fprintf(out, " x%d@%gGT/s", w, gts);
 	}
-	int numa = -1;
-	if (jget_int(d, "numa_node", &numa) && numa >= 0)
+	int numa = json_get_int(d, "numa_node", -1);
+	if (numa >= 0)
 		fprintf(out, " numa%d", numa);
-	struct json_object *acs = jget_obj(d, "acs");
-	const char *st = acs ? jget_str(acs, "state") : NULL;
+	struct json_object *acs = json_get_object(d, "acs");
+	const char *st = acs ? shown_str(acs, "state") : NULL;
 	if (st && !strcmp(st, "present")) {
-		unsigned ctrl = hexval(jget_str(acs, "ctrl"));
+		unsigned ctrl = hexval(shown_str(acs, "ctrl"));
 		fprintf(out, " ACS[%s%s%s%s]", ctrl & 0x4 ? "RR " : "", ctrl & 0x8 ? "CR " : "",
 			ctrl & 0x20 ? "EC " : "", (ctrl & 0x2c) ? "redirect" : "no-redirect");
 	} else if (st && !strcmp(st, "unknown") && strcmp(kind ? kind : "endpoint", "endpoint")) {
@@ -171,7 +136,7 @@ static void render_dev_line(FILE *out, struct json_object *d)
 	}
 	if (driver)
 		fprintf(out, " drv=%s", driver);
-	struct json_object *gpu = jget_array(d, "gpu_nodes");
+	struct json_object *gpu = json_get_array(d, "gpu_nodes");
 	for (size_t i = 0; gpu && i < json_object_array_length(gpu); i++)
 		fprintf(out, "%s%s", i ? "," : " drm=",
 			p2pctl_escape(json_object_get_string(json_object_array_get_idx(gpu, i))));
@@ -213,7 +178,7 @@ static int tree_index_build(struct tree_index *ti, struct json_object *devs,
 		ti->first[i] = -1;
 	for (size_t i = 0; i < n; i++) {
 		ti->next[i] = -1;
-		const char *bdf = jget_str(json_object_array_get_idx(devs, i), "bdf");
+		const char *bdf = shown_str(json_object_array_get_idx(devs, i), "bdf");
 		if (bdf)
 			slots[ns++] = (struct bdf_slot){bdf, (int)i};
 	}
@@ -221,7 +186,7 @@ static int tree_index_build(struct tree_index *ti, struct json_object *devs,
 	/* Backwards, prepending: every list ends up in document order. */
 	for (size_t i = n; i-- > 0;) {
 		struct json_object *d = json_object_array_get_idx(devs, i);
-		const char *p = jget_str(d, "parent"), *h = jget_str(d, "host_bridge");
+		const char *p = shown_str(d, "parent"), *h = shown_str(d, "host_bridge");
 		int *head = NULL;
 		if (p) {
 			struct bdf_slot key = {p, -1}, *hit;
@@ -229,7 +194,7 @@ static int tree_index_build(struct tree_index *ti, struct json_object *devs,
 			head = hit ? &ti->first[hit->idx] : NULL;
 		} else {
 			for (size_t k = 0; h && k < nh && !head; k++) {
-				const char *name = jget_str(json_object_array_get_idx(hbs, k), "name");
+				const char *name = shown_str(json_object_array_get_idx(hbs, k), "name");
 				if (name && !strcmp(name, h))
 					head = &ti->first[n + k];
 			}
@@ -261,8 +226,8 @@ static void render_subtree(FILE *out, const struct tree_index *ti, int first, ch
 
 int p2pctl_render_topo(FILE *out, struct json_object *topo)
 {
-	struct json_object *devs = jget_array(topo, "devices");
-	struct json_object *hbs = jget_array(topo, "host_bridges");
+	struct json_object *devs = json_get_array(topo, "devices");
+	struct json_object *hbs = json_get_array(topo, "host_bridges");
 	if (!devs || !hbs)
 		return -EINVAL;
 	struct tree_index ti;
@@ -271,27 +236,27 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 		free(ti.next);
 		return -ENOMEM;
 	}
-	struct json_object *cpu = jget_obj(topo, "cpu");
+	struct json_object *cpu = json_get_object(topo, "cpu");
 	if (cpu) {
-		const char *v = jget_str(cpu, "vendor");
+		const char *v = shown_str(cpu, "vendor");
 		int fam = -1;
-		jget_int(cpu, "family", &fam);
+		fam = json_get_int(cpu, "family", fam);
 		fprintf(out, "CPU: %s family %s%x (%s)\n", v ? v : "unknown", fam >= 0 ? "0x" : "",
 			fam >= 0 ? (unsigned)fam : 0u,
-			jget_str(cpu, "source") ? jget_str(cpu, "source") : "?");
+			shown_str(cpu, "source") ? shown_str(cpu, "source") : "?");
 	}
 	p2pctl_render_kernel(out, topo);
 	for (size_t h = 0; h < json_object_array_length(hbs); h++) {
 		struct json_object *hb = json_object_array_get_idx(hbs, h);
-		const char *name = jget_str(hb, "name"), *dev = jget_str(hb, "device");
+		const char *name = shown_str(hb, "name"), *dev = shown_str(hb, "device");
 		int numa = -1;
-		jget_int(hb, "numa_node", &numa);
+		numa = json_get_int(hb, "numa_node", numa);
 		fprintf(out, "%s", name ? name : "?");
 		if (numa >= 0)
 			fprintf(out, " numa%d", numa);
 		if (dev)
 			fprintf(out, " (host bridge device %s [%04x:%04x])", dev,
-				hexval(jget_str(hb, "vendor")), hexval(jget_str(hb, "device_id")));
+				hexval(shown_str(hb, "vendor")), hexval(shown_str(hb, "device_id")));
 		else
 			fprintf(out, " (no host bridge device)");
 		fputc('\n', out);
@@ -301,7 +266,7 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 	}
 	free(ti.first);
 	free(ti.next);
-	struct json_object *w = jget_array(topo, "warnings");
+	struct json_object *w = json_get_array(topo, "warnings");
 	for (size_t i = 0; w && i < json_object_array_length(w); i++)
 		fprintf(out, "warning: %s\n",
 			p2pctl_escape(json_object_get_string(json_object_array_get_idx(w, i))));
@@ -312,7 +277,7 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 
 int p2pctl_render_matrix(FILE *out, struct json_object *m)
 {
-	struct json_object *devs = jget_array(m, "devices"), *rows = jget_array(m, "rows");
+	struct json_object *devs = json_get_array(m, "devices"), *rows = json_get_array(m, "rows");
 	if (!devs || !rows)
 		return -EINVAL;
 	size_t n = json_object_array_length(devs);
@@ -327,14 +292,14 @@ int p2pctl_render_matrix(FILE *out, struct json_object *m)
 	fputc('\n', out);
 	for (size_t i = 0; i < json_object_array_length(rows) && i < n; i++) {
 		struct json_object *row = json_object_array_get_idx(rows, i);
-		struct json_object *cells = jget_array(row, "cells");
-		const char *bdf = jget_str(row, "bdf");
+		struct json_object *cells = json_get_array(row, "cells");
+		const char *bdf = shown_str(row, "bdf");
 		fprintf(out, "D%-3zu%-10s", i, "");
 		for (size_t j = 0; cells && j < json_object_array_length(cells); j++) {
 			struct json_object *c = json_object_array_get_idx(cells, j);
-			const char *cls = jget_str(c, "class"), *mt = jget_str(c, "map_type");
+			const char *cls = shown_str(c, "class"), *mt = shown_str(c, "map_type");
 			int d = -1;
-			jget_int(c, "distance", &d);
+			d = json_get_int(c, "distance", d);
 			char cell[16];
 			if (i == j)
 				snprintf(cell, sizeof(cell), "X");
@@ -368,15 +333,15 @@ int p2pctl_render_matrix(FILE *out, struct json_object *m)
 
 int p2pctl_render_check(FILE *out, struct json_object *c)
 {
-	const char *mt = jget_str(c, "map_type"), *kmt = jget_str(c, "kernel_map_type");
+	const char *mt = shown_str(c, "map_type"), *kmt = shown_str(c, "kernel_map_type");
 	if (!mt)
 		return -EINVAL;
 	int dist = -1, kdist = -1;
-	jget_int(c, "distance", &dist);
-	jget_int(c, "kernel_distance", &kdist);
-	const char *cls = jget_str(c, "class");
-	fprintf(out, "provider:   %s\nclient:     %s\n", jget_str(c, "provider"),
-		jget_str(c, "client"));
+	dist = json_get_int(c, "distance", dist);
+	kdist = json_get_int(c, "kernel_distance", kdist);
+	const char *cls = shown_str(c, "class");
+	fprintf(out, "provider:   %s\nclient:     %s\n", shown_str(c, "provider"),
+		shown_str(c, "client"));
 	const char *what = !strcmp(mt, "bus_addr")	   ? "p2p supported, bus addresses"
 			   : !strcmp(mt, "thru_host_bridge") ? "p2p supported, through the host bridge"
 							       : "p2p NOT supported";
@@ -384,26 +349,26 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 		cls ? cls : "?");
 	if (kmt)
 		fprintf(out, "kernel:     %s, distance %d (%s)%s\n", kmt, kdist,
-			jget_str(c, "rules") ? jget_str(c, "rules") : "",
-			json_object_get_boolean(json_object_object_get(c, "overridden"))
+			shown_str(c, "rules") ? shown_str(c, "rules") : "",
+			json_get_bool(c, "overridden", false)
 				? "; admin override applied"
 				: "");
-	struct json_object *kv = jget_obj(c, "kernel");
+	struct json_object *kv = json_get_object(c, "kernel");
 	if (kv) {
 		int kd = -1;
-		jget_int(kv, "distance", &kd);
-		const char *err = jget_str(kv, "error");
+		kd = json_get_int(kv, "distance", kd);
+		const char *err = shown_str(kv, "error");
 		if (err)
 			fprintf(out, "live kernel: %s\n", err);
 		else
 			fprintf(out, "live kernel: %s, distance %d (pci_p2pdma_distance_many)%s\n",
-				jget_str(kv, "map_type") ? jget_str(kv, "map_type") : "?", kd,
-				json_object_get_boolean(json_object_object_get(kv, "agrees"))
+				shown_str(kv, "map_type") ? shown_str(kv, "map_type") : "?", kd,
+				json_get_bool(kv, "agrees", false)
 					? ", agrees"
 					: ", DISAGREES");
 	}
-	struct json_object *path = jget_array(c, "path");
-	const char *common = jget_str(c, "common_bridge");
+	struct json_object *path = json_get_array(c, "path");
+	const char *common = shown_str(c, "common_bridge");
 	if (path) {
 		fprintf(out, "path:       ");
 		for (size_t i = 0; i < json_object_array_length(path); i++) {
@@ -417,16 +382,16 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 			fprintf(out, "  (no common bridge: via the host bridge)");
 		fputc('\n', out);
 	}
-	double g = jget_double(c, "bottleneck_gbps");
+	double g = json_get_double(c, "bottleneck_gbps", 0);
 	if (g > 0)
-		fprintf(out, "bottleneck: %.2f GB/s at %s\n", g, jget_str(c, "bottleneck"));
-	struct json_object *rs = jget_array(c, "reasons");
+		fprintf(out, "bottleneck: %.2f GB/s at %s\n", g, shown_str(c, "bottleneck"));
+	struct json_object *rs = json_get_array(c, "reasons");
 	fprintf(out, "reasons:\n");
 	for (size_t i = 0; rs && i < json_object_array_length(rs); i++) {
 		struct json_object *r = json_object_array_get_idx(rs, i);
-		fprintf(out, "  - %s: %s\n", jget_str(r, "code"), jget_str(r, "message"));
+		fprintf(out, "  - %s: %s\n", shown_str(r, "code"), shown_str(r, "message"));
 	}
-	const char *fix = jget_str(c, "fix_hint");
+	const char *fix = shown_str(c, "fix_hint");
 	if (fix)
 		fprintf(out, "fix:        add the kernel parameter %s\n", fix);
 	return 0;

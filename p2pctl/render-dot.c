@@ -17,6 +17,7 @@
  * Node names are our own (d<index>), never a device string.
  */
 #include "render-dot.h"
+#include "json.h"
 #include "p2pctl.h"
 
 #include <errno.h>
@@ -128,37 +129,11 @@ static void html_put(FILE *out, const char *s, size_t max)
 	}
 }
 
-/* ---- JSON access (the documents come from p2pd too: check every type) ---- */
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static int jint(struct json_object *o, const char *k, int dflt)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-		return dflt;
-	return json_object_get_int(v);
-}
-
-static bool jbool(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_boolean) &&
-	       json_object_get_boolean(v);
-}
+/* ---- JSON access: proto/json.h's getters (the documents come from p2pd too) ---- */
 
 static unsigned jhexval(struct json_object *o, const char *k)
 {
-	const char *s = jstr(o, k);
+	const char *s = json_get_str(o, k, NULL);
 
 	return s ? (unsigned)strtoul(s, NULL, 16) : 0;
 }
@@ -168,12 +143,11 @@ static unsigned jhexval(struct json_object *o, const char *k)
 /* The role an admin looks for, from the class code (and DRM nodes). */
 static const char *dev_role(struct json_object *d)
 {
-	const char *cls = jstr(d, "class");
+	const char *cls = json_get_str(d, "class", NULL);
 	struct json_object *gpu;
 	unsigned c = cls ? (unsigned)strtoul(cls, NULL, 16) : 0xffffffffu;
 
-	if ((json_object_object_get_ex(d, "gpu_nodes", &gpu) &&
-	     json_object_is_type(gpu, json_type_array) && json_object_array_length(gpu) > 0) ||
+	if (((gpu = json_get_array(d, "gpu_nodes")) && json_object_array_length(gpu) > 0) ||
 	    (cls && (c >> 16) == 0x03))
 		return "GPU";
 	if (!cls)
@@ -192,7 +166,7 @@ static const char *dev_role(struct json_object *d)
 		return "memory";
 	if ((c >> 16) == 0x01)
 		return "storage";
-	return jstr(d, "class_name") ? jstr(d, "class_name") : "other";
+	return json_get_str(d, "class_name", NULL) ? json_get_str(d, "class_name", NULL) : "other";
 }
 
 static const char *kind_label(const char *kind)
@@ -215,17 +189,14 @@ static const char *kind_label(const char *kind)
 /* ", x16 8 GT/s" from the link object, or nothing. */
 static void put_link(FILE *out, struct json_object *d)
 {
-	struct json_object *link, *v;
+	struct json_object *link = json_get_object(d, "link");
 	int w;
-	double gts = 0;
+	double gts;
 
-	if (!json_object_object_get_ex(d, "link", &link) ||
-	    !json_object_is_type(link, json_type_object))
+	if (!link)
 		return;
-	w = jint(link, "width", 0);
-	if (json_object_object_get_ex(link, "speed_gts", &v) &&
-	    (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
-		gts = json_object_get_double(v);
+	w = json_get_int(link, "width", 0);
+	gts = json_get_double(link, "speed_gts", 0);
 	if (w > 0 && gts > 0)
 		fprintf(out, ", x%d %g GT/s", w, gts);
 }
@@ -237,11 +208,11 @@ static bool bus_addr_cell(struct json_object *rows, size_t i, size_t j)
 	struct json_object *row = json_object_array_get_idx(rows, i), *cells, *cell;
 	const char *mt;
 
-	if (!row || !json_object_object_get_ex(row, "cells", &cells) ||
-	    !json_object_is_type(cells, json_type_array))
+	cells = json_get_array(row, "cells");
+	if (!cells)
 		return false;
 	cell = json_object_array_get_idx(cells, j);
-	mt = cell ? jstr(cell, "map_type") : NULL;
+	mt = cell ? json_get_str(cell, "map_type", NULL) : NULL;
 	return mt && !strcmp(mt, "bus_addr");
 }
 
@@ -257,8 +228,8 @@ static int groups_compute(struct json_object *matrix, size_t n, int *grp)
 	struct json_object *rows;
 	int ngroups = 0;
 
-	if (!json_object_object_get_ex(matrix, "rows", &rows) ||
-	    !json_object_is_type(rows, json_type_array) || json_object_array_length(rows) != n)
+	rows = json_get_array(matrix, "rows");
+	if (!rows || json_object_array_length(rows) != n)
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		grp[i] = -1;
@@ -304,7 +275,7 @@ struct dot_ctx {
 static int find_bdf(struct json_object *arr, const char *key, const char *want)
 {
 	for (size_t i = 0; want && i < json_object_array_length(arr); i++) {
-		const char *s = jstr(json_object_array_get_idx(arr, i), key);
+		const char *s = json_get_str(json_object_array_get_idx(arr, i), key, NULL);
 		if (s && !strcmp(s, want))
 			return (int)i;
 	}
@@ -314,19 +285,19 @@ static int find_bdf(struct json_object *arr, const char *key, const char *want)
 static void dot_node(struct dot_ctx *c, size_t i)
 {
 	struct json_object *d = json_object_array_get_idx(c->devs, i), *acs = NULL;
-	const char *kind = jstr(d, "kind");
+	const char *kind = json_get_str(d, "kind", NULL);
 	bool endpoint = !kind || !strcmp(kind, "endpoint");
-	bool relevant = jbool(d, "p2p_relevant");
+	bool relevant = json_get_bool(d, "p2p_relevant", false);
 	bool redirect = false, unknown = false;
 	FILE *out = c->out;
 	char name[160];
-	int numa = jint(d, "numa_node", -1);
+	int numa = json_get_int(d, "numa_node", -1);
 
 	p2pctl_pci_name(jhexval(d, "vendor"), jhexval(d, "device"), name, sizeof(name));
-	if (json_object_object_get_ex(d, "acs", &acs) &&
-	    json_object_is_type(acs, json_type_object)) {
-		const char *st = jstr(acs, "state");
-		redirect = jbool(acs, "redirect");
+	acs = json_get_object(d, "acs");
+	if (acs) {
+		const char *st = json_get_str(acs, "state", NULL);
+		redirect = json_get_bool(acs, "redirect", false);
 		unknown = st && !strcmp(st, "unknown") && !endpoint;
 	}
 	fprintf(out, "\td%zu [", i);
@@ -350,13 +321,13 @@ static void dot_node(struct dot_ctx *c, size_t i)
 
 	/* line 1: BDF and role */
 	fputs("label=<<B>", out);
-	html_put(out, jstr(d, "bdf") ? jstr(d, "bdf") : "?", 32);
+	html_put(out, json_get_str(d, "bdf", NULL) ? json_get_str(d, "bdf", NULL) : "?", 32);
 	fputs("</B> ", out);
 	html_put(out, endpoint ? dev_role(d) : kind_label(kind), 32);
 	fputs("<BR ALIGN=\"LEFT\"/>", out);
 	/* line 2: the name (pci.ids), else the class */
-	if (name[0] || jstr(d, "class_name")) {
-		html_put(out, name[0] ? name : jstr(d, "class_name"), NAME_MAX_CHARS);
+	if (name[0] || json_get_str(d, "class_name", NULL)) {
+		html_put(out, name[0] ? name : json_get_str(d, "class_name", NULL), NAME_MAX_CHARS);
 		fputs("<BR ALIGN=\"LEFT\"/>", out);
 	}
 	/* line 3: NUMA node, link, driver, DRM nodes, p2p group */
@@ -365,13 +336,12 @@ static void dot_node(struct dot_ctx *c, size_t i)
 	else
 		fputs("NUMA -", out);
 	put_link(out, d);
-	if (jstr(d, "driver")) {
+	if (json_get_str(d, "driver", NULL)) {
 		fputs(", ", out);
-		html_put(out, jstr(d, "driver"), 24);
+		html_put(out, json_get_str(d, "driver", NULL), 24);
 	}
-	struct json_object *gpu;
-	if (json_object_object_get_ex(d, "gpu_nodes", &gpu) &&
-	    json_object_is_type(gpu, json_type_array)) {
+	struct json_object *gpu = json_get_array(d, "gpu_nodes");
+	if (gpu) {
 		for (size_t k = 0; k < json_object_array_length(gpu) && k < 4; k++) {
 			struct json_object *s = json_object_array_get_idx(gpu, k);
 			fputs(k ? " " : ", ", out);
@@ -401,14 +371,14 @@ static void dot_hb_cluster(struct dot_ctx *c, size_t h, const char *indent)
 	struct json_object *hb = json_object_array_get_idx(c->hbs, h);
 	FILE *out = c->out;
 	char name[160];
-	const char *dev = jstr(hb, "device");
+	const char *dev = json_get_str(hb, "device", NULL);
 
 	fprintf(out, "%ssubgraph cluster_hb%zu {\n", indent, h);
 	fprintf(out,
 		"%s\tstyle=\"rounded\"; color=\"#404040\"; fontcolor=\"black\"; fontsize=10;\n",
 		indent);
 	fprintf(out, "%s\tlabel=<<B>", indent);
-	html_put(out, jstr(hb, "name") ? jstr(hb, "name") : "?", 32);
+	html_put(out, json_get_str(hb, "name", NULL) ? json_get_str(hb, "name", NULL) : "?", 32);
 	fputs("</B>", out);
 	if (dev) {
 		p2pctl_pci_name(jhexval(hb, "vendor"), jhexval(hb, "device_id"), name,
@@ -490,17 +460,16 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 	int *mgrp = NULL, r = -ENOMEM;
 	size_t nm = 0;
 
-	if (!json_object_object_get_ex(topo, "devices", &c.devs) ||
-	    !json_object_is_type(c.devs, json_type_array) ||
-	    !json_object_object_get_ex(topo, "host_bridges", &c.hbs) ||
-	    !json_object_is_type(c.hbs, json_type_array))
+	c.devs = json_get_array(topo, "devices");
+	c.hbs = json_get_array(topo, "host_bridges");
+	if (!c.devs || !c.hbs)
 		return -EINVAL;
 	c.ndev = json_object_array_length(c.devs);
 	c.parent = calloc(c.ndev + 1, sizeof(int));
 	c.hb = calloc(c.ndev + 1, sizeof(int));
 	c.group = calloc(c.ndev + 1, sizeof(int));
-	if (matrix && json_object_object_get_ex(matrix, "devices", &mdevs) &&
-	    json_object_is_type(mdevs, json_type_array))
+	mdevs = json_get_array(matrix, "devices");
+	if (mdevs)
 		nm = json_object_array_length(mdevs);
 	mgrp = calloc(nm + 1, sizeof(int));
 	c.gsize = calloc(nm + 2, sizeof(int));
@@ -509,8 +478,8 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 
 	for (size_t i = 0; i < c.ndev; i++) {
 		struct json_object *d = json_object_array_get_idx(c.devs, i);
-		c.parent[i] = find_bdf(c.devs, "bdf", jstr(d, "parent"));
-		c.hb[i] = find_bdf(c.hbs, "name", jstr(d, "host_bridge"));
+		c.parent[i] = find_bdf(c.devs, "bdf", json_get_str(d, "parent", NULL));
+		c.hb[i] = find_bdf(c.hbs, "name", json_get_str(d, "host_bridge", NULL));
 	}
 	if (nm) {
 		c.ngroups = groups_compute(matrix, nm, mgrp);
@@ -535,17 +504,20 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 	      "\tedge [arrowhead=none, color=\"#606060\"];\n",
 	      out);
 	fputs("\tlabel=<<B>PCIe topology</B> (p2pctl topo)", out);
-	if (jstr(topo, "rules")) {
+	if (json_get_str(topo, "rules", NULL)) {
 		fputs("   rules: ", out);
-		html_put(out, jstr(topo, "rules"), 60);
+		html_put(out, json_get_str(topo, "rules", NULL), 60);
 	}
-	if (json_object_object_get_ex(topo, "cpu", &cpu) &&
-	    json_object_is_type(cpu, json_type_object)) {
+	cpu = json_get_object(topo, "cpu");
+	if (cpu) {
 		fputs("   CPU: ", out);
-		html_put(out, jstr(cpu, "vendor") ? jstr(cpu, "vendor") : "unknown", 32);
-		if (jint(cpu, "family", -1) >= 0)
-			fprintf(out, " family 0x%x", (unsigned)jint(cpu, "family", 0));
-		if (jbool(cpu, "zen"))
+		html_put(out,
+			 json_get_str(cpu, "vendor", NULL) ? json_get_str(cpu, "vendor", NULL)
+							   : "unknown",
+			 32);
+		if (json_get_int(cpu, "family", -1) >= 0)
+			fprintf(out, " family 0x%x", (unsigned)json_get_int(cpu, "family", 0));
+		if (json_get_bool(cpu, "zen", false))
 			fputs(" (Zen: p2p across host bridges allowed)", out);
 	}
 	fputs(">;\n", out);
@@ -554,7 +526,7 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 	size_t nhb = json_object_array_length(c.hbs);
 	int numa_min = INT32_MAX, numa_max = -1;
 	for (size_t h = 0; h < nhb; h++) {
-		int n = jint(json_object_array_get_idx(c.hbs, h), "numa_node", -1);
+		int n = json_get_int(json_object_array_get_idx(c.hbs, h), "numa_node", -1);
 		if (n >= 0 && n < numa_min)
 			numa_min = n;
 		if (n > numa_max)
@@ -568,7 +540,7 @@ static int dot_write(FILE *out, struct json_object *topo, struct json_object *ma
 	for (int n = numa_max; by_numa && n >= -1; n--) {
 		bool any = false;
 		for (size_t h = nhb; h-- > 0;) {
-			if (jint(json_object_array_get_idx(c.hbs, h), "numa_node", -1) != n)
+			if (json_get_int(json_object_array_get_idx(c.hbs, h), "numa_node", -1) != n)
 				continue;
 			if (!any) {
 				fprintf(out,

@@ -7,6 +7,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -348,4 +349,53 @@ bool json_get_bool(const struct json_object *obj, const char *key, bool dflt)
 	if (!json_object_is_type(v, json_type_boolean))
 		return dflt;
 	return json_object_get_boolean(v);
+}
+
+int json_get_int(const struct json_object *obj, const char *key, int dflt)
+{
+	struct json_object *v = json_member(obj, key);
+	int64_t i;
+
+	if (!json_object_is_type(v, json_type_int))
+		return dflt;
+	i = json_object_get_int64(v);
+	return i < INT_MIN || i > INT_MAX ? dflt : (int)i;
+}
+
+double json_get_double(const struct json_object *obj, const char *key, double dflt)
+{
+	struct json_object *v = json_member(obj, key);
+
+	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		return dflt;
+	return json_object_get_double(v);
+}
+
+struct json_object *json_get_object(const struct json_object *obj, const char *key)
+{
+	struct json_object *v = json_member(obj, key);
+
+	return json_object_is_type(v, json_type_object) ? v : NULL;
+}
+
+struct json_object *json_get_array(const struct json_object *obj, const char *key)
+{
+	struct json_object *v = json_member(obj, key);
+
+	return json_object_is_type(v, json_type_array) ? v : NULL;
+}
+
+const char *json_get_text(const struct json_object *obj, const char *key, const char *dflt)
+{
+	struct json_object *v = json_member(obj, key);
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+	case json_type_int:
+	case json_type_double:
+	case json_type_boolean:
+		return json_object_get_string(v);
+	default:
+		return dflt;
+	}
 }

@@ -188,3 +188,14 @@ int json_check_fields(struct json_ctx *c, const struct json_object *obj,
 const char *json_get_str(const struct json_object *obj, const char *key, const char *dflt);
 uint64_t json_get_u64(const struct json_object *obj, const char *key, uint64_t dflt);
 bool json_get_bool(const struct json_object *obj, const char *key, bool dflt);
+/* A signed integer in [INT_MIN, INT_MAX], else @dflt. */
+int json_get_int(const struct json_object *obj, const char *key, int dflt);
+/* A number (double or integer), else @dflt. */
+double json_get_double(const struct json_object *obj, const char *key, double dflt);
+/* The member if it is an object / an array, else NULL. */
+struct json_object *json_get_object(const struct json_object *obj, const char *key);
+struct json_object *json_get_array(const struct json_object *obj, const char *key);
+/* A scalar (string, integer, double or boolean) as text ("17", "true"), for
+ * table cells; null, absent, objects and arrays yield @dflt.  The text lives
+ * in @obj. */
+const char *json_get_text(const struct json_object *obj, const char *key, const char *dflt);

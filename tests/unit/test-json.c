@@ -356,7 +356,39 @@ static void test_getters(void **state)
 	assert_int_equal(json_get_u64(doc.root, "none", 7), 7);
 	assert_true(json_get_bool(doc.root, "b", false));
 	assert_false(json_get_bool(doc.root, "s", false));
+	/* the reply getters p2pctl renders with */
+	assert_int_equal(json_get_int(doc.root, "n", 7), 300);
+	assert_int_equal(json_get_int(doc.root, "neg", 7), -1);
+	assert_int_equal(json_get_int(doc.root, "big", 7), 7);
+	assert_int_equal(json_get_int(doc.root, "f", 7), 7);
+	assert_int_equal(json_get_int(doc.root, "s", 7), 7);
+	assert_true(json_get_double(doc.root, "f", 0) == 1.5);
+	assert_true(json_get_double(doc.root, "n", 0) == 300.0);
+	assert_true(json_get_double(doc.root, "s", -2) == -2);
+	assert_true(json_get_object(doc.root, "outer") == outer);
+	assert_null(json_get_object(doc.root, "s"));
+	assert_null(json_get_object(outer, "list"));
+	assert_true(json_get_array(outer, "list") == list);
+	assert_null(json_get_array(doc.root, "outer"));
+	assert_null(json_get_array(NULL, "list"));
+	assert_string_equal(json_get_text(doc.root, "s", "-"), "hello");
+	assert_string_equal(json_get_text(doc.root, "n", "-"), "300");
+	assert_string_equal(json_get_text(doc.root, "neg", "-"), "-1");
+	assert_string_equal(json_get_text(doc.root, "b", "-"), "true");
+	assert_string_equal(json_get_text(doc.root, "f", "-"), "1.5");
+	assert_string_equal(json_get_text(doc.root, "outer", "-"), "-");
+	assert_string_equal(json_get_text(doc.root, "none", "-"), "-");
 	json_doc_fini(&doc);
+	{
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "z", NULL);
+		json_object_object_add(o, "i", json_object_new_int64((int64_t)INT32_MAX + 1));
+		assert_string_equal(json_get_text(o, "z", "-"), "-");
+		assert_null(json_get_text(o, "z", NULL));
+		assert_int_equal(json_get_int(o, "i", -9), -9);
+		json_object_put(o);
+	}
 }
 
 static void test_max_keys_and_depth(void **state)
