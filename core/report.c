@@ -27,6 +27,22 @@ static void add(struct json_object *o, const char *k, struct json_object *v)
 	json_object_object_add(o, k, v);
 }
 
+static report_class_fn *class_lookup;
+
+void report_set_class_names(report_class_fn *fn)
+{
+	class_lookup = fn;
+}
+
+static struct json_object *class_name(uint32_t class_code)
+{
+	char buf[128];
+	if (class_lookup && class_code != UINT32_MAX &&
+	    class_lookup(buf, sizeof(buf), class_code)[0])
+		return json_object_new_string(buf);
+	return json_object_new_string(topo_class_name(class_code));
+}
+
 static const char *pcie_type_name(int type)
 {
 	switch (type) {
@@ -109,7 +125,7 @@ static struct json_object *report_device(const struct topo *t, const struct topo
 	add(o, "subsystem_vendor", jhex(f->subsys_vendor, 4));
 	add(o, "subsystem_device", jhex(f->subsys_device, 4));
 	add(o, "class", f->class_code == UINT32_MAX ? NULL : jhex(f->class_code, 6));
-	add(o, "class_name", json_object_new_string(topo_class_name(f->class_code)));
+	add(o, "class_name", class_name(f->class_code));
 	add(o, "kind", json_object_new_string(topo_kind_name(f->kind)));
 	add(o, "pcie_type", jstr_or_null(pcie_type_name(f->pcie_type)));
 	add(o, "numa_node", json_object_new_int(f->numa_node));
@@ -214,6 +230,29 @@ struct json_object *report_topo(const struct topo *t)
 		json_object_array_add(w, json_object_new_string(t->warnings[i]));
 	add(o, "warnings", w);
 	return o;
+}
+
+void report_topo_class_names(struct json_object *topo)
+{
+	struct json_object *devs, *d, *c;
+	if (!json_object_object_get_ex(topo, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		d = json_object_array_get_idx(devs, i);
+		if (!json_object_is_type(d, json_type_object))
+			continue;
+		uint32_t code = UINT32_MAX;
+		if (json_object_object_get_ex(d, "class", &c) &&
+		    json_object_is_type(c, json_type_string)) {
+			char *end;
+			const char *s = json_object_get_string(c);
+			unsigned long v = strtoul(s, &end, 16);
+			if (end != s && !*end && v <= 0xffffff)
+				code = (uint32_t)v;
+		}
+		add(d, "class_name", class_name(code));
+	}
 }
 
 struct json_object *report_check(const struct topo *t, const struct verdict *v, int provider,

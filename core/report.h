@@ -19,6 +19,20 @@
  * Returns a new object (caller puts it) or NULL on ENOMEM. */
 struct json_object *report_topo(const struct topo *t);
 
+/*
+ * Where a device's "class_name" comes from.  NULL (the default) is
+ * topo_class_name()'s short categories ("NVMe", "memory"); p2pctl installs
+ * libpci's names_class() for --json and -v, so the JSON says what lspci and
+ * the -v text say ("Non-Volatile memory controller", "RAM memory").  A
+ * lookup that yields "" (no pci.ids entry) falls back to the category.
+ */
+typedef const char *report_class_fn(char *buf, size_t size, uint32_t class_code);
+void report_set_class_names(report_class_fn *fn);
+
+/* Rewrite "class_name" of every device of a topology document (one from
+ * report_topo() or p2pd's) from its "class" with the lookup in force. */
+void report_topo_class_names(struct json_object *topo);
+
 /* Set the kernel keys of @doc from @k: "rules" (table name), "rules_fit",
  * "rules_note" (which table and why), "kernel_release" (string or null),
  * "kernel_p2pdma" (bool or null), "kernel": {release_source, config, p2pdma_note,

@@ -2,8 +2,9 @@
 /*
  * names.h - vendor, device and class names for humans, as lspci prints them,
  * from libpci's pci_lookup_name() (the pci.ids database).  Nothing is loaded
- * until the first name is asked for: only renderers that print names call
- * these, so the JSON outputs and check/matrix never pay for the database.
+ * until the first name is asked for: only -v and topo --json (whose
+ * "class_name" is names_class()'s, report_set_class_names()) call these, so
+ * the plain tree and check/matrix never pay for the database.
  */
 #pragma once
 

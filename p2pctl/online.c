@@ -20,6 +20,7 @@
 #include "p2pctl.h"
 #include "proto.h"
 #include "render-dot.h"
+#include "report.h"
 
 static int online_connect(const struct p2pctl_opts *o, struct p2p_conn **ret)
 {
@@ -78,6 +79,8 @@ static int online_doc(struct p2p_conn *c, const struct p2pctl_opts *o, const cha
 	free(text);
 	if (!doc)
 		return 1;
+	if (!strcmp(what, "topology"))
+		report_topo_class_names(doc); /* p2pd's categories -> the names in force */
 	if (o->json || !render)
 		p2pctl_print_json(stdout, doc);
 	else if (render(stdout, doc) < 0) {

@@ -709,6 +709,9 @@ int main(int argc, char **argv)
 	char **args = argv + optind;
 	int rc;
 	struct topo_cpu tc;
+	/* names as lspci prints them wherever names are shown: --json and -v */
+	if (o.json || render_names)
+		report_set_class_names(names_class);
 	if (nargs == 0) {
 		usage(stderr);
 		rc = 2;

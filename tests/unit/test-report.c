@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "kernel.h"
+#include "names.h"
 #include "report.h"
 #include "topo.h"
 #include "verdict.h"
@@ -363,6 +364,74 @@ static void test_matrix(void **state)
 	world_free(w);
 }
 
+/* One device's "class_name" in @doc. */
+static const char *class_of(struct json_object *doc, const char *bdf)
+{
+	struct json_object *devs, *x;
+
+	assert_true(json_object_object_get_ex(doc, "devices", &devs));
+	for (size_t i = 0; i < json_object_array_length(devs); i++) {
+		struct json_object *d = json_object_array_get_idx(devs, i);
+		if (json_object_object_get_ex(d, "bdf", &x) &&
+		    !strcmp(json_object_get_string(x), bdf))
+			return json_object_object_get_ex(d, "class_name", &x)
+				   ? json_object_get_string(x)
+				   : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * "class_name" and p2pctl -v come from one place: with libpci's lookup
+ * installed (as p2pctl does for --json and -v) the JSON says what lspci
+ * says; without it, the short categories.  A document from elsewhere (p2pd)
+ * is renamed the same way.
+ */
+static void test_class_names(void **state)
+{
+	(void)state;
+	struct world *w = world_new("qemu-q35", NULL, NULL, -1, NULL, 0);
+	char buf[128];
+	struct json_object *o = report_topo(w->t), *devs, *d;
+
+	assert_string_equal(class_of(o, "0000:00:02.0"), "memory");
+	assert_string_equal(class_of(o, "0000:41:00.0"), "NVMe");
+	report_set_class_names(names_class);
+	json_object_put(o);
+	o = report_topo(w->t);
+	assert_string_equal(class_of(o, "0000:00:02.0"), "RAM memory");
+	assert_string_equal(class_of(o, "0000:00:02.0"), names_class(buf, sizeof(buf), 0x050000));
+	assert_string_equal(class_of(o, "0000:41:00.0"), "Non-Volatile memory controller");
+	assert_string_equal(class_of(o, "0000:00:1c.0"), "PCI bridge");
+	/* a class pci.ids does not know reads as lspci prints it */
+	assert_string_equal(names_class(buf, sizeof(buf), 0xee0000), "Class ee00");
+
+	/* a document built with the categories (p2pd's) gets the names in force */
+	report_set_class_names(NULL);
+	json_object_put(o);
+	o = report_topo(w->t);
+	assert_true(json_object_object_get_ex(o, "devices", &devs));
+	d = json_object_array_get_idx(devs, 0);
+	json_object_object_add(d, "class", json_object_new_string("0xee0000"));
+	d = json_object_array_get_idx(devs, 1);
+	json_object_object_add(d, "class", json_object_new_string("bogus"));
+	report_set_class_names(names_class);
+	report_topo_class_names(o);
+	assert_string_equal(class_of(o, "0000:41:00.0"), "Non-Volatile memory controller");
+	assert_string_equal(json_object_get_string(json_object_object_get(
+				json_object_array_get_idx(devs, 0), "class_name")),
+			    "Class ee00");
+	assert_string_equal(json_object_get_string(json_object_object_get(
+				json_object_array_get_idx(devs, 1), "class_name")),
+			    "unknown");
+	report_set_class_names(NULL);
+	report_topo_class_names(o);
+	assert_string_equal(class_of(o, "0000:41:00.0"), "NVMe");
+	json_object_put(o);
+	names_free();
+	world_free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +443,7 @@ int main(void)
 	    cmocka_unit_test(test_overrides),
 	    cmocka_unit_test(test_topo_device),
 	    cmocka_unit_test(test_matrix),
+	    cmocka_unit_test(test_class_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
