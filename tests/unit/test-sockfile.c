@@ -260,6 +260,93 @@ static void test_group(void **state)
 			 -ENAMETOOLONG);
 }
 
+/* The directory: missing parents, a file where the directory should be. */
+static void test_dir_errors(void **state)
+{
+	struct fix *f = *state;
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/no/such/p2pd.sock", f->dir);
+	assert_int_equal(sockfile_bind(path, 0660, false, 0, f->why, sizeof(f->why)), -ENOENT);
+	assert_non_null(strstr(f->why, "mkdir "));
+	assert_non_null(strstr(f->why, "/no/such"));
+
+	snprintf(path, sizeof(path), "%s/file", f->dir);
+	write_file(path, "x");
+	snprintf(path, sizeof(path), "%s/file/p2pd.sock", f->dir);
+	assert_int_equal(sockfile_bind(path, 0660, false, 0, f->why, sizeof(f->why)), -ENOTDIR);
+	assert_non_null(strstr(f->why, "not a directory"));
+}
+
+/* Other kinds of file at the path are left alone and named. */
+static void test_fifo_left_alone(void **state)
+{
+	struct fix *f = *state;
+	struct stat st;
+
+	assert_int_equal(mkfifo(f->path, 0600), 0);
+	assert_int_equal(sockfile_bind(f->path, 0660, false, 0, f->why, sizeof(f->why)), -EEXIST);
+	assert_non_null(strstr(f->why, "another kind of file"));
+	assert_int_equal(lstat(f->path, &st), 0);
+	assert_true(S_ISFIFO(st.st_mode));
+	unlink(f->path);
+	assert_int_equal(mkdir(f->path, 0700), 0);
+	assert_int_equal(sockfile_bind(f->path, 0660, false, 0, f->why, sizeof(f->why)), -EEXIST);
+	assert_non_null(strstr(f->why, "(a directory)"));
+}
+
+/* A socket of another type listens there: the probe cannot tell whether a
+ * p2pd uses it, so it is neither replaced nor taken as stale. */
+static void test_probe_cannot_tell(void **state)
+{
+	struct fix *f = *state;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct stat before, after;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", f->path);
+	assert_true(l >= 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(l, 4), 0);
+	assert_int_equal(lstat(f->path, &before), 0);
+	assert_int_equal(sockfile_bind(f->path, 0660, false, 0, f->why, sizeof(f->why)),
+			 -EPROTOTYPE);
+	assert_non_null(strstr(f->why, "cannot tell whether it is in use"));
+	assert_int_equal(lstat(f->path, &after), 0);
+	assert_true(before.st_ino == after.st_ino);
+	close(l);
+}
+
+/* A bare file name binds in the current directory. */
+static void test_relative_path(void **state)
+{
+	struct fix *f = *state;
+	char cwd[512];
+	struct stat st;
+	int fd;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(f->dir), 0);
+	fd = sockfile_bind("p2pd.sock", 0600, false, 0, f->why, sizeof(f->why));
+	assert_int_equal(chdir(cwd), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(lstat(f->path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	close(fd);
+}
+
+/* bind() itself failing (no socket files in /proc) is reported, nothing left. */
+static void test_bind_fails(void **state)
+{
+	struct fix *f = *state;
+	int r = sockfile_bind("/proc/p2pd-test.sock", 0660, false, 0, f->why, sizeof(f->why));
+
+	assert_true(r < 0);
+	assert_non_null(strstr(f->why, "bind /proc/p2pd-test.sock: "));
+	assert_int_equal(access("/proc/p2pd-test.sock", F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -269,6 +356,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_full_backlog_does_not_hang, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dir_writable_by_others, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_group, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_fifo_left_alone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_probe_cannot_tell, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_relative_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bind_fails, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
