@@ -10,6 +10,8 @@
  */
 #include "metrics.h"
 
+#include "json.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,32 +39,13 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static bool jnum(struct json_object *o, const char *k, int64_t *ret)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-		return false;
-	*ret = json_object_get_int64(v);
-	return true;
-}
-
-static const char *jstr(struct json_object *o, const char *k, const char *dflt)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
-		return dflt;
-	return json_object_get_string(v);
-}
-
 /* One sample of a family whose value comes from stats[@key]. */
 static void stat_sample(FILE *out, struct json_object *stats, const char *name, const char *type,
 			const char *help, const char *key, int64_t scale)
 {
-	int64_t v;
+	int64_t v = json_get_i64(stats, key, INT64_MIN);
 
-	if (!jnum(stats, key, &v))
+	if (v == INT64_MIN) /* absent (or not an integer) */
 		return;
 	family(out, name, type, help);
 	fprintf(out, "%s %" PRId64 "\n", name, v * scale);
@@ -82,11 +65,11 @@ static void buffers_by(FILE *out, struct json_object *buffers)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *x = json_object_array_get_idx(buffers, i);
-		const char *type = jstr(x, "type", "unknown"), *prov = jstr(x, "provider", "");
-		int64_t size = 0;
+		const char *type = json_get_str(x, "type", "unknown"),
+			   *prov = json_get_str(x, "provider", "");
+		int64_t size = json_get_i64(x, "size", 0);
 		size_t k;
 
-		jnum(x, "size", &size);
 		for (k = 0; k < nb; k++)
 			if (!strcmp(b[k].type, type) && !strcmp(b[k].provider, prov))
 				break;
@@ -207,8 +190,8 @@ int metrics_write(FILE *out, int up, struct json_object *stats, struct json_obje
 	buffers_by(out, buffers);
 	stat_sample(out, stats, "p2pd_allocations_total", "counter",
 		    "Buffers allocated since p2pd started.", "allocs", 1);
-	if (json_object_object_get_ex(stats, "alloc_refusals", &ref) &&
-	    json_object_is_type(ref, json_type_object)) {
+	ref = json_get_object(stats, "alloc_refusals");
+	if (ref) {
 		family(out, "p2pd_allocation_refusals_total", "counter",
 		       "Allocations refused, by reason (invalid, policy, quota, no_memory, "
 		       "unavailable).");
@@ -226,10 +209,7 @@ int metrics_write(FILE *out, int up, struct json_object *stats, struct json_obje
 	if (json_object_is_type(clients, json_type_array)) {
 		int64_t n = 0;
 		for (size_t i = 0; i < json_object_array_length(clients); i++) {
-			struct json_object *self;
-			if (!json_object_object_get_ex(json_object_array_get_idx(clients, i),
-						       "self", &self) ||
-			    !json_object_get_boolean(self))
+			if (!json_get_bool(json_object_array_get_idx(clients, i), "self", false))
 				n++;
 		}
 		family(out, "p2pd_clients", "gauge",
@@ -258,8 +238,8 @@ int metrics_write(FILE *out, int up, struct json_object *stats, struct json_obje
 		    1);
 	stat_sample(out, stats, "p2pd_pci_functions", "gauge", "PCI functions in p2pd's topology.",
 		    "devices", 1);
-	if (json_object_object_get_ex(stats, "backends", &be) &&
-	    json_object_is_type(be, json_type_array)) {
+	be = json_get_array(stats, "backends");
+	if (be) {
 		family(out, "p2pd_backend_info", "gauge",
 		       "Buffer backends p2pd has open (always 1).");
 		for (size_t i = 0; i < json_object_array_length(be); i++) {

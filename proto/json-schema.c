@@ -362,6 +362,13 @@ int json_get_int(const struct json_object *obj, const char *key, int dflt)
 	return i < INT_MIN || i > INT_MAX ? dflt : (int)i;
 }
 
+int64_t json_get_i64(const struct json_object *obj, const char *key, int64_t dflt)
+{
+	struct json_object *v = json_member(obj, key);
+
+	return json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : dflt;
+}
+
 double json_get_double(const struct json_object *obj, const char *key, double dflt)
 {
 	struct json_object *v = json_member(obj, key);

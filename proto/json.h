@@ -190,6 +190,8 @@ uint64_t json_get_u64(const struct json_object *obj, const char *key, uint64_t d
 bool json_get_bool(const struct json_object *obj, const char *key, bool dflt);
 /* A signed integer in [INT_MIN, INT_MAX], else @dflt. */
 int json_get_int(const struct json_object *obj, const char *key, int dflt);
+/* A signed 64-bit integer, else @dflt. */
+int64_t json_get_i64(const struct json_object *obj, const char *key, int64_t dflt);
 /* A number (double or integer), else @dflt. */
 double json_get_double(const struct json_object *obj, const char *key, double dflt);
 /* The member if it is an object / an array, else NULL. */

@@ -387,6 +387,8 @@ static void test_getters(void **state)
 		assert_string_equal(json_get_text(o, "z", "-"), "-");
 		assert_null(json_get_text(o, "z", NULL));
 		assert_int_equal(json_get_int(o, "i", -9), -9);
+		assert_true(json_get_i64(o, "i", -9) == (int64_t)INT32_MAX + 1);
+		assert_true(json_get_i64(o, "z", -9) == -9);
 		json_object_put(o);
 	}
 }
