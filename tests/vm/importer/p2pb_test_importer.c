@@ -10,9 +10,11 @@
 #include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 #include <linux/fs.h>
+#include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/pci.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -25,6 +27,7 @@
 /* One per open file; @lock serialises the ioctls of that file. */
 struct p2pb_ti {
 	struct mutex lock;			/* serialises this file's ioctls */
+	struct list_head node;			/* p2pb_ti_all, open to release */
 	struct dma_buf *dmabuf;			/* held attachment, if any */
 	struct dma_buf_attachment *attach;
 	struct pci_dev *pdev;
@@ -38,6 +41,15 @@ struct p2pb_ti {
 	u64 fence_context;
 	u64 fence_seqno;
 };
+
+/*
+ * Every open file, for the unbind notifier: a driver that goes away from its
+ * device unmaps what it mapped for it first, and so does this importer when
+ * the device it acts as loses its driver (else the DMA API debug code reports
+ * the device's mappings as leaked).  Order: p2pb_ti_all_lock, then ti->lock.
+ */
+static LIST_HEAD(p2pb_ti_all);
+static DEFINE_MUTEX(p2pb_ti_all_lock);
 
 static const char *p2pb_ti_fence_name(struct dma_fence *fence)
 {
@@ -343,6 +355,9 @@ static int p2pb_ti_open(struct inode *inode, struct file *file)
 	INIT_DELAYED_WORK(&ti->signal_work, p2pb_ti_signal_work);
 	ti->fence_context = dma_fence_context_alloc(1);
 	file->private_data = ti;
+	mutex_lock(&p2pb_ti_all_lock);
+	list_add(&ti->node, &p2pb_ti_all);
+	mutex_unlock(&p2pb_ti_all_lock);
 	return nonseekable_open(inode, file);
 }
 
@@ -350,11 +365,36 @@ static int p2pb_ti_release(struct inode *inode, struct file *file)
 {
 	struct p2pb_ti *ti = file->private_data;
 
+	mutex_lock(&p2pb_ti_all_lock);
+	list_del(&ti->node);
+	mutex_unlock(&p2pb_ti_all_lock);
 	p2pb_ti_drop(ti);
 	p2pb_ti_fence_drop(ti);
 	kfree(ti);
 	return 0;
 }
+
+static int p2pb_ti_bus_notify(struct notifier_block *nb, unsigned long action,
+			      void *data)
+{
+	struct p2pb_ti *ti;
+
+	if (action != BUS_NOTIFY_UNBIND_DRIVER)
+		return NOTIFY_DONE;
+	mutex_lock(&p2pb_ti_all_lock);
+	list_for_each_entry(ti, &p2pb_ti_all, node) {
+		mutex_lock(&ti->lock);
+		if (ti->pdev && &ti->pdev->dev == data)
+			p2pb_ti_drop(ti);
+		mutex_unlock(&ti->lock);
+	}
+	mutex_unlock(&p2pb_ti_all_lock);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block p2pb_ti_nb = {
+	.notifier_call = p2pb_ti_bus_notify,
+};
 
 static const struct file_operations p2pb_ti_fops = {
 	.owner = THIS_MODULE,
@@ -370,7 +410,25 @@ static struct miscdevice p2pb_ti_miscdev = {
 	.mode = 0600,
 };
 
-module_misc_device(p2pb_ti_miscdev);
+static int __init p2pb_ti_init(void)
+{
+	int ret = bus_register_notifier(&pci_bus_type, &p2pb_ti_nb);
+
+	if (ret)
+		return ret;
+	ret = misc_register(&p2pb_ti_miscdev);
+	if (ret)
+		bus_unregister_notifier(&pci_bus_type, &p2pb_ti_nb);
+	return ret;
+}
+module_init(p2pb_ti_init);
+
+static void __exit p2pb_ti_exit(void)
+{
+	misc_deregister(&p2pb_ti_miscdev);
+	bus_unregister_notifier(&pci_bus_type, &p2pb_ti_nb);
+}
+module_exit(p2pb_ti_exit);
 
 MODULE_DESCRIPTION("p2pbroker test dma-buf importer (tests only)");
 MODULE_LICENSE("GPL");
