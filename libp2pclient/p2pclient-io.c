@@ -203,7 +203,8 @@ static int64_t io_transfer(bool write, struct p2p_buffer *buf, uint64_t buf_off,
 	unsigned align;
 	int64_t r;
 
-	if (!buf || fd < 0 || (flags & ~P2P_IO_DIRECT_ONLY))
+	if (!buf || fd < 0 || (flags & ~(P2P_IO_DIRECT_ONLY | P2P_IO_BOUNCE)) ||
+	    (flags & P2P_IO_DIRECT_ONLY && flags & P2P_IO_BOUNCE))
 		return -EINVAL;
 	if (buf_off > buf->size || len > buf->size - buf_off)
 		return -EINVAL;
@@ -212,8 +213,10 @@ static int64_t io_transfer(bool write, struct p2p_buffer *buf, uint64_t buf_off,
 	p = (char *)buf->data + buf_off;
 
 	/* Split into bounced head, direct middle, bounced tail. */
-	align = io_dio_align(fd);
-	if (!align) {
+	align = flags & P2P_IO_BOUNCE ? 0 : io_dio_align(fd);
+	if (flags & P2P_IO_BOUNCE) {
+		/* asked for: all of it bounced, no error to report */
+	} else if (!align) {
 		st.direct_error = -EINVAL;
 	} else if ((file_off - buf_off) % align) {
 		st.direct_error = -EINVAL; /* file and buffer offsets out of phase */

@@ -206,6 +206,8 @@ P2P_EXPORT uint64_t p2p_buffer_size(const struct p2p_buffer *buf);
 
 /* Fail rather than bounce anything through host memory. */
 #define P2P_IO_DIRECT_ONLY (1u << 0)
+/* Bounce everything (GPUDirect Storage's force_compat_mode), e.g. to compare. */
+#define P2P_IO_BOUNCE (1u << 1)
 
 /* Which path a p2p_buffer_pread()/p2p_buffer_pwrite() call took. */
 struct p2p_io_stats {
@@ -229,7 +231,8 @@ struct p2p_io_stats {
  * p2p buffer near the NVMe receives the data by DMA and no host memory or
  * page cache is used.  Unaligned heads and tails, kernels without p2p I/O and
  * pairs the kernel refuses (EREMOTEIO) are bounced through the page cache,
- * unless @flags has P2P_IO_DIRECT_ONLY, which fails instead.  @buf_off and
+ * unless @flags has P2P_IO_DIRECT_ONLY, which fails instead (P2P_IO_BOUNCE
+ * bounces everything; not both).  @buf_off and
  * @file_off must be equally misaligned for any byte to go direct.
  * *ret_stats (may be NULL), written on success, says which path ran.
  * Returns the bytes read (fewer than @len only at end of file), or -errno:

@@ -125,6 +125,16 @@ int main(int argc, char **argv)
 	CHECK(p2p_buffer_pread(buf, 100, fd, 100, MIB + 300, P2P_IO_DIRECT_ONLY, &st) == -EINVAL,
 	      "DIRECT_ONLY of an unaligned range not refused");
 
+	/* P2P_IO_BOUNCE: everything bounced, no error; not with DIRECT_ONLY. */
+	memset(p, 0, 8 * MIB);
+	r = p2p_buffer_pread(buf, 0, fd, 0, MIB, P2P_IO_BOUNCE, &st);
+	CHECK(r == MIB && same_as_file(p, 0, MIB) && st.bytes_bounced == MIB &&
+		  st.bytes_direct == 0 && st.direct_error == 0,
+	      "P2P_IO_BOUNCE: %" PRId64 " direct %" PRIu64, r, st.bytes_direct);
+	CHECK(p2p_buffer_pread(buf, 0, fd, 0, MIB, P2P_IO_BOUNCE | P2P_IO_DIRECT_ONLY, &st) ==
+		  -EINVAL,
+	      "BOUNCE|DIRECT_ONLY accepted");
+
 	/* Out of phase: everything bounced, still right. */
 	memset(p, 0, 8 * MIB);
 	r = p2p_buffer_pread(buf, 1, fd, 4096, MIB, 0, &st);
