@@ -38,7 +38,7 @@ INC_ALL          := -Idaemon -Icore -Iproto -Ilibp2pclient -Ip2pctl -Ikmod/inclu
 CFLAGS_ALL := $(INC_ALL) $(CFLAGS_BASE)
 
 CORE_SRCS   := core/topo.c core/topo-func.c core/sysattr.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c core/kernel.c \
-               core/report.c core/provider.c core/list.c core/idmap.c
+               core/report.c core/provider.c core/list.c core/idmap.c core/blockdev.c
 PROTO_SRCS  := proto/conn.c
 DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daemon/hotplug.c \
                daemon/nss.c daemon/sockfile.c daemon/closer.c daemon/worker.c daemon/config.c \
@@ -46,7 +46,7 @@ DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daem
 P2PD_MAIN   := daemon/main.c
 LIB_SRCS    := libp2pclient/p2pclient.c libp2pclient/p2pclient-io.c
 CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/names.c p2pctl/render-dot.c \
-               p2pctl/cdi.c p2pctl/metrics.c
+               p2pctl/cdi.c p2pctl/metrics.c p2pctl/io.c
 
 # the strict JSON front end; the config's rules part
 PROTO_SRCS  += proto/json.c proto/json-schema.c

@@ -5,6 +5,7 @@
  * documents that both modes produce.
  */
 #include "escape.h"
+#include "io.h"
 #include "json.h"
 #include "p2pctl.h"
 #include "proto.h"
@@ -613,6 +614,9 @@ static void usage(FILE *out)
 		"Commands that need p2pd:\n"
 		"  status, alloc, buffers, clients, revoke ID, reload, stats\n"
 		"  metrics               p2pd's state as Prometheus text (admin)\n"
+		"  read FILE | write FILE [--offset N] [--length N] [--provider BDF]\n"
+		"        [--direct-only]  P2P I/O: a p2p buffer near FILE's NVMe, data moved\n"
+		"                        by O_DIRECT (or bounced); write reads standard input\n"
 		"\n"
 		"Options:\n"
 		"  --fsroot DIR      read DIR/sys and DIR/proc instead of asking p2pd\n"
@@ -648,6 +652,9 @@ int main(int argc, char **argv)
 		{0},
 	};
 	int c;
+	/* read/write FILE have options of their own (p2pctl/io.c). */
+	if ((c = io_command(argc, argv)) > 0)
+		return io_main(argc, argv, c);
 	/* GNU getopt permutes: options may follow the command (matrix --all). */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "hv", longopts, NULL)) != -1) {
