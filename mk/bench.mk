@@ -23,3 +23,12 @@ $(BUILD)/bench/bench-alloc: bench/alloc.c $(BUILD)/libp2pclient.so libp2pclient/
 bench-alloc: all $(BUILD)/bench/bench-alloc
 	$(BUILD)/bench/bench-alloc $(BUILD)/p2pd tests/fixtures/sysfs/qemu-q35 $(BENCH_ALLOC_OPS)
 
+
+# ---- benchmark: bench-io (P2P I/O in the 6.12 VM guest) -------------------------
+# bench/io/io-bench.c runs in the max guest after the p2p_io_* scenarios: the
+# same NVMe -> p2p buffer transfer direct and bounced, host-memory bytes per
+# byte moved and CPU time per GiB side by side.
+.PHONY: bench-io
+bench-io:
+	@P2P_VM_KERNELS=6.12 P2P_VM_SETUPS=max $(MAKE) --no-print-directory vmcheck | \
+		grep -E 'bench-io|p2p_io|^vmcheck'

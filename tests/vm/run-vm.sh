@@ -132,6 +132,7 @@ if [ "$setup" = max ]; then
 	else
 		expected="$expected p2p_io_fallback"
 	fi
+	expected="$expected p2p_io_p2pctl"
 fi
 if grep -q '^P2PVM: DAEMON' "$log.txt"; then
 	expected="$expected $(sed -n 's/^P2PVM: DAEMON //p' "$log.txt")"

@@ -64,8 +64,14 @@ if [ -e build/libp2pclient.so ]; then
 		-Wl,-rpath,/usr/lib || echo "vmcheck: WARNING: p2pbclient does not build"
 	# P2P I/O scenarios (p2p_io_*, setup max) on p2p_buffer_pread/pwrite.
 	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wvla -Wmissing-prototypes -Ilibp2pclient \
-		-Ikmod/include/uapi tests/vm/guest/p2pio.c -o "$out/guest/p2pio" -Lbuild -lp2pclient \
+		-Ikmod/include/uapi tests/vm/guest/p2pio.c -o "$out/guest/p2pio" -Lbuild -lp2pclient -lz \
 		-Wl,-rpath,/usr/lib || echo "vmcheck: WARNING: p2pio does not build"
+	gcc -std=c11 -O2 -Wall -Wextra -Werror -Ilibp2pclient examples/pread-client.c \
+		-o "$out/guest/pread-client" -Lbuild -lp2pclient -Wl,-rpath,/usr/lib ||
+		echo "vmcheck: WARNING: examples/pread-client.c does not build"
+	gcc -std=gnu11 -O2 -Wall -Wextra -Werror -Ilibp2pclient -Ikmod/include/uapi bench/io/io-bench.c \
+		-o "$out/guest/io-bench" -Lbuild -lp2pclient -Wl,-rpath,/usr/lib ||
+		echo "vmcheck: WARNING: bench/io/io-bench.c does not build"
 fi
 
 # One guest kernel per series and variant (p2p; nop2p: the same fragment

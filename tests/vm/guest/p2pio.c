@@ -5,6 +5,9 @@
  *
  *   p2pio          kernel >= 6.2: p2p_io_read p2p_io_write p2p_io_refused p2p_io_revoke
  *                  kernel <  6.2: p2p_io_fallback
+ *                  and /run/p2pio-devices (IV8, IV2X, NVME) for p2pio-ctl.sh
+ *   p2pio crc DEV OFF LEN   the zlib CRC-32 of DEV's range (read O_DIRECT), as
+ *                  p2pctl read/write print it
  *
  * The file is the raw NVMe namespace (/dev/nvme0n1): run-vm.sh fills its
  * backing image on the host with random bytes from 1 MiB on.  Buffers come
@@ -38,6 +41,8 @@
 #include <unistd.h>
 
 #include <linux/p2pbroker.h>
+
+#include <zlib.h>
 
 #include "p2pclient.h"
 
@@ -490,11 +495,32 @@ out:
 	sc_end(&s);
 }
 
-int main(void)
+static int crc_main(char **argv)
+{
+	uint64_t off = strtoull(argv[3], NULL, 0), len = strtoull(argv[4], NULL, 0);
+	int fd = open(argv[2], O_RDONLY | O_DIRECT | O_CLOEXEC);
+	void *p = NULL;
+
+	if (fd < 0 || posix_memalign(&p, 4096, len) ||
+	    pread(fd, p, len, (off_t)off) != (ssize_t)len) {
+		fprintf(stderr, "p2pio crc: %s: %s\n", argv[2], strerror(errno));
+		return 1;
+	}
+	printf("%08lx\n", crc32_z(0, p, len));
+	free(p);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	struct utsname u;
 	unsigned maj = 0, min = 0;
 	bool p2p_io;
+	FILE *f;
+
+	if (argc == 5 && !strcmp(argv[1], "crc"))
+		return crc_main(argv);
 
 	uname(&u);
 	sscanf(u.release, "%u.%u", &maj, &min);
@@ -515,6 +541,11 @@ int main(void)
 	}
 	bind_provider(&iv8);
 	bind_provider(&iv2x);
+	f = fopen("/run/p2pio-devices", "we");
+	if (f) {
+		fprintf(f, "IV8=%s\nIV2X=%s\nNVME=%s\n", iv8.bdf, iv2x.bdf, nvme.bdf);
+		fclose(f);
+	}
 	info("p2pio: kernel %s, NVMe %s, providers %s (same switch) and %s (other host bridge)",
 	     u.release, nvme.bdf, iv8.bdf, iv2x.bdf);
 	if (p2p_io) {
