@@ -6,7 +6,6 @@
  */
 #include "ops.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdarg.h>
@@ -925,21 +924,6 @@ static int op_reload(struct p2p_server *srv, struct p2p_client *c, const struct 
 	return ops_reply_ok(srv, c, h, o, -1);
 }
 
-static long ops_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	long n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n - 1; /* the directory's own fd */
-}
-
 static long ops_rss_kib(void)
 {
 	FILE *f = fopen("/proc/self/statm", "re");
@@ -1007,7 +991,7 @@ static int op_stats(struct p2p_server *srv, struct p2p_client *c, const struct p
 		alloc_set_notes(srv->alloc, ops_add_note, be);
 	json_object_object_add(s, "notes", be);
 	json_object_object_add(s, "rss_kib", json_object_new_int64(ops_rss_kib()));
-	json_object_object_add(s, "fds", json_object_new_int64(ops_count_fds()));
+	json_object_object_add(s, "fds", json_object_new_int64(server_count_fds()));
 	json_object_object_add(s, "devices",
 			       json_object_new_int(srv->topo ? srv->topo->nfuncs : 0));
 	json_object_object_add(

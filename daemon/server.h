@@ -123,6 +123,8 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen);
 void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err, const char *what);
 /* Disconnect and free @c (unlinks it). */
 void server_drop_client(struct p2p_server *srv, struct p2p_client *c);
+/* p2pd's open file descriptors (/proc/self/fd), -1 when unknown. */
+int server_count_fds(void);
 /* The connected client with id @id, or NULL (it went away). */
 struct p2p_client *server_find_client(struct p2p_server *srv, uint64_t id);
 
