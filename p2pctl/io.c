@@ -59,30 +59,6 @@ int io_command(int argc, char **argv)
 	return 0;
 }
 
-/* Bytes with an optional K, M, G suffix; -1 when malformed. */
-static int io_parse_size(const char *s, uint64_t *ret)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s || !*s || *s == '-')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -1;
-	if (*end == 'K' || *end == 'k')
-		end++, v = v > UINT64_MAX >> 10 ? UINT64_MAX : v << 10;
-	else if (*end == 'M')
-		end++, v = v > UINT64_MAX >> 20 ? UINT64_MAX : v << 20;
-	else if (*end == 'G')
-		end++, v = v > UINT64_MAX >> 30 ? UINT64_MAX : v << 30;
-	if (*end || v == UINT64_MAX)
-		return -1;
-	*ret = v;
-	return 0;
-}
-
 static int io_parse(int argc, char **argv, int cmd, struct io_opts *o)
 {
 	enum { OPT_OFFSET = 256, OPT_LENGTH, OPT_PROVIDER, OPT_DIRECT_ONLY, OPT_SOCKET, OPT_JSON };
@@ -103,13 +79,13 @@ static int io_parse(int argc, char **argv, int cmd, struct io_opts *o)
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_OFFSET:
-			if (io_parse_size(optarg, &o->offset) < 0) {
+			if (p2pctl_parse_size(optarg, &o->offset) < 0) {
 				p2pctl_err("bad --offset '%s' (bytes, or with K, M, G)", optarg);
 				return -1;
 			}
 			break;
 		case OPT_LENGTH:
-			if (io_parse_size(optarg, &o->length) < 0 || !o->length) {
+			if (p2pctl_parse_size(optarg, &o->length) < 0 || !o->length) {
 				p2pctl_err("bad --length '%s' (bytes > 0, or with K, M, G)",
 					   optarg);
 				return -1;

@@ -263,19 +263,7 @@ static int online_alloc(struct p2p_conn *c, const struct p2pctl_opts *o, int arg
 			   "[types=p2p,host,memfd] [name=NAME] [hold=SECONDS]");
 		return 2;
 	}
-	errno = 0;
-	req.size = strtoull(argv[1], &end, 0);
-	if (errno || end == argv[1] || req.size == 0) {
-		p2pctl_err("alloc: bad size '%s'", argv[1]);
-		return 2;
-	}
-	if (*end == 'K' || *end == 'k')
-		req.size <<= 10, end++;
-	else if (*end == 'M')
-		req.size <<= 20, end++;
-	else if (*end == 'G')
-		req.size <<= 30, end++;
-	if (*end) {
+	if (p2pctl_parse_size(argv[1], &req.size) < 0 || req.size == 0) {
 		p2pctl_err("alloc: bad size '%s' (bytes, or with K, M, G)", argv[1]);
 		return 2;
 	}

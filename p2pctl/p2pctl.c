@@ -630,6 +630,29 @@ static void usage(FILE *out)
 		"  -h, --help        this text;  --version\n");
 }
 
+int p2pctl_parse_size(const char *s, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	if (*end == 'K' || *end == 'k')
+		end++, v = v > UINT64_MAX >> 10 ? UINT64_MAX : v << 10;
+	else if (*end == 'M')
+		end++, v = v > UINT64_MAX >> 20 ? UINT64_MAX : v << 20;
+	else if (*end == 'G')
+		end++, v = v > UINT64_MAX >> 30 ? UINT64_MAX : v << 30;
+	if (*end || v == UINT64_MAX)
+		return -1;
+	*ret = v;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct p2pctl_opts o = {0};

@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stdint.h>
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,3 +49,6 @@ int p2pctl_online(int argc, char **argv, const struct p2pctl_opts *o);
 
 /* One error line "p2pctl: ..." on stderr. */
 void p2pctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Bytes with an optional K, M or G suffix into *ret; -1 when malformed or
+ * too large (the argument parsers of alloc, read and write). */
+int p2pctl_parse_size(const char *s, uint64_t *ret);
