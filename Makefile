@@ -40,7 +40,7 @@ CFLAGS_ALL := $(INC_ALL) $(CFLAGS_BASE)
 CORE_SRCS   := core/topo.c core/topo-func.c core/sysattr.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c core/kernel.c \
                core/report.c core/provider.c core/list.c core/idmap.c core/blockdev.c
 PROTO_SRCS  := proto/conn.c
-DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/buffer.c daemon/hotplug.c \
+DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/ops-alloc.c daemon/buffer.c daemon/hotplug.c \
                daemon/nss.c daemon/sockfile.c daemon/closer.c daemon/worker.c daemon/config.c \
                daemon/policy.c daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
 P2PD_MAIN   := daemon/main.c
@@ -65,7 +65,7 @@ UNIT_HELPER_OBJS := $(BUILD)/obj/tests/unit/helper-fixture.o
 
 ALL_BINS := $(BUILD)/libp2pcore.a $(BUILD)/libp2pproto.a $(BUILD)/libp2pclient.so \
             $(BUILD)/p2pctl $(BUILD)/p2pd
-CHECK_TARGETS := check-unit
+CHECK_TARGETS := check-unit check-layers
 
 .PHONY: all check check-unit asan clean format-check check-layers
 all: $(ALL_BINS)
@@ -120,6 +120,9 @@ check: all
 asan:
 	$(MAKE) BUILD=build-asan SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 		OPT="-O1 -g" check
+
+check-layers:
+	@tests/layout/check-layers.sh
 
 format-check:
 	clang-format --dry-run --Werror $(wildcard core/*.[ch] proto/*.[ch] daemon/*.[ch] \
