@@ -101,6 +101,24 @@ static int kmod_bind_provider(const char *bdf)
 	return stat(path, &st) == 0 ? 0 : -EOPNOTSUPP;
 }
 
+/* A p2p buffer's mapping is pinnable only where the module maps its pages
+ * (DESCRIBE's P2PB_BUF_F_DIRECT_IO); host buffers are ordinary pages. */
+static enum alloc_direct_io kmod_dio_flags(uint32_t type, uint32_t flags)
+{
+	if (type != P2PB_BUF_P2P)
+		return ALLOC_DIO_YES;
+	return flags & P2PB_BUF_F_DIRECT_IO ? ALLOC_DIO_YES : ALLOC_DIO_NO;
+}
+
+static enum alloc_direct_io kmod_direct_io(void *state, int fd, uint32_t type)
+{
+	struct p2pb_describe d = {.fd = fd};
+
+	if (ioctl(kmod_fd(state), P2PB_IOC_DESCRIBE, &d) < 0)
+		return ALLOC_DIO_UNKNOWN;
+	return kmod_dio_flags(type, d.info.flags);
+}
+
 static int kmod_alloc(void *state, const struct alloc_request *req, struct alloc_result *ret)
 {
 	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
@@ -140,6 +158,7 @@ static int kmod_alloc(void *state, const struct alloc_request *req, struct alloc
 	ret->fd = a.fd;
 	ret->size = a.size;
 	ret->handle = a.id;
+	ret->direct_io = kmod_direct_io(state, a.fd, a.type);
 	return 0;
 }
 
@@ -162,13 +181,13 @@ static int kmod_kernel_verdict(void *state, const struct topo_func *provider,
 			       const struct topo_func *client, int *ret_map, int *ret_distance)
 {
 	struct p2pb_verdict_client vc = {
-		.bdf = P2PB_BDF(client->domain, client->bus, ((unsigned)client->dev << 3) | client->fn),
+	    .bdf = P2PB_BDF(client->domain, client->bus, ((unsigned)client->dev << 3) | client->fn),
 	};
 	struct p2pb_verdict v = {
-		.provider = P2PB_BDF(provider->domain, provider->bus,
-				     ((unsigned)provider->dev << 3) | provider->fn),
-		.clients = (uint64_t)(uintptr_t)&vc,
-		.num_clients = 1,
+	    .provider = P2PB_BDF(provider->domain, provider->bus,
+				 ((unsigned)provider->dev << 3) | provider->fn),
+	    .clients = (uint64_t)(uintptr_t)&vc,
+	    .num_clients = 1,
 	};
 
 	if (ioctl(kmod_fd(state), P2PB_IOC_KERNEL_VERDICT, &v) < 0)
@@ -218,10 +237,12 @@ static int kmod_list(void *state, struct alloc_live *out, int max)
 		a->size = e[i].size;
 		a->owner_uid = (uid_t)e[i].owner_uid;
 		a->revoked = (e[i].flags & P2PB_BUF_F_REVOKED) != 0;
+		a->direct_io = kmod_dio_flags(e[i].type, e[i].flags);
 		if (a->type == ALLOC_TYPE_P2P)
 			snprintf(a->provider, sizeof(a->provider), "%04x:%02x:%02x.%x",
 				 P2PB_BDF_DOMAIN(e[i].provider), P2PB_BDF_BUS(e[i].provider),
-				 P2PB_BDF_DEVFN(e[i].provider) >> 3, P2PB_BDF_DEVFN(e[i].provider) & 7);
+				 P2PB_BDF_DEVFN(e[i].provider) >> 3,
+				 P2PB_BDF_DEVFN(e[i].provider) & 7);
 	}
 	free(e);
 	return (int)l.total;
@@ -237,8 +258,9 @@ static int kmod_note(void *state, char *buf, size_t len)
 	}
 	if (v.flags & P2PB_VERSION_F_P2PDMA)
 		return 0;
-	snprintf(buf, len, "kmod: p2p unsupported by this kernel (built without "
-			   "CONFIG_PCI_P2PDMA): only host buffers, and every pair is refused");
+	snprintf(buf, len,
+		 "kmod: p2p unsupported by this kernel (built without "
+		 "CONFIG_PCI_P2PDMA): only host buffers, and every pair is refused");
 	return 1;
 }
 

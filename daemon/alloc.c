@@ -141,6 +141,7 @@ static int alloc_udmabuf_alloc(void *state, const struct alloc_request *req,
 	ret->fd = fd;
 	ret->size = size;
 	ret->handle = 0;
+	ret->direct_io = ALLOC_DIO_UNKNOWN;
 	return 0;
 }
 
@@ -180,6 +181,7 @@ static int alloc_dmaheap_alloc(void *state, const struct alloc_request *req,
 	ret->fd = (int)d.fd;
 	ret->size = size;
 	ret->handle = 0;
+	ret->direct_io = ALLOC_DIO_UNKNOWN;
 	return 0;
 }
 
@@ -212,6 +214,7 @@ static int alloc_memfd_alloc(void *state, const struct alloc_request *req, struc
 	ret->fd = fd;
 	ret->size = req->size;
 	ret->handle = 0;
+	ret->direct_io = ALLOC_DIO_YES; /* ordinary shmem pages */
 	return 0;
 }
 

@@ -24,6 +24,16 @@
 enum alloc_type { ALLOC_TYPE_P2P = 0, ALLOC_TYPE_HOST, ALLOC_TYPE_MEMFD, ALLOC_TYPE__COUNT };
 
 #define ALLOC_TYPE_BIT(t) (1u << (t))
+
+/*
+ * Whether O_DIRECT I/O to or from the buffer's CPU mapping moves the data
+ * without a bounce (the JSON "direct_io": true, false or null): ordinary
+ * pages (memfd, the module's host buffers) can be pinned by the block layer;
+ * a p2p buffer only where the module maps its pages (P2PB_BUF_F_DIRECT_IO:
+ * kernels >= 6.2 with CONFIG_PCI_P2PDMA); a udmabuf or dma-heap mapping is
+ * the exporter's business (pfn maps on recent kernels): unknown.
+ */
+enum alloc_direct_io { ALLOC_DIO_UNKNOWN = 0, ALLOC_DIO_NO, ALLOC_DIO_YES };
 #define ALLOC_NAME_LEN 32 /* DMA_BUF_NAME_LEN */
 
 struct alloc_request {
@@ -42,6 +52,7 @@ struct alloc_live {
 	char provider[TOPO_BDF_LEN]; /* "" for host memory */
 	uid_t owner_uid;
 	bool revoked;
+	enum alloc_direct_io direct_io;
 };
 
 #define ALLOC_LIST_MAX 65536 /* live buffers adopted per backend */
@@ -50,6 +61,7 @@ struct alloc_result {
 	int fd;		 /* new fd (O_CLOEXEC), owned by the caller */
 	uint64_t size;	 /* bytes actually allocated (page-rounded for dma-bufs) */
 	uint64_t handle; /* backend's id for release/revoke (kmod buffer id), 0 none */
+	enum alloc_direct_io direct_io;
 };
 
 /*

@@ -274,6 +274,7 @@ int buffer_new_take_peers(struct buffer_table *bt, struct buffer_owner *owner,
 	b->backend = spec->backend;
 	b->handle = spec->handle;
 	b->size = spec->size;
+	b->direct_io = spec->direct_io;
 	snprintf(b->provider, sizeof(b->provider), "%s", spec->provider ? spec->provider : "");
 	snprintf(b->name, sizeof(b->name), "%s", spec->name ? spec->name : "");
 	b->peers = peers;
@@ -355,6 +356,7 @@ static void buffer_orphan_seen(void *userdata, const struct alloc_backend *be,
 	b->backend = be;
 	b->handle = l->handle;
 	b->size = l->size;
+	b->direct_io = l->direct_io;
 	snprintf(b->provider, sizeof(b->provider), "%s", l->provider);
 	snprintf(b->name, sizeof(b->name), "(from before a restart)");
 	list_init(&b->link);
@@ -391,6 +393,10 @@ struct json_object *buffer_to_json(const struct p2p_buffer *b, bool with_owner)
 	json_object_object_add(o, "provider",
 			       b->provider[0] ? json_object_new_string(b->provider) : NULL);
 	json_object_object_add(o, "size", json_object_new_uint64(b->size));
+	json_object_object_add(o, "direct_io",
+			       b->direct_io == ALLOC_DIO_UNKNOWN
+				   ? NULL
+				   : json_object_new_boolean(b->direct_io == ALLOC_DIO_YES));
 	json_object_object_add(o, "name", json_object_new_string(b->name));
 	json_object_object_add(o, "peers", json_object_get(b->peers));
 	if (with_owner && b->owner) {

@@ -66,6 +66,7 @@ struct p2p_buffer {
 	int dup_fd;		   /* dma-buf: p2pd's own reference, -1 none */
 	long count_alone;	   /* its fdinfo "count:" when only p2pd holds it */
 	int wd;			   /* memfd: inotify watch, -1 none */
+	enum alloc_direct_io direct_io;
 };
 
 /* Every buffer of the daemon. */
@@ -74,9 +75,9 @@ struct buffer_table {
 	struct idmap ids;	 /* id -> struct p2p_buffer */
 	struct idmap uids;	 /* uid -> struct policy_usage (heap), while it holds any */
 	struct list_link orphans;
-	struct list_link held; /* released, memory still held by someone */
-	int inotify_fd;	       /* memfd watches (IN_IGNORED), -1 none */
-	struct idmap wds;      /* watch descriptor -> struct p2p_buffer */
+	struct list_link held;	    /* released, memory still held by someone */
+	int inotify_fd;		    /* memfd watches (IN_IGNORED), -1 none */
+	struct idmap wds;	    /* watch descriptor -> struct p2p_buffer */
 	void (*on_held)(void *arg); /* a dma-buf entered held: poll it (timer) */
 	void *on_held_arg;
 	uint64_t next_id;
@@ -91,7 +92,8 @@ struct buffer_spec {
 	uint64_t size;
 	const char *provider; /* BDF or NULL */
 	const char *name;     /* NULL: "" */
-	bool watch;	      /* @fd is the buffer's fd (borrowed): follow its memory */
+	enum alloc_direct_io direct_io;
+	bool watch; /* @fd is the buffer's fd (borrowed): follow its memory */
 	int fd;
 };
 

@@ -682,14 +682,17 @@ static int t_alloc_memfd(void)
 	size_t n = 0;
 	struct stat st;
 	int fd = -1, r, seals, status;
-	char *p, tmp[64];
+	char *p, tmp[64], *json = NULL;
 	pid_t pid;
 
 	CHECK(c, "connect");
-	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	r = p2p_alloc(c, &req, &info, &fd, &json);
 	CHECK(r == 0, "alloc: %s (%s)", p2p_strerror(r), p2p_last_message(c));
 	CHECK(info.type == P2P_BUF_MEMFD && strcmp(info.type_name, "memfd") == 0, "type %s",
 	      info.type_name);
+	/* ordinary shmem pages: O_DIRECT can use the mapping */
+	CHECK(json && strstr(json, "\"direct_io\":true"), "direct_io: %s", json ? json : "(null)");
+	free(json);
 	CHECK(fstat(fd, &st) == 0 && st.st_size == (off_t)req.size, "fstat size %lld",
 	      (long long)st.st_size);
 	seals = fcntl(fd, F_GET_SEALS);

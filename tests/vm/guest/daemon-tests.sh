@@ -3,7 +3,7 @@
 # p2pctl and p2pbclient (libp2pclient).  Run by /init after p2pbtest, which
 # bound the providers and wrote their addresses to /run/p2pvm-devices.
 setup=$1
-names="daemon_start daemon_alloc_unprivileged daemon_alloc_host daemon_bind_on_demand daemon_policy daemon_revoke daemon_revoke_busy daemon_restart daemon_restart_adopt daemon_check_kernel"
+names="daemon_start daemon_alloc_unprivileged daemon_alloc_direct_io daemon_alloc_host daemon_bind_on_demand daemon_policy daemon_revoke daemon_revoke_busy daemon_restart daemon_restart_adopt daemon_check_kernel"
 echo "P2PVM: DAEMON $names"
 res() { echo "P2PVM: $1 $2${3:+: $3}"; }
 fail_all() { for n in $names; do res FAIL "$n" "$1"; done; exit 0; }
@@ -64,17 +64,32 @@ else
 fi
 
 # An unprivileged client gets a p2p buffer from the kmod backend through p2pd.
+# Its "direct_io" says whether O_DIRECT can reach the BAR pages: from 6.2 the
+# module maps p2pdma pages (FOLL_PCI_P2PDMA can pin them), on 6.1 it cannot.
+kver=$(uname -r)
+kmaj=${kver%%.*} kmin=${kver#*.}
+kmin=${kmin%%[!0-9]*}
+if [ "$kmaj" -gt 6 ] || { [ "$kmaj" -eq 6 ] && [ "$kmin" -ge 2 ]; }; then
+	want_dio=true
+else
+	want_dio=false
+fi
 out=$(p2pbclient "$S" alloc 65534 "$IV4" "$IV8" 1048576 2>&1)
 case "$out" in
 OK*) res PASS daemon_alloc_unprivileged ;;
 *) res FAIL daemon_alloc_unprivileged "$out" ;;
 esac
+case "$out" in
+OK*direct_io=$want_dio) res PASS daemon_alloc_direct_io ;;
+*) res FAIL daemon_alloc_direct_io "kernel $kver: want direct_io=$want_dio: $out" ;;
+esac
 
-# Host buffers come from the kmod backend too (it is first in line).
+# Host buffers come from the kmod backend too (it is first in line); their
+# pages are ordinary pages: direct I/O works on every kernel.
 out=$(p2pbclient "$S" alloc-host 65534 1048576 2>&1)
 case "$out" in
-OK*) res PASS daemon_alloc_host ;;
-*) res FAIL daemon_alloc_host "$out" ;;
+OK*direct_io=true) res PASS daemon_alloc_host ;;
+*) res FAIL daemon_alloc_host "want direct_io=true: $out" ;;
 esac
 
 # A provider with no driver is bound to p2pbroker by the kmod backend on demand.

@@ -5,7 +5,8 @@
  *
  *   p2pbclient SOCKET alloc UID PROVIDER PEER SIZE
  *	as UID: alloc a p2p buffer, check type/backend/provider, fdinfo, mmap
- *	and a pattern.  Prints "OK id=N" or "ERR <errno> <message>".
+ *	and a pattern.  Prints "OK id=N size=N direct_io=V" (V: the reply's
+ *	"direct_io", true/false/null, or "absent") or "ERR <errno> <message>".
  *   p2pbclient SOCKET alloc-host UID SIZE
  *	the same for a host buffer (no provider, no peer).
  *   p2pbclient SOCKET revoke PROVIDER PEER
@@ -67,8 +68,8 @@ static int read_text(const char *path, char *buf, size_t size)
 	return 0;
 }
 
-static int do_alloc(struct p2p_conn *c, const char *prov, const char *peer, uint64_t size,
-		    struct p2p_buffer_info *bi, int *fd)
+static int do_alloc_json(struct p2p_conn *c, const char *prov, const char *peer, uint64_t size,
+			 struct p2p_buffer_info *bi, int *fd, char **json)
 {
 	const char *peers[1] = {peer};
 	struct p2p_alloc_req req = {
@@ -80,7 +81,26 @@ static int do_alloc(struct p2p_conn *c, const char *prov, const char *peer, uint
 	    .name = "vmtest",
 	};
 
-	return p2p_alloc(c, &req, bi, fd, NULL);
+	return p2p_alloc(c, &req, bi, fd, json);
+}
+
+static int do_alloc(struct p2p_conn *c, const char *prov, const char *peer, uint64_t size,
+		    struct p2p_buffer_info *bi, int *fd)
+{
+	return do_alloc_json(c, prov, peer, size, bi, fd, NULL);
+}
+
+/* The reply's "direct_io" (true, false, null), as text; "absent" if none. */
+static const char *direct_io_of(const char *json)
+{
+	const char *v = json ? strstr(json, "\"direct_io\"") : NULL;
+
+	if (!v)
+		return "absent";
+	v += strlen("\"direct_io\"");
+	while (*v == ' ' || *v == ':')
+		v++;
+	return !strncmp(v, "true", 4) ? "true" : !strncmp(v, "false", 5) ? "false" : "null";
 }
 
 static void fill(uint32_t *p, size_t n, uint32_t seed)
@@ -101,7 +121,7 @@ static int cmd_alloc(uid_t uid, const char *prov, const char *peer, uint64_t siz
 {
 	struct p2p_buffer_info bi;
 	struct p2p_conn *c;
-	char path[64], buf[1024], want[96];
+	char path[64], buf[1024], want[96], *json = NULL;
 	int r, fd;
 	void *p;
 
@@ -116,7 +136,7 @@ static int cmd_alloc(uid_t uid, const char *prov, const char *peer, uint64_t siz
 	r = p2p_connect(sock, &c);
 	if (r < 0)
 		return fail("connect", "p2p_connect", -r);
-	r = do_alloc(c, prov, peer, size, &bi, &fd);
+	r = do_alloc_json(c, prov, peer, size, &bi, &fd, &json);
 	if (r < 0) {
 		printf("ERR %s %s\n", strerrorname_np(-r), p2p_last_message(c));
 		p2p_disconnect(c);
@@ -140,7 +160,9 @@ static int cmd_alloc(uid_t uid, const char *prov, const char *peer, uint64_t siz
 	if (!check(p, bi.size / 4, 7))
 		return fail("pattern", "mmap", 0);
 	munmap(p, bi.size);
-	printf("OK id=%llu size=%llu\n", (unsigned long long)bi.id, (unsigned long long)bi.size);
+	printf("OK id=%llu size=%llu direct_io=%s\n", (unsigned long long)bi.id,
+	       (unsigned long long)bi.size, direct_io_of(json));
+	free(json);
 	close(fd);
 	p2p_disconnect(c);
 	return 0;
