@@ -262,17 +262,145 @@ static int op_check(struct p2p_server *srv, struct p2p_client *c, const struct p
 	return ops_reply_ok(srv, c, h, o, -1);
 }
 
-static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
-		     struct json_object *req)
+/*
+ * MATRIX: N^2 verdicts, megabytes on a big tree (0.3 s for 600 functions).
+ * Built once per model (topology + config) and shared by every client that
+ * asks (issue 16 item 5), and built on report_worker, off the loop, so the
+ * first request after a start, reload or rescan does not stall everyone
+ * else.  A client waiting for it is not read from (op_wait): its requests
+ * stay in order.
+ */
+struct matrix_waiter {
+	uint64_t client_id;
+	struct p2p_msg_hdr hdr;
+};
+
+struct matrix_job {
+	struct p2p_server *srv;
+	const struct topo *topo; /* the model it reads: held until done */
+	const struct verdict_ctx *vctx;
+	uint64_t gen;
+	bool all;
+	struct p2p_reply *reply; /* built by the worker */
+	struct matrix_waiter *waiters;
+	size_t n_waiters, cap_waiters;
+};
+
+static int matrix_run(void *arg)
 {
-	struct json_object *o, *m;
-	bool all = json_get_bool(req, "all", false);
-	int n;
+	struct matrix_job *j = arg;
+	struct json_object *m = report_matrix(j->topo, j->vctx, j->all);
+	struct json_object *o = json_object_new_object();
+	const char *text = NULL;
+
+	if (m && o) {
+		json_object_object_add(o, "matrix", m);
+		m = NULL;
+		json_object_object_add(o, "ok", json_object_new_boolean(1));
+		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	}
+	j->reply = text ? client_reply_new(text, strlen(text)) : NULL;
+	json_object_put(m);
+	json_object_put(o);
+	return j->reply ? 0 : -ENOMEM;
+}
+
+static int matrix_request(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+			  bool all);
+
+static void matrix_done(void *arg, int result)
+{
+	struct matrix_job *j = arg;
+	struct p2p_server *srv = j->srv;
+
+	srv->matrix_job[j->all] = NULL;
+	server_model_release(srv);
+	if (result == 0 && j->gen == srv->model_gen && !srv->matrix_reply[j->all]) {
+		srv->matrix_reply[j->all] = j->reply;
+		j->reply = NULL;
+	}
+	client_reply_unref(j->reply);
+	for (size_t i = 0; i < j->n_waiters; i++) {
+		struct p2p_client *c = server_find_client(srv, j->waiters[i].client_id);
+		const struct p2p_msg_hdr *h = &j->waiters[i].hdr;
+		int r;
+
+		if (!c)
+			continue; /* it went away meanwhile */
+		c->op_wait = false;
+		if (result == -ECANCELED || srv->stopping)
+			r = ops_reply_err(srv, c, h, ECANCELED, "p2pd is stopping");
+		else if (result < 0 && j->gen == srv->model_gen)
+			r = ops_reply_err(srv, c, h, -result, NULL);
+		else /* the shared copy, or a new job for the model that replaced it */
+			r = matrix_request(srv, c, h, j->all);
+		if (r == 0 && !c->op_wait)
+			client_update_reading(c);
+	}
+	free(j->waiters);
+	free(j);
+}
+
+/* Queue @c's request @h behind the job that builds matrix[@all], starting
+ * one when none runs.  Returns 0, or -errno (nothing queued). */
+static int matrix_wait(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		       bool all)
+{
+	struct matrix_job *j = srv->matrix_job[all];
+	bool new_job = !j;
+	int r;
+
+	if (!srv->report_worker || srv->stopping)
+		return -ECANCELED;
+	if (new_job) {
+		j = calloc(1, sizeof(*j));
+		if (!j)
+			return -ENOMEM;
+		*j = (struct matrix_job){.srv = srv,
+					 .topo = srv->topo,
+					 .vctx = srv->vctx,
+					 .gen = srv->model_gen,
+					 .all = all};
+	}
+	if (j->n_waiters == j->cap_waiters) {
+		/* one entry per waiting connection: bounded by max_connections */
+		size_t cap = j->cap_waiters ? 2 * j->cap_waiters : 4;
+		struct matrix_waiter *w = realloc(j->waiters, cap * sizeof(*w));
+
+		if (!w) {
+			if (new_job)
+				free(j);
+			return -ENOMEM;
+		}
+		j->waiters = w;
+		j->cap_waiters = cap;
+	}
+	if (new_job) {
+		r = worker_submit(srv->report_worker, matrix_run, matrix_done, j);
+		if (r < 0) {
+			free(j->waiters);
+			free(j);
+			return r;
+		}
+		server_model_hold(srv);
+		srv->matrix_job[all] = j;
+	}
+	j->waiters[j->n_waiters++] = (struct matrix_waiter){.client_id = c->id, .hdr = *h};
+	c->op_wait = true;
+	client_update_reading(c);
+	return 0;
+}
+
+/* Answer from the shared copy, or wait for it.  Returns 0, or -1 when @c
+ * was dropped. */
+static int matrix_request(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+			  bool all)
+{
+	int n, r;
 
 	if (!ops_have_topo(srv))
 		return ops_reply_err(srv, c, h, ENODEV, OPS_NO_TOPO);
-	/* N^2 cells: past the limit the document would take gigabytes to build
-	 * and block every other client meanwhile */
+	/* N^2 cells: past the limit the document would take gigabytes */
 	n = report_matrix_count(srv->topo, all);
 	if (n > REPORT_MATRIX_MAX_DEVICES) {
 		char msg[300];
@@ -280,19 +408,20 @@ static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct 
 		report_matrix_too_big(n, msg, sizeof(msg));
 		return ops_reply_err(srv, c, h, E2BIG, msg);
 	}
-	/* N^2 verdicts, megabytes on a big tree: built once per topology and
-	 * config, shared by every client that asks (issue 16 item 5) */
 	if (srv->matrix_reply[all])
 		return ops_reply_shared(srv, c, h, &srv->matrix_reply[all], NULL);
-	m = report_matrix(srv->topo, srv->vctx, all);
-	o = json_object_new_object();
-	if (!m || !o) {
-		json_object_put(m);
-		json_object_put(o);
-		return ops_reply_err(srv, c, h, ENOMEM, NULL);
-	}
-	json_object_object_add(o, "matrix", m);
-	return ops_reply_shared(srv, c, h, &srv->matrix_reply[all], o);
+	r = matrix_wait(srv, c, h, all);
+	if (r < 0)
+		return ops_reply_err(srv, c, h, -r,
+				     r == -ECANCELED ? "p2pd is stopping"
+						     : "cannot build the matrix");
+	return 0;
+}
+
+static int op_matrix(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		     struct json_object *req)
+{
+	return matrix_request(srv, c, h, json_get_bool(req, "all", false));
 }
 
 static const char *const refuse_names[SERVER_REFUSE__COUNT] = {

@@ -147,9 +147,9 @@ static bool server_refuse_over_limit(struct p2p_server *srv, int fd)
 	{
 		char msg[400];
 		struct p2p_msg_hdr h = {.flags = P2P_FLAG_REPLY};
-		int m = snprintf(msg, sizeof(msg),
-				 "{\"ok\":false,\"errno\":87,\"code\":\"EUSERS\",\"message\":\"%s\"}",
-				 text);
+		int m = snprintf(
+		    msg, sizeof(msg),
+		    "{\"ok\":false,\"errno\":87,\"code\":\"EUSERS\",\"message\":\"%s\"}", text);
 
 		(void)conn_send(fd, &h, msg, (size_t)m, -1);
 	}
@@ -198,7 +198,8 @@ static void server_accept_exhausted(struct p2p_server *srv, int err)
 	srv->accept_fails_unlogged++;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	if (!srv->accept_fail_logged_ms || now - srv->accept_fail_logged_ms >= SERVER_ACCEPT_LOG_MS) {
+	if (!srv->accept_fail_logged_ms ||
+	    now - srv->accept_fail_logged_ms >= SERVER_ACCEPT_LOG_MS) {
 		log_msg(LOG_WARNING,
 			"accept: %s (%llu times since the last report); not accepting for %d ms "
 			"at a time until descriptors are free (%u clients)",
@@ -292,8 +293,9 @@ static int server_watch_buffers(struct p2p_server *srv)
 	srv->buffers.on_held = server_on_buffer_held;
 	srv->buffers.on_held_arg = srv;
 	if (fd < 0) {
-		log_msg(LOG_WARNING, "inotify_init1 failed: a released memfd buffer stops counting "
-				     "against its uid's quota at once, even while a client holds it");
+		log_msg(LOG_WARNING,
+			"inotify_init1 failed: a released memfd buffer stops counting "
+			"against its uid's quota at once, even while a client holds it");
 		return 0;
 	}
 	srv->ev_buffers_gone =
@@ -304,6 +306,67 @@ static int server_watch_buffers(struct p2p_server *srv)
 }
 
 /* ---- config, topology, reload ---- */
+
+/* A model swapped out while a job still reads it (server_model_hold()). */
+struct server_retired {
+	struct list_link link;
+	struct p2p_config *cfg; /* NULL: a rescan kept the config */
+	struct topo *topo;
+	struct verdict_ctx *vctx;
+};
+
+void server_model_hold(struct p2p_server *srv)
+{
+	srv->model_users++;
+}
+
+static void server_free_retired(struct p2p_server *srv)
+{
+	list_for_each_safe (struct server_retired, r, &srv->retired, link) {
+		list_remove(&r->link);
+		verdict_ctx_free(r->vctx);
+		topo_free(r->topo);
+		config_free(r->cfg);
+		free(r);
+	}
+}
+
+void server_model_release(struct p2p_server *srv)
+{
+	if (srv->model_users && --srv->model_users == 0)
+		server_free_retired(srv);
+}
+
+/*
+ * Make @t/@v (and @cfg, unless NULL: a rescan keeps the config) the model.
+ * The old one is freed now, or kept until the last job reading it is done.
+ * Returns 0, or -ENOMEM with nothing changed (the caller frees the new one).
+ */
+static int server_swap_model(struct p2p_server *srv, struct p2p_config *cfg, struct topo *t,
+			     struct verdict_ctx *v)
+{
+	if (srv->model_users) {
+		struct server_retired *r = calloc(1, sizeof(*r));
+
+		if (!r)
+			return -ENOMEM;
+		*r = (struct server_retired){
+		    .cfg = cfg ? srv->cfg : NULL, .topo = srv->topo, .vctx = srv->vctx};
+		list_append(&srv->retired, &r->link);
+	} else {
+		verdict_ctx_free(srv->vctx);
+		topo_free(srv->topo);
+		if (cfg)
+			config_free(srv->cfg);
+	}
+	server_forget_replies(srv);
+	if (cfg)
+		srv->cfg = cfg;
+	srv->topo = t;
+	srv->vctx = v;
+	srv->model_gen++;
+	return 0;
+}
 
 void server_forget_replies(struct p2p_server *srv)
 {
@@ -445,7 +508,8 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen)
 	err[0] = '\0';
 	sd_notify(0, "RELOADING=1\nSTATUS=Reloading configuration");
 	r = server_load(srv, &cfg, &t, &v, err, errlen);
-	if (r == 0 && (r = server_size_rbuf(srv, cfg)) < 0) {
+	if (r == 0 &&
+	    ((r = server_size_rbuf(srv, cfg)) < 0 || (r = server_swap_model(srv, cfg, t, v)) < 0)) {
 		snprintf(err, errlen, "out of memory");
 		verdict_ctx_free(v);
 		topo_free(t);
@@ -456,13 +520,6 @@ int server_reload(struct p2p_server *srv, char *err, size_t errlen)
 		sd_notifyf(0, "READY=1\nSTATUS=Serving (reload failed: %.200s)", err);
 		return r;
 	}
-	verdict_ctx_free(srv->vctx);
-	topo_free(srv->topo);
-	config_free(srv->cfg);
-	server_forget_replies(srv);
-	srv->cfg = cfg;
-	srv->topo = t;
-	srv->vctx = v;
 	nss_cache_expire(srv->nss); /* group membership may have changed too */
 	srv->stats.reloads++;
 	log_msg(LOG_INFO, "reloaded %s; %d PCI functions",
@@ -551,17 +608,21 @@ static void server_on_rescan(void *arg)
 				    srv->cfg->overrides, srv->cfg->n_overrides, &v);
 	if (r == 0)
 		verdict_ctx_set_kernel(v, &srv->kernel);
-	if (r < 0 && r != -ENOENT) {
+	if (r == -ENOENT) {
+		topo_free(t);
+		t = NULL; /* no PCI left at all */
+		verdict_ctx_free(v);
+		v = NULL;
+		r = 0;
+	}
+	if (r == 0 && (r = server_swap_model(srv, NULL, t, v)) < 0)
+		verdict_ctx_free(v);
+	if (r < 0) {
 		topo_free(t);
 		log_msg(LOG_WARNING, "PCI change: rescan failed (%s), keeping the old topology",
 			strerror(-r));
 		return;
 	}
-	verdict_ctx_free(srv->vctx);
-	topo_free(srv->topo);
-	server_forget_replies(srv);
-	srv->topo = r == 0 ? t : NULL;
-	srv->vctx = r == 0 ? v : NULL;
 	srv->stats.rescans++;
 	log_msg(LOG_INFO, "PCI change: topology rescanned, %d functions",
 		srv->topo ? srv->topo->nfuncs : 0);
@@ -668,6 +729,7 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	srv->opts = *o;
 	srv->next_client_id = 1;
 	list_init(&srv->clients);
+	list_init(&srv->retired);
 	idmap_init(&srv->client_uids);
 	buffer_table_init(&srv->buffers, NULL);
 	srv->started = time(NULL);
@@ -692,7 +754,8 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	kernel_read(srv->rootfd, o->kernel_release, &srv->kernel);
 	log_msg(srv->kernel.p2pdma == 0 ? LOG_WARNING : LOG_INFO, "%s%s%s", srv->kernel.rules.note,
 		srv->kernel.p2pdma == 0 ? "; " : "",
-		srv->kernel.p2pdma == 0 ? "built without CONFIG_PCI_P2PDMA: every pair refused" : "");
+		srv->kernel.p2pdma == 0 ? "built without CONFIG_PCI_P2PDMA: every pair refused"
+					: "");
 	r = server_load(srv, &srv->cfg, &srv->topo, &srv->vctx, err, sizeof(err));
 	if (r < 0) {
 		log_msg(LOG_ERR, "%s", err);
@@ -730,6 +793,8 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 	}
 	policy_set_groups_fn(nss_cache_groups);
 	r = worker_new(srv->base, &srv->worker);
+	if (r == 0)
+		r = worker_new(srv->base, &srv->report_worker);
 	if (r < 0) {
 		log_msg(LOG_ERR, "worker thread: %s", strerror(-r));
 		return r;
@@ -782,6 +847,8 @@ void server_cleanup(struct p2p_server *srv)
 	/* a revoke in progress finishes and is answered while its client exists */
 	worker_free(srv->worker);
 	srv->worker = NULL;
+	worker_free(srv->report_worker); /* matrix waiters get ECANCELED */
+	srv->report_worker = NULL;
 	list_for_each_safe (struct p2p_client, c, &srv->clients, link) {
 		list_remove(&c->link);
 		srv->n_clients--;
@@ -824,6 +891,7 @@ void server_cleanup(struct p2p_server *srv)
 		event_base_free(srv->base);
 	buffer_table_fini(&srv->buffers);
 	alloc_set_free(srv->alloc);
+	server_free_retired(srv);
 	verdict_ctx_free(srv->vctx);
 	topo_free(srv->topo);
 	config_free(srv->cfg);

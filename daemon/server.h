@@ -25,16 +25,17 @@ struct event;
 struct nss_cache;
 struct closer;
 struct hotplug;
+struct matrix_job;
 
 #define SERVER_MAX_LISTEN 8
 
 struct server_opts {
-	const char *config_path;  /* NULL: CONFIG_DEFAULT_PATH if present, else defaults */
-	bool config_explicit;	  /* --config given: a missing file is an error */
-	const char *socket_path;  /* --socket, overrides the config */
-	const char *fsroot;	  /* "/" or a snapshot */
-	const char *backends;	  /* --backends LIST, NULL = all */
-	const char *cpu_override; /* --cpu */
+	const char *config_path;    /* NULL: CONFIG_DEFAULT_PATH if present, else defaults */
+	bool config_explicit;	    /* --config given: a missing file is an error */
+	const char *socket_path;    /* --socket, overrides the config */
+	const char *fsroot;	    /* "/" or a snapshot */
+	const char *backends;	    /* --backends LIST, NULL = all */
+	const char *cpu_override;   /* --cpu */
 	const char *kernel_release; /* --kernel-release: whose p2p rules, NULL = osrelease */
 	bool no_gpu;
 	bool no_hotplug; /* --no-hotplug: ignore PCI uevents */
@@ -63,20 +64,26 @@ struct p2p_server {
 	int rootfd;
 	struct kernel_facts kernel; /* release, rules table, P2PDMA, cmdline: read once */
 
-	/* swapped together by server_reload() */
+	/* the model: swapped together by server_reload(), topo and vctx by a
+	 * rescan; a thread that reads them holds it (server_model_hold()) */
 	struct p2p_config *cfg;
 	char cfg_path[256]; /* "" = built-in defaults */
 	struct topo *topo;  /* NULL when the root has no PCI at all */
 	struct verdict_ctx *vctx;
+	uint64_t model_gen;	  /* bumped on every swap */
+	unsigned model_users;	  /* holds: jobs reading the model off the loop */
+	struct list_link retired; /* models swapped out while held */
 	/* replies that are the same for every client of one topology and
 	 * config: built on first ask, shared by every queue, dropped on change */
 	struct p2p_reply *topo_reply;
 	struct p2p_reply *matrix_reply[2]; /* [all] */
+	struct matrix_job *matrix_job[2];  /* [all]: being built off the loop (ops.c) */
 
 	struct alloc_set *alloc;
-	struct nss_cache *nss; /* group lists, looked up off the loop */
-	struct closer *closer; /* closes the fds clients attach, off the loop */
-	struct worker *worker; /* blocking backend calls (kmod REVOKE), off the loop */
+	struct nss_cache *nss;	      /* group lists, looked up off the loop */
+	struct closer *closer;	      /* closes the fds clients attach, off the loop */
+	struct worker *worker;	      /* blocking backend calls (kmod REVOKE), off the loop */
+	struct worker *report_worker; /* matrix documents (N^2 verdicts), off the loop */
 
 	int listen_fds[SERVER_MAX_LISTEN];
 	struct event *listen_ev[SERVER_MAX_LISTEN];
@@ -91,7 +98,7 @@ struct p2p_server {
 	bool accept_paused;
 	uint64_t accept_fails_unlogged; /* EMFILE/ENFILE since the last log line */
 	int64_t accept_fail_logged_ms;	/* CLOCK_MONOTONIC of that line, 0 never */
-	struct hotplug *hotplug; /* NULL when not watched */
+	struct hotplug *hotplug;	/* NULL when not watched */
 	bool stopping;
 
 	struct list_link clients; /* struct p2p_client.link */
@@ -125,6 +132,15 @@ void server_protocol_error(struct p2p_server *srv, struct p2p_client *c, int err
 void server_drop_client(struct p2p_server *srv, struct p2p_client *c);
 /* p2pd's open file descriptors (/proc/self/fd), -1 when unknown. */
 int server_count_fds(void);
+/*
+ * A job that reads cfg/topo/vctx on another thread holds the model while it
+ * runs: a reload or rescan meanwhile swaps in the new one at once (model_gen
+ * tells the job its result is stale) and frees the old one at the last
+ * release.  Loop thread only.
+ */
+void server_model_hold(struct p2p_server *srv);
+void server_model_release(struct p2p_server *srv);
+
 /* The connected client with id @id, or NULL (it went away). */
 struct p2p_client *server_find_client(struct p2p_server *srv, uint64_t id);
 
