@@ -118,7 +118,7 @@ static int gpu_enumerate(int rootfd, int real_root, struct gpu_node *nodes, int 
 }
 
 const struct gpu_ops gpu_ops_drm = {
-	.enumerate = gpu_enumerate,
+    .enumerate = gpu_enumerate,
 };
 
 static const struct gpu_ops *gpu_current = &gpu_ops_drm;

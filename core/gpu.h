@@ -8,8 +8,8 @@
 #define GPU_NODE_LEN 48
 
 struct gpu_node {
-	char bdf[24];		  /* dddd:bb:dd.f */
-	char card[GPU_NODE_LEN];  /* "card0" or "" */
+	char bdf[24];		   /* dddd:bb:dd.f */
+	char card[GPU_NODE_LEN];   /* "card0" or "" */
 	char render[GPU_NODE_LEN]; /* "renderD128" or "" */
 };
 

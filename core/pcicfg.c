@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CAP_WALK_MAX 48	 /* standard capabilities: at most (256-64)/4 */
+#define CAP_WALK_MAX 48	  /* standard capabilities: at most (256-64)/4 */
 #define ECAP_WALK_MAX 480 /* extended capabilities: (4096-256)/8 */
 
 struct pcicfg_src pcicfg_src_mem(const uint8_t *cfg, size_t len)
@@ -67,7 +67,7 @@ static int rd32(struct pcicfg_src *s, size_t off, uint32_t *v)
 	uint8_t b[4] = {0, 0, 0, 0};
 	int r = pcicfg_read(s, off, b, 4);
 	*v = r == 0 ? (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) |
-			      ((uint32_t)b[3] << 24)
+			  ((uint32_t)b[3] << 24)
 		    : 0;
 	return r;
 }

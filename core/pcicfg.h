@@ -21,18 +21,18 @@
 #include <stdint.h>
 
 struct pcicfg_info {
-	int header_type;     /* 0, 1, 2; -1 unknown */
-	int pcie_type;	     /* PCI_EXP_TYPE_* from the PCIe capability, -1 unknown/none */
-	int acs_known;	     /* 1 when extended config was readable (>= 0x104 bytes) */
-	int acs_present;     /* ACS extended capability found */
+	int header_type; /* 0, 1, 2; -1 unknown */
+	int pcie_type;	 /* PCI_EXP_TYPE_* from the PCIe capability, -1 unknown/none */
+	int acs_known;	 /* 1 when extended config was readable (>= 0x104 bytes) */
+	int acs_present; /* ACS extended capability found */
 	uint16_t acs_cap, acs_ctrl;
-	int acs_offset;      /* 0 none */
+	int acs_offset;	      /* 0 none */
 	int sec_bus, sub_bus; /* type-1 header bytes 0x19/0x1a, -1 unknown */
 	uint16_t vendor, device;
-	uint32_t class_code;	    /* 24 bits */
+	uint32_t class_code;		       /* 24 bits */
 	uint16_t subsys_vendor, subsys_device; /* type-0 headers only, else 0 */
-	int exp_offset;		    /* PCIe capability, 0 none/unknown */
-	double cur_speed_gts, max_speed_gts; /* from Link Status/Capabilities, 0 unknown */
+	int exp_offset;			       /* PCIe capability, 0 none/unknown */
+	double cur_speed_gts, max_speed_gts;   /* from Link Status/Capabilities, 0 unknown */
 	int cur_width, max_width;
 };
 
@@ -57,11 +57,11 @@ int pcicfg_read(struct pcicfg_src *src, size_t off, void *buf, size_t len);
 
 /* What pcicfg_query() reads (anything else stays unknown). */
 enum {
-	PCICFG_IDS = 1 << 0,   /* vendor, device, class, subsystem ids (validated) */
+	PCICFG_IDS = 1 << 0,	/* vendor, device, class, subsystem ids (validated) */
 	PCICFG_HEADER = 1 << 1, /* header type */
-	PCICFG_BUSES = 1 << 2, /* secondary/subordinate bus of a type-1 header (+HEADER) */
-	PCICFG_EXP = 1 << 3,   /* walk the capability list: PCIe port type and link */
-	PCICFG_ACS = 1 << 4,   /* walk the extended capability list: ACS */
+	PCICFG_BUSES = 1 << 2,	/* secondary/subordinate bus of a type-1 header (+HEADER) */
+	PCICFG_EXP = 1 << 3,	/* walk the capability list: PCIe port type and link */
+	PCICFG_ACS = 1 << 4,	/* walk the extended capability list: ACS */
 	PCICFG_ALL = 0x1f,
 };
 

@@ -74,12 +74,14 @@ static struct json_object *report_cpu(const struct topo_cpu *c)
 	struct json_object *o = json_object_new_object();
 	add(o, "vendor", jstr_or_null(c->vendor_id));
 	add(o, "family", c->family >= 0 ? json_object_new_int(c->family) : NULL);
-	add(o, "zen", c->vendor == TOPO_CPU_UNKNOWN
-			      ? NULL
-			      : json_object_new_boolean(c->vendor == TOPO_CPU_AMD && c->family >= 0x17));
-	add(o, "source", json_object_new_string(c->from_override ? "override"
-						: c->vendor == TOPO_CPU_UNKNOWN ? "unknown"
-										: "cpuinfo"));
+	add(o, "zen",
+	    c->vendor == TOPO_CPU_UNKNOWN
+		? NULL
+		: json_object_new_boolean(c->vendor == TOPO_CPU_AMD && c->family >= 0x17));
+	add(o, "source",
+	    json_object_new_string(c->from_override		   ? "override"
+				   : c->vendor == TOPO_CPU_UNKNOWN ? "unknown"
+								   : "cpuinfo"));
 	return o;
 }
 
@@ -101,7 +103,7 @@ static struct json_object *report_link(const struct topo_func *f)
 static struct json_object *report_acs(const struct topo_func *f)
 {
 	struct json_object *o = json_object_new_object();
-	const char *state = f->acs == TOPO_ACS_PRESENT  ? "present"
+	const char *state = f->acs == TOPO_ACS_PRESENT	? "present"
 			    : f->acs == TOPO_ACS_ABSENT ? "absent"
 							: "unknown";
 	add(o, "state", json_object_new_string(state));
@@ -109,7 +111,8 @@ static struct json_object *report_acs(const struct topo_func *f)
 		add(o, "cap", jhex(f->acs_cap, 4));
 		add(o, "ctrl", jhex(f->acs_ctrl, 4));
 	}
-	add(o, "redirect", f->acs == TOPO_ACS_UNKNOWN ? NULL : json_object_new_boolean(f->acs_redir));
+	add(o, "redirect",
+	    f->acs == TOPO_ACS_UNKNOWN ? NULL : json_object_new_boolean(f->acs_redir));
 	return o;
 }
 
@@ -267,16 +270,15 @@ struct json_object *report_check(const struct topo *t, const struct verdict *v, 
 	add(o, "distance", json_object_new_int(v->distance));
 	add(o, "supported", json_object_new_boolean(v->map != VERDICT_NOT_SUPPORTED));
 	add(o, "kernel_map_type", json_object_new_string(verdict_map_name(v->kernel_map)));
-	add(o, "kernel_distance", json_object_new_int(v->kernel_map == VERDICT_NOT_SUPPORTED
-							      ? -1
-							      : v->kernel_distance));
+	add(o, "kernel_distance",
+	    json_object_new_int(v->kernel_map == VERDICT_NOT_SUPPORTED ? -1 : v->kernel_distance));
 	add(o, "path_length", json_object_new_int(v->kernel_distance));
 	add(o, "class", json_object_new_string(verdict_class_name(v->cls)));
 	add(o, "bottleneck_gbps",
 	    v->bottleneck_gbps > 0 ? json_object_new_double(v->bottleneck_gbps) : NULL);
 	add(o, "bottleneck", jstr_or_null(v->bottleneck_bdf));
-	add(o, "common_bridge", v->common >= 0 ? json_object_new_string(t->funcs[v->common].bdf)
-					       : NULL);
+	add(o, "common_bridge",
+	    v->common >= 0 ? json_object_new_string(t->funcs[v->common].bdf) : NULL);
 	struct json_object *path = json_object_new_array();
 	for (int i = 0; i < v->npath; i++)
 		json_object_array_add(path, json_object_new_string(t->funcs[v->path[i]].bdf));

@@ -40,8 +40,8 @@ struct scan {
 	int cap_funcs;
 	uint64_t *parent_key; /* per func (pre-sort): key of the upstream bridge or NO_KEY */
 	int cap_hbs;
-	int *hash;	      /* open addressing: func index + 1, 0 empty */
-	size_t hash_size;     /* power of two, at least 2x the functions */
+	int *hash;		 /* open addressing: func index + 1, 0 empty */
+	size_t hash_size;	 /* power of two, at least 2x the functions */
 	struct topo_func_src rd; /* how functions are read */
 };
 
@@ -250,7 +250,6 @@ static int hb_get(struct scan *s, uint32_t domain, uint8_t bus)
 	return t->nhbs++;
 }
 
-
 static size_t hash_slot(const struct scan *s, uint64_t key)
 {
 	return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 20) & (s->hash_size - 1);
@@ -363,7 +362,8 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 			topo_func_read(&s->rd, cfd, f);
 			/* Only bridges, and storage controllers that host their own
 			 * root bus (Intel VMD), have PCI functions below them. */
-			if (f->is_bridge || f->class_code == UINT32_MAX || (f->class_code >> 16) == 0x01)
+			if (f->is_bridge || f->class_code == UINT32_MAX ||
+			    (f->class_code >> 16) == 0x01)
 				return walk_tree_take(s, cfd, bdf_key(dom, bus, dev, fn), hb,
 						      depth + 1);
 		}
@@ -516,14 +516,15 @@ static int scan_bus_list(struct scan *s)
 		int cfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (cfd < 0 && n > 0) {
 			/* No facts at all: warn, but invent no device. */
-			topo_warn(s->t, "%s: bus/pci/devices link is dangling (%s); ignored", de->d_name,
-			     target);
+			topo_warn(s->t, "%s: bus/pci/devices link is dangling (%s); ignored",
+				  de->d_name, target);
 			continue;
 		} else if (cfd < 0) {
 			topo_warn(s->t, "%s: unreadable bus/pci/devices entry", de->d_name);
 			continue;
 		} else if (n <= 0) {
-			topo_warn(s->t, "%s: bus/pci/devices entry is a plain directory", de->d_name);
+			topo_warn(s->t, "%s: bus/pci/devices entry is a plain directory",
+				  de->d_name);
 		} else {
 			topo_warn(s->t, "%s: missing from the device tree", de->d_name);
 		}
@@ -717,8 +718,9 @@ static int resolve(struct scan *s)
 			if ((f->dev == 0 && f->fn == 0) || f->kind == TOPO_KIND_ROOT_PORT)
 				hb->hbdev = i;
 			if (f->kind == TOPO_KIND_ROOT_PORT && f->pcie_type < 0)
-				topo_warn(t, "%s: port type unknown (short config); taken as a root port",
-				     f->bdf);
+				topo_warn(
+				    t, "%s: port type unknown (short config); taken as a root port",
+				    f->bdf);
 			break;
 		}
 		for (int i = 0; i < t->nfuncs && hb->numa_node < 0; i++)
@@ -855,26 +857,26 @@ const char *topo_class_name(uint32_t c)
 		uint32_t code, mask;
 		const char *name;
 	} tab[] = {
-		{0x010802, 0xffffff, "NVMe"},
-		{0x010000, 0xff0000, "storage"},
-		{0x020700, 0xffff00, "InfiniBand"},
-		{0x020000, 0xff0000, "network"},
-		{0x030200, 0xffff00, "3D controller"},
-		{0x030000, 0xff0000, "display"},
-		{0x040000, 0xff0000, "multimedia"},
-		{0x050200, 0xffff00, "CXL memory"},
-		{0x050000, 0xff0000, "memory"},
-		{0x060000, 0xffff00, "host bridge"},
-		{0x060100, 0xffff00, "ISA bridge"},
-		{0x060400, 0xffff00, "PCI bridge"},
-		{0x060900, 0xffff00, "PCI bridge"},
-		{0x060000, 0xff0000, "bridge"},
-		{0x080000, 0xff0000, "system peripheral"},
-		{0x0b4000, 0xffff00, "co-processor"},
-		{0x0c0300, 0xffff00, "USB"},
-		{0x0c0000, 0xff0000, "serial bus"},
-		{0x110000, 0xff0000, "signal processing"},
-		{0x120000, 0xff0000, "accelerator"},
+	    {0x010802, 0xffffff, "NVMe"},
+	    {0x010000, 0xff0000, "storage"},
+	    {0x020700, 0xffff00, "InfiniBand"},
+	    {0x020000, 0xff0000, "network"},
+	    {0x030200, 0xffff00, "3D controller"},
+	    {0x030000, 0xff0000, "display"},
+	    {0x040000, 0xff0000, "multimedia"},
+	    {0x050200, 0xffff00, "CXL memory"},
+	    {0x050000, 0xff0000, "memory"},
+	    {0x060000, 0xffff00, "host bridge"},
+	    {0x060100, 0xffff00, "ISA bridge"},
+	    {0x060400, 0xffff00, "PCI bridge"},
+	    {0x060900, 0xffff00, "PCI bridge"},
+	    {0x060000, 0xff0000, "bridge"},
+	    {0x080000, 0xff0000, "system peripheral"},
+	    {0x0b4000, 0xffff00, "co-processor"},
+	    {0x0c0300, 0xffff00, "USB"},
+	    {0x0c0000, 0xff0000, "serial bus"},
+	    {0x110000, 0xff0000, "signal processing"},
+	    {0x120000, 0xff0000, "accelerator"},
 	};
 	if (c == UINT32_MAX)
 		return "unknown";

@@ -14,10 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOPO_BDF_LEN 24	      /* "ffffffff:ff:1f.7" + NUL, with room */
-#define TOPO_HB_NAME_LEN 32   /* "pci10000:00" */
-#define TOPO_MAX_FUNCS 65536  /* hard cap on functions scanned */
-#define TOPO_MAX_DEPTH 64     /* deeper chains are cut (and warned about) */
+#define TOPO_BDF_LEN 24	     /* "ffffffff:ff:1f.7" + NUL, with room */
+#define TOPO_HB_NAME_LEN 32  /* "pci10000:00" */
+#define TOPO_MAX_FUNCS 65536 /* hard cap on functions scanned */
+#define TOPO_MAX_DEPTH 64    /* deeper chains are cut (and warned about) */
 #define TOPO_NBARS 6
 
 enum topo_acs {
@@ -44,16 +44,16 @@ struct topo_func {
 	char bdf[TOPO_BDF_LEN]; /* dddd:bb:dd.f, domain as wide as it is */
 	uint32_t domain;
 	uint8_t bus, dev, fn;
-	int idx;		/* index in topo->funcs */
-	int parent;		/* index of the upstream bridge, -1 on a root bus */
-	int hb;			/* index in topo->hbs */
-	int depth;		/* 0 on a root bus */
+	int idx;    /* index in topo->funcs */
+	int parent; /* index of the upstream bridge, -1 on a root bus */
+	int hb;	    /* index in topo->hbs */
+	int depth;  /* 0 on a root bus */
 	uint16_t vendor, device, subsys_vendor, subsys_device;
-	uint32_t class_code;	/* 24-bit class/subclass/prog-if; UINT32_MAX unknown */
-	int numa_node;		/* -1 unknown */
-	int iommu_group;	/* -1 none/unknown */
-	char driver[64];	/* "" when unbound or unreadable */
-	char local_cpus[128];	/* local_cpulist, "" unknown */
+	uint32_t class_code;  /* 24-bit class/subclass/prog-if; UINT32_MAX unknown */
+	int numa_node;	      /* -1 unknown */
+	int iommu_group;      /* -1 none/unknown */
+	char driver[64];      /* "" when unbound or unreadable */
+	char local_cpus[128]; /* local_cpulist, "" unknown */
 	struct topo_bar bars[TOPO_NBARS];
 	double cur_speed_gts, max_speed_gts; /* 0 unknown */
 	int cur_width, max_width;	     /* 0 unknown */
@@ -67,16 +67,16 @@ struct topo_func {
 	enum topo_kind kind;
 	enum topo_acs acs;
 	uint16_t acs_cap, acs_ctrl;
-	bool acs_redir;			     /* ACS ctrl has RR, CR or EC (kernel's rule) */
-	char gpu_nodes[96];		     /* "card0,renderD128" from gpu.h, "" none */
+	bool acs_redir;	    /* ACS ctrl has RR, CR or EC (kernel's rule) */
+	char gpu_nodes[96]; /* "card0,renderD128" from gpu.h, "" none */
 };
 
 struct topo_hostbridge {
 	char name[TOPO_HB_NAME_LEN]; /* "pci0000:17" */
 	uint32_t domain;
 	uint8_t bus;
-	int hbdev;	/* index of the kernel's "host bridge device", -1 none */
-	int numa_node;	/* of the first function with one, -1 unknown */
+	int hbdev;     /* index of the kernel's "host bridge device", -1 none */
+	int numa_node; /* of the first function with one, -1 unknown */
 };
 
 enum topo_cpu_vendor {
@@ -88,9 +88,9 @@ enum topo_cpu_vendor {
 
 struct topo_cpu {
 	enum topo_cpu_vendor vendor;
-	int family;		/* -1 unknown */
-	char vendor_id[32];	/* as in /proc/cpuinfo, "" unknown */
-	bool from_override;	/* --cpu VENDOR:FAMILY */
+	int family;	    /* -1 unknown */
+	char vendor_id[32]; /* as in /proc/cpuinfo, "" unknown */
+	bool from_override; /* --cpu VENDOR:FAMILY */
 };
 
 struct topo {
@@ -99,9 +99,9 @@ struct topo {
 	struct topo_hostbridge *hbs;
 	int nhbs;
 	struct topo_cpu cpu;
-	char **warnings;	/* quirks met while scanning, for humans */
+	char **warnings; /* quirks met while scanning, for humans */
 	int nwarnings;
-	bool live;		/* read from a live sysfs (else a snapshot) */
+	bool live;		 /* read from a live sysfs (else a snapshot) */
 	uint64_t cfg_bytes_read; /* config bytes read, all functions together */
 };
 
@@ -117,7 +117,7 @@ struct topo_opts {
 	const char *cpu_override; /* "amd:0x17", "intel:6", NULL = from cpuinfo */
 	bool no_gpu;		  /* skip libdrm enumeration */
 	enum topo_read_mode read_mode;
-	unsigned skip;		  /* TOPO_SKIP_*: facts the caller will not look at */
+	unsigned skip; /* TOPO_SKIP_*: facts the caller will not look at */
 };
 
 /* Facts a caller may leave unread (they stay empty/unknown).  No verdict uses

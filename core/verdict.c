@@ -28,13 +28,13 @@ struct ovr {
 
 struct verdict_ctx {
 	const struct topo *t;
-	int *acs_up;	   /* redirecting functions from i up to its root, inclusive */
-	int *unknown_up;   /* functions with unknown ACS from i up to its root */
-	bool *hb_wl_any;   /* host bridge device whitelisted without "same only" */
-	bool *hb_wl_same;  /* whitelisted at all (ok for pairs on the same host bridge) */
+	int *acs_up;	  /* redirecting functions from i up to its root, inclusive */
+	int *unknown_up;  /* functions with unknown ACS from i up to its root */
+	bool *hb_wl_any;  /* host bridge device whitelisted without "same only" */
+	bool *hb_wl_same; /* whitelisted at all (ok for pairs on the same host bridge) */
 	const struct verdict_whitelist_entry **hb_entry; /* config entry matched, or NULL */
-	const struct rules_entry **hb_kentry; /* kernel table entry matched, or NULL */
-	int *hbdev;	   /* host-bridge device under the rules, -1 none */
+	const struct rules_entry **hb_kentry;		 /* kernel table entry matched, or NULL */
+	int *hbdev; /* host-bridge device under the rules, -1 none */
 	const struct verdict_whitelist_entry *extra_wl;
 	int n_extra;
 	struct kernel_facts k; /* release, rules table, P2PDMA, command line */
@@ -134,7 +134,7 @@ int verdict_ctx_new(const struct topo *t, const struct verdict_whitelist_entry *
 			int p = f->parent;
 			c->acs_up[i] = (p >= 0 ? c->acs_up[p] : 0) + (f->acs_redir ? 1 : 0);
 			c->unknown_up[i] =
-				(p >= 0 ? c->unknown_up[p] : 0) + (f->acs == TOPO_ACS_UNKNOWN ? 1 : 0);
+			    (p >= 0 ? c->unknown_up[p] : 0) + (f->acs == TOPO_ACS_UNKNOWN ? 1 : 0);
 		}
 		if (!any)
 			break;
@@ -267,13 +267,14 @@ static enum verdict_class pair_class(const struct topo *t, int p, int cl, int m,
 static const struct ovr *find_ovr(const struct verdict_ctx *c, int p, int cl)
 {
 	for (int i = 0; i < c->novr; i++)
-		if ((c->ovr[i].a == p && c->ovr[i].b == cl) || (c->ovr[i].a == cl && c->ovr[i].b == p))
+		if ((c->ovr[i].a == p && c->ovr[i].b == cl) ||
+		    (c->ovr[i].a == cl && c->ovr[i].b == p))
 			return &c->ovr[i];
 	return NULL;
 }
 
 static void add_reason(struct verdict *v, enum verdict_reason code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void add_reason(struct verdict *v, enum verdict_reason code, const char *fmt, ...)
 {
 	if (v->nreasons >= VERDICT_MAX_REASONS)
@@ -479,11 +480,12 @@ void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 		add_reason(v, R_COMMON_BRIDGE, "common upstream bridge %s (%s), %d hops", f[m].bdf,
 			   topo_kind_name(f[m].kind), v->kernel_distance);
 	} else {
-		add_reason(v, R_NO_COMMON_BRIDGE,
-			   "no common upstream bridge: traffic must cross the host bridge%s (%s%s%s)",
-			   f[p].hb == f[cl].hb ? "" : "s", t->hbs[f[p].hb].name,
-			   f[p].hb == f[cl].hb ? "" : " and ",
-			   f[p].hb == f[cl].hb ? "" : t->hbs[f[cl].hb].name);
+		add_reason(
+		    v, R_NO_COMMON_BRIDGE,
+		    "no common upstream bridge: traffic must cross the host bridge%s (%s%s%s)",
+		    f[p].hb == f[cl].hb ? "" : "s", t->hbs[f[p].hb].name,
+		    f[p].hb == f[cl].hb ? "" : " and ",
+		    f[p].hb == f[cl].hb ? "" : t->hbs[f[cl].hb].name);
 	}
 	if (acs)
 		acs_reason(c, v);
@@ -505,7 +507,8 @@ void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 			add_reason(v, R_CPU_NOT_ZEN,
 				   "CPU is %s family 0x%x, not AMD Zen: the host bridge must be "
 				   "whitelisted",
-				   t->cpu.vendor_id[0] ? t->cpu.vendor_id : "unknown", t->cpu.family);
+				   t->cpu.vendor_id[0] ? t->cpu.vendor_id : "unknown",
+				   t->cpu.family);
 		if (!c->cpu_zen) {
 			bool same = f[p].hb == f[cl].hb;
 			hb_reason(c, v, f[p].hb, same);
@@ -532,8 +535,8 @@ void verdict_pair(const struct verdict_ctx *c, int p, int cl, struct verdict *v)
 	} else if (o && !o->allow) {
 		v->map = VERDICT_NOT_SUPPORTED;
 		v->overridden = true;
-		add_reason(v, R_POLICY_DENY, "denied by an admin override%s%s", o->why[0] ? ": " : "",
-			   o->why);
+		add_reason(v, R_POLICY_DENY, "denied by an admin override%s%s",
+			   o->why[0] ? ": " : "", o->why);
 	}
 	v->distance = v->map == VERDICT_NOT_SUPPORTED ? -1 : v->kernel_distance;
 }
@@ -602,23 +605,23 @@ const char *verdict_class_name(enum verdict_class c)
 const char *verdict_reason_code(enum verdict_reason r)
 {
 	static const char *const codes[R__COUNT] = {
-		[R_SAME_FUNCTION] = "same_function",
-		[R_COMMON_BRIDGE] = "common_bridge",
-		[R_NO_COMMON_BRIDGE] = "no_common_bridge",
-		[R_ACS_REDIRECT] = "acs_redirect",
-		[R_ACS_UNKNOWN] = "acs_unknown",
-		[R_CPU_ZEN] = "cpu_zen",
-		[R_CPU_NOT_ZEN] = "cpu_not_zen",
-		[R_CPU_UNKNOWN] = "cpu_unknown",
-		[R_HB_WHITELISTED] = "host_bridge_whitelisted",
-		[R_HB_NOT_WHITELISTED] = "host_bridge_not_whitelisted",
-		[R_HB_SAME_ONLY] = "host_bridge_same_only",
-		[R_HB_NO_DEVICE] = "host_bridge_no_device",
-		[R_CROSS_NUMA] = "cross_numa",
-		[R_POLICY_ALLOW] = "policy_allow",
-		[R_POLICY_DENY] = "policy_deny",
-		[R_NOT_FOUND] = "not_found",
-		[R_KERNEL_NO_P2PDMA] = "kernel_no_p2pdma",
+	    [R_SAME_FUNCTION] = "same_function",
+	    [R_COMMON_BRIDGE] = "common_bridge",
+	    [R_NO_COMMON_BRIDGE] = "no_common_bridge",
+	    [R_ACS_REDIRECT] = "acs_redirect",
+	    [R_ACS_UNKNOWN] = "acs_unknown",
+	    [R_CPU_ZEN] = "cpu_zen",
+	    [R_CPU_NOT_ZEN] = "cpu_not_zen",
+	    [R_CPU_UNKNOWN] = "cpu_unknown",
+	    [R_HB_WHITELISTED] = "host_bridge_whitelisted",
+	    [R_HB_NOT_WHITELISTED] = "host_bridge_not_whitelisted",
+	    [R_HB_SAME_ONLY] = "host_bridge_same_only",
+	    [R_HB_NO_DEVICE] = "host_bridge_no_device",
+	    [R_CROSS_NUMA] = "cross_numa",
+	    [R_POLICY_ALLOW] = "policy_allow",
+	    [R_POLICY_DENY] = "policy_deny",
+	    [R_NOT_FOUND] = "not_found",
+	    [R_KERNEL_NO_P2PDMA] = "kernel_no_p2pdma",
 	};
 	return (unsigned)r < R__COUNT && codes[r] ? codes[r] : "unknown";
 }

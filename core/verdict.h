@@ -82,13 +82,13 @@ struct verdict {
 	enum verdict_map map;	     /* after admin overrides */
 	int distance;		     /* -1 when map == NOT_SUPPORTED */
 	enum verdict_class cls;
-	double bottleneck_gbps;	     /* 0 unknown */
+	double bottleneck_gbps;		   /* 0 unknown */
 	char bottleneck_bdf[TOPO_BDF_LEN]; /* function whose upstream link is slowest */
-	int common;		     /* index of the common upstream bridge, -1 none */
-	int path[2 * TOPO_MAX_DEPTH + 2]; /* provider ... common ... client (indices) */
+	int common;			   /* index of the common upstream bridge, -1 none */
+	int path[2 * TOPO_MAX_DEPTH + 2];  /* provider ... common ... client (indices) */
 	int npath;
-	char acs_list[256];	     /* "0000:00:01.0;0000:01:00.0" (kernel's order) */
-	char fix_hint[300];	     /* "pci=disable_acs_redir=..." or "" */
+	char acs_list[256]; /* "0000:00:01.0;0000:01:00.0" (kernel's order) */
+	char fix_hint[300]; /* "pci=disable_acs_redir=..." or "" */
 	bool overridden;
 	const char *rules;			/* name of the rules table applied ("linux-5.19") */
 	char kernel_release[RULES_RELEASE_LEN]; /* "" unknown */
@@ -142,6 +142,6 @@ void verdict_pair(const struct verdict_ctx *ctx, int provider, int client, struc
 int verdict_distance_many(const struct verdict_ctx *ctx, int provider, const int *clients,
 			  int nclients, bool with_overrides);
 
-const char *verdict_map_name(enum verdict_map m);   /* "bus_addr" ... */
-const char *verdict_class_name(enum verdict_class c); /* "PIX" ... */
+const char *verdict_map_name(enum verdict_map m);	/* "bus_addr" ... */
+const char *verdict_class_name(enum verdict_class c);	/* "PIX" ... */
 const char *verdict_reason_code(enum verdict_reason r); /* "acs_redirect" ... */

@@ -42,9 +42,9 @@ void client_reply_unref(struct p2p_reply *r);
 struct p2p_outmsg {
 	struct list_link link; /* client's out queue */
 	struct p2p_msg_hdr hdr;
-	int fd;			  /* attached fd (owned until sent), -1 none */
-	struct p2p_reply *reply;  /* one reference */
-	size_t off;		  /* bytes of it sent */
+	int fd;			 /* attached fd (owned until sent), -1 none */
+	struct p2p_reply *reply; /* one reference */
+	size_t off;		 /* bytes of it sent */
 };
 
 /* What the connections of one uid have queued (limits.max_queued_bytes_per_uid). */
@@ -60,10 +60,10 @@ struct p2p_client {
 	int fd;
 	struct event *ev_read, *ev_write;
 	struct event *ev_idle; /* limits.idle_timeout: re-armed by every request */
-	bool reading;  /* ev_read is armed */
-	bool nss_wait; /* its uid's groups are being looked up: no reading yet */
-	bool op_wait;  /* its request runs on the worker: no reading until answered */
-	bool eof;      /* the client shut down its sending side: answer, then drop */
+	bool reading;	       /* ev_read is armed */
+	bool nss_wait;	       /* its uid's groups are being looked up: no reading yet */
+	bool op_wait;	       /* its request runs on the worker: no reading until answered */
+	bool eof;	       /* the client shut down its sending side: answer, then drop */
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
@@ -74,7 +74,7 @@ struct p2p_client {
 	unsigned out_count;	 /* replies queued */
 	uint64_t out_bytes;	 /* of their bytes not yet sent (limits.max_queued_bytes) */
 	struct client_uid *quid; /* its uid's record (server's client_uids) */
-	struct list_link link; /* server's clients */
+	struct list_link link;	 /* server's clients */
 };
 
 /*

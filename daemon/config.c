@@ -246,11 +246,17 @@ mode_ok:
 
 static int parse_limits(struct json_ctx *c, struct json_object *o, struct config_limits *l)
 {
-	static const char *const keys[] = {"max_connections",  "max_buffers",
-					   "max_bytes",	       "max_pending_per_client",
-					   "max_message_size", "max_connections_per_uid",
-					   "reserved_admin_connections", "idle_timeout",
-					   "max_queued_bytes", "max_queued_bytes_per_uid", NULL};
+	static const char *const keys[] = {"max_connections",
+					   "max_buffers",
+					   "max_bytes",
+					   "max_pending_per_client",
+					   "max_message_size",
+					   "max_connections_per_uid",
+					   "reserved_admin_connections",
+					   "idle_timeout",
+					   "max_queued_bytes",
+					   "max_queued_bytes_per_uid",
+					   NULL};
 	static const struct {
 		const char *key;
 		uint64_t min, max;
@@ -263,9 +269,12 @@ static int parse_limits(struct json_ctx *c, struct json_object *o, struct config
 	    {"reserved_admin_connections", 0, 65535},
 	    {"idle_timeout", 1, 86400},
 	};
-	uint32_t *dst[] = {&l->max_connections,		&l->max_buffers,
-			   &l->max_pending_per_client,	&l->max_message_size,
-			   &l->max_connections_per_uid, &l->reserved_admin_connections,
+	uint32_t *dst[] = {&l->max_connections,
+			   &l->max_buffers,
+			   &l->max_pending_per_client,
+			   &l->max_message_size,
+			   &l->max_connections_per_uid,
+			   &l->reserved_admin_connections,
 			   &l->idle_timeout};
 	struct json_object *v;
 	uint64_t u;
@@ -706,7 +715,8 @@ int config_load(const char *path, struct p2p_config **ret_cfg, char *err, size_t
 	/* Whoever may write the file controls the policy: only root or the daemon's own uid. */
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
 		r = -EPERM;
-		set_err(err, errlen, "%s:0: refusing a config file owned by uid %u "
+		set_err(err, errlen,
+			"%s:0: refusing a config file owned by uid %u "
 			"(it must belong to root or to p2pd's uid %u)",
 			path, (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;

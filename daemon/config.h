@@ -85,15 +85,15 @@ struct config_provider {
 };
 
 struct config_limits {
-	uint32_t max_connections;	 /* client connections the daemon accepts in total */
-	uint32_t max_connections_per_uid; /* of one non-admin uid */
+	uint32_t max_connections;	     /* client connections the daemon accepts in total */
+	uint32_t max_connections_per_uid;    /* of one non-admin uid */
 	uint32_t reserved_admin_connections; /* of max_connections, only admins may take */
-	uint32_t idle_timeout;		 /* s: a connection without buffers that sends nothing */
-	uint32_t max_buffers;		 /* live buffers per client connection */
-	uint32_t max_pending_per_client; /* requests queued per connection */
-	uint32_t max_message_size;	 /* bytes of one wire message (header + JSON) */
-	uint64_t max_bytes;		 /* bytes of live buffers per client connection */
-	uint64_t max_queued_bytes;	 /* reply bytes waiting for one connection ... */
+	uint32_t idle_timeout;		   /* s: a connection without buffers that sends nothing */
+	uint32_t max_buffers;		   /* live buffers per client connection */
+	uint32_t max_pending_per_client;   /* requests queued per connection */
+	uint32_t max_message_size;	   /* bytes of one wire message (header + JSON) */
+	uint64_t max_bytes;		   /* bytes of live buffers per client connection */
+	uint64_t max_queued_bytes;	   /* reply bytes waiting for one connection ... */
 	uint64_t max_queued_bytes_per_uid; /* ... for all of one uid's: then it is not read */
 };
 

@@ -49,8 +49,15 @@ static void main_usage(FILE *f)
 
 static int main_parse_argv(int argc, char **argv, struct main_args *a)
 {
-	enum { OPT_BACKENDS = 256, OPT_CPU, OPT_NO_GPU, OPT_LOG, OPT_CHECK_CONFIG, OPT_NO_HOTPLUG,
-	       OPT_KERNEL_RELEASE };
+	enum {
+		OPT_BACKENDS = 256,
+		OPT_CPU,
+		OPT_NO_GPU,
+		OPT_LOG,
+		OPT_CHECK_CONFIG,
+		OPT_NO_HOTPLUG,
+		OPT_KERNEL_RELEASE
+	};
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},

@@ -302,9 +302,8 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 				e = (int)json_get_u64(eo, "errno", 0);
 				if (e > 0 && e < 4096)
 					r = -e;
-				snprintf(
-				    c->last_message, sizeof(c->last_message), "%s",
-				    json_get_str(eo, "message", "connection refused by p2pd"));
+				snprintf(c->last_message, sizeof(c->last_message), "%s",
+					 json_get_str(eo, "message", "connection refused by p2pd"));
 				json_object_put(eo);
 			}
 			goto fail;

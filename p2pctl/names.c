@@ -32,8 +32,8 @@ static struct pci_access *names_access(void)
 const char *names_device(char *buf, size_t size, uint16_t vendor, uint16_t device)
 {
 	struct pci_access *a = names_access();
-	const char *n = a ? pci_lookup_name(a, buf, (int)size, PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE,
-					    vendor, device)
+	const char *n = a ? pci_lookup_name(a, buf, (int)size,
+					    PCI_LOOKUP_VENDOR | PCI_LOOKUP_DEVICE, vendor, device)
 			  : NULL;
 	if (!n)
 		snprintf(buf, size, "Device %04x:%04x", vendor, device);
@@ -45,9 +45,8 @@ const char *names_device(char *buf, size_t size, uint16_t vendor, uint16_t devic
 const char *names_class(char *buf, size_t size, uint32_t class_code)
 {
 	struct pci_access *a = class_code == UINT32_MAX ? NULL : names_access();
-	const char *n = a ? pci_lookup_name(a, buf, (int)size, PCI_LOOKUP_CLASS,
-					    (int)(class_code >> 8))
-			  : NULL;
+	const char *n =
+	    a ? pci_lookup_name(a, buf, (int)size, PCI_LOOKUP_CLASS, (int)(class_code >> 8)) : NULL;
 	if (!n)
 		buf[0] = '\0';
 	else if (n != buf)

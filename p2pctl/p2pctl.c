@@ -47,7 +47,7 @@ void p2pctl_print_json(FILE *out, struct json_object *doc)
 {
 	fprintf(out, "%s\n",
 		json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY |
-							    JSON_C_TO_STRING_NOSLASHESCAPE));
+							JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 /* Names for humans: libpci, loaded on first use (names.h). */
@@ -195,7 +195,8 @@ static int tree_index_build(struct tree_index *ti, struct json_object *devs,
 			head = hit ? &ti->first[hit->idx] : NULL;
 		} else {
 			for (size_t k = 0; h && k < nh && !head; k++) {
-				const char *name = shown_str(json_object_array_get_idx(hbs, k), "name");
+				const char *name =
+				    shown_str(json_object_array_get_idx(hbs, k), "name");
 				if (name && !strcmp(name, h))
 					head = &ti->first[n + k];
 			}
@@ -257,7 +258,8 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 			fprintf(out, " numa%d", numa);
 		if (dev)
 			fprintf(out, " (host bridge device %s [%04x:%04x])", dev,
-				hexval(shown_str(hb, "vendor")), hexval(shown_str(hb, "device_id")));
+				hexval(shown_str(hb, "vendor")),
+				hexval(shown_str(hb, "device_id")));
 		else
 			fprintf(out, " (no host bridge device)");
 		fputc('\n', out);
@@ -320,13 +322,16 @@ int p2pctl_render_matrix(FILE *out, struct json_object *m)
 		    p2pctl_escape(json_object_get_string(json_object_array_get_idx(devs, j)));
 		fprintf(out, "D%-3zu %s\n", j, bdf ? bdf : "?");
 	}
-	fprintf(out, "\nLegend: CLASS DISTANCE (kernel p2pdma distance)\n"
-		     "  X    = self\n"
-		     "  PIX  = through at most one PCIe switch       PXB = through several switches\n"
-		     "  PHB  = through a root port / host bridge     NODE = across host bridges, one NUMA node\n"
-		     "  SYS  = across NUMA nodes\n"
-		     "  N    = p2p with bus addresses (bus_addr)     Nh = p2p routed through the host bridge\n"
-		     "  -    = p2p not supported (see: p2pctl check A B)\n");
+	fprintf(out,
+		"\nLegend: CLASS DISTANCE (kernel p2pdma distance)\n"
+		"  X    = self\n"
+		"  PIX  = through at most one PCIe switch       PXB = through several switches\n"
+		"  PHB  = through a root port / host bridge     NODE = across host bridges, one "
+		"NUMA node\n"
+		"  SYS  = across NUMA nodes\n"
+		"  N    = p2p with bus addresses (bus_addr)     Nh = p2p routed through the host "
+		"bridge\n"
+		"  -    = p2p not supported (see: p2pctl check A B)\n");
 	return 0;
 }
 
@@ -343,17 +348,16 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 	const char *cls = shown_str(c, "class");
 	fprintf(out, "provider:   %s\nclient:     %s\n", shown_str(c, "provider"),
 		shown_str(c, "client"));
-	const char *what = !strcmp(mt, "bus_addr")	   ? "p2p supported, bus addresses"
-			   : !strcmp(mt, "thru_host_bridge") ? "p2p supported, through the host bridge"
-							       : "p2p NOT supported";
+	const char *what = !strcmp(mt, "bus_addr") ? "p2p supported, bus addresses"
+			   : !strcmp(mt, "thru_host_bridge")
+			       ? "p2p supported, through the host bridge"
+			       : "p2p NOT supported";
 	fprintf(out, "verdict:    %s (%s), distance %d, class %s\n", mt, what, dist,
 		cls ? cls : "?");
 	if (kmt)
 		fprintf(out, "kernel:     %s, distance %d (%s)%s\n", kmt, kdist,
 			shown_str(c, "rules") ? shown_str(c, "rules") : "",
-			json_get_bool(c, "overridden", false)
-				? "; admin override applied"
-				: "");
+			json_get_bool(c, "overridden", false) ? "; admin override applied" : "");
 	struct json_object *kv = json_get_object(c, "kernel");
 	if (kv) {
 		int kd = -1;
@@ -364,9 +368,7 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 		else
 			fprintf(out, "live kernel: %s, distance %d (pci_p2pdma_distance_many)%s\n",
 				shown_str(kv, "map_type") ? shown_str(kv, "map_type") : "?", kd,
-				json_get_bool(kv, "agrees", false)
-					? ", agrees"
-					: ", DISAGREES");
+				json_get_bool(kv, "agrees", false) ? ", agrees" : ", DISAGREES");
 	}
 	struct json_object *path = json_get_array(c, "path");
 	const char *common = shown_str(c, "common_bridge");
@@ -501,9 +503,11 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 			unlink(argv[1]);
 			return 1;
 		}
-		fprintf(stderr, "p2pctl: wrote %s: %d files, %d links, %d dirs (%lld bytes); "
-				"read back with: mkdir DIR && tar xf %s -C DIR && p2pctl --fsroot DIR topo\n",
-			argv[1], st.files, st.links, st.dirs, st.bytes, argv[1]);
+		fprintf(
+		    stderr,
+		    "p2pctl: wrote %s: %d files, %d links, %d dirs (%lld bytes); "
+		    "read back with: mkdir DIR && tar xf %s -C DIR && p2pctl --fsroot DIR topo\n",
+		    argv[1], st.files, st.links, st.dirs, st.bytes, argv[1]);
 		return 0;
 	}
 
@@ -538,10 +542,10 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 	 * topology shows them; drivers: only the topology. */
 	bool is_topo = !strcmp(cmd, "topo");
 	struct topo_opts want = {
-		.no_gpu = !is_topo && (is_check || o->all),
-		.skip = is_topo && o->json ? 0
-			: TOPO_SKIP_BARS | TOPO_SKIP_CPUS | TOPO_SKIP_IOMMU |
-				  (is_topo ? 0 : TOPO_SKIP_DRIVER),
+	    .no_gpu = !is_topo && (is_check || o->all),
+	    .skip = is_topo && o->json ? 0
+				       : TOPO_SKIP_BARS | TOPO_SKIP_CPUS | TOPO_SKIP_IOMMU |
+					     (is_topo ? 0 : TOPO_SKIP_DRIVER),
 	};
 	if (offline_open(o, &want, &t, &kf) < 0)
 		return 1;
@@ -584,10 +588,10 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 				struct json_object *doc = report_check(t, &v, p, c);
 				if (doc && o->kernel)
 					json_object_object_add(
-						doc, "kernel",
-						json_object_new_string(
-							"the live kernel's verdict needs p2pd and "
-							"p2pbroker.ko (not available offline)"));
+					    doc, "kernel",
+					    json_object_new_string(
+						"the live kernel's verdict needs p2pd and "
+						"p2pbroker.ko (not available offline)"));
 				rc = emit(o, doc, p2pctl_render_check);
 			}
 		}
@@ -657,22 +661,32 @@ int main(int argc, char **argv)
 {
 	struct p2pctl_opts o = {0};
 	bool offline = false;
-	enum { OPT_FSROOT = 256, OPT_CPU, OPT_SOCKET, OPT_JSON, OPT_ALL, OPT_KERNEL, OPT_VERSION,
-	       OPT_OFFLINE, OPT_KERNEL_RELEASE, OPT_FORMAT };
+	enum {
+		OPT_FSROOT = 256,
+		OPT_CPU,
+		OPT_SOCKET,
+		OPT_JSON,
+		OPT_ALL,
+		OPT_KERNEL,
+		OPT_VERSION,
+		OPT_OFFLINE,
+		OPT_KERNEL_RELEASE,
+		OPT_FORMAT
+	};
 	static const struct option longopts[] = {
-		{"fsroot", required_argument, NULL, OPT_FSROOT},
-		{"cpu", required_argument, NULL, OPT_CPU},
-		{"socket", required_argument, NULL, OPT_SOCKET},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"all", no_argument, NULL, OPT_ALL},
-		{"kernel", no_argument, NULL, OPT_KERNEL},
-		{"kernel-release", required_argument, NULL, OPT_KERNEL_RELEASE},
-		{"offline", no_argument, NULL, OPT_OFFLINE},
-		{"format", required_argument, NULL, OPT_FORMAT},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{"help", no_argument, NULL, 'h'},
-		{"verbose", no_argument, NULL, 'v'},
-		{0},
+	    {"fsroot", required_argument, NULL, OPT_FSROOT},
+	    {"cpu", required_argument, NULL, OPT_CPU},
+	    {"socket", required_argument, NULL, OPT_SOCKET},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"all", no_argument, NULL, OPT_ALL},
+	    {"kernel", no_argument, NULL, OPT_KERNEL},
+	    {"kernel-release", required_argument, NULL, OPT_KERNEL_RELEASE},
+	    {"offline", no_argument, NULL, OPT_OFFLINE},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {"help", no_argument, NULL, 'h'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {0},
 	};
 	int c;
 	/* read/write FILE have options of their own (p2pctl/io.c). */
@@ -756,7 +770,8 @@ int main(int argc, char **argv)
 		p2pctl_err("--format svg|dot goes with topo only, without --json");
 		rc = 2;
 	} else if (o.cpu && topo_parse_cpu(o.cpu, &tc) < 0) {
-		p2pctl_err("bad --cpu '%s': expected VENDOR:FAMILY, e.g. amd:0x17 or intel:6", o.cpu);
+		p2pctl_err("bad --cpu '%s': expected VENDOR:FAMILY, e.g. amd:0x17 or intel:6",
+			   o.cpu);
 		rc = 2;
 	} else if (o.kernel_release && !o.kernel_release[0]) {
 		p2pctl_err("--kernel-release needs a release such as 6.1.0-28-amd64");

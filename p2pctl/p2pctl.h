@@ -14,14 +14,14 @@
 #include <stdio.h>
 
 struct p2pctl_opts {
-	bool json;		/* --json: print the JSON document instead of a table */
-	bool all;		/* matrix --all */
-	bool kernel;		/* check --kernel */
-	const char *fsroot;	/* --fsroot DIR (offline mode), NULL = online */
-	const char *cpu;	/* --cpu VENDOR:FAMILY */
+	bool json;		    /* --json: print the JSON document instead of a table */
+	bool all;		    /* matrix --all */
+	bool kernel;		    /* check --kernel */
+	const char *fsroot;	    /* --fsroot DIR (offline mode), NULL = online */
+	const char *cpu;	    /* --cpu VENDOR:FAMILY */
 	const char *kernel_release; /* --kernel-release RELEASE: whose rules apply */
-	const char *socket;	/* --socket PATH (online), NULL = $P2PD_SOCKET or default */
-	int format;		/* topo --format: enum render_dot_format, 0 = text tree */
+	const char *socket;	    /* --socket PATH (online), NULL = $P2PD_SOCKET or default */
+	int format;		    /* topo --format: enum render_dot_format, 0 = text tree */
 };
 
 /* Render report.h documents as human tables on @out. Return 0 or -EINVAL on a

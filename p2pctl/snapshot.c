@@ -25,14 +25,33 @@
 
 /* Attribute files worth keeping in a PCI function's directory. */
 static const char *const func_files[] = {
-	"vendor", "device", "subsystem_vendor", "subsystem_device", "class", "revision",
-	"numa_node", "local_cpulist", "local_cpus", "resource", "current_link_speed",
-	"current_link_width", "max_link_speed", "max_link_width", "secondary_bus_number",
-	"subordinate_bus_number", "config", "enable", "irq", "label", "modalias",
-	"driver_override", "sriov_numvfs", "sriov_totalvfs", NULL,
+    "vendor",
+    "device",
+    "subsystem_vendor",
+    "subsystem_device",
+    "class",
+    "revision",
+    "numa_node",
+    "local_cpulist",
+    "local_cpus",
+    "resource",
+    "current_link_speed",
+    "current_link_width",
+    "max_link_speed",
+    "max_link_width",
+    "secondary_bus_number",
+    "subordinate_bus_number",
+    "config",
+    "enable",
+    "irq",
+    "label",
+    "modalias",
+    "driver_override",
+    "sriov_numvfs",
+    "sriov_totalvfs",
+    NULL,
 };
-static const char *const func_links[] = {"driver", "iommu_group", "firmware_node", "physfn",
-					 NULL};
+static const char *const func_links[] = {"driver", "iommu_group", "firmware_node", "physfn", NULL};
 /* The p2pdma provider attributes (drivers/pci/p2pdma.c, p2pmem_group); the
  * "allocate" binary attribute is an mmap interface, not data. */
 static const char *const p2pmem_files[] = {"size", "available", "published", NULL};
@@ -262,11 +281,13 @@ static int walk(struct snap *s, int dirfd, const char *path, bool is_func, int d
 	struct dirent *de;
 	while (r >= 0 && (de = readdir(d))) {
 		bool child_func = is_bdf(de->d_name);
-		bool child_hb = !child_func && !strncmp(de->d_name, "pci", 3) && strchr(de->d_name, ':');
+		bool child_hb =
+		    !child_func && !strncmp(de->d_name, "pci", 3) && strchr(de->d_name, ':');
 		bool drm = is_func && !strcmp(de->d_name, "drm");
 		if (!child_func && !child_hb && !drm)
 			continue;
-		int cfd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int cfd =
+		    openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (cfd < 0)
 			continue;
 		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) < sizeof(sub)) {
@@ -350,8 +371,8 @@ int snapshot_write(int rootfd, int outfd, struct snapshot_stats *ret_stats, char
 		snprintf(err, errlen, "cannot open sys/devices: %s", strerror(errno));
 		return r;
 	}
-	const char *const parents[] = {"sys", "sys/bus", "sys/bus/pci", "sys/devices", "sys/class",
-				       "proc"};
+	const char *const parents[] = {"sys",	      "sys/bus",   "sys/bus/pci",
+				       "sys/devices", "sys/class", "proc"};
 	for (size_t i = 0; i < sizeof(parents) / sizeof(parents[0]) && r >= 0; i++)
 		r = put_dir(&s, parents[i]);
 	DIR *d = fdopendir(dfd);
