@@ -403,12 +403,21 @@ int server_count_fds(void)
  * reserved_admin_connections with it) with a log line; -EMFILE with @err when
  * not even one connection fits.
  */
-static int server_fit_nofile(struct config_limits *l, char *err, size_t errlen)
+/*
+ * Lower @l->max_connections to what RLIMIT_NOFILE leaves: the descriptors
+ * p2pd holds itself (all but its client connections, which are what the cap
+ * counts) and SERVER_FD_SPARE.  Run once everything p2pd opens for itself is
+ * open (backends, threads' eventfds, sockets, udev), and on every reload.
+ */
+static int server_fit_nofile(const struct p2p_server *srv, struct config_limits *l, char *err,
+			     size_t errlen)
 {
 	struct rlimit rl;
 	int used = server_count_fds();
 	uint64_t room;
 
+	if (used >= 0)
+		used = used > (int)srv->n_clients ? used - (int)srv->n_clients : 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY || used < 0)
 		return 0;
 	room = rl.rlim_cur > (rlim_t)used + SERVER_FD_SPARE
@@ -450,7 +459,8 @@ static int server_load(struct p2p_server *srv, struct p2p_config **ret_cfg, stru
 			snprintf(err, errlen, "%s: %s", path ? path : "defaults", strerror(-r));
 		return r;
 	}
-	r = server_fit_nofile(&cfg->limits, err, errlen);
+	/* at start-up p2pd opens more of its own first: server_setup() fits */
+	r = srv->base ? server_fit_nofile(srv, &cfg->limits, err, errlen) : 0;
 	if (r < 0) {
 		config_free(cfg);
 		return r;
@@ -821,6 +831,11 @@ int server_setup(struct p2p_server *srv, const struct server_opts *o)
 		if (!srv->ev_watchdog || event_add(srv->ev_watchdog, &tv) < 0)
 			return -ENOMEM;
 		log_msg(LOG_INFO, "watchdog every %llu ms", (unsigned long long)(wd_usec / 2000));
+	}
+	r = server_fit_nofile(srv, &srv->cfg->limits, err, sizeof(err));
+	if (r < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return r;
 	}
 	if (buffer_refresh_orphans(&srv->buffers) > 0)
 		log_msg(LOG_NOTICE, "adopted %llu live buffers from before a restart",
