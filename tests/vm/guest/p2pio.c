@@ -4,6 +4,7 @@
  * after p2pbtest, with p2pbroker.ko loaded and the ivshmem providers bound.
  *
  *   p2pio          kernel >= 6.2: p2p_io_read p2p_io_write p2p_io_refused p2p_io_revoke
+ *                  p2p_io_pin_outlives
  *                  kernel <  6.2: p2p_io_fallback
  *                  and /run/p2pio-devices (IV8, IV2X, NVME) for p2pio-ctl.sh
  *   p2pio crc DEV OFF LEN   the zlib CRC-32 of DEV's range (read O_DIRECT), as
@@ -26,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -34,12 +36,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/io_uring.h>
 #include <linux/p2pbroker.h>
 
 #include <zlib.h>
@@ -107,12 +112,11 @@ static void info(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static long long sysfs_num(const char *bdf, const char *attr)
+static long long file_num(const char *path)
 {
-	char path[256], buf[64] = "";
+	char buf[64] = "";
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
 	f = fopen(path, "re");
 	if (!f)
 		return -1;
@@ -120,6 +124,14 @@ static long long sysfs_num(const char *bdf, const char *attr)
 		buf[0] = 0;
 	fclose(f);
 	return buf[0] ? strtoll(buf, NULL, 0) : -1;
+}
+
+static long long sysfs_num(const char *bdf, const char *attr)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", bdf, attr);
+	return file_num(path);
 }
 
 /* Find the 8 MiB ivshmem (same switch as the NVMe), the 2 MiB one (other host
@@ -495,6 +507,531 @@ out:
 	sc_end(&s);
 }
 
+/* ---- p2p_io_pin_outlives ---------------------------------------------- */
+
+#define PIN_BUF (2 * MIB)	  /* the buffer the reads target */
+#define PIN_FILE_OFF (1 * MIB)	  /* its bytes on the NVMe (never written) */
+#define PIN_READS 16		  /* polled reads in flight at once */
+#define PIN_READ_LEN (512 * 1024) /* each one NVMe command (MDTS) */
+#define PIN_PROBE_MAX 16	  /* 1 MiB ALLOCs while the close waits */
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/*
+ * Re-probe the NVMe with @n polled (interrupt-less) I/O queues: the driver
+ * reads its poll_queues parameter only at probe.  Return: 0 once
+ * NVME_DEV is back with io_poll = !!@n, else -errno.
+ */
+static int nvme_poll_queues(int n)
+{
+	char val[16], buf[16] = "";
+	int rc, fd;
+
+	snprintf(val, sizeof(val), "%d", n);
+	rc = write_str("/sys/module/nvme/parameters/poll_queues", val);
+	if (!rc)
+		rc = write_str("/sys/bus/pci/drivers/nvme/unbind", nvme.bdf);
+	if (!rc)
+		rc = write_str("/sys/bus/pci/drivers/nvme/bind", nvme.bdf);
+	if (rc)
+		return rc;
+	for (int i = 0; i < 300; i++) { /* the driver probes asynchronously */
+		fd = open("/sys/block/nvme0n1/queue/io_poll", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			ssize_t r = read(fd, buf, sizeof(buf) - 1);
+
+			buf[r > 0 ? r : 0] = 0;
+			close(fd);
+		}
+		if (fd >= 0 && atoi(buf) == !!n && access(NVME_DEV, R_OK) == 0)
+			return 0;
+		usleep(100000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* An io_uring (raw syscalls: the guest has no liburing). */
+struct uring {
+	int fd;
+	void *sq, *cq;
+	size_t sq_len, cq_len, sqes_len;
+	struct io_uring_sqe *sqes;
+	unsigned *sq_tail, *sq_mask, *sq_array;
+	unsigned *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_cqe *cqes;
+};
+
+static void uring_fini(struct uring *u)
+{
+	if (u->sqes && u->sqes != MAP_FAILED)
+		munmap(u->sqes, u->sqes_len);
+	if (u->cq && u->cq != MAP_FAILED && u->cq != u->sq)
+		munmap(u->cq, u->cq_len);
+	if (u->sq && u->sq != MAP_FAILED)
+		munmap(u->sq, u->sq_len);
+	if (u->fd >= 0)
+		close(u->fd);
+	memset(u, 0, sizeof(*u));
+	u->fd = -1;
+}
+
+static int uring_init(struct uring *u, unsigned entries, unsigned flags)
+{
+	struct io_uring_params p = {.flags = flags};
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	u->fd = (int)syscall(SYS_io_uring_setup, entries, &p);
+	if (u->fd < 0) {
+		rc = -errno;
+		u->fd = -1;
+		return rc;
+	}
+	u->sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	u->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	if (p.features & IORING_FEAT_SINGLE_MMAP)
+		u->sq_len = u->cq_len = u->sq_len > u->cq_len ? u->sq_len : u->cq_len;
+	u->sq = mmap(NULL, u->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
+		     IORING_OFF_SQ_RING);
+	u->cq = (p.features & IORING_FEAT_SINGLE_MMAP)
+		    ? u->sq
+		    : mmap(NULL, u->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			   u->fd, IORING_OFF_CQ_RING);
+	u->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	u->sqes = mmap(NULL, u->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, u->fd,
+		       IORING_OFF_SQES);
+	if (u->sq == MAP_FAILED || u->cq == MAP_FAILED || u->sqes == MAP_FAILED) {
+		rc = -errno;
+		uring_fini(u);
+		return rc;
+	}
+	u->sq_tail = (unsigned *)((char *)u->sq + p.sq_off.tail);
+	u->sq_mask = (unsigned *)((char *)u->sq + p.sq_off.ring_mask);
+	u->sq_array = (unsigned *)((char *)u->sq + p.sq_off.array);
+	u->cq_head = (unsigned *)((char *)u->cq + p.cq_off.head);
+	u->cq_tail = (unsigned *)((char *)u->cq + p.cq_off.tail);
+	u->cq_mask = (unsigned *)((char *)u->cq + p.cq_off.ring_mask);
+	u->cqes = (struct io_uring_cqe *)((char *)u->cq + p.cq_off.cqes);
+	return 0;
+}
+
+/* Queue a read of @len bytes at @off of @fd into @dst. */
+static void uring_read(struct uring *u, int fd, void *dst, unsigned len, uint64_t off, uint64_t tag)
+{
+	unsigned tail = *u->sq_tail, idx = tail & *u->sq_mask;
+
+	u->sqes[idx] = (struct io_uring_sqe){
+	    .opcode = IORING_OP_READ,
+	    .fd = fd,
+	    .addr = (uint64_t)(uintptr_t)dst,
+	    .len = len,
+	    .off = off,
+	    .user_data = tag,
+	};
+	u->sq_array[idx] = idx;
+	__atomic_store_n(u->sq_tail, tail + 1, __ATOMIC_RELEASE);
+}
+
+static int uring_enter(struct uring *u, unsigned submit, unsigned wait, unsigned flags)
+{
+	long r = syscall(SYS_io_uring_enter, u->fd, submit, wait, flags, NULL, 0);
+
+	return r < 0 ? -errno : (int)r;
+}
+
+/* Completions posted and not yet consumed. */
+static unsigned uring_ready(struct uring *u)
+{
+	return __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE) - *u->cq_head;
+}
+
+/* The state letter of thread @tid of this process (R, S, D ...), or 0 once
+ * it has exited. */
+static char task_state(pid_t tid)
+{
+	char path[64], line[512] = "", *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f))
+		line[0] = 0;
+	fclose(f);
+	p = strrchr(line, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* Live buffers according to P2PB_IOC_LIST, or -errno. */
+static int list_total(void)
+{
+	struct p2pb_list l = {0};
+
+	return ioctl(devfd, P2PB_IOC_LIST, &l) < 0 ? -errno : (int)l.total;
+}
+
+/* Lines of the kernel log the guest's dmesg_clean counts as a splat, or
+ * (@pinned) p2pbroker's "still pinned by I/O" warnings. */
+static int klog_count(bool pinned)
+{
+	static char log[1 << 20];
+	const char *bad[] = {"BUG:",	   "WARNING:",
+			     "Oops",	   "general protection",
+			     "refcount_t", "list_del corruption",
+			     "Call Trace"};
+	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, log, sizeof(log) - 1), count = 0;
+
+	if (n < 0)
+		return -1;
+	log[n] = 0;
+	for (char *line = log, *nl; *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = 0;
+		else
+			nl = line + strlen(line);
+		if (pinned) {
+			count += strstr(line, "p2pbroker") && strstr(line, "still pinned") ? 1 : 0;
+			continue;
+		}
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			if (strstr(line, bad[i])) {
+				count++;
+				break;
+			}
+	}
+	return count;
+}
+
+/* The thread that closes the buffer's only fd: its release() runs in this
+ * thread's close(). */
+struct pin_closer {
+	pthread_t th;
+	int fd;
+	volatile pid_t tid;
+	volatile int rc, done;
+	volatile double t_start, t_end;
+};
+
+static void *pin_closer_run(void *arg)
+{
+	struct pin_closer *c = arg;
+
+	c->tid = gettid();
+	c->t_start = now_ms();
+	c->rc = close(c->fd) < 0 ? -errno : 0;
+	c->t_end = now_ms();
+	c->done = 1;
+	return NULL;
+}
+
+/* A 1 MiB buffer allocated while the old one's close waits. */
+struct pin_probe {
+	int fd;
+	unsigned char *map;
+	uint64_t phys;
+};
+
+static bool pattern_intact(const unsigned char *p, size_t len, unsigned char c)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != c)
+			return false;
+	return true;
+}
+
+/* Compare the BAR range of @iv8 at @bar_off (through the BAR's own sysfs
+ * mapping, not the buffer's) with @want.  Return: 0 same, 1 differs,
+ * -errno. */
+static int bar_compare(uint64_t bar_off, const void *want, size_t len)
+{
+	char path[300];
+	const char *bar;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource2", iv8.bdf);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	bar = mmap(NULL, iv8.bar2_size, PROT_READ, MAP_SHARED, fd, 0);
+	rc = bar == MAP_FAILED ? -errno : 0;
+	close(fd);
+	if (rc)
+		return rc;
+	rc = memcmp(bar + bar_off, want, len) ? 1 : 0;
+	munmap((void *)bar, iv8.bar2_size);
+	return rc;
+}
+
+/*
+ * p2p_io_pin_outlives: O_DIRECT reads from the NVMe into a p2p buffer's
+ * mapping are submitted through an io_uring on a polled (interrupt-less)
+ * NVMe queue, so they stay in flight -- bios issued, pages pinned -- until
+ * this program reaps them.  Meanwhile the client munmaps and closes the
+ * buffer's only fd, and for longer than the module's revoke_timeout_ms:
+ *   - that close() must not return, and the memory must not go back to the
+ *     pool: p2pmem/available stays without it, and 1 MiB ALLOCs of all the
+ *     free memory (each filled with a pattern) all land outside it;
+ *   - once reaped, every read has completed (or failed with an errno), the
+ *     close returns, the bytes are in the old buffer's BAR range (read
+ *     through the BAR's sysfs mapping), the probes' patterns are intact;
+ *   - the pool is whole afterwards, nothing listed, no splat.
+ */
+static void sc_pin_outlives(void)
+{
+	struct sc s = {.name = "p2p_io_pin_outlives"};
+	long long before = pool_available(&iv8), avail, worst = -1;
+	long long hold_ms = file_num("/sys/module/p2pbroker/parameters/revoke_timeout_ms");
+	int list_before = list_total(), splats_before = klog_count(false);
+	int pinned_before = klog_count(true), list_min = 1 << 30, nprobe = 0, overlap = 0;
+	int fd = -1, nfd = -1, rc, submitted = 0, got = 0, ok = 0, failed = 0, last_err = 0;
+	struct uring u = {.fd = -1};
+	struct pin_closer cl = {.fd = -1};
+	struct pin_probe probe[PIN_PROBE_MAX];
+	bool closer_started = false, poll_on = false, closed_early = false;
+	long samples = 0, above = 0;
+	double t_unmap = 0, t_reap = 0, t_reaped = 0;
+	unsigned posted_early = 0;
+	uint64_t phys = 0, probe_bytes = 0;
+	char *map = MAP_FAILED, *ref = NULL;
+
+	/* Ask the revoke timeout from the module; the hold outlasts it. */
+	if (hold_ms <= 0)
+		hold_ms = 5000;
+	hold_ms += 1000;
+	rc = nvme_poll_queues(1);
+	CHECK(&s, rc == 0, "NVMe with a polled queue: %s", strerror(-rc));
+	poll_on = rc == 0;
+	if (rc)
+		goto out;
+	rc = uring_init(&u, 64, IORING_SETUP_IOPOLL);
+	CHECK(&s, rc == 0, "io_uring_setup(IOPOLL): %s", strerror(-rc));
+	fd = alloc_p2p(&iv8, PIN_BUF, NULL);
+	CHECK(&s, fd >= 0, "ALLOC on %s: %s", iv8.bdf, strerror(-fd));
+	if (rc || fd < 0)
+		goto out;
+	map = mmap(NULL, PIN_BUF, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(&s, map != MAP_FAILED, "mmap: %s", strerror(errno));
+	nfd = open(NVME_DEV, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	CHECK(&s, nfd >= 0, "%s: %s", NVME_DEV, strerror(errno));
+	ref = read_direct(PIN_FILE_OFF, PIN_BUF);
+	CHECK(&s, ref != NULL, "reading the NVMe range into host memory failed");
+	if (map == MAP_FAILED || nfd < 0 || !ref)
+		goto out;
+	for (size_t o = 0; o < PIN_BUF; o += 4096) /* fault every page in */
+		(void)*(volatile char *)(map + o);
+	phys = phys_of(map);
+	CHECK(&s, phys >= iv8.bar2 && phys + PIN_BUF <= iv8.bar2 + iv8.bar2_size,
+	      "buffer page at %#" PRIx64 " not in %s's BAR2", phys, iv8.bdf);
+	if (s.failed)
+		goto out;
+
+	/* Pin: each read's bio holds its pages until it is reaped. */
+	for (int i = 0; i < PIN_READS; i++) {
+		size_t off = (size_t)(i % (PIN_BUF / PIN_READ_LEN)) * PIN_READ_LEN;
+
+		uring_read(&u, nfd, map + off, PIN_READ_LEN, PIN_FILE_OFF + off, (uint64_t)i);
+	}
+	submitted = uring_enter(&u, PIN_READS, 0, 0);
+	CHECK(&s, submitted == PIN_READS, "io_uring_enter: %d (%s)", submitted,
+	      submitted < 0 ? strerror(-submitted) : "short");
+	if (submitted <= 0)
+		goto out;
+
+	/* munmap, then close the only fd in another thread. */
+	t_unmap = now_ms();
+	CHECK(&s, munmap(map, PIN_BUF) == 0, "munmap: %s", strerror(errno));
+	map = MAP_FAILED;
+	cl.fd = fd;
+	fd = -1;
+	if (pthread_create(&cl.th, NULL, pin_closer_run, &cl)) {
+		sc_fail(&s, "pthread_create failed");
+		close(cl.fd);
+		goto reap;
+	}
+	closer_started = true;
+
+	/* Hold the reads past the revoke timeout; watch the pool meanwhile. */
+	while (now_ms() < t_unmap + (double)hold_ms && !(cl.done && nprobe)) {
+		int lt;
+
+		avail = pool_available(&iv8);
+		lt = list_total() - nprobe; /* the probes' buffers are listed too */
+		samples++;
+		if (lt >= 0 && lt < list_min)
+			list_min = lt;
+		if (avail + (long long)probe_bytes > before - (long long)PIN_BUF) {
+			above++;
+			worst = avail;
+		}
+		if (!nprobe && (cl.done || (cl.tid && task_state(cl.tid) == 'D'))) {
+			/* The close waits: take all the free memory, 1 MiB a time. */
+			for (; nprobe < PIN_PROBE_MAX; nprobe++) {
+				struct pin_probe *p = &probe[nprobe];
+				int pfd = alloc_p2p(&iv8, MIB, NULL);
+
+				if (pfd == -ENOMEM)
+					break;
+				if (pfd < 0) {
+					sc_fail(&s, "probe ALLOC: %s", strerror(-pfd));
+					break;
+				}
+				p->fd = pfd;
+				p->map =
+				    mmap(NULL, MIB, PROT_READ | PROT_WRITE, MAP_SHARED, pfd, 0);
+				if (p->map == MAP_FAILED) {
+					sc_fail(&s, "probe mmap: %s", strerror(errno));
+					close(pfd);
+					break;
+				}
+				memset(p->map, 0x5a ^ nprobe, MIB);
+				p->phys = phys_of(p->map);
+				probe_bytes += MIB;
+				if (p->phys < phys + PIN_BUF && p->phys + MIB > phys)
+					overlap++;
+			}
+			if (!nprobe)
+				nprobe = -1; /* tried */
+		}
+		usleep(5000);
+	}
+	if (nprobe < 0)
+		nprobe = 0;
+	posted_early = uring_ready(&u);
+	closed_early = cl.done;
+	CHECK(&s, !closed_early,
+	      "close() returned %.1f ms after munmap with %d reads pinning the buffer's pages "
+	      "(nothing reaped)",
+	      cl.t_end - t_unmap, submitted);
+	CHECK(&s, above == 0,
+	      "p2pmem/available was %lld (want at most %lld) while reads pinned the buffer: its "
+	      "memory was free under DMA",
+	      worst, before - (long long)PIN_BUF - (long long)probe_bytes);
+	CHECK(&s, nprobe > 0, "no 1 MiB ALLOC fitted while the close waited");
+	CHECK(&s, overlap == 0,
+	      "%d of the 1 MiB ALLOCs got the old buffer's memory while its reads pinned it",
+	      overlap);
+
+reap:
+	t_reap = now_ms();
+	while (got < submitted) {
+		rc = uring_enter(&u, 0, (unsigned)(submitted - got), IORING_ENTER_GETEVENTS);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
+			sc_fail(&s, "io_uring_enter(GETEVENTS): %s", strerror(-rc));
+			break;
+		}
+		while (uring_ready(&u)) {
+			struct io_uring_cqe *c = &u.cqes[*u.cq_head & *u.cq_mask];
+
+			if (c->res == PIN_READ_LEN) {
+				ok++;
+			} else {
+				failed++;
+				last_err = -c->res;
+				CHECK(&s, c->res < 0, "read %llu returned %d of %d",
+				      (unsigned long long)c->user_data, c->res, PIN_READ_LEN);
+			}
+			__atomic_store_n(u.cq_head, *u.cq_head + 1, __ATOMIC_RELEASE);
+			got++;
+		}
+		if (now_ms() > t_reap + 30000) {
+			sc_fail(&s, "only %d of %d reads reaped in 30 s", got, submitted);
+			break;
+		}
+	}
+	t_reaped = now_ms();
+	if (closer_started) {
+		pthread_join(cl.th, NULL);
+		closer_started = false;
+		CHECK(&s, cl.rc == 0, "close: %s", strerror(-cl.rc));
+	}
+	info("p2p_io_pin_outlives: %d polled reads of %d KiB into a %llu KiB p2p buffer at "
+	     "%#" PRIx64 " (BAR %s+%#" PRIx64 "), then munmap and close of its only fd",
+	     submitted, PIN_READ_LEN / 1024, PIN_BUF / 1024, phys, iv8.bdf, phys - iv8.bar2);
+	info("p2p_io_pin_outlives: reads held unreaped for %.0f ms (close() %s); %ld samples of "
+	     "p2pmem/available, %ld with the buffer's memory free; LIST listed at least %d "
+	     "buffer(s) (%d before); %d x 1 MiB ALLOCs took all the free memory, %d inside the "
+	     "old buffer; %u completions posted unreaped",
+	     t_reap - t_unmap, closed_early ? "had returned" : "still blocked", samples, above,
+	     list_min == 1 << 30 ? -1 : list_min, list_before, nprobe, overlap, posted_early);
+	info("p2p_io_pin_outlives: reaped %.1f ms after munmap (%d ok, %d failed, last errno "
+	     "%s) in %.1f ms; close() returned %.1f ms after munmap, %.1f ms after reaping "
+	     "began",
+	     t_reap - t_unmap, ok, failed, last_err ? strerror(last_err) : "none",
+	     t_reaped - t_reap, cl.t_end - t_unmap, cl.t_end - t_reap);
+	CHECK(&s, got == submitted && ok + failed == submitted, "%d of %d reads completed", got,
+	      submitted);
+	CHECK(&s, ok > 0, "every read failed (last %s)", strerror(last_err));
+	CHECK(&s, cl.t_end >= t_reap, "close() returned before the reads were reaped");
+
+	/* The reads' bytes are in the old buffer's BAR range. */
+	if (!s.failed && !failed) {
+		rc = bar_compare(phys - iv8.bar2, ref, PIN_BUF);
+		info("p2p_io_pin_outlives: BAR %s+%#" PRIx64 " (read through resource2) %s the "
+		     "NVMe range",
+		     iv8.bdf, phys - iv8.bar2, rc == 0 ? "equals" : "differs from");
+		CHECK(&s, rc == 0, "BAR %s+%#" PRIx64 ": %s", iv8.bdf, phys - iv8.bar2,
+		      rc > 0 ? "differs from the NVMe range" : strerror(-rc));
+	}
+	/* No new owner's data was written by the old reads. */
+	for (int k = 0; k < nprobe; k++) {
+		CHECK(&s, pattern_intact(probe[k].map, MIB, (unsigned char)(0x5a ^ k)),
+		      "ALLOC %d (%#" PRIx64 "): its pattern was overwritten", k, probe[k].phys);
+		munmap(probe[k].map, MIB);
+		close(probe[k].fd);
+	}
+	nprobe = 0;
+out:
+	if (closer_started)
+		pthread_join(cl.th, NULL);
+	for (int k = 0; k < nprobe; k++) {
+		munmap(probe[k].map, MIB);
+		close(probe[k].fd);
+	}
+	uring_fini(&u);
+	if (map != MAP_FAILED)
+		munmap(map, PIN_BUF);
+	if (fd >= 0)
+		close(fd);
+	if (nfd >= 0)
+		close(nfd);
+	free(ref);
+	if (poll_on) {
+		rc = nvme_poll_queues(0);
+		CHECK(&s, rc == 0, "NVMe back without polled queues: %s", strerror(-rc));
+	}
+	CHECK(&s, pool_available(&iv8) == before,
+	      "pool not whole: p2pmem/available %lld, want %lld", pool_available(&iv8), before);
+	CHECK(&s, list_total() == list_before, "LIST: %d buffers, %d before", list_total(),
+	      list_before);
+	CHECK(&s, klog_count(false) == splats_before, "kernel log: %d new splat line(s)",
+	      klog_count(false) - splats_before);
+	info("p2p_io_pin_outlives: afterwards p2pmem/available %lld (before %lld), LIST %d "
+	     "(before %d); p2pbroker logged %d \"still pinned\" warning(s)",
+	     pool_available(&iv8), before, list_total(), list_before,
+	     klog_count(true) - pinned_before);
+	sc_end(&s);
+}
+
 static int crc_main(char **argv)
 {
 	uint64_t off = strtoull(argv[3], NULL, 0), len = strtoull(argv[4], NULL, 0);
@@ -531,11 +1068,11 @@ int main(int argc, char **argv)
 		const char *why =
 		    devfd < 0 ? "no /dev/p2pbroker" : "no ivshmem 8M/2M, NVMe or " NVME_DEV;
 		const char *names[] = {"p2p_io_read", "p2p_io_write", "p2p_io_refused",
-				       "p2p_io_revoke"};
+				       "p2p_io_revoke", "p2p_io_pin_outlives"};
 
 		if (!p2p_io)
 			printf("P2PVM: FAIL p2p_io_fallback: %s\n", why);
-		for (int i = 0; p2p_io && i < 4; i++)
+		for (int i = 0; p2p_io && i < 5; i++)
 			printf("P2PVM: FAIL %s: %s\n", names[i], why);
 		return 1;
 	}
@@ -553,6 +1090,7 @@ int main(int argc, char **argv)
 		sc_rw(true);
 		sc_bounced("p2p_io_refused", &iv2x, -EREMOTEIO);
 		sc_revoke();
+		sc_pin_outlives();
 	} else {
 		sc_bounced("p2p_io_fallback", &iv8, -EOPNOTSUPP);
 	}
