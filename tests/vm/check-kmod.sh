@@ -32,6 +32,7 @@ SZ(p2pb_list, 16);
 SZ(p2pb_revoke, 16);
 SZ(p2pb_ti_import, 48);
 SZ(p2pb_ti_query, 16);
+SZ(p2pb_ti_peek, 24);
 NR(P2PB_IOC_VERSION, _IOR, 0x00, p2pb_version);
 NR(P2PB_IOC_KERNEL_VERDICT, _IOWR, 0x01, p2pb_verdict);
 NR(P2PB_IOC_ALLOC, _IOWR, 0x02, p2pb_alloc);

@@ -110,6 +110,7 @@ expected="insmod bind ioctl_abi kernel_paths kernel_agreement verdict_acs_ec ver
 verdict_reserved alloc_p2p_ivshmem alloc_p2p_nvme_cmb
 alloc_host import_same_switch import_without_peer2peer_refused import_vgem import_cross_host_bridge
 import_multifunction open_needs_cap revoke revoke_fences revoke_pinned revoke_static_host
+map_twice_same_device
 host_enomem sg_max_segment zero_yields
 provider_unbind unbind_stuck_importer stress_revoke_race nvme_unbind cmb_unbind_race no_leaks rmmod
 dmesg_clean"

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/dma-buf.h>
 
 #include <json-c/json.h>
 #include <libdrm/drm.h>
@@ -1761,6 +1763,126 @@ static long long meminfo_kib(const char *field)
 	return v;
 }
 
+/* DMA-API debug's error count (debugfs), or -1 on a kernel without it. */
+static long long dma_api_errors(void)
+{
+	static const char path[] = "/sys/kernel/debug/dma-api/error_count";
+	char buf[32];
+
+	if (access(path, F_OK) != 0)
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (read_file(path, buf, sizeof(buf)) < 0)
+		return -1;
+	return strtoll(buf, NULL, 10);
+}
+
+/* CPU writes to a dma-buf between DMA_BUF_IOCTL_SYNC START and END. */
+static int fill_synced(int fd, void *p, size_t size, uint32_t seed)
+{
+	struct dma_buf_sync sync = {.flags = DMA_BUF_SYNC_START | DMA_BUF_SYNC_WRITE};
+
+	if (ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0)
+		return -errno;
+	fill(p, size, seed);
+	sync.flags = DMA_BUF_SYNC_END | DMA_BUF_SYNC_WRITE;
+	return ioctl(fd, DMA_BUF_IOCTL_SYNC, &sync) < 0 ? -errno : 0;
+}
+
+/*
+ * What the device of @hold's mapping reads at the first, a middle and the
+ * last page of the buffer, compared with the CPU's view @p.
+ * Return: 0 when equal, 1 when not, or the PEEK's -errno.
+ */
+static int ti_sees(int hold, const void *p, size_t size)
+{
+	const uint64_t offs[] = {0, size / 2 & ~4095ULL, size - 4096};
+	static uint8_t page[4096];
+
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		struct p2pb_ti_peek pk = {
+			.offset = offs[i], .data = (uintptr_t)page, .len = sizeof(page)};
+
+		if (ioctl(hold, P2PB_TI_IOC_PEEK, &pk) < 0)
+			return -errno;
+		if (memcmp(page, (const uint8_t *)p + offs[i], sizeof(page)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * One device attached twice to one host buffer, both attachments mapped (as
+ * two contexts of one driver importing the same buffer would), and another
+ * device mapping it as well: every mapping reaches the buffer's memory
+ * (the test importer reads through each mapping's DMA addresses), either
+ * of the device's two mappings may go first, and the DMA API debug code
+ * (P2P_VM_DEBUG=1 guest) reports nothing.  Before the fix the second
+ * mapping asked for CPU cache maintenance on memory already mapped, which
+ * dma-debug reports ("cacheline tracking EEXIST, overlapping mappings
+ * aren't supported"): kfuzz found it.
+ */
+static void sc_map_twice_same_device(void)
+{
+	struct sc s = {.name = "map_twice_same_device"};
+	const size_t size = 1 * MIB;
+	long long errs = dma_api_errors(), errs_after;
+	struct p2pb_ti_import r;
+	int fd, h[3], ret;
+	void *p;
+
+	fd = p2pb_alloc(P2PB_BUF_HOST, NULL, size, NULL);
+	CHECK(&s, fd >= 0, "ALLOC: %s", strerror(-fd));
+	if (fd < 0) {
+		sc_end(&s);
+		return;
+	}
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(&s, p != MAP_FAILED, "mmap: %s", strerror(errno));
+	/* Round 0 unmaps the device's first mapping first, round 1 its second. */
+	for (int round = 0; round < 2 && p != MAP_FAILED && !s.failed; round++) {
+		int first = round, second = !round;
+
+		ret = fill_synced(fd, p, size, 0x7a11u + (uint32_t)round);
+		CHECK(&s, ret == 0, "DMA_BUF_IOCTL_SYNC: %s", strerror(-ret));
+		for (int i = 0; i < 3; i++) {
+			/* iv8 twice (dynamic, then static: mapped at attach), iv4. */
+			uint32_t flags = P2PB_TI_F_HOLD | (i == 1 ? 0 : P2PB_TI_F_PEER2PEER);
+
+			h[i] = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+			CHECK(&s, h[i] >= 0 && ti_import(h[i], fd, i < 2 ? iv8 : iv4, flags, &r) == 0 &&
+					  r.error == 0 && r.dma_len == size,
+			      "round %d: import %d (%s): stage %u %s", round, i,
+			      i < 2 ? iv8->bdf : iv4->bdf, r.stage, strerror(-r.error));
+		}
+		for (int i = 0; i < 3; i++) {
+			ret = ti_sees(h[i], p, size);
+			CHECK(&s, ret == 0, "round %d: mapping %d does not reach the buffer (%d %s)",
+			      round, i, ret, ret < 0 ? strerror(-ret) : "other bytes");
+		}
+		CHECK(&s, ioctl(h[first], P2PB_TI_IOC_RELEASE) == 0, "round %d: RELEASE %d", round,
+		      first);
+		ret = fill_synced(fd, p, size, 0xbeefu + (uint32_t)round);
+		CHECK(&s, ret == 0, "DMA_BUF_IOCTL_SYNC: %s", strerror(-ret));
+		CHECK(&s, ti_sees(h[second], p, size) == 0 && ti_sees(h[2], p, size) == 0,
+		      "round %d: after mapping %d went, the others do not see new data", round,
+		      first);
+		CHECK(&s, ioctl(h[second], P2PB_TI_IOC_RELEASE) == 0, "round %d: RELEASE %d",
+		      round, second);
+		CHECK(&s, ti_sees(h[2], p, size) == 0, "round %d: the other device lost the data",
+		      round);
+		for (int i = 0; i < 3; i++)
+			close(h[i]);
+	}
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	close(fd);
+	errs_after = dma_api_errors();
+	CHECK(&s, errs_after == errs, "DMA-API debug: %lld new errors (see dmesg)",
+	      errs_after - errs);
+	info("map_twice_same_device: DMA-API debug %s", errs < 0 ? "not in this kernel" : "on");
+	sc_end(&s);
+}
+
 /*
  * Issue 14 item 6: host pages come with __GFP_RETRY_MAYFAIL, so an ALLOC larger
  * than the guest's memory fails with ENOMEM instead of waking the OOM killer
@@ -2038,6 +2160,7 @@ int main(int argc, char **argv)
 	sc_revoke_fences();
 	sc_revoke_pinned();
 	sc_revoke_static_host();
+	sc_map_twice_same_device();
 	sc_host_enomem();
 	sc_sg_max_segment();
 	sc_zero_yields();

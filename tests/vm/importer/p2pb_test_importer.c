@@ -7,9 +7,12 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/dma-buf.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-fence.h>
 #include <linux/dma-resv.h>
 #include <linux/fs.h>
+#include <linux/highmem.h>
+#include <linux/iommu.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -296,6 +299,73 @@ static int p2pb_ti_query(struct p2pb_ti *ti, struct p2pb_ti_query *q)
 	return 0;
 }
 
+/*
+ * Read @len bytes at @dma as @dev's DMA would: the IOMMU domain's
+ * translation (an identity domain gives the address back), else dma-direct's.
+ */
+static int p2pb_ti_dma_read(struct device *dev, dma_addr_t dma, void *dst,
+			    size_t len)
+{
+	struct iommu_domain *dom = iommu_get_domain_for_dev(dev);
+	struct page *page;
+	phys_addr_t phys;
+	void *va;
+
+	phys = dom ? iommu_iova_to_phys(dom, dma) : dma_to_phys(dev, dma);
+	if (!phys || !pfn_valid(PHYS_PFN(phys)))
+		return -EOPNOTSUPP;
+	page = pfn_to_page(PHYS_PFN(phys));
+	if (is_zone_device_page(page))
+		return -EOPNOTSUPP;
+	va = kmap_local_page(page);
+	memcpy(dst, va + offset_in_page(phys), len);
+	kunmap_local(va);
+	return 0;
+}
+
+static int p2pb_ti_peek(struct p2pb_ti *ti, struct p2pb_ti_peek *pk)
+{
+	struct scatterlist *sg;
+	u64 off = pk->offset;
+	dma_addr_t dma;
+	unsigned int i;
+	void *buf;
+	int ret;
+
+	if (pk->reserved || !pk->len || pk->len > PAGE_SIZE)
+		return -EINVAL;
+	if (!ti->attach)
+		return -ENOENT;
+	buf = kmalloc(pk->len, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+
+	dma_resv_lock(ti->dmabuf->resv, NULL);
+	ret = -ENXIO;
+	if (ti->sgt) {
+		for_each_sgtable_dma_sg(ti->sgt, sg, i) {
+			if (off >= sg_dma_len(sg)) {
+				off -= sg_dma_len(sg);
+				continue;
+			}
+			dma = sg_dma_address(sg) + off;
+			if (off + pk->len > sg_dma_len(sg) ||
+			    offset_in_page(dma) + pk->len > PAGE_SIZE)
+				ret = -EINVAL;
+			else
+				ret = p2pb_ti_dma_read(&ti->pdev->dev, dma, buf,
+						       pk->len);
+			break;
+		}
+	}
+	dma_resv_unlock(ti->dmabuf->resv);
+
+	if (!ret && copy_to_user(u64_to_user_ptr(pk->data), buf, pk->len))
+		ret = -EFAULT;
+	kfree(buf);
+	return ret;
+}
+
 static long p2pb_ti_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
 {
@@ -304,6 +374,7 @@ static long p2pb_ti_ioctl(struct file *file, unsigned int cmd,
 	struct p2pb_ti_import imp;
 	struct p2pb_ti_query q;
 	struct p2pb_ti_fence f;
+	struct p2pb_ti_peek pk;
 	long ret;
 
 	mutex_lock(&ti->lock);
@@ -331,6 +402,12 @@ static long p2pb_ti_ioctl(struct file *file, unsigned int cmd,
 		ret = p2pb_ti_fence(ti, &f);
 		if (!ret && copy_to_user(uarg, &f, sizeof(f)))
 			ret = -EFAULT;
+		break;
+	case P2PB_TI_IOC_PEEK:
+		ret = -EFAULT;
+		if (copy_from_user(&pk, uarg, sizeof(pk)))
+			break;
+		ret = p2pb_ti_peek(ti, &pk);
 		break;
 	case P2PB_TI_IOC_RELEASE:
 		ret = ti->attach ? 0 : -ENOENT;

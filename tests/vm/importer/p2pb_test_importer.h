@@ -88,10 +88,30 @@ struct p2pb_ti_fence {
 	__u32 reserved;
 };
 
+/**
+ * struct p2pb_ti_peek - P2PB_TI_IOC_PEEK, read what the held mapping's
+ * device would read: the memory its DMA address reaches (through the
+ * device's IOMMU domain, if any), not the exporter's CPU view
+ * @offset: in, byte offset in the mapping (its DMA segments in order)
+ * @data: in, user address receiving @len bytes
+ * @len: in, 1..4096 bytes, not crossing a page of the DMA address space
+ * @reserved: must be 0
+ *
+ * Host memory only (-EOPNOTSUPP for BAR memory); -ENOENT without a held
+ * attachment, -ENXIO while it has no mapping or past its end.
+ */
+struct p2pb_ti_peek {
+	__u64 offset;
+	__u64 data;
+	__u32 len;
+	__u32 reserved;
+};
+
 #define P2PB_TI_IOC_MAGIC	'Q'
 #define P2PB_TI_IOC_IMPORT	_IOWR(P2PB_TI_IOC_MAGIC, 0x00, struct p2pb_ti_import)
 #define P2PB_TI_IOC_QUERY	_IOWR(P2PB_TI_IOC_MAGIC, 0x01, struct p2pb_ti_query)
 #define P2PB_TI_IOC_RELEASE	_IO(P2PB_TI_IOC_MAGIC, 0x02)
 #define P2PB_TI_IOC_FENCE	_IOWR(P2PB_TI_IOC_MAGIC, 0x03, struct p2pb_ti_fence)
+#define P2PB_TI_IOC_PEEK	_IOW(P2PB_TI_IOC_MAGIC, 0x04, struct p2pb_ti_peek)
 
 #endif /* _UAPI_P2PB_TEST_IMPORTER_H */
