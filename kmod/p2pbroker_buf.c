@@ -79,7 +79,13 @@ struct p2pb_buf {
 	bool revoked;			/* written under @lock and dmabuf->resv */
 
 	atomic_t attachments;
-	atomic_t mappings;		/* live device (sg_table) mappings */
+	/*
+	 * Live device (sg_table) mappings, of every attachment and device.
+	 * Changed only in map/unmap, under dmabuf->resv (the core calls both
+	 * with it held for this dynamic exporter), so it is exact there; read
+	 * without the lock only by waits for it to drop to zero.
+	 */
+	atomic_t mappings;
 	wait_queue_head_t unmapped;	/* woken when @mappings drops */
 
 	struct list_head node;		/* in p2pb_bufs, under p2pb_bufs_lock */
@@ -369,10 +375,41 @@ static unsigned int p2pb_max_segment(struct device *dev)
 }
 
 /*
+ * DMA attributes of a new mapping of @buf.
+ *
  * BAR memory takes no CPU cache maintenance (see p2pb_dmabuf_sync()), and
  * several devices may map the same BAR range at once.
+ *
+ * Host pages may be mapped many times at once: by several devices, and by
+ * one device through several attachments (two contexts of one driver), all
+ * legitimate dma-buf use.  The DMA API does not allow a mapping that asks
+ * for CPU cache maintenance of memory another live mapping covers: its
+ * debug code tracks active mappings by physical cacheline, whatever the
+ * device, and reports "overlapping mappings aren't supported" unless the
+ * overlapping mapping is made with DMA_ATTR_SKIP_CPU_SYNC.  So only the
+ * first live mapping of the buffer makes the CPU's writes visible
+ * to the devices; from then on the buffer belongs to the devices, a later
+ * mapping adds a device without another hand-over (DMA_ATTR_SKIP_CPU_SYNC,
+ * as amdgpu's and drm_gem_map_dma_buf() do for every mapping), and the CPU
+ * reaches the memory only through begin/end_cpu_access, which syncs every
+ * live mapping.  Swiotlb bounces the data in at map time whatever the
+ * attribute.  Under dmabuf->resv, which makes @buf->mappings exact.
  */
-static unsigned long p2pb_dma_attrs(const struct p2pb_buf *buf)
+static unsigned long p2pb_dma_map_attrs(struct p2pb_buf *buf)
+{
+	dma_resv_assert_held(buf->dmabuf->resv);
+	if (buf->type == P2PB_BUF_P2P || atomic_read(&buf->mappings))
+		return DMA_ATTR_SKIP_CPU_SYNC;
+	return 0;
+}
+
+/*
+ * DMA attributes of an unmap of @buf.  Host pages always sync, also while
+ * other mappings stay: that sync belongs to the one mapping going away (its
+ * swiotlb slot is copied back: skipping it would lose what a bounced device
+ * wrote), and the overlap rule above is about new mappings only.
+ */
+static unsigned long p2pb_dma_unmap_attrs(const struct p2pb_buf *buf)
 {
 	return buf->type == P2PB_BUF_P2P ? DMA_ATTR_SKIP_CPU_SYNC : 0;
 }
@@ -402,7 +439,7 @@ static struct sg_table *p2pb_dmabuf_map(struct dma_buf_attachment *attach,
 		goto free_sgt;
 
 	/* For p2p pages this yields bus addresses, or -EREMOTEIO. */
-	ret = dma_map_sgtable(attach->dev, sgt, dir, p2pb_dma_attrs(buf));
+	ret = dma_map_sgtable(attach->dev, sgt, dir, p2pb_dma_map_attrs(buf));
 	if (ret)
 		goto free_table;
 
@@ -425,10 +462,11 @@ static void p2pb_dmabuf_unmap(struct dma_buf_attachment *attach,
 	struct p2pb_buf *buf = attach->dmabuf->priv;
 	struct p2pb_attach *a = attach->priv;
 
+	dma_resv_assert_held(attach->dmabuf->resv);
 	if (a->sgt == sgt)
 		a->sgt = NULL;
 	a->maps--;
-	dma_unmap_sgtable(attach->dev, sgt, dir, p2pb_dma_attrs(buf));
+	dma_unmap_sgtable(attach->dev, sgt, dir, p2pb_dma_unmap_attrs(buf));
 	sg_free_table(sgt);
 	kfree(sgt);
 	if (atomic_dec_and_test(&buf->mappings))
