@@ -112,7 +112,7 @@ alloc_host import_same_switch import_without_peer2peer_refused import_vgem impor
 import_multifunction open_needs_cap revoke revoke_fences revoke_pinned revoke_static_host
 map_twice_same_device
 host_enomem sg_max_segment zero_yields
-provider_unbind unbind_stuck_importer stress_revoke_race nvme_unbind cmb_unbind_race no_leaks rmmod
+provider_unbind unbind_stuck_importer import_departing_device stress_revoke_race nvme_unbind cmb_unbind_race no_leaks rmmod
 dmesg_clean"
 if [ "$setup" = fuzz ]; then
 	expected="insmod kmod_fuzz rmmod dmesg_clean"

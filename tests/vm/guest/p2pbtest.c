@@ -1884,6 +1884,68 @@ static void sc_map_twice_same_device(void)
 }
 
 /*
+ * Nothing maps for a device while its driver unbinds.  kfuzz found on the
+ * debug guest: "DMA-API: pci 0000:04:00.0: device driver has pending DMA
+ * allocations while released from device": the test importer, acting as
+ * iv8, imported a host buffer after iv8's unbind had begun (after the
+ * importer's notifier dropped what it held for iv8), so the mapping outlived
+ * the unbind.  Here iv8's unbind is held open (its p2p buffer has a lazy
+ * importer, so p2pbroker waits revoke_timeout_ms) while an import acts as
+ * iv8: it must be refused (-ENODEV), as a driver maps nothing for a device
+ * it is leaving.
+ */
+static void sc_import_departing_device(void)
+{
+	struct sc s = {.name = "import_departing_device"};
+	char path[256];
+	struct p2pb_ti_import r;
+	int fd, hfd, hold, late, ret = 1, st = 0;
+	pid_t pid;
+
+	CHECK(&s, set_revoke_timeout(1500) == 0, "set revoke_timeout_ms: %s", strerror(errno));
+	fd = p2pb_alloc(P2PB_BUF_P2P, iv8, 1 * MIB, NULL);
+	hfd = p2pb_alloc(P2PB_BUF_HOST, NULL, 1 * MIB, NULL);
+	CHECK(&s, fd >= 0 && hfd >= 0, "ALLOC: %s / %s", strerror(-fd), strerror(-hfd));
+	hold = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	late = open("/dev/p2pb_test_importer", O_RDWR | O_CLOEXEC);
+	if (fd < 0 || hfd < 0 || hold < 0 || late < 0) {
+		sc_end(&s);
+		return;
+	}
+	CHECK(&s,
+	      ti_import(hold, fd, iv4, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD | P2PB_TI_F_LAZY, &r) ==
+			  0 &&
+		  r.error == 0,
+	      "lazy held import: %s", strerror(-r.error));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", iv8->bdf);
+	pid = fork();
+	if (pid == 0)
+		_exit(write_file(path, iv8->bdf) == 0 ? 0 : 1);
+	usleep(300000); /* the unbind waits for the lazy importer */
+	if (waitpid(pid, &st, WNOHANG) == 0) {
+		ret = ti_import(late, hfd, iv8, P2PB_TI_F_PEER2PEER | P2PB_TI_F_HOLD, &r);
+		CHECK(&s, ret == -ENODEV, "import as %s during its unbind: %d %s (want ENODEV)",
+		      iv8->bdf, ret, ret ? strerror(-ret) : "mapped");
+		waitpid(pid, &st, 0);
+	} else {
+		sc_fail(&s, "unbind of %s did not wait for the lazy importer", iv8->bdf);
+	}
+	CHECK(&s, WIFEXITED(st) && WEXITSTATUS(st) == 0, "unbind failed");
+	ioctl(late, P2PB_TI_IOC_RELEASE);
+	ioctl(hold, P2PB_TI_IOC_RELEASE);
+	close(late);
+	close(hold);
+	close(hfd);
+	close(fd);
+	set_revoke_timeout(5000);
+	CHECK(&s, write_file("/sys/bus/pci/drivers_probe", iv8->bdf) == 0, "rebind: %s",
+	      strerror(errno));
+	CHECK(&s, pool_available(iv8) == (long long)bar_size(iv8, 2), "rebound pool available %lld",
+	      pool_available(iv8));
+	sc_end(&s);
+}
+
+/*
  * Issue 14 item 6: host pages come with __GFP_RETRY_MAYFAIL, so an ALLOC larger
  * than the guest's memory fails with ENOMEM instead of waking the OOM killer
  * (which, before, killed some process for memory no RSS shows).  The ALLOC
@@ -2166,6 +2228,7 @@ int main(int argc, char **argv)
 	sc_zero_yields();
 	sc_unbind();
 	sc_unbind_stuck_importer();
+	sc_import_departing_device();
 	sc_stress();
 	sc_nvme_unbind(nvme_start);
 	sc_cmb_unbind_race(nvme_start);

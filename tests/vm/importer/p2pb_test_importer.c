@@ -54,6 +54,35 @@ struct p2pb_ti {
 static LIST_HEAD(p2pb_ti_all);
 static DEFINE_MUTEX(p2pb_ti_all_lock);
 
+/*
+ * Devices whose driver is unbinding (BUS_NOTIFY_UNBIND_DRIVER, seen first
+ * in the chain, to BUS_NOTIFY_UNBOUND_DRIVER, seen last, after the DMA API
+ * debug code checked that nothing is left mapped for them): a driver maps
+ * nothing for a device it is leaving, and no import acts as one either.
+ * An import checks under its ti->lock, and the unbind marks before it takes
+ * every ti->lock to drop what is held: an import either sees the mark or
+ * ends before the drop.  p2pb_ti_departing_lock is innermost.
+ */
+struct p2pb_ti_departing {
+	struct device *dev;
+	struct list_head node;		/* in p2pb_ti_departing */
+};
+
+static LIST_HEAD(p2pb_ti_departing);
+static DEFINE_SPINLOCK(p2pb_ti_departing_lock);	/* p2pb_ti_departing */
+
+static bool p2pb_ti_is_departing(struct device *dev)
+{
+	struct p2pb_ti_departing *d;
+	bool ret = false;
+
+	spin_lock(&p2pb_ti_departing_lock);
+	list_for_each_entry(d, &p2pb_ti_departing, node)
+		ret |= d->dev == dev;
+	spin_unlock(&p2pb_ti_departing_lock);
+	return ret;
+}
+
 static const char *p2pb_ti_fence_name(struct dma_fence *fence)
 {
 	return "p2pb_test_importer";
@@ -201,6 +230,10 @@ static int p2pb_ti_import(struct p2pb_ti *ti, struct p2pb_ti_import *req)
 					   P2PB_BDF_DEVFN(req->bdf));
 	if (!pdev)
 		return -ENODEV;
+	if (p2pb_ti_is_departing(&pdev->dev)) {
+		pci_dev_put(pdev);
+		return -ENODEV;
+	}
 	dmabuf = dma_buf_get(req->fd);
 	if (IS_ERR(dmabuf)) {
 		pci_dev_put(pdev);
@@ -451,13 +484,22 @@ static int p2pb_ti_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static int p2pb_ti_bus_notify(struct notifier_block *nb, unsigned long action,
-			      void *data)
+/* First in the chain at BUS_NOTIFY_UNBIND_DRIVER: mark, then drop. */
+static int p2pb_ti_unbind_notify(struct notifier_block *nb,
+				 unsigned long action, void *data)
 {
+	struct p2pb_ti_departing *d;
 	struct p2pb_ti *ti;
 
 	if (action != BUS_NOTIFY_UNBIND_DRIVER)
 		return NOTIFY_DONE;
+	d = kzalloc(sizeof(*d), GFP_KERNEL);
+	if (d) {
+		d->dev = data;
+		spin_lock(&p2pb_ti_departing_lock);
+		list_add(&d->node, &p2pb_ti_departing);
+		spin_unlock(&p2pb_ti_departing_lock);
+	}
 	mutex_lock(&p2pb_ti_all_lock);
 	list_for_each_entry(ti, &p2pb_ti_all, node) {
 		mutex_lock(&ti->lock);
@@ -469,8 +511,35 @@ static int p2pb_ti_bus_notify(struct notifier_block *nb, unsigned long action,
 	return NOTIFY_OK;
 }
 
-static struct notifier_block p2pb_ti_nb = {
-	.notifier_call = p2pb_ti_bus_notify,
+/* Last in the chain at BUS_NOTIFY_UNBOUND_DRIVER: imports may act as it again. */
+static int p2pb_ti_unbound_notify(struct notifier_block *nb,
+				  unsigned long action, void *data)
+{
+	struct p2pb_ti_departing *d, *found = NULL;
+
+	if (action != BUS_NOTIFY_UNBOUND_DRIVER)
+		return NOTIFY_DONE;
+	spin_lock(&p2pb_ti_departing_lock);
+	list_for_each_entry(d, &p2pb_ti_departing, node) {
+		if (d->dev == data) {
+			found = d;
+			list_del(&d->node);
+			break;
+		}
+	}
+	spin_unlock(&p2pb_ti_departing_lock);
+	kfree(found);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block p2pb_ti_unbind_nb = {
+	.notifier_call = p2pb_ti_unbind_notify,
+	.priority = INT_MAX,
+};
+
+static struct notifier_block p2pb_ti_unbound_nb = {
+	.notifier_call = p2pb_ti_unbound_notify,
+	.priority = INT_MIN,
 };
 
 static const struct file_operations p2pb_ti_fops = {
@@ -489,21 +558,37 @@ static struct miscdevice p2pb_ti_miscdev = {
 
 static int __init p2pb_ti_init(void)
 {
-	int ret = bus_register_notifier(&pci_bus_type, &p2pb_ti_nb);
+	int ret = bus_register_notifier(&pci_bus_type, &p2pb_ti_unbind_nb);
 
 	if (ret)
 		return ret;
+	ret = bus_register_notifier(&pci_bus_type, &p2pb_ti_unbound_nb);
+	if (ret)
+		goto unregister_unbind;
 	ret = misc_register(&p2pb_ti_miscdev);
 	if (ret)
-		bus_unregister_notifier(&pci_bus_type, &p2pb_ti_nb);
+		goto unregister_unbound;
+	return 0;
+
+unregister_unbound:
+	bus_unregister_notifier(&pci_bus_type, &p2pb_ti_unbound_nb);
+unregister_unbind:
+	bus_unregister_notifier(&pci_bus_type, &p2pb_ti_unbind_nb);
 	return ret;
 }
 module_init(p2pb_ti_init);
 
 static void __exit p2pb_ti_exit(void)
 {
+	struct p2pb_ti_departing *d, *tmp;
+
 	misc_deregister(&p2pb_ti_miscdev);
-	bus_unregister_notifier(&pci_bus_type, &p2pb_ti_nb);
+	bus_unregister_notifier(&pci_bus_type, &p2pb_ti_unbound_nb);
+	bus_unregister_notifier(&pci_bus_type, &p2pb_ti_unbind_nb);
+	list_for_each_entry_safe(d, tmp, &p2pb_ti_departing, node) {
+		list_del(&d->node);
+		kfree(d);
+	}
 }
 module_exit(p2pb_ti_exit);
 
