@@ -170,6 +170,66 @@ static void test_escapes(void **state)
 	json_doc_fini(&doc);
 }
 
+/*
+ * Keys spelled with escapes: the strict walk pairs each key with json-c's tree
+ * by its decoded bytes (every escape form: \b \f \t, upper-case hex, 3-byte
+ * and surrogate-pair \u), so a repeat written differently is still refused, a
+ * key's value gets its line, and skipping earlier values (strings holding
+ * quotes and brackets, nested objects and arrays) finds a later repeat.
+ */
+static void test_escaped_keys(void **state)
+{
+	static const char *const repeats[] = {
+	    "{\"a\\tb\": 1, \"a\\u0009b\": 2}",
+	    "{\"\\b\\f\": 1, \"\\u0008\\u000C\": 2}",
+	    "{\"\\u00FC\": 1, \"\xc3\xbc\": 2}",
+	    "{\"\\u20AC\": 1, \"\xe2\x82\xac\": 2}",
+	    "{\"\\uD83D\\uDE00\": 1, \"\xf0\x9f\x98\x80\": 2}",
+	    /* the repeat is not the first key: earlier values are skipped */
+	    "{\"s\": \"x\\\"}{[\", \"b\": 1, \"b\": 2}",
+	    "{\"o\": {\"x\": [1, \"]}\", {\"y\": null}]}, \"n\": -1.5e+3, \"b\": 1, \"b\": 2}",
+	    "{\"o\": {}, \"l\": [[], {}], \"b\": true, \"b\": false}",
+	};
+	struct json_doc doc;
+	struct json_error e;
+	struct json_object *v;
+	const char *t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(repeats) / sizeof(repeats[0]); i++) {
+		t = repeats[i];
+		if (json_doc_parse(&doc, t, strlen(t), &lim, &e) != -EINVAL || e.syntax ||
+		    strcmp(e.msg, "duplicate key") != 0) {
+			fail_msg("%s: a repeat written with escapes: not refused (%s)", t, e.msg);
+		}
+	}
+	/* the duplicate's name is the decoded key */
+	t = "{\"x\": 0, \"\\u20ACk\": 1, \"\xe2\x82\xack\": 2}";
+	assert_int_equal(json_doc_parse(&doc, t, strlen(t), &lim, &e), -EINVAL);
+	assert_string_equal(e.path, "\xe2\x82\xack");
+
+	/* accepted, and each escaped key's value has its own line */
+	t = "{\"\\t\": 1,\n \"\\u00E9\\u20AC\": [2],\n \"\\ud83d\\ude00\": {\"\\b\": 3},\n"
+	    " \"n\": 1E-2}";
+	assert_int_equal(json_doc_parse(&doc, t, strlen(t), &lim, &e), 0);
+	assert_true(json_object_object_get_ex(doc.root, "\t", &v));
+	assert_int_equal(json_doc_line(&doc, v), 1);
+	assert_true(json_object_object_get_ex(doc.root, "\xc3\xa9\xe2\x82\xac", &v));
+	assert_int_equal(json_doc_line(&doc, v), 2);
+	assert_true(json_object_object_get_ex(doc.root, "\xf0\x9f\x98\x80", &v));
+	assert_int_equal(json_doc_line(&doc, v), 3);
+	assert_true(json_object_object_get_ex(v, "\b", &v));
+	assert_int_equal(json_doc_line(&doc, v), 3);
+	assert_true(json_object_object_get_ex(doc.root, "n", &v));
+	assert_int_equal(json_doc_line(&doc, v), 4);
+	json_doc_fini(&doc);
+
+	/* numbers json-c and the walk both refuse */
+	expect_refused("{\"a\": 1.}", sizeof("{\"a\": 1.}") - 1, "syntax error");
+	expect_refused("{\"a\": 1e}", sizeof("{\"a\": 1e}") - 1, "syntax error");
+	expect_refused("{\"a\": -}", sizeof("{\"a\": -}") - 1, "syntax error");
+}
+
 static void test_duplicate_keys(void **state)
 {
 	(void)state;
@@ -505,6 +565,7 @@ int main(void)
 	    cmocka_unit_test(test_utf8_in_text),
 	    cmocka_unit_test(test_escapes),
 	    cmocka_unit_test(test_duplicate_keys),
+	    cmocka_unit_test(test_escaped_keys),
 	    cmocka_unit_test(test_syntax),
 	    cmocka_unit_test(test_control_in_message),
 	    cmocka_unit_test(test_names),
