@@ -3277,6 +3277,87 @@ static int t_watchdog(void)
 	return 0;
 }
 
+/*
+ * A machine without PCI (an --fsroot with no bus/pci): p2pd starts, says so
+ * once in its log and in READY's STATUS, serves host buffers, and answers
+ * every request that needs the topology with ENODEV and why.
+ */
+static int t_no_pci(void)
+{
+	static const char *const no_topo = "no PCI topology: no PCI functions found";
+	struct p2p_alloc_req req = {.size = 8192, .types = P2P_BUF_MEMFD, .name = "nopci"};
+	const char *peers[] = {"0000:03:00.0"};
+	char nsock[300], root[300], status[512], *out = NULL;
+	struct p2p_conn *c = NULL;
+	struct p2p_buffer_info info;
+	struct p2p_hello_info hi;
+	int before, after, fd = -1, r_topo, r_check, r_kcheck, r_matrix, r_peers, r_alloc, r_stats;
+	char m_topo[256] = "", m_check[256] = "", m_matrix[256] = "", m_peers[256] = "";
+	bool zero_funcs = false;
+	pid_t pid;
+
+	snprintf(root, sizeof(root), "%s/nopci", tmpdir);
+	snprintf(nsock, sizeof(nsock), "%s/nopci.sock", tmpdir);
+	CHECK(mkdir(root, 0755) == 0 || errno == EEXIST, "mkdir %s: %m", root);
+	before = count_log_lines("no PCI functions under");
+	pid = start_p2pd(root, cfg_path, nsock, status, sizeof(status));
+	CHECK(pid > 0, "start p2pd on an empty sysfs root: %s", why);
+	if (p2p_connect(nsock, &c) == 0) {
+		p2p_conn_set_timeout(c, 10000);
+		(void)p2p_hello(c, &hi);
+		r_topo = p2p_topology_json(c, &out);
+		snprintf(m_topo, sizeof(m_topo), "%s", p2p_last_message(c));
+		free(out), out = NULL;
+		r_check = p2p_check_json(c, "0000:03:00.0", "0000:04:00.0", &out);
+		snprintf(m_check, sizeof(m_check), "%s", p2p_last_message(c));
+		free(out), out = NULL;
+		r_kcheck = p2p_check_ex_json(c, "0000:03:00.0", "0000:04:00.0", P2P_CHECK_KERNEL,
+					     &out);
+		free(out), out = NULL;
+		r_matrix = p2p_matrix_json(c, true, &out);
+		snprintf(m_matrix, sizeof(m_matrix), "%s", p2p_last_message(c));
+		free(out), out = NULL;
+		req.peers = peers;
+		req.npeers = 1;
+		r_peers = p2p_alloc(c, &req, &info, &fd, NULL);
+		snprintf(m_peers, sizeof(m_peers), "%s", p2p_last_message(c));
+		if (fd >= 0)
+			close(fd), fd = -1;
+		req.peers = NULL;
+		req.npeers = 0;
+		r_alloc = p2p_alloc(c, &req, &info, &fd, NULL);
+		if (fd >= 0)
+			close(fd);
+		r_stats = p2p_admin_stats_json(c, &out);
+		zero_funcs = out && strstr(out, "\"devices\":0");
+		free(out), out = NULL;
+		/* a reload finds no PCI either, and says so */
+		if (p2p_request_json(c, P2P_OP_RELOAD, NULL, &out) != 0 || !strstr(out, "\"devices\":0"))
+			zero_funcs = false;
+		free(out);
+		drain_notify();
+		p2p_disconnect(c);
+	} else {
+		r_topo = r_check = r_kcheck = r_matrix = r_peers = r_alloc = r_stats = -ECONNREFUSED;
+	}
+	after = count_log_lines("no PCI functions under");
+	CHECK(stop_p2pd(pid) == 0, "p2pd without PCI did not exit cleanly");
+	CHECK(strstr(status, "Serving 0 PCI functions"), "READY's status: %s", status);
+	CHECK(after == before + 1, "'no PCI functions under' logged %d times", after - before);
+	CHECK(r_topo == -ENODEV && strstr(m_topo, no_topo), "topology: %d '%s'", r_topo, m_topo);
+	CHECK(r_check == -ENODEV && strstr(m_check, no_topo), "check: %d '%s'", r_check, m_check);
+	CHECK(r_kcheck == -ENODEV, "check with the kernel verdict: %d", r_kcheck);
+	CHECK(r_matrix == -ENODEV && strstr(m_matrix, no_topo), "matrix: %d '%s'", r_matrix,
+	      m_matrix);
+	CHECK(r_peers == -ENODEV && strstr(m_peers, no_topo), "alloc with a peer: %d '%s'",
+	      r_peers, m_peers);
+	CHECK(r_alloc == 0 && info.type == P2P_BUF_MEMFD && info.size >= 8192 &&
+		  strcmp(info.name, "nopci") == 0,
+	      "a memfd buffer without PCI: %d", r_alloc);
+	CHECK(r_stats == 0 && zero_funcs, "stats and reload: %d, devices 0: %d", r_stats, zero_funcs);
+	return 0;
+}
+
 /* a (synthetic) kernel uevent for a PCI function makes p2pd rescan */
 static int t_hotplug(void)
 {
@@ -4332,6 +4413,7 @@ int main(int argc, char **argv)
 	run_test("max_connections lowered to fit RLIMIT_NOFILE, excess refused (issue 16)",
 		 t_nofile_caps);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
+	run_test("no PCI under the sysfs root: host buffers only, ENODEV for the rest", t_no_pci);
 	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
 	run_test("--log journal: structured fields", t_journal);
