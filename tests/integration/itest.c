@@ -1772,9 +1772,19 @@ static int fake_pipe[2] = {-1, -1};
 
 static void fake_play(int fd)
 {
-	struct p2p_msg_hdr h = fake_read(fd);
+	struct p2p_msg_hdr h, h2;
 	char ev[160];
 
+	if (fake_script_id == 20) /* gone before the first request */
+		return;
+	if (fake_script_id == 21) { /* says why, then closes without reading */
+		fake_send(fd, P2P_OP_HELLO, 0, P2P_FLAG_FD,
+			  "{\"ok\":false,\"errno\":87,\"message\":\"no more for you\"}", fake_pipe[0],
+			  1);
+		usleep(100000);
+		return;
+	}
+	h = fake_read(fd);
 	switch (fake_script_id) {
 	case 0: /* stale reply, an event, then the reply in three chunks */
 		fake_send(fd, h.opcode, h.id + 1000, 0, "{\"ok\":true,\"stale\":1}", -1, 0);
@@ -1872,6 +1882,76 @@ static void fake_play(int fd)
 			  "\"pid\":1,\"admin\":false,\"max_message_size\":4096}",
 			  fake_pipe[0], 1);
 		break;
+	case 16: /* lists of each type, then malformed entries and replies */
+		fake_send(fd, h.opcode, h.id, 0,
+			  "{\"ok\":true,\"buffers\":[{\"id\":1,\"type\":\"p2p\",\"size\":4096,"
+			  "\"backend\":\"kmod\",\"provider\":\"0000:03:00.0\",\"name\":\"a\"},"
+			  "{\"id\":2,\"type\":\"host\",\"size\":8192},"
+			  "{\"id\":3,\"type\":\"memfd\",\"size\":1}]}",
+			  -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0,
+			  "{\"ok\":true,\"buffers\":[{\"id\":1,\"type\":\"gpu\"}]}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0,
+			  "{\"ok\":true,\"buffers\":[{\"id\":0,\"type\":\"host\"}]}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0,
+			  "{\"ok\":false,\"errno\":5000,\"code\":\"EPERM\",\"message\":\"nope\"}",
+			  -1, 0);
+		break;
+	case 17: /* alloc replies: no fd; an fd but no buffer; a buffer of no type */
+		fake_send(fd, h.opcode, h.id, 0,
+			  "{\"ok\":true,\"buffer\":{\"id\":1,\"type\":\"memfd\",\"size\":4096}}",
+			  -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD, "{\"ok\":true}", fake_pipe[0], 1);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD,
+			  "{\"ok\":true,\"buffer\":{\"id\":1,\"type\":\"tape\",\"size\":4096}}",
+			  fake_pipe[0], 1);
+		break;
+	case 18: /* release_nowait: a malformed answer (with an fd), a second
+		  * failure, then a stale reply, an event and a connection-level
+		  * error while the client flushes */
+		h2 = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD, "nonsense", fake_pipe[0], 1);
+		fake_send(fd, h2.opcode, h2.id, 0,
+			  "{\"ok\":false,\"errno\":2,\"message\":\"second\"}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":false,\"errno\":0}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id + 77, P2P_FLAG_FD, "{\"ok\":true}", fake_pipe[0], 1);
+		fake_send(fd, P2P_OP_EVENT, 0, 0,
+			  "{\"event\":\"revoked\",\"id\":9,\"reason\":\"flushed\"}", -1, 0);
+		fake_send(fd, P2P_OP_RELEASE, 0, 0,
+			  "{\"ok\":false,\"errno\":71,\"message\":\"framing\"}", -1, 0);
+		usleep(1500000); /* the error itself, not EOF, must end the flush */
+		break;
+	case 19: /* an answer to a release_nowait, an event with an fd, then EOF */
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true}", -1, 0);
+		fake_send(fd, P2P_OP_EVENT, 0, P2P_FLAG_FD,
+			  "{\"event\":\"revoked\",\"id\":4,\"reason\":\"r\"}", fake_pipe[0], 1);
+		fake_send(fd, P2P_OP_EVENT, 0, 0, "{\"event\":", -1, 0); /* malformed: dropped */
+		return;
+	case 22: /* fds on an event, a stale reply and a reply of another
+		  * opcode; then a reply in two chunks each with an fd; then a
+		  * connection-level error with an fd and no errno */
+		fake_send(fd, P2P_OP_EVENT, 0, P2P_FLAG_FD,
+			  "{\"event\":\"revoked\",\"id\":1,\"reason\":\"x\"}", fake_pipe[0], 1);
+		fake_send(fd, h.opcode, h.id + 50, P2P_FLAG_FD, "{\"ok\":true}", fake_pipe[0], 1);
+		fake_send(fd, P2P_OP_STATS, h.id, P2P_FLAG_FD, "{\"ok\":true}", fake_pipe[0], 1);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD | P2P_FLAG_MORE, "{\"ok\":true,",
+			  fake_pipe[0], 1);
+		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD, "\"check\":{\"map_type\":\"x\"}}",
+			  fake_pipe[0], 1);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, 0, P2P_FLAG_FD, "{\"ok\":false,\"message\":\"bye\"}",
+			  fake_pipe[0], 1);
+		break;
 	case 15: /* an alloc reply claiming more than its fd holds */
 		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD,
 			  "{\"ok\":true,\"buffer\":{\"id\":1,\"type\":\"memfd\",\"backend\":"
@@ -1933,6 +2013,14 @@ static void count_log(enum p2p_log_level level, const char *msg, void *userdata)
 }
 
 static long proc_rss_kib(pid_t pid);
+
+static int log_debug_seen;
+static void count_debug_log(enum p2p_log_level level, const char *msg, void *userdata)
+{
+	(void)userdata;
+	if (level == P2P_LOG_DEBUG && strstr(msg, P2P_DEFAULT_SOCKET))
+		log_debug_seen++;
+}
 
 /*
  * RSS bounds mean nothing when p2pd and this test run under ASan (make asan
@@ -2124,6 +2212,168 @@ static int fake_case(int script)
 		}
 		break;
 	}
+	case 16: {
+		const char *want_types[] = {"p2p", "host", "memfd"};
+
+		r = p2p_list(c, &list, &n);
+		if (r != 0 || n != 3) {
+			fail_why("a list of three buffers: r=%d n=%zu", r, n);
+			free(list);
+			goto out;
+		}
+		for (size_t i = 0; i < 3; i++) {
+			if (list[i].type != (enum p2p_buf_type)(1u << i) ||
+			    strcmp(list[i].type_name, want_types[i]) != 0 || list[i].id != i + 1) {
+				fail_why("list entry %zu: type %d '%s' id %llu", i, list[i].type,
+					 list[i].type_name, (unsigned long long)list[i].id);
+				free(list);
+				goto out;
+			}
+		}
+		if (strcmp(list[0].provider, "0000:03:00.0") || strcmp(list[0].backend, "kmod") ||
+		    list[1].size != 8192) {
+			fail_why("list entry fields: provider '%s' backend '%s'", list[0].provider,
+				 list[0].backend);
+			free(list);
+			goto out;
+		}
+		free(list);
+		list = NULL;
+		r = p2p_list(c, &list, &n);
+		if (r != -EPROTO) {
+			fail_why("a buffer of an unknown type: r=%d", r);
+			free(list);
+			goto out;
+		}
+		r = p2p_list(c, &list, &n);
+		if (r != -EPROTO) {
+			fail_why("a buffer with id 0: r=%d", r);
+			free(list);
+			goto out;
+		}
+		r = p2p_list_json(c, &text);
+		if (r != -EPROTO) {
+			fail_why("a list reply without buffers: r=%d", r);
+			free(text);
+			goto out;
+		}
+		r = p2p_release(c, 1);
+		if (r != -EPERM || strcmp(p2p_last_message(c), "nope") != 0) {
+			fail_why("errno out of range, code EPERM: r=%d '%s'", r, p2p_last_message(c));
+			goto out;
+		}
+		break;
+	}
+	case 17: {
+		struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
+		struct p2p_buffer_info info;
+		int bfd = -1;
+		static const char *const want[] = {"without a file descriptor", "malformed",
+						   "malformed"};
+
+		for (int i = 0; i < 3; i++) {
+			r = p2p_alloc(c, &req, &info, &bfd, NULL);
+			if (r != -EPROTO || bfd >= 0 || !strstr(p2p_last_message(c), want[i])) {
+				fail_why("alloc reply %d: r=%d fd=%d '%s', want '%s'", i, r, bfd,
+					 p2p_last_message(c), want[i]);
+				goto out;
+			}
+		}
+		break;
+	}
+	case 18:
+		if (p2p_release_nowait(c, 1) != 0 || p2p_release_nowait(c, 2) != 0) {
+			fail_why("release_nowait before any answer: %s", p2p_last_message(c));
+			goto out;
+		}
+		r = p2p_flush(c);
+		if (r != -EPROTO || strcmp(p2p_last_message(c), "release: malformed reply") != 0) {
+			fail_why("flush after a malformed answer: r=%d '%s'", r, p2p_last_message(c));
+			goto out;
+		}
+		if (p2p_flush(c) != 0) {
+			fail_why("a second flush reports the first error again");
+			goto out;
+		}
+		if (p2p_release_nowait(c, 3) != 0 || (r = p2p_flush(c)) != -EPROTO) {
+			fail_why("an answer with errno 0: r=%d", r);
+			goto out;
+		}
+		p2p_conn_set_timeout(c, 1000);
+		if (p2p_release_nowait(c, 4) != 0 || (r = p2p_flush(c)) != -ECONNRESET) {
+			fail_why("a connection-level error while flushing: r=%d", r);
+			goto out;
+		}
+		r = p2p_next_event(c, &ev);
+		if (r != 1 || ev.id != 9 || strcmp(ev.reason, "flushed") != 0) {
+			fail_why("the event that came while flushing: r=%d", r);
+			goto out;
+		}
+		break;
+	case 19:
+		if (p2p_release_nowait(c, 1) != 0) {
+			fail_why("release_nowait: %s", p2p_last_message(c));
+			goto out;
+		}
+		usleep(300000);
+		r = p2p_next_event(c, &ev);
+		if (r != 1 || ev.id != 4) {
+			fail_why("the event after a release answer: r=%d", r);
+			goto out;
+		}
+		if ((r = p2p_next_event(c, &ev)) != -ECONNRESET) {
+			fail_why("next_event after the daemon closed: r=%d, want -ECONNRESET", r);
+			goto out;
+		}
+		if ((r = p2p_flush(c)) != 0) {
+			fail_why("flush with nothing in flight: r=%d", r);
+			goto out;
+		}
+		break;
+	case 20:
+	case 21:
+		usleep(300000);
+		r = p2p_hello(c, &hi);
+		if (script == 20 ? (r != -ECONNRESET ||
+				    strcmp(p2p_last_message(c), "connection closed by p2pd") != 0)
+				 : (r != -EUSERS || strcmp(p2p_last_message(c), "no more for you") != 0)) {
+			fail_why("hello to a daemon that closed: r=%d '%s'", r, p2p_last_message(c));
+			goto out;
+		}
+		if (script == 20 && ((r = p2p_release_nowait(c, 1)) >= 0 ||
+				     !strstr(p2p_last_message(c), "release: send:"))) {
+			fail_why("release_nowait to a daemon that closed: r=%d '%s'", r,
+				 p2p_last_message(c));
+			goto out;
+		}
+		break;
+	case 22:
+		r = p2p_hello(c, &hi);
+		if (r != -EPROTO) {
+			fail_why("a reply of another opcode after fds on an event and a stale "
+				 "reply: r=%d",
+				 r);
+			goto out;
+		}
+		r = p2p_check_json(c, "0000:03:00.0", "0000:04:00.0", &text);
+		if (r != 0 || !text || strcmp(text, "{\"map_type\":\"x\"}") != 0) {
+			fail_why("a chunked check reply with fds: r=%d %s", r, text ? text : "-");
+			free(text);
+			goto out;
+		}
+		free(text);
+		text = NULL;
+		r = p2p_release(c, 1);
+		if (r != -EPROTO || strcmp(p2p_last_message(c), "bye") != 0) {
+			fail_why("a connection-level error without errno: r=%d '%s'", r,
+				 p2p_last_message(c));
+			goto out;
+		}
+		if (p2p_next_event(c, &ev) != 1 || ev.id != 1) {
+			fail_why("the event that carried an fd was not kept");
+			goto out;
+		}
+		break;
 	case 15: {
 		struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
 		struct p2p_buffer_info info;
@@ -2149,8 +2399,9 @@ static int t_client_library_fake_daemon(void)
 {
 	int fds0 = count_fds(getpid());
 
-	for (int s = 0; s <= 15; s++) {
-		bool piped = s == 6 || s == 14 || s == 15;
+	for (int s = 0; s <= 22; s++) {
+		bool piped = s == 6 || s == 14 || s == 15 || s == 17 || s == 18 || s == 19 ||
+			     s == 21 || s == 22;
 
 		if (piped) {
 			CHECK(pipe2(fake_pipe, O_CLOEXEC) == 0, "pipe");
@@ -2205,8 +2456,72 @@ static int t_client_library_args(void)
 		  strstr(p2p_strerror(-EUSERS), "limit") && strcmp(p2p_strerror(0), "success") == 0 &&
 		  strlen(p2p_strerror(-ENOTTY)) > 0,
 	      "p2p_strerror");
+	CHECK(strcmp(p2p_buf_type_name(P2P_BUF_P2P), "p2p") == 0 &&
+		  strcmp(p2p_buf_type_name(P2P_BUF_HOST), "host") == 0 &&
+		  strcmp(p2p_buf_type_name(P2P_BUF_MEMFD), "memfd") == 0 &&
+		  p2p_buf_type_name((enum p2p_buf_type)8) == NULL,
+	      "p2p_buf_type_name");
+	CHECK(strstr(p2p_strerror(-EPERM), "policy") && strstr(p2p_strerror(ENODEV), "device") &&
+		  strstr(p2p_strerror(-ECONNREFUSED), "not running") &&
+		  strstr(p2p_strerror(-EAGAIN), "busy") &&
+		  strcmp(p2p_strerror(-100000), "unknown error") == 0,
+	      "p2p_strerror: EPERM, ENODEV, ECONNREFUSED, EAGAIN, unknown");
+	CHECK(p2p_check_ex_json(c, "0000:03:00.0", "0000:04:00.0", 0x80, &out) == -EINVAL &&
+		  p2p_check_json(c, NULL, "0000:04:00.0", &out) == -EINVAL &&
+		  p2p_check_json(c, "0000:03:00.0", "0000:04:00.0", NULL) == -EINVAL,
+	      "check: unknown flag, no provider, no output");
+	{
+		struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
+		int bfd = -1;
+
+		req.size = 0;
+		CHECK(p2p_alloc(c, &req, NULL, &bfd, NULL) == -EINVAL, "alloc of size 0");
+		req.size = 4096;
+		req.npeers = 1;
+		CHECK(p2p_alloc(c, &req, NULL, &bfd, NULL) == -EINVAL, "npeers without peers");
+		req.npeers = 0;
+		req.types = 1u << 7;
+		CHECK(p2p_alloc(c, &req, NULL, &bfd, NULL) == -EINVAL, "an unknown type bit");
+		req.types = P2P_BUF_MEMFD;
+		CHECK(p2p_alloc(c, &req, NULL, NULL, NULL) == -EINVAL, "alloc without ret_fd");
+		CHECK(p2p_alloc(NULL, &req, NULL, &bfd, NULL) == -EINVAL && bfd == -1,
+		      "alloc on no connection");
+	}
+	CHECK(p2p_flush(NULL) == -EINVAL && p2p_release_nowait(NULL, 1) == -EINVAL &&
+		  p2p_release(NULL, 1) == -EINVAL,
+	      "flush, release_nowait, release without a connection");
 	p2p_disconnect(c);
 	p2p_disconnect(NULL);
+
+	/* no path: $P2PD_SOCKET, else the default; a failed connect is logged
+	 * at debug level to the application's handler */
+	{
+		const char *old = getenv(P2P_SOCKET_ENV);
+		char saved[300] = "";
+		int r;
+
+		if (old)
+			snprintf(saved, sizeof(saved), "%s", old);
+		setenv(P2P_SOCKET_ENV, sock_path, 1);
+		c = NULL;
+		r = p2p_connect(NULL, &c);
+		p2p_disconnect(c);
+		CHECK(r == 0, "connect via $" P2P_SOCKET_ENV ": %d", r);
+		unsetenv(P2P_SOCKET_ENV);
+		log_debug_seen = 0;
+		p2p_set_log_handler(count_debug_log, NULL);
+		c = NULL;
+		r = p2p_connect("", &c);
+		p2p_set_log_handler(NULL, NULL);
+		p2p_disconnect(c);
+		if (old)
+			setenv(P2P_SOCKET_ENV, saved, 1);
+		if (access(P2P_DEFAULT_SOCKET, F_OK) != 0)
+			CHECK(r == -ENOENT && log_debug_seen == 1,
+			      "connect to the default " P2P_DEFAULT_SOCKET
+			      " (absent): %d, %d debug lines naming it",
+			      r, log_debug_seen);
+	}
 	return 0;
 }
 
