@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -215,6 +216,56 @@ int main(int argc, char **argv)
 		      "pipe: not -ESPIPE");
 		close(pfd[0]);
 		close(pfd[1]);
+	}
+
+	/* A file that cannot be opened O_DIRECT (procfs): the direct middle
+	 * fails, everything is bounced and the reason is reported; refused
+	 * under DIRECT_ONLY. */
+	{
+		int kfd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+		uint8_t *ref = malloc(8192);
+		size_t got = 0;
+		ssize_t n = 1;
+
+		while (kfd >= 0 && ref && got < 8192 &&
+		       (n = pread(kfd, ref + got, 8192 - got, (off_t)got)) > 0)
+			got += (size_t)n;
+		if (got < 8192) {
+			printf("  (no 8 KiB of /proc/kallsyms here: the failed-O_DIRECT fallback "
+			       "is not checked)\n");
+		} else {
+			memset(p, 0, 8192);
+			r = p2p_buffer_pread(buf, 0, kfd, 0, 8192, 0, &st);
+			CHECK(r == 8192 && memcmp(p, ref, 8192) == 0 && st.bytes_direct == 0 &&
+				  st.bytes_bounced == 8192 && st.direct_error == -EINVAL,
+			      "procfs file: %" PRId64 " direct %" PRIu64 " bounced %" PRIu64
+			      " err %d",
+			      r, st.bytes_direct, st.bytes_bounced, st.direct_error);
+			CHECK(p2p_buffer_pread(buf, 0, kfd, 0, 8192, P2P_IO_DIRECT_ONLY, &st) ==
+				  -EINVAL,
+			      "DIRECT_ONLY on a file without O_DIRECT not refused");
+		}
+		if (kfd >= 0)
+			close(kfd);
+		free(ref);
+	}
+
+	/* Mapping what cannot be mapped, and accessors without a buffer. */
+	{
+		struct p2p_buffer *nb = NULL;
+		int pfd[2], closed;
+
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pfd) == 0, "socketpair");
+		CHECK(p2p_buffer_map(pfd[0], 4096, &nb) == -ENODEV && !nb,
+		      "map a socket: not -ENODEV");
+		closed = pfd[0];
+		close(pfd[0]);
+		close(pfd[1]);
+		CHECK(p2p_buffer_map(closed, 4096, &nb) == -EBADF && !nb,
+		      "map a closed fd: not -EBADF");
+		CHECK(p2p_buffer_map(fd, 4096, NULL) == -EINVAL, "map without ret_buf");
+		CHECK(p2p_buffer_data(NULL) == NULL && p2p_buffer_size(NULL) == 0,
+		      "data/size of no buffer");
 	}
 
 	p2p_buffer_unmap(buf);
