@@ -772,6 +772,33 @@ static void test_load_errors(void **state)
 	rmdir(dir);
 }
 
+/* Refusals each naming the path and what is missing or wrong. */
+static void test_semantic_refusals(void **state)
+{
+	(void)state;
+	expect_parse_error("[1, 2]", -EINVAL,
+			   "t.json:1: (top level): expected an object, got an array");
+	expect_parse_error(
+	    "{\"limits\": {\"max_connections\": 8, \"reserved_admin_connections\": 8}}", -EINVAL,
+	    "limits.reserved_admin_connections: must be less than max_connections (8)");
+	expect_parse_error("{\"overrides\": [{\"action\": \"deny\"}]}", -EINVAL,
+			   "overrides[0]: missing key \"pair\"");
+	expect_parse_error("{\"overrides\": [{\"pair\": [\"zz\", \"0000:03:00.0\"], "
+			   "\"action\": \"deny\"}]}",
+			   -EINVAL, "overrides[0].pair[0]:");
+	expect_parse_error("{\"overrides\": [{\"pair\": [\"0000:03:00.0\", \"0000:04:00.0\"], "
+			   "\"action\": 1}]}",
+			   -EINVAL, "overrides[0].action: expected \"allow\" or \"deny\"");
+	expect_parse_error("{\"whitelist\": [{\"device\": \"2030\"}]}", -EINVAL,
+			   "whitelist[0]: missing key \"vendor\"");
+	expect_parse_error("{\"whitelist\": [{\"vendor\": \"8086\", \"device\": 5}]}", -EINVAL,
+			   "whitelist[0].device:");
+	expect_parse_error("{\"limits\": {\"max_bytes\": \"x1G\"}}", -EINVAL, "limits.max_bytes:");
+	expect_parse_error("{\"limits\": {\"max_bytes\": \"\"}}", -EINVAL, "limits.max_bytes:");
+	expect_parse_error("{\"admin_group\": \"4242\"}", -EINVAL,
+			   "write a gid as a number, without quotes");
+}
+
 /* Values at the edges of every range are accepted. */
 static void test_boundaries_ok(void **state)
 {
@@ -835,6 +862,7 @@ int main(void)
 	    cmocka_unit_test(test_names),
 	    cmocka_unit_test(test_load_errors),
 	    cmocka_unit_test(test_boundaries_ok),
+	    cmocka_unit_test(test_semantic_refusals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
