@@ -178,6 +178,7 @@ static int write_config(const char *path, unsigned nobody_max_buffers, unsigned 
 static int watchdog_usec; /* start_p2pd() sets WATCHDOG_USEC when non-zero */
 static rlim_t p2pd_nofile; /* start_p2pd() sets RLIMIT_NOFILE when non-zero */
 static const char *log_target = "stderr";
+static const char *const *p2pd_extra; /* more options, NULL-terminated; NULL none */
 
 /* Start p2pd with NOTIFY_SOCKET and wait for READY=1.  Returns the pid. */
 static pid_t start_p2pd(const char *fsroot, const char *config, const char *sockp, char *status,
@@ -222,12 +223,21 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 			setenv("WATCHDOG_USEC", v, 1);
 		}
 		unsetenv("JOURNAL_STREAM");
-		if (getenv("P2PD_BACKENDS")) /* the VM run restricts the backends */
-			execl(p2pd_bin, p2pd_bin, "--foreground", "--log", log_target, "--no-gpu",
-			      "--fsroot", fsroot, "--config", config, "--socket", sockp,
-			      "--backends", getenv("P2PD_BACKENDS"), (char *)NULL);
-		execl(p2pd_bin, p2pd_bin, "--foreground", "--log", log_target, "--no-gpu",
-		      "--fsroot", fsroot, "--config", config, "--socket", sockp, (char *)NULL);
+		{
+			const char *argv[24] = {p2pd_bin, "--foreground", "--log", log_target,
+						"--no-gpu", "--fsroot", fsroot, "--config", config,
+						"--socket", sockp};
+			int n = 11;
+
+			if (getenv("P2PD_BACKENDS")) { /* the VM run restricts the backends */
+				argv[n++] = "--backends";
+				argv[n++] = getenv("P2PD_BACKENDS");
+			}
+			for (int i = 0; p2pd_extra && p2pd_extra[i] && n < 23; i++)
+				argv[n++] = p2pd_extra[i];
+			argv[n] = NULL;
+			execv(p2pd_bin, (char *const *)argv);
+		}
 		_exit(127);
 	}
 	deadline = now_ms() + 20000;
@@ -3673,6 +3683,67 @@ static int t_no_pci(void)
 	return 0;
 }
 
+/*
+ * --cpu, -v and --log auto: an AMD Zen CPU given on the command line makes a
+ * pair across root ports go through the host bridge (the fixture's own CPU
+ * does not); -v logs the debug lines (a buffer's allocation, a client gone)
+ * with the buffer's id; auto without JOURNAL_STREAM logs to stderr.  A
+ * revoke's log line names the buffer too.
+ */
+static int t_cpu_verbose(void)
+{
+	static const char *const zen_verbose[] = {"--cpu", "amd:0x19", "-v", NULL};
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD, .name = "verbose"};
+	char vsock[300], *zen = NULL, *plain = NULL, line[64];
+	struct p2p_conn *c = NULL;
+	struct p2p_buffer_info info = {0};
+	int allocs0 = count_log_lines("via memfd, 4096 bytes"), gone0 = count_log_lines("gone (");
+	int revoked0 = count_log_lines("revoked by admin uid 0"), fd = -1, r = -1, rv = -1;
+	int tagged0 = count_log_lines(" buffer=");
+	pid_t pid;
+
+	snprintf(vsock, sizeof(vsock), "%s/zen.sock", tmpdir);
+	p2pd_extra = zen_verbose;
+	log_target = "auto";
+	pid = start_p2pd(fixture, cfg_path, vsock, NULL, 0);
+	p2pd_extra = NULL;
+	log_target = "stderr";
+	CHECK(pid > 0, "start p2pd --cpu amd:0x19 -v --log auto: %s", why);
+	if (p2p_connect(vsock, &c) == 0) {
+		p2p_conn_set_timeout(c, 10000);
+		(void)p2p_check_json(c, "0000:03:00.0", "0000:06:00.0", &zen);
+		r = p2p_alloc(c, &req, &info, &fd, NULL);
+		if (r == 0)
+			rv = p2p_admin_revoke(c, info.id);
+		if (fd >= 0)
+			close(fd);
+		p2p_disconnect(c);
+	}
+	usleep(200000); /* the disconnect's debug line */
+	CHECK(stop_p2pd(pid) == 0, "p2pd --cpu -v did not exit cleanly");
+	c = conn_open();
+	CHECK(c, "connect to the main p2pd");
+	(void)p2p_check_json(c, "0000:03:00.0", "0000:06:00.0", &plain);
+	p2p_disconnect(c);
+	bool zen_ok = zen && strstr(zen, "\"map_type\":\"thru_host_bridge\"");
+	bool plain_ok = plain && strstr(plain, "\"map_type\":\"not_supported\"");
+	free(zen);
+	free(plain);
+	CHECK(zen_ok && plain_ok,
+	      "03:00.0 -> 06:00.0: with --cpu amd:0x19 through the host bridge %d, without not "
+	      "supported %d",
+	      zen_ok, plain_ok);
+	CHECK(r == 0 && rv == 0, "alloc %d, revoke %d", r, rv);
+	snprintf(line, sizeof(line), " buffer=%llu]", (unsigned long long)info.id);
+	CHECK(count_log_lines("via memfd, 4096 bytes") == allocs0 + 1 &&
+		  count_log_lines(" buffer=") - tagged0 == 2 && count_log_lines(line) >= 2,
+	      "-v: the allocation's debug line and the revoke's do not both name%s", line);
+	CHECK(count_log_lines("gone (") > gone0, "-v: no debug line for the client gone");
+	CHECK(count_log_lines("revoked by admin uid 0") == revoked0 + 1,
+	      "the revoke was not logged once");
+	return 0;
+}
+
 /* a (synthetic) kernel uevent for a PCI function makes p2pd rescan */
 static int t_hotplug(void)
 {
@@ -4729,6 +4800,7 @@ int main(int argc, char **argv)
 		 t_nofile_caps);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
 	run_test("no PCI under the sysfs root: host buffers only, ENODEV for the rest", t_no_pci);
+	run_test("--cpu, -v, --log auto: a Zen verdict, debug lines naming the buffer", t_cpu_verbose);
 	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
 	run_test("--log journal: structured fields", t_journal);
