@@ -276,6 +276,22 @@ static void test_dir_errors(void **state)
 	snprintf(path, sizeof(path), "%s/file/p2pd.sock", f->dir);
 	assert_int_equal(sockfile_bind(path, 0660, false, 0, f->why, sizeof(f->why)), -ENOTDIR);
 	assert_non_null(strstr(f->why, "not a directory"));
+
+	/* the directory is a dangling symlink: mkdir sees it exists, stat
+	 * cannot follow it; nothing is created at its target */
+	{
+		char link[160], target[160];
+
+		snprintf(link, sizeof(link), "%s/dangling", f->dir);
+		snprintf(target, sizeof(target), "%s/gone", f->dir);
+		assert_int_equal(symlink(target, link), 0);
+		snprintf(path, sizeof(path), "%s/p2pd.sock", link);
+		assert_int_equal(sockfile_bind(path, 0660, false, 0, f->why, sizeof(f->why)),
+				 -ENOENT);
+		assert_non_null(strstr(f->why, "/dangling: "));
+		assert_int_equal(access(target, F_OK), -1);
+		unlink(link);
+	}
 }
 
 /* Other kinds of file at the path are left alone and named. */
