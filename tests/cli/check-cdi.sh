@@ -98,7 +98,7 @@ expect_err "bad argument" 2 "usage: p2pctl .*cdi" -- cdi frobnicate
 # Live: a container runtime would bind-mount hostPath read-only at containerPath
 # and set env; do exactly that in a private mount namespace and allocate.
 dir=$tmp/run/p2pd
-mkdir -p "$dir"
+mkdir -p -m 0755 "$dir" # p2pd refuses a socket directory others may write, whatever the umask
 sock=$dir/p2pd.sock
 "$P2PD" --foreground --log stderr --socket "$sock" --fsroot tests/fixtures/sysfs/qemu-q35 2>"$tmp/p2pd.log" &
 pid=$!
