@@ -374,6 +374,73 @@ static void test_fd_without_flag(void **state)
 	close(p[1]);
 }
 
+/* @n raw bytes (maybe not a header at all) with one fd attached. */
+static void send_bytes_with_fd(const void *d, size_t n, int fd)
+{
+	struct iovec iov = {(void *)d, n};
+	union {
+		struct cmsghdr align;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cbuf;
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
+
+	memset(&cbuf, 0, sizeof(cbuf));
+	msg.msg_control = cbuf.b;
+	msg.msg_controllen = sizeof(cbuf.b);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	assert_int_equal(sendmsg(sv[1], &msg, 0), (ssize_t)n);
+}
+
+/* A reply that breaks the framing in any way has its (one, announced) fd
+ * closed, never handed out: too short for a header, another wire version,
+ * larger than the buffer, empty. */
+static void test_bad_reply_closes_fd(void **state)
+{
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION,
+				.opcode = P2P_OP_ALLOC,
+				.flags = P2P_FLAG_REPLY | P2P_FLAG_FD,
+				.len = 11,
+				.id = 5};
+	unsigned char d[16 + 200];
+	static const struct {
+		const char *what;
+		size_t n;
+		int version;
+		size_t bufsize;
+		int want;
+	} cases[] = {
+	    {"4 bytes", 4, P2P_PROTO_VERSION, sizeof(buf), -EBADMSG},
+	    {"wire version 2", 16 + 11, 2, sizeof(buf), -EPROTONOSUPPORT},
+	    {"larger than the buffer", 16 + 200, P2P_PROTO_VERSION, 64, -EMSGSIZE},
+	    {"empty", 0, P2P_PROTO_VERSION, sizeof(buf), 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct conn_msg m = {.fd = -1};
+		int p[2], r;
+
+		h.version = (uint8_t)cases[i].version;
+		h.len = (uint32_t)(cases[i].n > 16 ? cases[i].n - 16 : 11);
+		memset(d, ' ', sizeof(d));
+		memcpy(d, &h, sizeof(h));
+		assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+		send_bytes_with_fd(d, cases[i].n, p[0]);
+		close(p[0]);
+		r = conn_recv(sv[0], buf, cases[i].bufsize, true, &m);
+		if (r != cases[i].want)
+			fail_msg("%s with an fd: got %d, want %d", cases[i].what, r, cases[i].want);
+		assert_int_equal(m.fd, -1);
+		assert_read_end_gone(p[1]);
+		close(p[1]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +454,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_reply_fd_counts, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_length_field_smaller, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fd_without_flag, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_reply_closes_fd, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("proto", tests, NULL, NULL);
