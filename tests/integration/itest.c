@@ -1787,6 +1787,12 @@ static void fake_play(int fd)
 
 	if (fake_script_id == 20) /* gone before the first request */
 		return;
+	if (fake_script_id == 23) { /* says why and closes, the request unread */
+		usleep(300000);
+		fake_send(fd, P2P_OP_HELLO, 0, 0,
+			  "{\"ok\":false,\"errno\":87,\"message\":\"limit reached\"}", -1, 0);
+		return;
+	}
 	if (fake_script_id == 21) { /* says why, then closes without reading */
 		fake_send(fd, P2P_OP_HELLO, 0, P2P_FLAG_FD,
 			  "{\"ok\":false,\"errno\":87,\"message\":\"no more for you\"}", fake_pipe[0],
@@ -1962,6 +1968,30 @@ static void fake_play(int fd)
 		fake_send(fd, h.opcode, 0, P2P_FLAG_FD, "{\"ok\":false,\"message\":\"bye\"}",
 			  fake_pipe[0], 1);
 		break;
+	case 24: /* chatty: an event every 50 ms for 1.5 s, no reply */
+		for (int i = 1; i <= 30; i++) {
+			snprintf(ev, sizeof(ev), "{\"event\":\"revoked\",\"id\":%d,\"reason\":\"r\"}",
+				 i);
+			if (fake_send(fd, P2P_OP_EVENT, 0, 0, ev, -1, 0) < 0)
+				break;
+			usleep(50000);
+		}
+		break;
+	case 25: { /* 64 releases in flight; late answers with an event first */
+		uint64_t ids[64];
+
+		ids[0] = h.id;
+		for (int i = 1; i < 64; i++)
+			ids[i] = fake_read(fd).id;
+		usleep(200000);
+		fake_send(fd, P2P_OP_EVENT, 0, 0,
+			  "{\"event\":\"revoked\",\"id\":77,\"reason\":\"while full\"}", -1, 0);
+		for (int i = 0; i < 64; i++)
+			fake_send(fd, P2P_OP_RELEASE, ids[i], 0, "{\"ok\":true}", -1, 0);
+		h = fake_read(fd);
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true}", -1, 0);
+		break;
+	}
 	case 15: /* an alloc reply claiming more than its fd holds */
 		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD,
 			  "{\"ok\":true,\"buffer\":{\"id\":1,\"type\":\"memfd\",\"backend\":"
@@ -2384,6 +2414,46 @@ static int fake_case(int script)
 			goto out;
 		}
 		break;
+	case 23:
+		r = p2p_hello(c, &hi);
+		if (r != -EUSERS || strcmp(p2p_last_message(c), "limit reached") != 0) {
+			fail_why("a daemon that closed with the request unread, after saying why: "
+				 "r=%d '%s'",
+				 r, p2p_last_message(c));
+			goto out;
+		}
+		break;
+	case 24:
+		p2p_conn_set_timeout(c, 300);
+		t0 = now_ms();
+		r = p2p_hello(c, &hi);
+		t0 = now_ms() - t0;
+		if (r != -ETIMEDOUT || t0 < 250 || t0 > 1300) {
+			fail_why("a daemon sending only events: r=%d after %lld ms, want "
+				 "-ETIMEDOUT after ~300 ms",
+				 r, (long long)t0);
+			goto out;
+		}
+		break;
+	case 25:
+		for (int i = 1; i <= 65; i++) {
+			if ((r = p2p_release_nowait(c, (uint64_t)i)) != 0) {
+				fail_why("release_nowait %d of 65: r=%d '%s'", i, r,
+					 p2p_last_message(c));
+				goto out;
+			}
+		}
+		if ((r = p2p_flush(c)) != 0) {
+			fail_why("flush after 65 releases: r=%d", r);
+			goto out;
+		}
+		r = p2p_next_event(c, &ev);
+		if (r != 1 || ev.id != 77 || strcmp(ev.reason, "while full") != 0) {
+			fail_why("the event that came while release_nowait waited for room: r=%d",
+				 r);
+			goto out;
+		}
+		break;
 	case 15: {
 		struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
 		struct p2p_buffer_info info;
@@ -2409,7 +2479,7 @@ static int t_client_library_fake_daemon(void)
 {
 	int fds0 = count_fds(getpid());
 
-	for (int s = 0; s <= 22; s++) {
+	for (int s = 0; s <= 25; s++) {
 		bool piped = s == 6 || s == 14 || s == 15 || s == 17 || s == 18 || s == 19 ||
 			     s == 21 || s == 22;
 
