@@ -224,9 +224,9 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 		}
 		unsetenv("JOURNAL_STREAM");
 		{
-			const char *argv[24] = {p2pd_bin, "--foreground", "--log", log_target,
-						"--no-gpu", "--fsroot", fsroot, "--config", config,
-						"--socket", sockp};
+			const char *argv[24] = {p2pd_bin,   "--foreground", "--log", log_target,
+						"--no-gpu", "--fsroot",	    fsroot,  "--config",
+						config,	    "--socket",	    sockp};
 			int n = 11;
 
 			if (getenv("P2PD_BACKENDS")) { /* the VM run restricts the backends */
@@ -1795,8 +1795,8 @@ static void fake_play(int fd)
 	}
 	if (fake_script_id == 21) { /* says why, then closes without reading */
 		fake_send(fd, P2P_OP_HELLO, 0, P2P_FLAG_FD,
-			  "{\"ok\":false,\"errno\":87,\"message\":\"no more for you\"}", fake_pipe[0],
-			  1);
+			  "{\"ok\":false,\"errno\":87,\"message\":\"no more for you\"}",
+			  fake_pipe[0], 1);
 		usleep(100000);
 		return;
 	}
@@ -1970,8 +1970,8 @@ static void fake_play(int fd)
 		break;
 	case 24: /* chatty: an event every 50 ms for 1.5 s, no reply */
 		for (int i = 1; i <= 30; i++) {
-			snprintf(ev, sizeof(ev), "{\"event\":\"revoked\",\"id\":%d,\"reason\":\"r\"}",
-				 i);
+			snprintf(ev, sizeof(ev),
+				 "{\"event\":\"revoked\",\"id\":%d,\"reason\":\"r\"}", i);
 			if (fake_send(fd, P2P_OP_EVENT, 0, 0, ev, -1, 0) < 0)
 				break;
 			usleep(50000);
@@ -2299,7 +2299,8 @@ static int fake_case(int script)
 		}
 		r = p2p_release(c, 1);
 		if (r != -EPERM || strcmp(p2p_last_message(c), "nope") != 0) {
-			fail_why("errno out of range, code EPERM: r=%d '%s'", r, p2p_last_message(c));
+			fail_why("errno out of range, code EPERM: r=%d '%s'", r,
+				 p2p_last_message(c));
 			goto out;
 		}
 		break;
@@ -2328,7 +2329,8 @@ static int fake_case(int script)
 		}
 		r = p2p_flush(c);
 		if (r != -EPROTO || strcmp(p2p_last_message(c), "release: malformed reply") != 0) {
-			fail_why("flush after a malformed answer: r=%d '%s'", r, p2p_last_message(c));
+			fail_why("flush after a malformed answer: r=%d '%s'", r,
+				 p2p_last_message(c));
 			goto out;
 		}
 		if (p2p_flush(c) != 0) {
@@ -2374,10 +2376,12 @@ static int fake_case(int script)
 	case 21:
 		usleep(300000);
 		r = p2p_hello(c, &hi);
-		if (script == 20 ? (r != -ECONNRESET ||
-				    strcmp(p2p_last_message(c), "connection closed by p2pd") != 0)
-				 : (r != -EUSERS || strcmp(p2p_last_message(c), "no more for you") != 0)) {
-			fail_why("hello to a daemon that closed: r=%d '%s'", r, p2p_last_message(c));
+		if (script == 20
+			? (r != -ECONNRESET ||
+			   strcmp(p2p_last_message(c), "connection closed by p2pd") != 0)
+			: (r != -EUSERS || strcmp(p2p_last_message(c), "no more for you") != 0)) {
+			fail_why("hello to a daemon that closed: r=%d '%s'", r,
+				 p2p_last_message(c));
 			goto out;
 		}
 		if (script == 20 && ((r = p2p_release_nowait(c, 1)) >= 0 ||
@@ -3706,8 +3710,8 @@ static int t_no_pci(void)
 		r_check = p2p_check_json(c, "0000:03:00.0", "0000:04:00.0", &out);
 		snprintf(m_check, sizeof(m_check), "%s", p2p_last_message(c));
 		free(out), out = NULL;
-		r_kcheck = p2p_check_ex_json(c, "0000:03:00.0", "0000:04:00.0", P2P_CHECK_KERNEL,
-					     &out);
+		r_kcheck =
+		    p2p_check_ex_json(c, "0000:03:00.0", "0000:04:00.0", P2P_CHECK_KERNEL, &out);
 		free(out), out = NULL;
 		r_matrix = p2p_matrix_json(c, true, &out);
 		snprintf(m_matrix, sizeof(m_matrix), "%s", p2p_last_message(c));
@@ -3727,13 +3731,15 @@ static int t_no_pci(void)
 		zero_funcs = out && strstr(out, "\"devices\":0");
 		free(out), out = NULL;
 		/* a reload finds no PCI either, and says so */
-		if (p2p_request_json(c, P2P_OP_RELOAD, NULL, &out) != 0 || !strstr(out, "\"devices\":0"))
+		if (p2p_request_json(c, P2P_OP_RELOAD, NULL, &out) != 0 ||
+		    !strstr(out, "\"devices\":0"))
 			zero_funcs = false;
 		free(out);
 		drain_notify();
 		p2p_disconnect(c);
 	} else {
-		r_topo = r_check = r_kcheck = r_matrix = r_peers = r_alloc = r_stats = -ECONNREFUSED;
+		r_topo = r_check = r_kcheck = r_matrix = r_peers = r_alloc = r_stats =
+		    -ECONNREFUSED;
 	}
 	after = count_log_lines("no PCI functions under");
 	CHECK(stop_p2pd(pid) == 0, "p2pd without PCI did not exit cleanly");
@@ -3744,12 +3750,13 @@ static int t_no_pci(void)
 	CHECK(r_kcheck == -ENODEV, "check with the kernel verdict: %d", r_kcheck);
 	CHECK(r_matrix == -ENODEV && strstr(m_matrix, no_topo), "matrix: %d '%s'", r_matrix,
 	      m_matrix);
-	CHECK(r_peers == -ENODEV && strstr(m_peers, no_topo), "alloc with a peer: %d '%s'",
-	      r_peers, m_peers);
+	CHECK(r_peers == -ENODEV && strstr(m_peers, no_topo), "alloc with a peer: %d '%s'", r_peers,
+	      m_peers);
 	CHECK(r_alloc == 0 && info.type == P2P_BUF_MEMFD && info.size >= 8192 &&
 		  strcmp(info.name, "nopci") == 0,
 	      "a memfd buffer without PCI: %d", r_alloc);
-	CHECK(r_stats == 0 && zero_funcs, "stats and reload: %d, devices 0: %d", r_stats, zero_funcs);
+	CHECK(r_stats == 0 && zero_funcs, "stats and reload: %d, devices 0: %d", r_stats,
+	      zero_funcs);
 	return 0;
 }
 
@@ -4870,7 +4877,8 @@ int main(int argc, char **argv)
 		 t_nofile_caps);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
 	run_test("no PCI under the sysfs root: host buffers only, ENODEV for the rest", t_no_pci);
-	run_test("--cpu, -v, --log auto: a Zen verdict, debug lines naming the buffer", t_cpu_verbose);
+	run_test("--cpu, -v, --log auto: a Zen verdict, debug lines naming the buffer",
+		 t_cpu_verbose);
 	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
 	run_test("--log journal: structured fields", t_journal);
