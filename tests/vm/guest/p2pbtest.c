@@ -1990,8 +1990,25 @@ static void sc_host_enomem(void)
 			first = meminfo_kib("MemAvailable");
 	}
 	write_file(par, old[0] ? old : "1073741824");
+	/*
+	 * A failed ALLOC of 1.5x RAM had taken nearly all free memory before it
+	 * gave up: pages it kept would take MemAvailable down by most of RAM
+	 * per try.  MemAvailable also moves with everything else the guest
+	 * does (deferred frees of earlier scenarios, page cache, slab): drops
+	 * of 80-115 MiB were seen once in several runs with no leak (a rerun
+	 * of the same setup: 957 -> 956 -> 956 MiB).  So let writeback and
+	 * reclaim settle, sample a few times, and call a loss of a quarter a
+	 * leak.
+	 */
 	after = meminfo_kib("MemAvailable");
-	CHECK(&s, after > first - first / 20,
+	for (int i = 0; i < 5 && after <= first - first / 20; i++) {
+		sync();
+		write_file("/proc/sys/vm/drop_caches", "3");
+		usleep(500000);
+		if (meminfo_kib("MemAvailable") > after)
+			after = meminfo_kib("MemAvailable");
+	}
+	CHECK(&s, after > first - first / 4,
 	      "MemAvailable %lld KiB after 3 more failed ALLOCs, %lld after the first "
 	      "(pages leaked?)",
 	      after, first);
