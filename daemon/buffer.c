@@ -13,6 +13,8 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "closer.h"
+
 void buffer_table_init(struct buffer_table *bt, struct alloc_set *alloc)
 {
 	bt->alloc = alloc;
@@ -304,8 +306,11 @@ void buffer_free(struct buffer_table *bt, struct p2p_buffer *b)
 		idmap_remove(&bt->wds, (uint64_t)b->wd);
 		inotify_rm_watch(bt->inotify_fd, b->wd);
 	}
+	/* p2pd's dup may be the dma-buf's last reference: its release runs in
+	 * the closing task, and p2pbroker.ko's can wait there for O_DIRECT pins
+	 * on the pages (an NVMe I/O timeout: 30 s).  Never on the loop. */
 	if (b->dup_fd >= 0)
-		close(b->dup_fd);
+		closer_take_fd_default(b->dup_fd);
 	alloc_set_release(bt->alloc, b->backend, b->handle);
 	json_object_put(b->peers);
 	free(b);

@@ -18,8 +18,13 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <pthread.h>
+#include <unistd.h>
+
 #include "alloc.h"
 #include "buffer.h"
+#include "closer.h"
 #include "idmap.h"
 #include "list.h"
 
@@ -150,6 +155,46 @@ static void test_ids_and_table(void **state)
 	/* ids are never reused */
 	struct p2p_buffer *z = mk(f, &f->a2, 13, 1);
 	assert_true(z->id > y->id);
+}
+
+/* ---- p2pd's dup of a dma-buf is closed by the closer thread ---- */
+
+static pthread_t main_thread;
+static int dup_closed_fd = -1;
+static bool dup_closed_on_main;
+
+static int record_close(int fd)
+{
+	dup_closed_fd = fd;
+	dup_closed_on_main = pthread_equal(pthread_self(), main_thread);
+	return close(fd);
+}
+
+/*
+ * p2pd's dup may hold a dma-buf's last reference: its release then runs in
+ * the task that closes it, and p2pbroker.ko's waits there while O_DIRECT
+ * still pins the pages (seconds; an NVMe timeout is 30 s).  buffer_free()
+ * must hand it to the closer thread, never close it on the loop.
+ */
+static void test_dup_closed_off_the_loop(void **state)
+{
+	struct fix *f = *state;
+	struct p2p_buffer *x = mk(f, &f->a1, 21, 4096);
+	struct closer *cl;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	main_thread = pthread_self();
+	dup_closed_fd = -1;
+	closer_set_close_fn(record_close);
+	assert_int_equal(closer_new(&cl), 0);
+	x->dup_fd = fd; /* as buffer_watch() makes for a dma-buf */
+	buffer_free(&f->bt, x);
+	closer_free(cl); /* waits for what is queued */
+	closer_set_close_fn(NULL);
+	assert_int_equal(dup_closed_fd, fd);
+	assert_false(dup_closed_on_main);
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
 }
 
 static void test_usage_per_uid(void **state)
@@ -363,6 +408,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_ids_and_table, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_usage_per_uid, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dup_closed_off_the_loop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
 	    cmocka_unit_test(test_list),
