@@ -3865,8 +3865,8 @@ static int t_hotplug(void)
 static int journal_child(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char jsock[300], buf[4096];
-	bool found = false;
+	char jsock[300], buf[4096], revoked[96] = "", field[48] = "";
+	bool found = false, found_buffer = false;
 	pid_t pid;
 	int j, fd;
 	int64_t deadline;
@@ -3893,8 +3893,24 @@ static int journal_child(void)
 		usleep(100000);
 		close(fd);
 	}
+	/* an admin's revoke is logged with the buffer's id */
+	{
+		struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
+		struct p2p_buffer_info info = {0};
+		struct p2p_conn *c = NULL;
+		int bfd = -1;
+
+		if (p2p_connect(jsock, &c) == 0 && p2p_alloc(c, &req, &info, &bfd, NULL) == 0)
+			(void)p2p_admin_revoke(c, info.id);
+		if (bfd >= 0)
+			close(bfd);
+		p2p_disconnect(c);
+		snprintf(revoked, sizeof(revoked), "MESSAGE=buffer %llu revoked by admin uid 0",
+			 (unsigned long long)info.id);
+		snprintf(field, sizeof(field), "\nP2P_BUFFER=%llu\n", (unsigned long long)info.id);
+	}
 	deadline = now_ms() + 3000;
-	while (!found && now_ms() < deadline) {
+	while (!(found && found_buffer) && now_ms() < deadline) {
 		struct pollfd p = {.fd = j, .events = POLLIN};
 		ssize_t n;
 
@@ -3908,10 +3924,14 @@ static int journal_child(void)
 		    strstr(buf, "P2P_CLIENT_UID=0\n") && strstr(buf, "P2P_CLIENT_PID=") &&
 		    strstr(buf, "PRIORITY=5"))
 			found = true;
+		if (strstr(buf, revoked) && strstr(buf, field) && strstr(buf, "P2P_CLIENT_UID=0\n"))
+			found_buffer = true;
 	}
 	stop_p2pd(pid);
 	CHECK(found,
 	      "no journal entry with MESSAGE=, PRIORITY=5, P2P_CLIENT_UID=0, P2P_CLIENT_PID=");
+	CHECK(found_buffer, "no journal entry '%s' with P2P_BUFFER= and P2P_CLIENT_UID=0",
+	      revoked);
 	return 0;
 }
 
