@@ -3821,6 +3821,73 @@ static int t_cpu_verbose(void)
 	return 0;
 }
 
+/*
+ * A reload while the matrix is being built off the event loop: the reload is
+ * answered at once (it does not wait for the job), the model the job reads
+ * stays alive until the job is done (retired, then freed: p2pd exits cleanly,
+ * ASan's leak check included), and the waiting client still gets a whole
+ * matrix.
+ */
+static int t_reload_during_matrix(void)
+{
+	const bool slow = getenv("SAN") && *getenv("SAN");
+	char msock[300];
+	struct p2p_conn *adm = NULL;
+	int64_t t_reload = -1, t_matrix = -1, t0;
+	int st = -1, rr = -1, r2 = -1, ex;
+	char *m = NULL;
+	pid_t pid, child;
+
+	if (!big_fixture || strcmp(big_fixture, "-") == 0) {
+		fail_why("no big fixture generated (tests/fixtures/gen-fabric.py missing?)");
+		return -1;
+	}
+	snprintf(msock, sizeof(msock), "%s/rm.sock", tmpdir);
+	pid = start_p2pd(big_fixture, cfg_path, msock, NULL, 0);
+	CHECK(pid > 0, "start p2pd on the big tree: %s", why);
+	t0 = now_ms();
+	fflush(stdout);
+	child = fork();
+	if (child == 0) {
+		struct p2p_conn *c = NULL;
+		char *mx = NULL;
+		int r = p2p_connect(msock, &c);
+
+		if (r == 0) {
+			p2p_conn_set_timeout(c, slow ? 240000 : 60000);
+			r = p2p_matrix_json(c, false, &mx);
+		}
+		_exit(r == 0 && mx && strlen(mx) > 4 * P2P_PROTO_CHUNK ? 0 : 1);
+	}
+	usleep(slow ? 500000 : 100000); /* the job has started */
+	if (p2p_connect(msock, &adm) == 0) {
+		p2p_conn_set_timeout(adm, slow ? 240000 : 60000);
+		rr = p2p_admin_reload(adm);
+		t_reload = now_ms() - t0;
+		drain_notify();
+	}
+	if (child > 0 && waitpid(child, &st, 0) == child)
+		t_matrix = now_ms() - t0;
+	if (adm) { /* the new model's matrix, built again */
+		r2 = p2p_matrix_json(adm, false, &m);
+		free(m);
+	}
+	p2p_disconnect(adm);
+	ex = stop_p2pd(pid);
+	printf("  (reload answered after %lld ms, the matrix after %lld ms)\n",
+	       (long long)t_reload, (long long)t_matrix);
+	CHECK(rr == 0, "reload while the matrix was built: %d", rr);
+	CHECK(child > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	      "the client waiting for the matrix got no whole matrix (status %d)", st);
+	CHECK(t_reload >= 0 && t_reload < t_matrix,
+	      "the reload waited for the matrix job: %lld ms vs %lld ms", (long long)t_reload,
+	      (long long)t_matrix);
+	CHECK(r2 == 0, "matrix after the reload: %d", r2);
+	CHECK(ex == 0, "p2pd exited with %d after a reload during a matrix job (see %s)", ex,
+	      log_path);
+	return 0;
+}
+
 /* a (synthetic) kernel uevent for a PCI function makes p2pd rescan */
 static int t_hotplug(void)
 {
@@ -4899,6 +4966,8 @@ int main(int argc, char **argv)
 	run_test("no PCI under the sysfs root: host buffers only, ENODEV for the rest", t_no_pci);
 	run_test("--cpu, -v, --log auto: a Zen verdict, debug lines naming the buffer",
 		 t_cpu_verbose);
+	run_test("a config swap while the matrix is built: answered at once, the matrix whole",
+		 t_reload_during_matrix);
 	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
 	run_test("--log journal: structured fields", t_journal);
