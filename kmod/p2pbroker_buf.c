@@ -30,8 +30,12 @@
  * from the pool, returned by pci_free_p2pmem()): a mapping takes and drops
  * its own reference, and so does a GUP pin.  A pin outlives revoke, munmap
  * and close while its I/O is in flight, so the memory goes back to the pool
- * only once no page is held any more (p2pb_buf_wait_unheld()): never while
- * a device may still write it for a previous owner.
+ * only once no page is held any more: never while a device may still write
+ * it for a previous owner.  The last close() does not wait for that I/O: a
+ * buffer released with pinned pages stays on the registry (LIST shows it
+ * with P2PB_BUF_F_RELEASED) and a delayed work item polls until the pins
+ * are gone, then returns its memory and forgets it (p2pb_buf_reclaim()).
+ * Such pending work holds a module reference.
  *
  * Memory accounting: host pages, page arrays and sg tables are charged
  * (__GFP_ACCOUNT) to the memory cgroup of the task that allocates them,
@@ -57,6 +61,7 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include "compat.h"
 #include "p2pbroker_internal.h"
@@ -90,6 +95,17 @@ struct p2pb_buf {
 
 	struct list_head node;		/* in p2pb_bufs, under p2pb_bufs_lock */
 	struct list_head reap;		/* in a provider revocation's list */
+
+	/*
+	 * Set under p2pb_bufs_lock when release() begins: no fd, mapping or
+	 * importer is left, @dmabuf is gone (NULL), and the buffer stays on
+	 * p2pb_bufs until its memory is back in the pool.
+	 */
+	bool released;
+	unsigned long released_at;	/* jiffies */
+	unsigned int poll_ms;		/* next pin poll, backing off */
+	bool warned;			/* "still pinned" said once */
+	struct delayed_work reclaim;
 };
 
 /* A provider between BUS_NOTIFY_UNBIND_DRIVER and BUS_NOTIFY_UNBOUND_DRIVER. */
@@ -120,6 +136,12 @@ MODULE_PARM_DESC(forced_reclaims,
 		 "Buffers reclaimed at provider unbind although an importer never unmapped them");
 
 static const struct dma_buf_ops p2pb_dmabuf_ops;
+
+/* Runs p2pb_buf_reclaim() for buffers released while I/O pinned them. */
+static struct workqueue_struct *p2pb_reclaim_wq;
+
+#define P2PB_RECLAIM_POLL_MIN_MS 5
+#define P2PB_RECLAIM_POLL_MAX_MS 50
 
 /* @buf's CPU mappings are made of its pages (see the top of this file). */
 static bool p2pb_buf_page_mapped(const struct p2pb_buf *buf)
@@ -184,7 +206,7 @@ static void p2pb_buf_free_mem(struct p2pb_buf *buf)
 	unsigned long i;
 
 	if (buf->type == P2PB_BUF_P2P) {
-		p2pb_buf_drain_pins(buf);
+		/* Callers made sure no page is pinned any more. */
 		if (buf->p2p_vaddr)
 			pci_free_p2pmem(buf->provider, buf->p2p_vaddr, buf->size);
 		buf->p2p_vaddr = NULL;
@@ -580,14 +602,74 @@ static int p2pb_dmabuf_end_cpu(struct dma_buf *dmabuf,
 	return p2pb_dmabuf_sync(dmabuf, dir, false);
 }
 
+static void p2pb_buf_warn_pinned(struct p2pb_buf *buf)
+{
+	pr_warn("buffer %llu: pages still pinned by I/O after %u ms; its memory stays allocated until the I/O ends\n",
+		buf->id, p2pb_revoke_timeout_ms);
+}
+
+/*
+ * Return the memory of released @buf to its pool once no O_DIRECT I/O pins
+ * its pages any more, then unlink and free it; until then, poll again
+ * later.  Never waits.  Return: true when @buf is gone.
+ */
+static bool p2pb_buf_reclaim(struct p2pb_buf *buf)
+{
+	unsigned long t = msecs_to_jiffies(p2pb_revoke_timeout_ms);
+
+	if (p2pb_buf_pages_held(buf)) {
+		if (!buf->warned && time_after(jiffies, buf->released_at + t)) {
+			buf->warned = true;
+			p2pb_buf_warn_pinned(buf);
+		}
+		queue_delayed_work(p2pb_reclaim_wq, &buf->reclaim,
+				   msecs_to_jiffies(buf->poll_ms));
+		buf->poll_ms = min_t(unsigned int, buf->poll_ms * 2,
+				     P2PB_RECLAIM_POLL_MAX_MS);
+		return false;
+	}
+	/* Memory back first: the registry counts it until it really is. */
+	p2pb_buf_free_mem(buf);
+	mutex_lock(&p2pb_bufs_lock);
+	list_del_init(&buf->node);
+	mutex_unlock(&p2pb_bufs_lock);
+	p2pb_buf_free(buf);
+	return true;
+}
+
+static void p2pb_buf_reclaim_work(struct work_struct *work)
+{
+	struct p2pb_buf *buf = container_of(to_delayed_work(work),
+					    struct p2pb_buf, reclaim);
+
+	/* The last poll drops the reference release() took. */
+	if (p2pb_buf_reclaim(buf))
+		module_put(THIS_MODULE);
+}
+
+/*
+ * The last fd, mapping and importer are gone.  Pages that O_DIRECT I/O
+ * still pins cannot go back to the pool yet, but this task (maybe p2pd's
+ * close(), maybe an exit) must not wait for that I/O: the buffer stays
+ * listed as released and p2pb_buf_reclaim() frees it later.
+ */
 static void p2pb_dmabuf_release(struct dma_buf *dmabuf)
 {
 	struct p2pb_buf *buf = dmabuf->priv;
 
 	mutex_lock(&p2pb_bufs_lock);
-	list_del_init(&buf->node);
+	buf->released = true;
+	buf->released_at = jiffies;
+	buf->dmabuf = NULL;
 	mutex_unlock(&p2pb_bufs_lock);
-	p2pb_buf_free(buf);
+
+	/*
+	 * Keep the module (and the work function) until the memory is back;
+	 * the dma-buf core still holds its own reference here.
+	 */
+	__module_get(THIS_MODULE);
+	buf->poll_ms = P2PB_RECLAIM_POLL_MIN_MS;
+	p2pb_buf_reclaim_work(&buf->reclaim.work);
 }
 
 static const struct dma_buf_ops p2pb_dmabuf_ops = {
@@ -641,6 +723,7 @@ int p2pb_buf_alloc(struct p2pb_alloc *req, struct dma_buf **ret_dmabuf)
 	init_waitqueue_head(&buf->unmapped);
 	INIT_LIST_HEAD(&buf->node);
 	INIT_LIST_HEAD(&buf->reap);
+	INIT_DELAYED_WORK(&buf->reclaim, p2pb_buf_reclaim_work);
 
 	if (req->type == P2PB_BUF_P2P)
 		ret = p2pb_buf_alloc_p2p(buf, req->provider);
@@ -710,6 +793,8 @@ static void p2pb_buf_info(struct p2pb_buf *buf, struct p2pb_buf_info *info)
 	info->type = buf->type;
 	info->owner_uid = buf->owner_uid;
 	info->flags = READ_ONCE(buf->revoked) ? P2PB_BUF_F_REVOKED : 0;
+	if (buf->released)
+		info->flags |= P2PB_BUF_F_RELEASED;
 	if (p2pb_buf_page_mapped(buf))
 		info->flags |= P2PB_BUF_F_DIRECT_IO;
 	info->attachments = atomic_read(&buf->attachments);
@@ -767,14 +852,17 @@ int p2pb_buf_list(struct p2pb_buf_info *entries, u32 capacity, u32 *ret_count,
 /*
  * Take a reference on @buf's file unless it is already being released (then
  * no fd, mmap or importer is left).  Called under p2pb_bufs_lock, which
- * keeps @buf alive until the reference is taken: release() waits for that
- * lock before freeing.
+ * keeps @buf and its dma-buf alive until the reference is taken: release()
+ * takes that lock (and marks @buf released) before the dma-buf is freed.
  */
 static struct file *p2pb_buf_get_file(struct p2pb_buf *buf)
 {
-	struct file *file = buf->dmabuf->file;
+	struct file *file;
 
 	lockdep_assert_held(&p2pb_bufs_lock);
+	if (buf->released)
+		return NULL;
+	file = buf->dmabuf->file;
 	return p2pb_get_file_live(file) ? file : NULL;
 }
 
@@ -849,7 +937,8 @@ static unsigned long p2pb_revoke_deadline(void)
  * importers announced is still in flight, and no O_DIRECT I/O still pins
  * the buffer's pages (later I/O into the revoked mapping fails with -EFAULT).
  *
- * Return: 0 (also when already revoked), -ENOENT, -ETIMEDOUT (an importer's
+ * Return: 0 (also when already revoked, and for a released buffer, which has
+ * no mapping left), -ENOENT, -ETIMEDOUT (an importer's
  * fence did not signal, or pinned I/O did not end, in time; the buffer is
  * revoked anyway), -EBUSY (an
  * importer kept its device mapping after move_notify: a static or pinning
@@ -887,6 +976,43 @@ int p2pb_buf_revoke_id(u64 id)
 	return ret;
 }
 
+/* Whether a buffer of @pdev is released but its memory not yet back. */
+static bool p2pb_provider_has_released(struct pci_dev *pdev)
+{
+	struct p2pb_buf *buf;
+	bool found = false;
+
+	mutex_lock(&p2pb_bufs_lock);
+	list_for_each_entry(buf, &p2pb_bufs, node) {
+		if (buf->provider == pdev && buf->released) {
+			found = true;
+			break;
+		}
+	}
+	mutex_unlock(&p2pb_bufs_lock);
+	return found;
+}
+
+/*
+ * Wait until every released buffer of departing @pdev has its memory back
+ * in the pool (O_DIRECT pins end: block I/O completes or times out), saying
+ * so once after the revoke timeout.  Pinned pool memory is never freed.
+ */
+static void p2pb_buf_wait_released(struct pci_dev *pdev)
+{
+	unsigned long deadline = p2pb_revoke_deadline();
+	bool warned = false;
+
+	while (p2pb_provider_has_released(pdev)) {
+		if (!warned && time_after(jiffies, deadline)) {
+			warned = true;
+			pci_warn(pdev, "released buffers still pinned by I/O after %u ms; unbind waits for that I/O to end\n",
+				 p2pb_revoke_timeout_ms);
+		}
+		usleep_range(5000, 10000);
+	}
+}
+
 /**
  * p2pb_buf_provider_leaving() - a provider's driver is about to unbind
  * @pdev: the provider
@@ -919,7 +1045,11 @@ void p2pb_buf_provider_leaving(struct pci_dev *pdev)
 			continue;
 		file = p2pb_buf_get_file(buf);
 		if (!file) {
-			/* Being released: release() frees its memory. */
+			/*
+			 * Being released: p2pb_buf_reclaim() returns its
+			 * memory, maybe later (pinned by I/O); waited for
+			 * below.
+			 */
 			WRITE_ONCE(buf->revoked, true);
 			continue;
 		}
@@ -955,6 +1085,8 @@ void p2pb_buf_provider_leaving(struct pci_dev *pdev)
 		mutex_unlock(&p2pb_bufs_lock);
 		fput(file);
 	}
+
+	p2pb_buf_wait_released(pdev);
 }
 
 /**
@@ -976,7 +1108,18 @@ void p2pb_buf_provider_gone(struct pci_dev *pdev)
 	mutex_unlock(&p2pb_bufs_lock);
 }
 
-/* Module exit: nothing may be left departing. */
+/* Module init: the reclaim workqueue.  Return: 0 or -ENOMEM. */
+int p2pb_buf_init(void)
+{
+	p2pb_reclaim_wq = alloc_workqueue("p2pbroker_reclaim", WQ_UNBOUND, 0);
+	return p2pb_reclaim_wq ? 0 : -ENOMEM;
+}
+
+/*
+ * Module exit: nothing may be left departing.  No reclaim is pending (each
+ * holds a module reference); destroying the workqueue waits for the last
+ * one to return from its work function after its module_put().
+ */
 void p2pb_buf_exit(void)
 {
 	struct p2pb_departing *d, *tmp;
@@ -988,4 +1131,5 @@ void p2pb_buf_exit(void)
 		kfree(d);
 	}
 	mutex_unlock(&p2pb_bufs_lock);
+	destroy_workqueue(p2pb_reclaim_wq);
 }

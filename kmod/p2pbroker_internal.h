@@ -30,6 +30,7 @@ int p2pb_buf_list(struct p2pb_buf_info *entries, u32 capacity, u32 *ret_count,
 int p2pb_buf_revoke_id(u64 id);
 void p2pb_buf_provider_leaving(struct pci_dev *pdev);
 void p2pb_buf_provider_gone(struct pci_dev *pdev);
+int p2pb_buf_init(void);
 void p2pb_buf_exit(void);
 
 /* PCI driver (p2pbroker_pci.c). */

@@ -216,9 +216,15 @@ static int __init p2pb_init(void)
 {
 	int ret;
 
-	ret = p2pb_pci_register();
+	ret = p2pb_buf_init();
 	if (ret)
 		return ret;
+
+	ret = p2pb_pci_register();
+	if (ret) {
+		p2pb_buf_exit();
+		return ret;
+	}
 
 	ret = misc_register(&p2pb_miscdev);
 	if (ret)

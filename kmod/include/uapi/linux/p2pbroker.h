@@ -147,6 +147,13 @@ struct p2pb_alloc {
  * to or from the mapping fails with -EFAULT and data must be bounced.
  */
 #define P2PB_BUF_F_DIRECT_IO	_BITUL(1)
+/*
+ * LIST only: the last fd and mapping are gone but O_DIRECT I/O still pins
+ * its pages; the memory returns to the pool when that I/O ends (then the
+ * buffer leaves the list).  Such a buffer still uses its memory: count it.
+ * REVOKE of it returns 0 (it has no mapping left to cut).
+ */
+#define P2PB_BUF_F_RELEASED	_BITUL(2)
 
 /**
  * struct p2pb_buf_info - one live buffer (DESCRIBE, LIST)
@@ -207,7 +214,8 @@ struct p2pb_list {
  * and mmaps, and returns once every fence importers put on the buffer's
  * reservation has signalled (their DMA in flight is done), or after the
  * module's revoke_timeout_ms.  The memory returns to its pool once the last
- * fd and mapping are gone (for P2PB_BUF_P2P also when its provider unbinds).
+ * fd and mapping are gone and no O_DIRECT I/O pins it any more (for
+ * P2PB_BUF_P2P also when its provider unbinds).
  *
  * Guarantee per type and importer kind:
  * - Dynamic importers that honour move_notify (unmap in it): after REVOKE
@@ -221,6 +229,8 @@ struct p2pb_list {
  *   never reused meanwhile; p2p memory of a provider that unbinds is taken
  *   back after the revoke_timeout_ms module parameter (counted in
  *   forced_reclaims), so unbind never hangs on such an importer.
+ * A buffer released while O_DIRECT I/O pins it (P2PB_BUF_F_RELEASED) is
+ * still found: REVOKE returns 0, there being no mapping left.
  * Errors: -ENOENT no such (live) buffer; -EBUSY a pinned importer keeps its
  * mapping; -ETIMEDOUT an importer's fence did not signal in time (the
  * buffer is revoked all the same).
