@@ -513,7 +513,9 @@ out:
 #define PIN_FILE_OFF (1 * MIB)			  /* its bytes on the NVMe (never written) */
 #define PIN_READS 16				  /* polled reads in flight at once, */
 #define PIN_READ_LEN ((int)(PIN_BUF / PIN_READS)) /* each into its own slice */
-#define PIN_PROBE_MAX 16			  /* 1 MiB ALLOCs while the close waits */
+#define PIN_PROBE_MAX 16			  /* 1 MiB ALLOCs while the reads pin */
+#define PIN_CLOSE_MS 1000			  /* the last close() returns within */
+#define PIN_GONE_MS 2000			  /* reaped: the buffer is gone within */
 
 static double now_ms(void)
 {
@@ -681,6 +683,26 @@ static char task_state(pid_t tid)
 	return p && p[1] == ' ' ? p[2] : 0;
 }
 
+/*
+ * Flags LIST reports for buffer @id: 0 and the flags when listed, -ENOENT
+ * when not, else -errno.
+ */
+static int list_flags(uint64_t id, uint32_t *ret_flags)
+{
+	static struct p2pb_buf_info e[P2PB_MAX_LIST_ENTRIES];
+	struct p2pb_list l = {.entries = (uintptr_t)e, .count = P2PB_MAX_LIST_ENTRIES};
+
+	if (ioctl(devfd, P2PB_IOC_LIST, &l) < 0)
+		return -errno;
+	for (uint32_t i = 0; i < l.count; i++) {
+		if (e[i].id == id) {
+			*ret_flags = e[i].flags;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 /* Live buffers according to P2PB_IOC_LIST, or -errno. */
 static int list_total(void)
 {
@@ -787,13 +809,18 @@ static int bar_compare(uint64_t bar_off, const void *want, size_t len)
  * mapping are submitted through an io_uring on a polled (interrupt-less)
  * NVMe queue, so they stay in flight -- bios issued, pages pinned -- until
  * this program reaps them.  Meanwhile the client munmaps and closes the
- * buffer's only fd, and for longer than the module's revoke_timeout_ms:
- *   - that close() must not return, and the memory must not go back to the
- *     pool: p2pmem/available stays without it, and 1 MiB ALLOCs of all the
- *     free memory (each filled with a pattern) all land outside it;
+ * buffer's only fd, and the reads stay unreaped for longer than the
+ * module's revoke_timeout_ms:
+ *   - that close() returns at once (within PIN_CLOSE_MS): the last close
+ *     never waits for the I/O, whoever makes it (p2pd, an exit);
+ *   - the memory does not go back to the pool: p2pmem/available stays
+ *     without it, 1 MiB ALLOCs of all the free memory (each filled with a
+ *     pattern) all land outside it, and LIST keeps the buffer, flagged
+ *     P2PB_BUF_F_RELEASED;
  *   - once reaped, every read has completed (or failed with an errno), the
- *     close returns, the bytes are in the old buffer's BAR range (read
- *     through the BAR's sysfs mapping), the probes' patterns are intact;
+ *     bytes are in the old buffer's BAR range (read through the BAR's sysfs
+ *     mapping), the probes' patterns are intact, and soon after the buffer
+ *     leaves LIST and its memory is back;
  *   - the pool is whole afterwards, nothing listed, no splat.
  */
 static void sc_pin_outlives(void)
@@ -808,7 +835,10 @@ static void sc_pin_outlives(void)
 	struct pin_closer cl = {.fd = -1};
 	struct pin_probe probe[PIN_PROBE_MAX];
 	bool closer_started = false, poll_on = false, closed_early = false;
-	long samples = 0, above = 0;
+	long samples = 0, above = 0, listed = 0, released = 0, unlisted = 0;
+	uint64_t id = 0;
+	uint32_t lflags = 0;
+	double t_gone = -1;
 	double t_unmap = 0, t_reap = 0, t_reaped = 0;
 	unsigned posted_early = 0;
 	uint64_t phys = 0, probe_bytes = 0;
@@ -825,7 +855,7 @@ static void sc_pin_outlives(void)
 		goto out;
 	rc = uring_init(&u, 64, IORING_SETUP_IOPOLL);
 	CHECK(&s, rc == 0, "io_uring_setup(IOPOLL): %s", strerror(-rc));
-	fd = alloc_p2p(&iv8, PIN_BUF, NULL);
+	fd = alloc_p2p(&iv8, PIN_BUF, &id);
 	CHECK(&s, fd >= 0, "ALLOC on %s: %s", iv8.bdf, strerror(-fd));
 	if (rc || fd < 0)
 		goto out;
@@ -873,12 +903,21 @@ static void sc_pin_outlives(void)
 	closer_started = true;
 
 	/* Hold the reads past the revoke timeout; watch the pool meanwhile. */
-	while (now_ms() < t_unmap + (double)hold_ms && !(cl.done && nprobe)) {
+	while (now_ms() < t_unmap + (double)hold_ms) {
 		int lt;
 
 		avail = pool_available(&iv8);
 		lt = list_total() - nprobe; /* the probes' buffers are listed too */
 		samples++;
+		if (cl.done) { /* only once the last close is made */
+			rc = list_flags(id, &lflags);
+			if (rc == 0) {
+				listed++;
+				released += (lflags & P2PB_BUF_F_RELEASED) ? 1 : 0;
+			} else {
+				unlisted++;
+			}
+		}
 		if (lt >= 0 && lt < list_min)
 			list_min = lt;
 		if (avail + (long long)probe_bytes > before - (long long)PIN_BUF) {
@@ -920,10 +959,15 @@ static void sc_pin_outlives(void)
 		nprobe = 0;
 	posted_early = uring_ready(&u);
 	closed_early = cl.done;
-	CHECK(&s, !closed_early,
-	      "close() returned %.1f ms after munmap with %d reads pinning the buffer's pages "
-	      "(nothing reaped)",
-	      cl.t_end - t_unmap, submitted);
+	CHECK(&s, closed_early && cl.t_end - cl.t_start < PIN_CLOSE_MS,
+	      "the last close() %s %.1f ms after it began, with %d reads pinning the buffer's "
+	      "pages (nothing reaped): it waits for the I/O",
+	      closed_early ? "returned" : "still blocked",
+	      (closed_early ? cl.t_end : now_ms()) - cl.t_start, submitted);
+	CHECK(&s, listed > 0 && unlisted == 0 && released == listed,
+	      "LIST while the reads pinned the closed buffer: listed %ld times (%ld with "
+	      "P2PB_BUF_F_RELEASED), missing %ld times",
+	      listed, released, unlisted);
 	CHECK(&s, above == 0,
 	      "p2pmem/available was %lld (want at most %lld) while reads pinned the buffer: its "
 	      "memory was free under DMA",
@@ -983,7 +1027,18 @@ reap:
 	CHECK(&s, got == submitted && ok + failed == submitted, "%d of %d reads completed", got,
 	      submitted);
 	CHECK(&s, ok > 0, "every read failed (last %s)", strerror(last_err));
-	CHECK(&s, cl.t_end >= t_reap, "close() returned before the reads were reaped");
+	/* Collected: the module returns the memory and forgets the buffer. */
+	for (double t0 = now_ms(); now_ms() < t0 + PIN_GONE_MS; usleep(5000)) {
+		if (list_flags(id, &lflags) == -ENOENT) {
+			t_gone = now_ms() - t_reaped;
+			break;
+		}
+	}
+	info("p2p_io_pin_outlives: LIST listed the closed buffer %ld times while pinned (%ld "
+	     "with RELEASED); it left LIST %.1f ms after the reads were reaped",
+	     listed, released, t_gone);
+	CHECK(&s, t_gone >= 0, "buffer %" PRIu64 " still listed %d ms after its reads were reaped",
+	      id, PIN_GONE_MS);
 
 	/* The reads' bytes are in the old buffer's BAR range. */
 	if (!s.failed && !failed) {
