@@ -4573,6 +4573,19 @@ static int t_nofile_caps(void)
 	r = reload_code && !*reload_code;
 	free(reload_code);
 	CHECK(r, "reload with %d connections open was not answered ok", answered);
+
+	/* so little that not one client fits beside p2pd's own descriptors and
+	 * the spare: it refuses to start and says what to raise */
+	lines = count_log_lines("no client connection fits (raise LimitNOFILE=)");
+	p2pd_nofile = 40;
+	pid = start_p2pd(fixture, cfg_path, rsock, st, sizeof(st));
+	p2pd_nofile = 0;
+	if (pid > 0)
+		stop_p2pd(pid);
+	lines = count_log_lines("no client connection fits (raise LimitNOFILE=)") - lines;
+	CHECK(pid <= 0 && lines == 1,
+	      "with RLIMIT_NOFILE 40 p2pd %s and logged %d refusal lines (want: no start, 1)",
+	      pid > 0 ? "started" : "did not start", lines);
 	return 0;
 }
 
