@@ -114,6 +114,9 @@ static enum alloc_direct_io kmod_direct_io(void *state, int fd, uint32_t type)
 {
 	struct p2pb_describe d = {.fd = fd};
 
+	/* only a p2p buffer's answer depends on the kernel: ask for those */
+	if (type != P2PB_BUF_P2P)
+		return kmod_dio_flags(type, 0);
 	if (ioctl(kmod_fd(state), P2PB_IOC_DESCRIBE, &d) < 0)
 		return ALLOC_DIO_UNKNOWN;
 	return kmod_dio_flags(type, d.info.flags);

@@ -88,6 +88,22 @@ int ops_reply_err(struct p2p_server *srv, struct p2p_client *c, const struct p2p
 	return r;
 }
 
+/* @o (taken) with "ok": true added, as one shared reply; NULL on ENOMEM.
+ * Touches nothing the loop owns: the matrix worker builds with it too. */
+static struct p2p_reply *ops_shared_reply_new(struct json_object *o)
+{
+	const char *text = NULL;
+	struct p2p_reply *r;
+
+	if (o) {
+		json_object_object_add(o, "ok", json_object_new_boolean(1));
+		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	}
+	r = text ? client_reply_new(text, strlen(text)) : NULL;
+	json_object_put(o);
+	return r;
+}
+
 /*
  * A reply that is the same for every client until the topology or the config
  * changes (server_forget_replies()): @o (taken; "ok" added) becomes *@cache
@@ -100,14 +116,10 @@ static int ops_reply_shared(struct p2p_server *srv, struct p2p_client *c,
 {
 	int r;
 
-	if (!*cache && o) {
-		const char *text;
-
-		json_object_object_add(o, "ok", json_object_new_boolean(1));
-		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-		*cache = text ? client_reply_new(text, strlen(text)) : NULL;
-	}
-	json_object_put(o);
+	if (!*cache)
+		*cache = ops_shared_reply_new(o);
+	else
+		json_object_put(o);
 	if (!*cache)
 		return ops_reply_err(srv, c, h, ENOMEM, NULL);
 	r = client_queue_reply_take_fd(c, h->opcode, h->id, P2P_FLAG_REPLY, *cache, -1);
@@ -291,17 +303,14 @@ static int matrix_run(void *arg)
 	struct matrix_job *j = arg;
 	struct json_object *m = report_matrix(j->topo, j->vctx, j->all);
 	struct json_object *o = json_object_new_object();
-	const char *text = NULL;
 
-	if (m && o) {
-		json_object_object_add(o, "matrix", m);
-		m = NULL;
-		json_object_object_add(o, "ok", json_object_new_boolean(1));
-		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	if (!m || !o) {
+		json_object_put(m);
+		json_object_put(o);
+		return -ENOMEM;
 	}
-	j->reply = text ? client_reply_new(text, strlen(text)) : NULL;
-	json_object_put(m);
-	json_object_put(o);
+	json_object_object_add(o, "matrix", m);
+	j->reply = ops_shared_reply_new(o);
 	return j->reply ? 0 : -ENOMEM;
 }
 
