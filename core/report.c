@@ -22,10 +22,13 @@ static struct json_object *jhex(unsigned v, int width)
 	return json_object_new_string(buf);
 }
 
-static void add(struct json_object *o, const char *k, struct json_object *v)
+/* Keys are string literals (the macro refuses anything else): json-c keeps
+ * the pointer instead of a copy, one malloc and free less per member. */
+static void add_literal(struct json_object *o, const char *k, struct json_object *v)
 {
-	json_object_object_add(o, k, v);
+	json_object_object_add_ex(o, k, v, JSON_C_OBJECT_ADD_CONSTANT_KEY);
 }
+#define add(o, k, v) add_literal((o), "" k, (v))
 
 static report_class_fn *class_lookup;
 

@@ -32,8 +32,11 @@ ssize_t sysattr_read(int dirfd, const char *name, char *buf, size_t size, unsign
 	size_t len = 0;
 	ssize_t n = 0;
 	/* procfs and seq_file hand out a page or a record per read: read to the end. */
-	while (len < size - 1 && (n = read_retry(fd, buf + len, size - 1 - len)) > 0)
+	while (len < size - 1 && (n = read_retry(fd, buf + len, size - 1 - len)) > 0) {
 		len += (size_t)n;
+		if ((flags & SYSATTR_SYSFS) && len < size - 1)
+			break; /* a short read of an attribute is all of it */
+	}
 	if (n >= 0 && len == size - 1 && !(flags & SYSATTR_PREFIX)) {
 		char more;
 		n = read_retry(fd, &more, 1);
@@ -69,7 +72,7 @@ int sysattr_parse_ulong(const char *s, unsigned long max, unsigned long *ret)
 int sysattr_read_ulong(int dirfd, const char *name, unsigned long max, unsigned long *ret)
 {
 	char buf[64];
-	if (sysattr_read(dirfd, name, buf, sizeof(buf), 0) <= 0)
+	if (sysattr_read(dirfd, name, buf, sizeof(buf), SYSATTR_SYSFS) <= 0)
 		return -ENOENT;
 	return sysattr_parse_ulong(buf, max, ret);
 }
@@ -77,7 +80,7 @@ int sysattr_read_ulong(int dirfd, const char *name, unsigned long max, unsigned 
 int sysattr_read_long(int dirfd, const char *name, long min, long max, long *ret)
 {
 	char buf[64], *end;
-	if (sysattr_read(dirfd, name, buf, sizeof(buf), 0) <= 0)
+	if (sysattr_read(dirfd, name, buf, sizeof(buf), SYSATTR_SYSFS) <= 0)
 		return -ENOENT;
 	errno = 0;
 	long v = strtol(buf, &end, 0);

@@ -16,6 +16,11 @@ enum sysattr_flags {
 	 * (e.g. /proc/cpuinfo, whose head is all that is wanted) instead of
 	 * refused with -EFBIG. */
 	SYSATTR_PREFIX = 1 << 0,
+	/* A sysfs attribute: the kernel formats it whole and hands it out in
+	 * one read, so a read shorter than asked is the end of the file (one
+	 * read() per attribute instead of two).  Not for procfs files that
+	 * come a record at a time (cpuinfo). */
+	SYSATTR_SYSFS = 1 << 1,
 };
 
 /*
@@ -38,7 +43,7 @@ ssize_t sysattr_read(int dirfd, const char *name, char *buf, size_t size, unsign
  * larger than @max.  Return: 0 with *@ret set, or -EINVAL. */
 int sysattr_parse_ulong(const char *s, unsigned long max, unsigned long *ret);
 
-/* sysattr_read() + sysattr_parse_ulong().  Return: 0, -ENOENT (missing,
+/* sysattr_read(SYSATTR_SYSFS) + sysattr_parse_ulong().  Return: 0, -ENOENT (missing,
  * unreadable or empty) or -EINVAL (not a number, or over @max). */
 int sysattr_read_ulong(int dirfd, const char *name, unsigned long max, unsigned long *ret);
 

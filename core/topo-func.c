@@ -33,7 +33,7 @@ static double parse_speed(const char *s)
 static void read_resources(int dirfd, struct topo_func *f)
 {
 	char buf[ATTR_MAX];
-	if (sysattr_read(dirfd, "resource", buf, sizeof(buf), 0) <= 0)
+	if (sysattr_read(dirfd, "resource", buf, sizeof(buf), SYSATTR_SYSFS) <= 0)
 		return;
 	char *line = buf;
 	for (int i = 0; i < TOPO_NBARS && line; i++) {
@@ -55,9 +55,9 @@ static void read_link_files(int dirfd, struct topo_func *f)
 {
 	char buf[64];
 	long l;
-	if (sysattr_read(dirfd, "current_link_speed", buf, sizeof(buf), 0) > 0)
+	if (sysattr_read(dirfd, "current_link_speed", buf, sizeof(buf), SYSATTR_SYSFS) > 0)
 		f->cur_speed_gts = parse_speed(buf);
-	if (sysattr_read(dirfd, "max_link_speed", buf, sizeof(buf), 0) > 0)
+	if (sysattr_read(dirfd, "max_link_speed", buf, sizeof(buf), SYSATTR_SYSFS) > 0)
 		f->max_speed_gts = parse_speed(buf);
 	if (sysattr_read_long(dirfd, "current_link_width", 0, 64, &l) == 0)
 		f->cur_width = (int)l;
@@ -99,7 +99,7 @@ static bool read_uevent_ids(int dirfd, struct topo_func *f)
 	char buf[1024];
 	unsigned a, b;
 	int have = 0;
-	if (sysattr_read(dirfd, "uevent", buf, sizeof(buf), 0) <= 0)
+	if (sysattr_read(dirfd, "uevent", buf, sizeof(buf), SYSATTR_SYSFS) <= 0)
 		return false;
 	for (char *line = buf, *next; line && *line; line = next) {
 		next = strchr(line, '\n');
@@ -266,9 +266,14 @@ void topo_func_read(struct topo_func_src *s, int dirfd, struct topo_func *f)
 		if (!have_ids)
 			read_id_files(dirfd, f);
 	}
-	/* Link files only when config space could not say (a conventional PCI
-	 * function with readable config has no link). */
-	if (!f->cur_width && !f->max_width && (!cfg_ok || n < PCI_CFG_SPACE_SIZE || ci.exp_offset))
+	/* Link files only when config space could not say: a conventional PCI
+	 * function with readable config has no link, and neither has a
+	 * root-complex integrated endpoint or event collector (the kernel
+	 * shows their link files, but with nothing in them). */
+	bool no_link = cfg_ok && n >= PCI_CFG_SPACE_SIZE &&
+		       (!ci.exp_offset || ci.pcie_type == PCI_EXP_TYPE_RC_END ||
+			ci.pcie_type == PCI_EXP_TYPE_RC_EC);
+	if (!f->cur_width && !f->max_width && !no_link)
 		read_link_files(dirfd, f);
 	if (f->sec_bus < 0 && (f->is_bridge || (f->class_code >> 8) == 0x0604)) {
 		if (sysattr_read_long(dirfd, "secondary_bus_number", 0, 255, &l) == 0)
@@ -280,7 +285,7 @@ void topo_func_read(struct topo_func_src *s, int dirfd, struct topo_func *f)
 		f->numa_node = (int)l;
 	bool bridge = f->is_bridge || (f->class_code >> 8) == 0x0604;
 	if (bridge || (s->skip & TOPO_SKIP_CPUS) ||
-	    sysattr_read(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus), 0) < 0)
+	    sysattr_read(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus), SYSATTR_SYSFS) < 0)
 		f->local_cpus[0] = '\0';
 	if ((s->skip & TOPO_SKIP_DRIVER) ||
 	    sysattr_read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)

@@ -360,10 +360,13 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 			struct topo_func *f = &s->t->funcs[i];
 			f->in_tree = true;
 			topo_func_read(&s->rd, cfd, f);
-			/* Only bridges, and storage controllers that host their own
-			 * root bus (Intel VMD), have PCI functions below them. */
+			/* Only bridges, and RAID-class controllers that host their
+			 * own root bus (Intel VMD is 0x0104), have PCI functions
+			 * below them; other endpoints' directories are not read.
+			 * A domain hidden below some other class is still found
+			 * through /sys/bus/pci (in_tree false). */
 			if (f->is_bridge || f->class_code == UINT32_MAX ||
-			    (f->class_code >> 16) == 0x01)
+			    (f->class_code >> 8) == 0x0104)
 				return walk_tree_take(s, cfd, bdf_key(dom, bus, dev, fn), hb,
 						      depth + 1);
 		}

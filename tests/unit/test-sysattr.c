@@ -189,6 +189,50 @@ static void test_eintr_and_short_reads(void **state)
 	assert_string_equal(buf, "0123456789");
 }
 
+/* A sysfs attribute comes whole in one read: a short read is its end, so one
+ * read() per attribute (the EOF read saved on every file of every function),
+ * EINTR still retried, a file that fills the buffer still checked for more. */
+static void test_sysfs_one_read(void **state)
+{
+	struct fix *f = *state;
+	char buf[64];
+
+	put(f, "numa_node", "1\n", 2);
+	read_calls = 0;
+	assert_int_equal(sysattr_read(f->dfd, "numa_node", buf, sizeof(buf), SYSATTR_SYSFS), 1);
+	assert_string_equal(buf, "1");
+	assert_int_equal(read_calls, 1);
+	read_calls = 0;
+	assert_int_equal(sysattr_read(f->dfd, "numa_node", buf, sizeof(buf), 0), 1);
+	assert_int_equal(read_calls, 2); /* without the flag: read to EOF */
+	/* the number helpers read attributes */
+	long l = 0;
+	read_calls = 0;
+	assert_int_equal(sysattr_read_long(f->dfd, "numa_node", -1, 4095, &l), 0);
+	assert_int_equal(l, 1);
+	assert_int_equal(read_calls, 1);
+	inject_eintr = 2;
+	read_calls = 0;
+	assert_int_equal(sysattr_read(f->dfd, "numa_node", buf, sizeof(buf), SYSATTR_SYSFS), 1);
+	assert_int_equal(read_calls, 3);
+	put(f, "b", "0123456789", 10);
+	assert_int_equal(sysattr_read(f->dfd, "b", buf, 10, SYSATTR_SYSFS), -EFBIG);
+	assert_int_equal(sysattr_read(f->dfd, "b", buf, 11, SYSATTR_SYSFS), 10);
+	/* a FIFO with a writer but no more data yet: the first read's bytes
+	 * are the attribute, where a procfs-style read would hit EAGAIN */
+	assert_int_equal(mkfifoat(f->dfd, "fifo", 0600), 0);
+	int r = openat(f->dfd, "fifo", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int w = openat(f->dfd, "fifo", O_WRONLY | O_CLOEXEC);
+	assert_true(r >= 0 && w >= 0);
+	assert_int_equal(write(w, "12\n", 3), 3);
+	assert_int_equal(sysattr_read(f->dfd, "fifo", buf, sizeof(buf), SYSATTR_SYSFS), 2);
+	assert_string_equal(buf, "12");
+	assert_int_equal(write(w, "12\n", 3), 3);
+	assert_int_equal(sysattr_read(f->dfd, "fifo", buf, sizeof(buf), 0), -EAGAIN);
+	close(w);
+	close(r);
+}
+
 static void test_fifo_does_not_block(void **state)
 {
 	struct fix *f = *state;
@@ -256,6 +300,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_too_big, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nul_termination, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_eintr_and_short_reads, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sysfs_one_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fifo_does_not_block, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_base, setup, teardown),
