@@ -13,10 +13,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -403,6 +405,36 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 /* ---- offline mode ---- */
 
 /* @want: which facts the command shows (no_gpu, skip); the rest from @o. */
+/*
+ * The JSON document of a big tree is tens of MiB of small json-c objects,
+ * built once and freed at exit: its page faults, one per 4 KiB, cost more
+ * than building it.  Grow the heap in one step sized for it and ask for
+ * transparent huge pages there (what glibc's glibc.malloc.hugetlb=1 tunable
+ * does); where the heap is not brk-based (sanitizers) or THP is off, the
+ * madvise() is refused or ignored and nothing changes.
+ */
+static void heap_reserve(size_t bytes)
+{
+	const uintptr_t huge = 2u << 20;
+
+	if (bytes < 4 * huge)
+		return;
+	if (bytes > (30u << 20))
+		bytes = 30u << 20; /* below glibc's largest M_MMAP_THRESHOLD, 32 MiB */
+	mallopt(M_MMAP_THRESHOLD, (int)bytes + 4096);
+	mallopt(M_TRIM_THRESHOLD, (int)bytes * 2);
+	mallopt(M_TOP_PAD, (int)bytes);
+	char *p = malloc(bytes);
+	if (!p)
+		return;
+	uintptr_t start = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+	uintptr_t end = ((uintptr_t)p + bytes) & ~(huge - 1);
+
+	if (end > start)
+		(void)madvise((void *)start, end - start, MADV_HUGEPAGE);
+	free(p);
+}
+
 static int offline_open(const struct p2pctl_opts *o, const struct topo_opts *want,
 			struct topo **ret, struct kernel_facts *ret_kernel)
 {
@@ -415,6 +447,8 @@ static int offline_open(const struct p2pctl_opts *o, const struct topo_opts *wan
 	struct topo_opts topts = *want;
 	topts.cpu_override = o->cpu;
 	int r = topo_scan(fd, &topts, ret);
+	if (r >= 0)
+		heap_reserve((size_t)(*ret)->nfuncs * 8192);
 	kernel_read(fd, o->kernel_release, ret_kernel);
 	close(fd);
 	if (r == -ENOENT)
