@@ -155,6 +155,7 @@ static int op_hello(struct p2p_server *srv, struct p2p_client *c, const struct p
 	}
 	json_object_array_add(feat, json_object_new_string("chunked-replies"));
 	json_object_array_add(feat, json_object_new_string("events"));
+	json_object_array_add(feat, json_object_new_string(P2P_FEATURE_RELEASE_NOREPLY));
 	for (int t = 0; t < ALLOC_TYPE__COUNT; t++) {
 		const struct alloc_backend *b = alloc_set_backend(srv->alloc, (enum alloc_type)t);
 		char f[40];
@@ -441,12 +442,26 @@ static const char *const refuse_names[SERVER_REFUSE__COUNT] = {
     [SERVER_REFUSE_UNAVAILABLE] = "unavailable",
 };
 
+/* A reply with no member but "ok" and, when @id is not 0, "id": formatted
+ * here, no JSON object built.  Returns 0, or -1 when @c was dropped. */
+static int ops_reply_fixed(struct p2p_server *srv, struct p2p_client *c,
+			   const struct p2p_msg_hdr *h, uint64_t id)
+{
+	char text[64];
+	int n = id ? snprintf(text, sizeof(text), "{\"id\":%llu,\"ok\":true}",
+			      (unsigned long long)id)
+		   : snprintf(text, sizeof(text), "{\"ok\":true}");
+	int r = client_queue_take_fd(c, h->opcode, h->id, P2P_FLAG_REPLY, text, (size_t)n, -1);
+
+	return r < 0 ? ops_queue_failed(srv, c, r) : 0;
+}
+
+/* RELEASE: with "reply": false only a failure is answered (proto.h). */
 static int op_release(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		      struct json_object *req)
 {
 	uint64_t id = json_get_u64(req, "id", 0);
 	struct p2p_buffer *b = buffer_find(&srv->buffers, id);
-	struct json_object *o;
 	char msg[100];
 
 	if (!b || b->owner != &c->own) {
@@ -456,11 +471,15 @@ static int op_release(struct p2p_server *srv, struct p2p_client *c, const struct
 	}
 	buffer_release(&srv->buffers, b); /* counts on while a client holds it */
 	srv->stats.releases++;
-	o = json_object_new_object();
-	if (!o)
-		return ops_reply_err(srv, c, h, ENOMEM, NULL);
-	json_object_object_add(o, "id", json_object_new_uint64(id));
-	return ops_reply_ok(srv, c, h, o, -1);
+	if (!json_get_bool(req, "reply", true))
+		return 0;
+	return ops_reply_fixed(srv, c, h, id);
+}
+
+/* SYNC: answered after every earlier request of @c, as every request is. */
+static int op_sync(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h)
+{
+	return ops_reply_fixed(srv, c, h, 0);
 }
 
 static int op_list(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
@@ -809,6 +828,9 @@ int ops_dispatch(struct p2p_server *srv, struct p2p_client *c, const struct conn
 		break;
 	case P2P_OP_LIST:
 		r = op_list(srv, c, h, false);
+		break;
+	case P2P_OP_SYNC:
+		r = op_sync(srv, c, h);
 		break;
 	case P2P_OP_CLIENTS:
 		r = op_clients(srv, c, h);

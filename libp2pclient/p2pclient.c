@@ -22,6 +22,12 @@
 
 #define P2P_EVENT_QUEUE 64
 #define P2P_MAX_NOWAIT 64 /* releases in flight without a waiting caller */
+/* The request ids of no-reply releases carry this bit, so that a failure's
+ * answer (the only one such a release gets) is known as one by its id. */
+#define P2P_NOREPLY_ID (UINT64_C(1) << 63)
+/* No-reply releases sent between two looks at what the daemon sent: their
+ * failures wait in the socket at most this many deep. */
+#define P2P_NOREPLY_DRAIN 16
 
 struct p2p_conn {
 	int fd;
@@ -34,6 +40,11 @@ struct p2p_conn {
 	uint64_t nowait[P2P_MAX_NOWAIT];
 	unsigned nowait_n;
 	int deferred_err; /* the first of them that failed, -errno; 0 none */
+	/* the daemon answers a release only when it fails (hello listed
+	 * P2P_FEATURE_RELEASE_NOREPLY): then p2p_release_nowait() sends those */
+	bool noreply;
+	uint64_t noreply_unsynced; /* sent since the last answered request */
+	unsigned noreply_unread;   /* sent since the socket was last read */
 	char deferred_message[256];
 	unsigned char rbuf[P2P_PROTO_MAX_DATAGRAM];
 };
@@ -202,11 +213,17 @@ static int p2p_recv_one(struct p2p_conn *c, int64_t deadline, struct conn_msg *m
  */
 static bool p2p_nowait_reply(struct p2p_conn *c, const struct conn_msg *m)
 {
+	/* a no-reply release's answer: it failed (or the daemon says so anyway) */
+	bool noreply = c->noreply && (m->hdr.id & P2P_NOREPLY_ID) &&
+		       m->hdr.opcode == P2P_OP_RELEASE;
 	struct json_object *o = NULL;
 
-	if (c->nowait_n == 0 || m->hdr.id != c->nowait[0] || m->hdr.opcode == P2P_OP_EVENT)
-		return false;
-	memmove(c->nowait, c->nowait + 1, --c->nowait_n * sizeof(c->nowait[0]));
+	if (!noreply) { /* those are not in c->nowait */
+		if (c->nowait_n == 0 || m->hdr.id != c->nowait[0] ||
+		    m->hdr.opcode == P2P_OP_EVENT)
+			return false;
+		memmove(c->nowait, c->nowait + 1, --c->nowait_n * sizeof(c->nowait[0]));
+	}
 	if (m->fd >= 0)
 		close(m->fd);
 	if (c->deferred_err)
@@ -338,8 +355,13 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 		memcpy(acc + acc_len, m.payload, m.hdr.len);
 		acc_len += m.hdr.len;
 		acc[acc_len] = '\0';
-		if (!(m.hdr.flags & P2P_FLAG_MORE))
+		if (!(m.hdr.flags & P2P_FLAG_MORE)) {
+			/* answered in order: every earlier no-reply release was
+			 * handled and its failure, if any, read above */
+			c->noreply_unsynced = 0;
+			c->noreply_unread = 0;
 			break;
+		}
 	}
 	r = conn_json_parse(acc, acc_len, &reply, c->last_message, sizeof(c->last_message));
 	free(acc);
@@ -409,6 +431,22 @@ static int p2p_call_json(struct p2p_conn *c, uint8_t op, struct json_object *req
 	return 0;
 }
 
+/* Does the hello reply @reply list feature @name? */
+static bool p2p_reply_has_feature(struct json_object *reply, const char *name)
+{
+	struct json_object *feat = json_get_array(reply, "features");
+	size_t n = feat ? json_object_array_length(feat) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *f = json_object_array_get_idx(feat, i);
+
+		if (json_object_is_type(f, json_type_string) &&
+		    strcmp(json_object_get_string(f), name) == 0)
+			return true;
+	}
+	return false;
+}
+
 P2P_EXPORT int p2p_hello(struct p2p_conn *conn, struct p2p_hello_info *ret_info)
 {
 	struct json_object *req = json_object_new_object(), *reply;
@@ -437,6 +475,7 @@ P2P_EXPORT int p2p_hello(struct p2p_conn *conn, struct p2p_hello_info *ret_info)
 		ret_info->pid = (uint32_t)json_get_u64(reply, "pid", 0);
 		ret_info->max_message_size = (uint32_t)json_get_u64(reply, "max_message_size", 0);
 	}
+	conn->noreply = p2p_reply_has_feature(reply, P2P_FEATURE_RELEASE_NOREPLY);
 	json_object_put(reply);
 	return 0;
 }
@@ -641,7 +680,10 @@ static int p2p_nowait_drain(struct p2p_conn *c, bool wait)
 {
 	int64_t deadline = c->timeout_ms ? p2p_now_ms() + c->timeout_ms : 0;
 
-	while (c->nowait_n > 0) {
+	if (!wait)
+		c->noreply_unread = 0;
+	/* no-reply releases are never waited for here: p2p_flush() syncs */
+	while (c->nowait_n > 0 || (!wait && c->noreply_unsynced > 0)) {
 		struct conn_msg m;
 		int r;
 
@@ -670,6 +712,32 @@ static int p2p_nowait_drain(struct p2p_conn *c, bool wait)
 	return 0;
 }
 
+/* A release the daemon answers only when it fails: nothing to wait for, and
+ * nothing in flight to count.  The socket is looked at every
+ * P2P_NOREPLY_DRAIN of them, so failures never pile up unread. */
+static int p2p_release_noreply(struct p2p_conn *conn, uint64_t id)
+{
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
+	char text[64];
+	int r = 0;
+
+	if (conn->noreply_unread >= P2P_NOREPLY_DRAIN || conn->nowait_n > 0)
+		r = p2p_nowait_drain(conn, false);
+	if (r < 0)
+		return r;
+	h.id = (conn->next_id++ & ~P2P_NOREPLY_ID) | P2P_NOREPLY_ID;
+	snprintf(text, sizeof(text), "{\"id\":%llu,\"reply\":false}", (unsigned long long)id);
+	r = conn_send(conn->fd, &h, text, strlen(text), -1);
+	if (r < 0) {
+		snprintf(conn->last_message, sizeof(conn->last_message), "release: send: %s",
+			 p2p_strerror(r));
+		return r;
+	}
+	conn->noreply_unsynced++;
+	conn->noreply_unread++;
+	return p2p_take_deferred(conn);
+}
+
 P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id)
 {
 	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
@@ -678,6 +746,8 @@ P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id)
 
 	if (!conn)
 		return -EINVAL;
+	if (conn->noreply)
+		return p2p_release_noreply(conn, id);
 	r = p2p_nowait_drain(conn, false);
 	if (r == 0 && conn->nowait_n == P2P_MAX_NOWAIT) {
 		/* bounded: wait for the oldest before sending another */
@@ -711,11 +781,21 @@ P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id)
 
 P2P_EXPORT int p2p_flush(struct p2p_conn *conn)
 {
+	struct json_object *reply;
 	int r;
 
 	if (!conn)
 		return -EINVAL;
 	r = p2p_nowait_drain(conn, true);
+	if (r == 0 && conn->noreply_unsynced > 0) {
+		/* the barrier: its answer comes after any earlier release's */
+		r = p2p_call(conn, P2P_OP_SYNC, NULL, &reply, NULL);
+		if (r == 0)
+			json_object_put(reply);
+		else
+			snprintf(conn->last_message, sizeof(conn->last_message),
+				 "release: sync: %s", p2p_strerror(r));
+	}
 	return r < 0 ? r : p2p_take_deferred(conn);
 }
 

@@ -242,6 +242,10 @@ static const struct json_field conn_alloc_fields[] = {
 static const struct json_field conn_id_fields[] = {
     {.key = "id", .kind = JSON_K_UINT, .required = true},
 };
+static const struct json_field conn_release_fields[] = {
+    {.key = "id", .kind = JSON_K_UINT, .required = true},
+    {.key = "reply", .kind = JSON_K_BOOL},
+};
 
 struct conn_op_desc {
 	uint8_t op;
@@ -265,8 +269,9 @@ static const struct conn_op_desc conn_ops[] = {
     CONN_OP(P2P_OP_CHECK, "check", false, conn_check_fields),
     CONN_OP(P2P_OP_MATRIX, "matrix", false, conn_matrix_fields),
     CONN_OP(P2P_OP_ALLOC, "alloc", false, conn_alloc_fields),
-    CONN_OP(P2P_OP_RELEASE, "release", false, conn_id_fields),
+    CONN_OP(P2P_OP_RELEASE, "release", false, conn_release_fields),
     CONN_OP0(P2P_OP_LIST, "list", false),
+    CONN_OP0(P2P_OP_SYNC, "sync", false),
     CONN_OP0(P2P_OP_CLIENTS, "clients", true),
     CONN_OP0(P2P_OP_BUFFERS, "buffers", true),
     CONN_OP(P2P_OP_REVOKE, "revoke", true, conn_id_fields),

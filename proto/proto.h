@@ -85,9 +85,17 @@ enum p2p_op {
 	 *     "types"?: ["p2p"|"host"|"memfd"], "name"?: string}
 	 * <- {"buffer": BUFFER} + fd (P2P_FLAG_FD) */
 	P2P_OP_RELEASE = 6,
-	/* -> {"id": int}   <- {"id": int} */
+	/* -> {"id": int, "reply"?: bool}   <- {"id": int}
+	 * "reply": false (only when hello lists P2P_FEATURE_RELEASE_NOREPLY):
+	 * no reply on success; a failure is still answered, with this request's
+	 * opcode and id, before the reply to any later request. */
 	P2P_OP_LIST = 7,
 	/* -> {}   <- {"buffers": [BUFFER]} (this connection's) */
+	P2P_OP_SYNC = 8,
+	/* -> {}   <- {} (only when hello lists P2P_FEATURE_RELEASE_NOREPLY).
+	 * A barrier: requests are handled and answered in order, so when this
+	 * reply arrives every earlier request of the connection was handled and
+	 * any answer it had (a no-reply release's error) came before it. */
 
 	/* Admin: uid 0 or the config's admin_group, else EPERM. */
 	P2P_OP_CLIENTS = 16,
@@ -110,6 +118,9 @@ enum p2p_op {
 	P2P_OP_EVENT = 32,
 	/* daemon -> client, id 0: {"event": "revoked", "id": int, "reason": string} */
 };
+
+/* Features of the hello reply. */
+#define P2P_FEATURE_RELEASE_NOREPLY "release-noreply" /* "reply": false, P2P_OP_SYNC */
 
 /* BUFFER = {"id": int, "type": "p2p"|"host"|"memfd", "backend": string,
  *           "provider": BDF|null, "size": int, "name": string,

@@ -817,6 +817,179 @@ static int t_release_nowait(void)
 	return 0;
 }
 
+/* One request with id @id on a raw connection. */
+static int raw_req_id(int fd, uint8_t op, uint64_t id, const char *json)
+{
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION,
+				.opcode = op,
+				.len = (uint32_t)strlen(json),
+				.id = id};
+	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)json, strlen(json)}};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* The next reply on @fd is @op/@id with "ok" @ok (and "code" @code when not
+ * ok); *ret_reply gets it when not NULL (caller puts). */
+static int raw_expect(int fd, uint8_t op, uint64_t id, bool ok, const char *code,
+		      struct json_object **ret_reply)
+{
+	struct json_object *o = NULL, *v = NULL;
+	struct p2p_msg_hdr h = {0};
+	int r = raw_recv(fd, 5000, &o, &h);
+
+	CHECK(r == 1, "no reply to request %llu (recv %d)", (unsigned long long)id, r);
+	json_object_object_get_ex(o, "ok", &v);
+	if (h.opcode != op || h.id != id || !json_object_is_type(v, json_type_boolean) ||
+	    json_object_get_boolean(v) != ok ||
+	    (code && (!jget(o, "code") || strcmp(jget(o, "code"), code) != 0))) {
+		fail_why("want the reply to op %u id %llu (ok %d %s), got op %u id %llu: %s", op,
+			 (unsigned long long)id, ok, code ? code : "", h.opcode,
+			 (unsigned long long)h.id,
+			 json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		return -1;
+	}
+	if (ret_reply)
+		*ret_reply = o;
+	else
+		json_object_put(o);
+	return 0;
+}
+
+/*
+ * release-noreply: a release with "reply": false is answered only when it
+ * fails, the error keeping its opcode and id; the next request's reply comes
+ * next; sync answers after everything before it.  libp2pclient uses it after
+ * p2p_hello(): failures come back from p2p_flush() or the next
+ * p2p_release_nowait(), and thousands of failures unread never wedge the
+ * connection.
+ */
+static int t_release_noreply(void)
+{
+	struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD, .name = "nr"};
+	struct json_object *o = NULL, *feat = NULL, *v = NULL;
+	struct p2p_buffer_info info, *list = NULL;
+	struct p2p_hello_info hi;
+	struct p2p_conn *c;
+	char text[96];
+	uint64_t id;
+	size_t n = 0;
+	bool has = false;
+	int fd, bfd, r;
+
+	fd = raw_connect();
+	CHECK(fd >= 0, "connect");
+	if (raw_req_id(fd, P2P_OP_HELLO, 1, "{\"version\":1}") < 0 ||
+	    raw_expect(fd, P2P_OP_HELLO, 1, true, NULL, &o) < 0)
+		goto fail;
+	json_object_object_get_ex(o, "features", &feat);
+	for (size_t i = 0; json_object_is_type(feat, json_type_array) &&
+			   i < json_object_array_length(feat);
+	     i++)
+		has |= strcmp(json_object_get_string(json_object_array_get_idx(feat, i)),
+			      P2P_FEATURE_RELEASE_NOREPLY) == 0;
+	json_object_put(o);
+	if (!has) {
+		fail_why("hello does not list \"%s\"", P2P_FEATURE_RELEASE_NOREPLY);
+		goto fail;
+	}
+	if (raw_req_id(fd, P2P_OP_ALLOC, 2, "{\"size\":4096,\"types\":[\"memfd\"]}") < 0 ||
+	    raw_expect(fd, P2P_OP_ALLOC, 2, true, NULL, &o) < 0)
+		goto fail;
+	if (json_object_object_get_ex(o, "buffer", &v))
+		json_object_object_get_ex(v, "id", &v);
+	id = (uint64_t)json_object_get_int64(v);
+	json_object_put(o);
+	/* success: no reply; the list's reply is the next one, without the buffer */
+	snprintf(text, sizeof(text), "{\"id\":%llu,\"reply\":false}", (unsigned long long)id);
+	if (raw_req_id(fd, P2P_OP_RELEASE, 3, text) < 0 ||
+	    raw_req_id(fd, P2P_OP_LIST, 4, "{}") < 0 ||
+	    raw_expect(fd, P2P_OP_LIST, 4, true, NULL, &o) < 0)
+		goto fail;
+	v = NULL;
+	json_object_object_get_ex(o, "buffers", &v);
+	r = json_object_is_type(v, json_type_array) ? (int)json_object_array_length(v) : -1;
+	json_object_put(o);
+	if (r != 0) {
+		fail_why("the no-reply release did not release: %d buffers listed", r);
+		goto fail;
+	}
+	/* failure: answered, with the release's opcode and id, before the sync's */
+	if (raw_req_id(fd, P2P_OP_RELEASE, 5, text) < 0 ||
+	    raw_req_id(fd, P2P_OP_SYNC, 6, "{}") < 0 ||
+	    raw_expect(fd, P2P_OP_RELEASE, 5, false, "ENOENT", NULL) < 0 ||
+	    raw_expect(fd, P2P_OP_SYNC, 6, true, NULL, &o) < 0)
+		goto fail;
+	r = json_object_object_length(o);
+	json_object_put(o);
+	if (r != 1) {
+		fail_why("the sync reply has %d members, want only \"ok\"", r);
+		goto fail;
+	}
+	/* "reply": true, or none, is answered as before */
+	snprintf(text, sizeof(text), "{\"id\":%llu,\"reply\":true}", (unsigned long long)id);
+	if (raw_req_id(fd, P2P_OP_RELEASE, 7, text) < 0 ||
+	    raw_expect(fd, P2P_OP_RELEASE, 7, false, "ENOENT", NULL) < 0)
+		goto fail;
+	close(fd);
+
+	c = conn_open();
+	CHECK(c, "connect");
+	CHECK(p2p_hello(c, &hi) == 0, "hello: %s", p2p_last_message(c));
+	r = p2p_alloc(c, &req, &info, &bfd, NULL);
+	CHECK(r == 0, "alloc: %s", p2p_last_message(c));
+	close(bfd);
+	CHECK(p2p_release_nowait(c, info.id) == 0, "release_nowait: %s", p2p_last_message(c));
+	r = p2p_list(c, &list, &n);
+	free(list);
+	CHECK(r == 0 && n == 0, "list after release_nowait: r=%d n=%zu", r, n);
+	/* a failure: p2p_flush() reports it (through a sync), once */
+	CHECK(p2p_release_nowait(c, info.id) == 0, "release_nowait of a released id failed at once");
+	r = p2p_flush(c);
+	CHECK(r == -ENOENT && strstr(p2p_last_message(c), "release:"),
+	      "flush after a failed no-reply release: r=%d '%s'", r, p2p_last_message(c));
+	CHECK(p2p_flush(c) == 0, "flush: the failure was reported twice: %s",
+	      p2p_last_message(c));
+	/* or the next p2p_release_nowait(), when another request read it */
+	CHECK(p2p_release_nowait(c, info.id) == 0, "release_nowait failed at once");
+	r = p2p_alloc(c, &req, &info, &bfd, NULL);
+	CHECK(r == 0, "alloc after a failed no-reply release: %s", p2p_last_message(c));
+	close(bfd);
+	r = p2p_release_nowait(c, info.id);
+	CHECK(r == -ENOENT, "the earlier failure was not reported by the next nowait: %d", r);
+	CHECK(p2p_flush(c) == 0, "flush: %s", p2p_last_message(c));
+	/* 3000 failures nobody waits for: the library reads them as it goes, so
+	 * neither side's queue fills and a send never blocks */
+	{
+		struct timeval tv = {.tv_sec = 5};
+		int reported = 0, other = 0;
+
+		setsockopt(p2p_conn_fd(c), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		for (int i = 0; i < 3000 && !other; i++) {
+			r = p2p_release_nowait(c, (uint64_t)1 << 40 | (uint64_t)i);
+			if (r == -ENOENT)
+				reported++;
+			else if (r)
+				other = r;
+		}
+		CHECK(other == 0, "3000 failing no-reply releases: %s (%s)", p2p_strerror(other),
+		      p2p_last_message(c));
+		r = p2p_flush(c);
+		CHECK(reported > 0 || r == -ENOENT, "3000 failures, none reported (flush %d)", r);
+		CHECK(p2p_flush(c) == 0, "flush: %s", p2p_last_message(c));
+	}
+	r = p2p_list(c, &list, &n);
+	free(list);
+	CHECK(r == 0 && n == 0, "list at the end: r=%d n=%zu", r, n);
+	p2p_disconnect(c);
+	return 0;
+fail:
+	close(fd);
+	return -1;
+}
+
 /* host type: truthful for what this machine has */
 static int t_alloc_host_truthful(void)
 {
@@ -1777,6 +1950,22 @@ static struct p2p_msg_hdr fake_read(int fd)
 	return h;
 }
 
+/* Read one request and its JSON (NUL-terminated in @text); id 0 on failure. */
+static struct p2p_msg_hdr fake_read_text(int fd, char *text, size_t len)
+{
+	char b[P2P_PROTO_MAX_DATAGRAM];
+	struct p2p_msg_hdr h = {0};
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	ssize_t n = poll(&p, 1, 5000) == 1 ? recv(fd, b, sizeof(b), 0) : -1;
+
+	text[0] = '\0';
+	if (n >= (ssize_t)sizeof(h)) {
+		memcpy(&h, b, sizeof(h));
+		snprintf(text, len, "%.*s", (int)(n - (ssize_t)sizeof(h)), b + sizeof(h));
+	}
+	return h;
+}
+
 static int fake_script_id; /* which behaviour the child plays */
 static int fake_pipe[2] = {-1, -1};
 
@@ -1991,6 +2180,43 @@ static void fake_play(int fd)
 		h = fake_read(fd);
 		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true}", -1, 0);
 		break;
+	}
+	case 26: { /* a daemon without release-noreply: a release as before */
+		char text[128];
+
+		fake_send(fd, h.opcode, h.id, 0,
+			  "{\"ok\":true,\"version\":1,\"server\":\"old\",\"features\":[\"events\"]}",
+			  -1, 0);
+		h = fake_read_text(fd, text, sizeof(text));
+		fake_send(fd, h.opcode, h.id, 0,
+			  strcmp(text, "{\"id\":5}") == 0
+			      ? "{\"ok\":false,\"errno\":2,\"message\":\"old-style answered\"}"
+			      : "{\"ok\":false,\"errno\":22,\"message\":\"not an old release\"}",
+			  -1, 0);
+		break;
+	}
+	case 27: { /* release-noreply: success silent, a failure by its id, sync */
+		char text[128];
+
+		fake_send(fd, h.opcode, h.id, 0,
+			  "{\"ok\":true,\"version\":1,\"server\":\"new\",\"features\":[\"events\","
+			  "\"release-noreply\"]}",
+			  -1, 0);
+		for (int i = 1; i <= 2; i++) {
+			char want[64];
+
+			h = fake_read_text(fd, text, sizeof(text));
+			snprintf(want, sizeof(want), "{\"id\":%d,\"reply\":false}", i);
+			if (h.opcode != P2P_OP_RELEASE || strcmp(text, want) != 0)
+				return; /* not a no-reply release: the client sees EOF */
+		}
+		fake_send(fd, P2P_OP_RELEASE, h.id, 0,
+			  "{\"ok\":false,\"errno\":2,\"message\":\"second\"}", -1, 0);
+		h = fake_read(fd);
+		if (h.opcode != P2P_OP_SYNC)
+			return;
+		fake_send(fd, h.opcode, h.id, 0, "{\"ok\":true}", -1, 0);
+		break; /* and no answer to anything more */
 	}
 	case 15: /* an alloc reply claiming more than its fd holds */
 		fake_send(fd, h.opcode, h.id, P2P_FLAG_FD,
@@ -2458,6 +2684,40 @@ static int fake_case(int script)
 			goto out;
 		}
 		break;
+	case 26:
+		if ((r = p2p_hello(c, &hi)) != 0 || (r = p2p_release_nowait(c, 5)) != 0) {
+			fail_why("an older daemon: hello or release_nowait: r=%d '%s'", r,
+				 p2p_last_message(c));
+			goto out;
+		}
+		r = p2p_flush(c);
+		if (r != -ENOENT || !strstr(p2p_last_message(c), "old-style answered")) {
+			fail_why("a daemon without release-noreply: want the release as before, "
+				 "its answer waited for: r=%d '%s'",
+				 r, p2p_last_message(c));
+			goto out;
+		}
+		break;
+	case 27:
+		if ((r = p2p_hello(c, &hi)) != 0 || (r = p2p_release_nowait(c, 1)) != 0 ||
+		    (r = p2p_release_nowait(c, 2)) != 0) {
+			fail_why("release-noreply: hello or release_nowait: r=%d '%s'", r,
+				 p2p_last_message(c));
+			goto out;
+		}
+		r = p2p_flush(c);
+		if (r != -ENOENT || strcmp(p2p_last_message(c), "release: second") != 0) {
+			fail_why("release-noreply: flush: want the failure by its id before the "
+				 "sync: r=%d '%s'",
+				 r, p2p_last_message(c));
+			goto out;
+		}
+		if ((r = p2p_flush(c)) != 0) {
+			fail_why("release-noreply: a second flush with nothing sent since: r=%d '%s'",
+				 r, p2p_last_message(c));
+			goto out;
+		}
+		break;
 	case 15: {
 		struct p2p_alloc_req req = {.size = 4096, .types = P2P_BUF_MEMFD};
 		struct p2p_buffer_info info;
@@ -2483,7 +2743,7 @@ static int t_client_library_fake_daemon(void)
 {
 	int fds0 = count_fds(getpid());
 
-	for (int s = 0; s <= 25; s++) {
+	for (int s = 0; s <= 27; s++) {
 		bool piped = s == 6 || s == 14 || s == 15 || s == 17 || s == 18 || s == 19 ||
 			     s == 21 || s == 22;
 
@@ -4920,6 +5180,9 @@ int main(int argc, char **argv)
 	run_test("matrix --all", t_matrix);
 	run_test("alloc memfd: size, seals, data across processes, list, release", t_alloc_memfd);
 	run_test("release_nowait: pipelined, >64 in flight, errors reported later", t_release_nowait);
+	run_test("release-noreply: success unanswered, errors keep opcode and id, sync barrier, "
+		 "libp2pclient flush/next nowait, 3000 unread failures",
+		 t_release_noreply);
 	run_test("host buffers are typed truthfully for this machine", t_alloc_host_truthful);
 	run_test("host buffers over udmabuf's size limit fall back to dma-heap", t_host_fallback);
 	run_test("p2p without p2pbroker.ko, unknown peer", t_alloc_p2p_without_kmod);

@@ -209,6 +209,20 @@ static void test_schema(void **state)
 	     -EINVAL},
 	    {P2P_OP_MATRIX, "{\"all\":1}", -EINVAL},
 	    {P2P_OP_RELEASE, "{\"id\":18446744073709551615}", -ERANGE},
+	    /* "reply" (release-noreply): a boolean, and on a release only */
+	    {P2P_OP_RELEASE, "{\"id\":1,\"reply\":false}", 0},
+	    {P2P_OP_RELEASE, "{\"id\":1,\"reply\":true}", 0},
+	    {P2P_OP_RELEASE, "{\"id\":1,\"reply\":0}", -EINVAL},
+	    {P2P_OP_RELEASE, "{\"id\":1,\"reply\":\"no\"}", -EINVAL},
+	    {P2P_OP_RELEASE, "{\"id\":1,\"reply\":null}", -EINVAL},
+	    {P2P_OP_RELEASE, "{\"reply\":false}", -EINVAL},
+	    {P2P_OP_REVOKE, "{\"id\":1,\"reply\":false}", -EINVAL},
+	    {P2P_OP_ALLOC, "{\"size\":1,\"reply\":false}", -EINVAL},
+	    {P2P_OP_LIST, "{\"reply\":false}", -EINVAL},
+	    /* the sync barrier takes nothing */
+	    {P2P_OP_SYNC, "{}", 0},
+	    {P2P_OP_SYNC, "{\"reply\":false}", -EINVAL},
+	    {P2P_OP_SYNC, "[]", -EINVAL},
 	    {200, "{}", -EOPNOTSUPP},
 	};
 	struct json_object *o;
@@ -231,6 +245,8 @@ static void test_schema(void **state)
 	}
 	assert_true(conn_op_is_admin(P2P_OP_REVOKE));
 	assert_false(conn_op_is_admin(P2P_OP_ALLOC));
+	assert_false(conn_op_is_admin(P2P_OP_SYNC));
+	assert_string_equal(conn_op_name(P2P_OP_SYNC), "sync");
 	assert_string_equal(conn_errno_name(EDQUOT), "EDQUOT");
 	assert_int_equal(conn_errno_from_name("EDQUOT"), EDQUOT);
 	assert_string_equal(conn_errno_name(-EPERM), "EPERM");
