@@ -6,7 +6,8 @@
  *  (b0) p2pd alloc + p2p_release() through libp2pclient, one client: two
  *      blocking round trips per op;
  *  (b) p2pd alloc + p2p_release_nowait(), one client: one round trip per op
- *      (the release's answer is read with the next alloc's);
+ *      (with the daemon's release-noreply feature the release is not
+ *      answered at all; without it its answer is read with the next alloc's);
  *  (c) (b) with 16 concurrent clients;
  * p50/p99 latency, ops/s, the ratios, and p2pd's RSS per 10k live buffers.
  * a1, a2, b0 and b run in ROUNDS (3) interleaved rounds of OPS/ROUNDS each;
@@ -186,6 +187,11 @@ static int client_loop(size_t ops, uint64_t *lat, bool nowait)
 
 	if (p2p_connect(sock_path, &c) < 0)
 		return -1;
+	/* as a client should: it also tells the library what the daemon can */
+	if (p2p_hello(c, NULL) < 0) {
+		fprintf(stderr, "hello: %s\n", p2p_last_message(c));
+		return -1;
+	}
 	for (size_t i = 0; i < ops; i++) {
 		uint64_t s = now_ns();
 		int fd, r = p2p_alloc(c, &req, &info, &fd, NULL);
@@ -243,6 +249,22 @@ static struct result bench_clients(int nclients, size_t ops, bool nowait)
 	r = summarize(lat, n, now_ns() - t0, n);
 	munmap(lat, n * sizeof(uint64_t));
 	return r;
+}
+
+/* Does the daemon answer a release only when it fails? */
+static bool daemon_noreply(void)
+{
+	struct p2p_conn *c;
+	char *json = NULL;
+	bool yes;
+
+	if (p2p_connect(sock_path, &c) < 0)
+		return false;
+	yes = p2p_request_json(c, 1 /* hello */, "{\"version\":1}", &json) == 0 &&
+	      strstr(json, "\"release-noreply\"");
+	free(json);
+	p2p_disconnect(c);
+	return yes;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -365,6 +387,9 @@ int main(int argc, char **argv)
 		print_row("(b)  p2pd alloc + p2p_release_nowait, 1 client", one);
 		many = bench_clients(NCLIENTS, ops / NCLIENTS > 100 ? ops / NCLIENTS : 100, true);
 		print_row("(c)  (b) with 16 concurrent clients", many);
+		printf("release-noreply: %s\n",
+		       daemon_noreply() ? "used (p2pd answers a release only when it fails)"
+					: "not used (p2pd answers every release)");
 		printf("ratio (b)/(a) p50 latency: %.2fx   (b) ops/s / (a) ops/s: %.2f\n",
 		       one.p50_us / lim.p50_us, one.ops_s / lim.ops_s);
 		printf("ratio (b0)/(a1 + 2*a2) p50 latency: %.2fx  (two round trips per op)\n",

@@ -448,9 +448,9 @@ static int ops_reply_fixed(struct p2p_server *srv, struct p2p_client *c,
 			   const struct p2p_msg_hdr *h, uint64_t id)
 {
 	char text[64];
-	int n = id ? snprintf(text, sizeof(text), "{\"id\":%llu,\"ok\":true}",
-			      (unsigned long long)id)
-		   : snprintf(text, sizeof(text), "{\"ok\":true}");
+	int n =
+	    id ? snprintf(text, sizeof(text), "{\"id\":%llu,\"ok\":true}", (unsigned long long)id)
+	       : snprintf(text, sizeof(text), "{\"ok\":true}");
 	int r = client_queue_take_fd(c, h->opcode, h->id, P2P_FLAG_REPLY, text, (size_t)n, -1);
 
 	return r < 0 ? ops_queue_failed(srv, c, r) : 0;

@@ -214,13 +214,12 @@ static int p2p_recv_one(struct p2p_conn *c, int64_t deadline, struct conn_msg *m
 static bool p2p_nowait_reply(struct p2p_conn *c, const struct conn_msg *m)
 {
 	/* a no-reply release's answer: it failed (or the daemon says so anyway) */
-	bool noreply = c->noreply && (m->hdr.id & P2P_NOREPLY_ID) &&
-		       m->hdr.opcode == P2P_OP_RELEASE;
+	bool noreply =
+	    c->noreply && (m->hdr.id & P2P_NOREPLY_ID) && m->hdr.opcode == P2P_OP_RELEASE;
 	struct json_object *o = NULL;
 
 	if (!noreply) { /* those are not in c->nowait */
-		if (c->nowait_n == 0 || m->hdr.id != c->nowait[0] ||
-		    m->hdr.opcode == P2P_OP_EVENT)
+		if (c->nowait_n == 0 || m->hdr.id != c->nowait[0] || m->hdr.opcode == P2P_OP_EVENT)
 			return false;
 		memmove(c->nowait, c->nowait + 1, --c->nowait_n * sizeof(c->nowait[0]));
 	}

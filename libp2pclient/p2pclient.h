@@ -131,14 +131,20 @@ P2P_EXPORT int p2p_release(struct p2p_conn *conn, uint64_t id);
  * is sent and the call returns, so alloc+release costs one round trip.  The
  * answer is read by the next call on @conn that reads anything (any request,
  * p2p_next_event(), p2p_flush()).  If the release failed (say -ENOENT: no
- * such buffer), the next p2p_release_nowait() or p2p_flush() returns that
- * -errno, with p2p_last_message() naming it; only the first failure is kept.
- * At most 64 are in flight: the 65th waits for the oldest answer.  Returns 0,
- * an earlier release's error, or -errno when sending failed.
+ * such buffer), the next p2p_release_nowait() or p2p_flush() after the
+ * failure was read returns that -errno, with p2p_last_message() naming it;
+ * only the first failure is kept.
+ * When p2p_hello() saw the daemon's "release-noreply" feature the daemon
+ * answers such a release only when it fails (the socket is looked at every 16
+ * releases, so failures never pile up); otherwise at most 64 are in flight
+ * and the 65th waits for the oldest answer.  Returns 0, an earlier release's
+ * error, or -errno when sending failed.
  */
 P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id);
 
-/* Wait for every p2p_release_nowait() answer; 0, or the first failure. */
+/* Wait until every earlier p2p_release_nowait() was handled (its answer read,
+ * or for no-reply releases one sync request answered); 0, or the first
+ * failure. */
 P2P_EXPORT int p2p_flush(struct p2p_conn *conn);
 
 /* This connection's live buffers: *ret_bufs (malloc()ed array, caller frees)

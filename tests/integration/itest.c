@@ -820,10 +820,8 @@ static int t_release_nowait(void)
 /* One request with id @id on a raw connection. */
 static int raw_req_id(int fd, uint8_t op, uint64_t id, const char *json)
 {
-	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION,
-				.opcode = op,
-				.len = (uint32_t)strlen(json),
-				.id = id};
+	struct p2p_msg_hdr h = {
+	    .version = P2P_PROTO_VERSION, .opcode = op, .len = (uint32_t)strlen(json), .id = id};
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)json, strlen(json)}};
 	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
 
@@ -885,9 +883,8 @@ static int t_release_noreply(void)
 	    raw_expect(fd, P2P_OP_HELLO, 1, true, NULL, &o) < 0)
 		goto fail;
 	json_object_object_get_ex(o, "features", &feat);
-	for (size_t i = 0; json_object_is_type(feat, json_type_array) &&
-			   i < json_object_array_length(feat);
-	     i++)
+	for (size_t i = 0;
+	     json_object_is_type(feat, json_type_array) && i < json_object_array_length(feat); i++)
 		has |= strcmp(json_object_get_string(json_object_array_get_idx(feat, i)),
 			      P2P_FEATURE_RELEASE_NOREPLY) == 0;
 	json_object_put(o);
@@ -946,12 +943,12 @@ static int t_release_noreply(void)
 	free(list);
 	CHECK(r == 0 && n == 0, "list after release_nowait: r=%d n=%zu", r, n);
 	/* a failure: p2p_flush() reports it (through a sync), once */
-	CHECK(p2p_release_nowait(c, info.id) == 0, "release_nowait of a released id failed at once");
+	CHECK(p2p_release_nowait(c, info.id) == 0,
+	      "release_nowait of a released id failed at once");
 	r = p2p_flush(c);
 	CHECK(r == -ENOENT && strstr(p2p_last_message(c), "release:"),
 	      "flush after a failed no-reply release: r=%d '%s'", r, p2p_last_message(c));
-	CHECK(p2p_flush(c) == 0, "flush: the failure was reported twice: %s",
-	      p2p_last_message(c));
+	CHECK(p2p_flush(c) == 0, "flush: the failure was reported twice: %s", p2p_last_message(c));
 	/* or the next p2p_release_nowait(), when another request read it */
 	CHECK(p2p_release_nowait(c, info.id) == 0, "release_nowait failed at once");
 	r = p2p_alloc(c, &req, &info, &bfd, NULL);
@@ -2184,9 +2181,10 @@ static void fake_play(int fd)
 	case 26: { /* a daemon without release-noreply: a release as before */
 		char text[128];
 
-		fake_send(fd, h.opcode, h.id, 0,
-			  "{\"ok\":true,\"version\":1,\"server\":\"old\",\"features\":[\"events\"]}",
-			  -1, 0);
+		fake_send(
+		    fd, h.opcode, h.id, 0,
+		    "{\"ok\":true,\"version\":1,\"server\":\"old\",\"features\":[\"events\"]}", -1,
+		    0);
 		h = fake_read_text(fd, text, sizeof(text));
 		fake_send(fd, h.opcode, h.id, 0,
 			  strcmp(text, "{\"id\":5}") == 0
@@ -2713,7 +2711,7 @@ static int fake_case(int script)
 			goto out;
 		}
 		if ((r = p2p_flush(c)) != 0) {
-			fail_why("release-noreply: a second flush with nothing sent since: r=%d '%s'",
+			fail_why("release-noreply: a second flush, nothing sent since: r=%d '%s'",
 				 r, p2p_last_message(c));
 			goto out;
 		}
