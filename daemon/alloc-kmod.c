@@ -28,9 +28,14 @@
 #define KMOD_DEV "/dev/p2pbroker"
 #define KMOD_PCI_DEVICES "/sys/bus/pci/devices"
 
+struct kmod_state {
+	int fd;		/* /dev/p2pbroker */
+	uint32_t minor; /* the module's P2PB_VERSION_MINOR */
+};
+
 static int kmod_fd(void *state)
 {
-	return (int)(intptr_t)state;
+	return ((struct kmod_state *)state)->fd;
 }
 
 static int kmod_open(void **ret_state)
@@ -50,13 +55,22 @@ static int kmod_open(void **ret_state)
 		close(fd);
 		return -EPROTO;
 	}
-	*ret_state = (void *)(intptr_t)fd;
+	struct kmod_state *st = malloc(sizeof(*st));
+
+	if (!st) {
+		close(fd);
+		return -ENOMEM;
+	}
+	st->fd = fd;
+	st->minor = v.minor;
+	*ret_state = st;
 	return 0;
 }
 
 static void kmod_close(void *state)
 {
 	close(kmod_fd(state));
+	free(state);
 }
 
 static int kmod_write_sysfs(const char *path, const char *val)
@@ -102,11 +116,14 @@ static int kmod_bind_provider(const char *bdf)
 }
 
 /* A p2p buffer's mapping is pinnable only where the module maps its pages
- * (DESCRIBE's P2PB_BUF_F_DIRECT_IO); host buffers are ordinary pages. */
-static enum alloc_direct_io kmod_dio_flags(uint32_t type, uint32_t flags)
+ * (DESCRIBE's P2PB_BUF_F_DIRECT_IO, from minor version 1: an older module
+ * cannot say); host buffers are ordinary pages. */
+static enum alloc_direct_io kmod_dio_flags(void *state, uint32_t type, uint32_t flags)
 {
 	if (type != P2PB_BUF_P2P)
 		return ALLOC_DIO_YES;
+	if (((struct kmod_state *)state)->minor < 1)
+		return ALLOC_DIO_UNKNOWN;
 	return flags & P2PB_BUF_F_DIRECT_IO ? ALLOC_DIO_YES : ALLOC_DIO_NO;
 }
 
@@ -116,10 +133,11 @@ static enum alloc_direct_io kmod_direct_io(void *state, int fd, uint32_t type)
 
 	/* only a p2p buffer's answer depends on the kernel: ask for those */
 	if (type != P2PB_BUF_P2P)
-		return kmod_dio_flags(type, 0);
-	if (ioctl(kmod_fd(state), P2PB_IOC_DESCRIBE, &d) < 0)
+		return kmod_dio_flags(state, type, 0);
+	if (((struct kmod_state *)state)->minor < 1 ||
+	    ioctl(kmod_fd(state), P2PB_IOC_DESCRIBE, &d) < 0)
 		return ALLOC_DIO_UNKNOWN;
-	return kmod_dio_flags(type, d.info.flags);
+	return kmod_dio_flags(state, type, d.info.flags);
 }
 
 static int kmod_alloc(void *state, const struct alloc_request *req, struct alloc_result *ret)
@@ -240,7 +258,7 @@ static int kmod_list(void *state, struct alloc_live *out, int max)
 		a->size = e[i].size;
 		a->owner_uid = (uid_t)e[i].owner_uid;
 		a->revoked = (e[i].flags & P2PB_BUF_F_REVOKED) != 0;
-		a->direct_io = kmod_dio_flags(e[i].type, e[i].flags);
+		a->direct_io = kmod_dio_flags(state, e[i].type, e[i].flags);
 		if (a->type == ALLOC_TYPE_P2P)
 			snprintf(a->provider, sizeof(a->provider), "%04x:%02x:%02x.%x",
 				 P2PB_BDF_DOMAIN(e[i].provider), P2PB_BDF_BUS(e[i].provider),

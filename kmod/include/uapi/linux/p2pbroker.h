@@ -18,8 +18,15 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
+/*
+ * Minor versions (compatible additions):
+ * 0: the first ABI;
+ * 1: P2PB_BUF_F_DIRECT_IO and P2PB_BUF_F_RELEASED in DESCRIBE and LIST (a
+ *    minor-0 module never sets them: a caller cannot tell "no" from "not
+ *    known" there).
+ */
 #define P2PB_VERSION_MAJOR	1
-#define P2PB_VERSION_MINOR	0
+#define P2PB_VERSION_MINOR	1
 
 /* Packed PCI address: domain (up to 32 bits), bus, devfn ((slot << 3) | fn). */
 #define P2PB_BDF(domain, bus, devfn) \
