@@ -52,6 +52,8 @@ struct alloc_live {
 	char provider[TOPO_BDF_LEN]; /* "" for host memory */
 	uid_t owner_uid;
 	bool revoked;
+	bool released; /* its last fd and mapping are gone, but I/O still pins
+			* its memory (kmod's P2PB_BUF_F_RELEASED): it still counts */
 	enum alloc_direct_io direct_io;
 };
 

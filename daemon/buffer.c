@@ -363,7 +363,11 @@ static void buffer_orphan_seen(void *userdata, const struct alloc_backend *be,
 	b->size = l->size;
 	b->direct_io = l->direct_io;
 	snprintf(b->provider, sizeof(b->provider), "%s", l->provider);
-	snprintf(b->name, sizeof(b->name), "(from before a restart)");
+	/* a buffer closed while O_DIRECT I/O pinned it outlives its fds (and
+	 * p2pd's record of it): the kernel lists it until the I/O ends */
+	b->pinned = l->released;
+	snprintf(b->name, sizeof(b->name), "%s",
+		 l->released ? "(closed, memory pinned by I/O)" : "(from before a restart)");
 	list_init(&b->link);
 	/* the walk above is over: the table may change now */
 	(void)buffer_add(bt, b);
@@ -418,6 +422,8 @@ struct json_object *buffer_to_json(const struct p2p_buffer *b, bool with_owner)
 		json_object_object_add(o, "client", NULL);
 		json_object_object_add(o, "uid", json_object_new_int64(b->uid));
 		json_object_object_add(o, "orphaned", json_object_new_boolean(1));
+		if (b->pinned)
+			json_object_object_add(o, "released", json_object_new_boolean(1));
 	}
 	return o;
 }

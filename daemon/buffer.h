@@ -63,6 +63,7 @@ struct p2p_buffer {
 	pid_t pid;		   /* the owner's, kept after a release */
 	uint64_t client_id;	   /* the owner's, kept after a release */
 	bool released;		   /* owner released it (or left); on the held list */
+	bool pinned;		   /* an orphan whose fds are all gone, pinned by I/O */
 	int dup_fd;		   /* dma-buf: p2pd's own reference, -1 none */
 	long count_alone;	   /* its fdinfo "count:" when only p2pd holds it */
 	int wd;			   /* memfd: inotify watch, -1 none */

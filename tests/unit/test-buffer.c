@@ -300,6 +300,37 @@ static void test_orphans(void **state)
 	assert_int_equal(json_object_get_int64(v), 100);
 	json_object_put(j);
 
+	/* a buffer whose fds are all gone while I/O pins its memory: an
+	 * orphan that says so, and still counts */
+	live[3] = (struct alloc_live){.handle = 8,
+				      .type = ALLOC_TYPE_P2P,
+				      .size = 1 << 20,
+				      .provider = "0000:03:00.0",
+				      .owner_uid = 1000,
+				      .released = true};
+	n_live = 4;
+	assert_int_equal(buffer_refresh_orphans(&f->bt), 2);
+	struct p2p_buffer *p = NULL;
+	list_for_each (struct p2p_buffer, x, &f->bt.orphans, link) {
+		if (x->handle == 8)
+			p = x;
+	}
+	assert_non_null(p);
+	assert_string_equal(p->name, "(closed, memory pinned by I/O)");
+	j = buffer_to_json(p, true);
+	assert_true(json_object_object_get_ex(j, "released", &v));
+	assert_true(json_object_get_boolean(v));
+	assert_true(json_object_object_get_ex(j, "orphaned", &v));
+	json_object_put(j);
+	j = buffer_to_json(o, true);
+	assert_false(json_object_object_get_ex(j, "released", &v));
+	json_object_put(j);
+	u = buffer_uid_usage(&f->bt, 1000);
+	assert_int_equal(u.bytes, 100 + (2 << 20) + (1 << 20));
+	/* its I/O ended and the module freed it: forgotten */
+	n_live = 3;
+	assert_int_equal(buffer_refresh_orphans(&f->bt), 1);
+
 	/* listed again: nothing new */
 	assert_int_equal(buffer_refresh_orphans(&f->bt), 1);
 	assert_int_equal(f->bt.n_buffers, 2);
