@@ -124,6 +124,8 @@ static void buffer_watch(struct buffer_table *bt, struct p2p_buffer *b, int fd)
 /* True while something other than p2pd may still hold @b's memory. */
 static bool buffer_still_held(const struct p2p_buffer *b)
 {
+	if (b->watch_pending)
+		return true; /* its fd waits in a reply queue */
 	if (b->wd >= 0)
 		return true; /* until IN_IGNORED */
 	if (b->dup_fd >= 0)
@@ -169,12 +171,27 @@ int buffer_watch_fd(const struct buffer_table *bt)
 	return bt->inotify_fd;
 }
 
+void buffer_watch_late(struct buffer_table *bt, uint64_t id, int fd)
+{
+	struct p2p_buffer *b = buffer_find(bt, id);
+
+	if (!b || !b->watch_pending)
+		return;
+	b->watch_pending = false;
+	buffer_watch(bt, b, fd);
+	if (b->released && !buffer_still_held(b))
+		buffer_free(bt, b);
+}
+
 void buffer_watch_read(struct buffer_table *bt)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	ssize_t n;
+	ssize_t n = (ssize_t)sizeof(buf);
 
-	while ((n = read(bt->inotify_fd, buf, sizeof(buf))) > 0) {
+	/* a read that did not fill the buffer took every event there was (the
+	 * loop's level-triggered watch calls again if more came since): no
+	 * second read() just to hear EAGAIN */
+	while (n > (ssize_t)(sizeof(buf) / 2) && (n = read(bt->inotify_fd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *e = (const struct inotify_event *)p;
 			struct p2p_buffer *b;
@@ -284,7 +301,9 @@ int buffer_new_take_peers(struct buffer_table *bt, struct buffer_owner *owner,
 	r = buffer_add(bt, b);
 	if (r < 0)
 		return r;
-	if (spec->watch && spec->fd >= 0)
+	if (spec->watch_late && spec->type == ALLOC_TYPE_MEMFD)
+		b->watch_pending = true;
+	else if (spec->watch && spec->fd >= 0)
 		buffer_watch(bt, b, spec->fd);
 	*ret = b;
 	return 0;

@@ -67,6 +67,7 @@ struct p2p_buffer {
 	int dup_fd;		   /* dma-buf: p2pd's own reference, -1 none */
 	long count_alone;	   /* its fdinfo "count:" when only p2pd holds it */
 	int wd;			   /* memfd: inotify watch, -1 none */
+	bool watch_pending;	   /* memfd: watched once its reply is sent (buffer_watch_late) */
 	enum alloc_direct_io direct_io;
 };
 
@@ -95,6 +96,9 @@ struct buffer_spec {
 	const char *name;     /* NULL: "" */
 	enum alloc_direct_io direct_io;
 	bool watch; /* @fd is the buffer's fd (borrowed): follow its memory */
+	/* memfd: follow it later, through the fd of its reply, once that is
+	 * sent (buffer_watch_late()); until then it counts as held */
+	bool watch_late;
 	int fd;
 };
 
@@ -119,6 +123,11 @@ int buffer_refresh_held(struct buffer_table *bt);
  * to watch, and its handler: read the events, free what is gone. */
 int buffer_watch_fd(const struct buffer_table *bt);
 void buffer_watch_read(struct buffer_table *bt);
+
+/* The watch of a buffer made with spec.watch_late: @fd (borrowed, still open)
+ * is its fd, sent to the client or dropped with the reply.  Nothing when
+ * buffer @id is gone (revoked) or watched already. */
+void buffer_watch_late(struct buffer_table *bt, uint64_t id, int fd);
 
 /*
  * buffer_new_take_peers() - account a new buffer of @owner: id, table, usage.

@@ -18,7 +18,12 @@
 #include "policy.h"
 #include "server.h"
 
-/* Requests handled per wakeup before yielding to other clients. */
+/* Requests handled per wakeup before yielding to other clients.  A wakeup
+ * ends early after a request that is answered: its client most likely waits
+ * for the answer and sent nothing more, and a recvmsg() only to hear EAGAIN
+ * is a syscall the loop's level-triggered epoll makes unneeded (it reports
+ * the socket again when more is queued).  Releases are read on from: the
+ * next request usually follows right behind one. */
 #define CLIENT_BATCH 16
 /* Hard cap of queued replies and events: a client that lets this many pile
  * up is dropped (requests stop being read long before; events still come). */
@@ -85,6 +90,8 @@ static void client_on_read(evutil_socket_t fd, short what, void *arg)
 		client_touch(c);
 		if (ops_dispatch(srv, c, &m) < 0)
 			return; /* c was dropped */
+		if (m.hdr.opcode != P2P_OP_RELEASE)
+			return;
 	}
 }
 
@@ -239,14 +246,24 @@ static void client_account_out(struct p2p_client *c, int64_t n)
 	}
 }
 
+/* The queue is done with @o's fd (sent, or dropped with the reply). */
+static void client_outmsg_close_fd(struct p2p_client *c, struct p2p_outmsg *o)
+{
+	if (o->fd < 0)
+		return;
+	if (o->watch_id)
+		buffer_watch_late(&c->srv->buffers, o->watch_id, o->fd);
+	close(o->fd);
+	o->fd = -1;
+}
+
 static void client_outmsg_free(struct p2p_client *c, struct p2p_outmsg *o)
 {
 	list_remove(&o->link);
 	c->out_count--;
 	if (o->off < o->reply->len)
 		client_account_out(c, -(int64_t)(o->reply->len - o->off));
-	if (o->fd >= 0)
-		close(o->fd);
+	client_outmsg_close_fd(c, o);
 	client_reply_unref(o->reply);
 	free(o);
 }
@@ -315,10 +332,7 @@ int client_flush(struct p2p_client *c)
 			break;
 		if (r < 0)
 			return r;
-		if (o->fd >= 0) { /* it rode on the first datagram */
-			close(o->fd);
-			o->fd = -1;
-		}
+		client_outmsg_close_fd(c, o); /* it rode on the first datagram */
 		o->off += n;
 		client_account_out(c, -(int64_t)n);
 		if (o->off == o->reply->len)
@@ -334,19 +348,25 @@ int client_flush(struct p2p_client *c)
 	return 0;
 }
 
-int client_queue_reply_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
-			       struct p2p_reply *reply, int fd)
+/* Queue @reply (a reference taken) with @fd (taken), buffer @watch_id's or
+ * 0, and send what the socket takes.  Returns 0 or -errno. */
+static int client_queue(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
+			struct p2p_reply *reply, int fd, uint64_t watch_id)
 {
 	struct p2p_outmsg *o;
 
 	if (c->out_count >= CLIENT_MAX_QUEUED || !(o = calloc(1, sizeof(*o)))) {
-		if (fd >= 0)
+		if (fd >= 0) {
+			if (watch_id)
+				buffer_watch_late(&c->srv->buffers, watch_id, fd);
 			close(fd);
+		}
 		return c->out_count >= CLIENT_MAX_QUEUED ? -ENOBUFS : -ENOMEM;
 	}
 	o->hdr = (struct p2p_msg_hdr){
 	    .version = P2P_PROTO_VERSION, .opcode = op, .flags = flags, .id = id};
 	o->fd = fd;
+	o->watch_id = fd >= 0 ? watch_id : 0;
 	o->reply = client_reply_ref(reply);
 	list_append(&c->out, &o->link);
 	c->out_count++;
@@ -354,18 +374,33 @@ int client_queue_reply_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, ui
 	return client_flush(c);
 }
 
-int client_queue_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
-			 const char *data, size_t len, int fd)
+int client_queue_reply_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
+			       struct p2p_reply *reply, int fd)
+{
+	return client_queue(c, op, id, flags, reply, fd, 0);
+}
+
+int client_queue_take_fd_watch(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
+			       const char *data, size_t len, int fd, uint64_t watch_id)
 {
 	struct p2p_reply *reply = client_reply_new(data, len);
 	int r;
 
 	if (!reply) {
-		if (fd >= 0)
+		if (fd >= 0) {
+			if (watch_id)
+				buffer_watch_late(&c->srv->buffers, watch_id, fd);
 			close(fd);
+		}
 		return -ENOMEM;
 	}
-	r = client_queue_reply_take_fd(c, op, id, flags, reply, fd);
+	r = client_queue(c, op, id, flags, reply, fd, watch_id);
 	client_reply_unref(reply);
 	return r;
+}
+
+int client_queue_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
+			 const char *data, size_t len, int fd)
+{
+	return client_queue_take_fd_watch(c, op, id, flags, data, len, fd, 0);
 }

@@ -43,6 +43,7 @@ struct p2p_outmsg {
 	struct list_link link; /* client's out queue */
 	struct p2p_msg_hdr hdr;
 	int fd;			 /* attached fd (owned until sent), -1 none */
+	uint64_t watch_id;	 /* buffer to watch through fd before it is closed, 0 none */
 	struct p2p_reply *reply; /* one reference */
 	size_t off;		 /* bytes of it sent */
 };
@@ -98,6 +99,11 @@ void client_free(struct p2p_client *c);
  */
 int client_queue_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
 			 const char *data, size_t len, int fd);
+/* As client_queue_take_fd(); @fd is buffer @watch_id's, watched through it
+ * (buffer_watch_late()) once it is sent, so the watch is not on the way of
+ * the reply. */
+int client_queue_take_fd_watch(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,
+			       const char *data, size_t len, int fd, uint64_t watch_id);
 /* As client_queue_take_fd() with a shared reply (borrowed: the queue takes
  * its own reference). */
 int client_queue_reply_take_fd(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t flags,

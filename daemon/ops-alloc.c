@@ -300,6 +300,9 @@ static int alloc_reply_take_fd(struct p2p_server *srv, struct p2p_client *c,
 				   .provider = prov >= 0 ? srv->topo->funcs[prov].bdf : NULL,
 				   .name = a->name,
 				   .watch = true,
+				   /* a memfd's inotify watch waits until the reply
+				    * with its fd is sent: off the client's wait */
+				   .watch_late = t == ALLOC_TYPE_MEMFD,
 				   .fd = res->fd};
 	struct log_ctx lc = ops_client_ctx(c);
 	struct json_object *o, *bj;
@@ -328,7 +331,8 @@ static int alloc_reply_take_fd(struct p2p_server *srv, struct p2p_client *c,
 	log_ctx(LOG_DEBUG, &lc, "buffer %llu: %s via %s, %llu bytes", (unsigned long long)b->id,
 		alloc_type_name(b->type), backend->name, (unsigned long long)b->size);
 	json_object_object_add(o, "buffer", bj);
-	return ops_reply_ok(srv, c, h, o, res->fd); /* the queue owns the fd now */
+	/* the queue owns the fd now */
+	return ops_reply_ok_watch(srv, c, h, o, res->fd, b->watch_pending ? b->id : 0);
 }
 
 static void ops_count_refusal(struct p2p_server *srv, enum server_refuse why)

@@ -31,6 +31,11 @@ static inline bool ops_have_topo(const struct p2p_server *srv)
 int ops_reply_ok(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		 struct json_object *reply, int fd);
 
+/* As ops_reply_ok(); @fd is buffer @watch_id's, made with spec.watch_late:
+ * watched once the reply is sent (client_queue_take_fd_watch()). */
+int ops_reply_ok_watch(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		       struct json_object *reply, int fd, uint64_t watch_id);
+
 /* Queue an error reply: errno @err, its name and @message (NULL: strerror).
  * Returns 0, or -1 when @c was dropped. */
 int ops_reply_err(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,

@@ -43,26 +43,33 @@ static int ops_queue_failed(struct p2p_server *srv, struct p2p_client *c, int r)
 	return -1;
 }
 
-/* Serialise @reply and queue it; takes @fd.  Returns 0 or -1 when the client
- * was dropped. */
+/* Serialise @reply and queue it; takes @fd (buffer @watch_id's, or 0).
+ * Returns 0 or -1 when the client was dropped. */
 static int ops_send_json(struct p2p_server *srv, struct p2p_client *c, uint8_t op, uint64_t id,
-			 struct json_object *reply, int fd)
+			 struct json_object *reply, int fd, uint64_t watch_id)
 {
 	const char *text = json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN);
-	int r = client_queue_take_fd(c, op, id, P2P_FLAG_REPLY, text, strlen(text), fd);
+	int r =
+	    client_queue_take_fd_watch(c, op, id, P2P_FLAG_REPLY, text, strlen(text), fd, watch_id);
 
 	return r < 0 ? ops_queue_failed(srv, c, r) : 0;
+}
+
+int ops_reply_ok_watch(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
+		       struct json_object *reply, int fd, uint64_t watch_id)
+{
+	int r;
+
+	json_object_object_add(reply, "ok", json_object_new_boolean(1));
+	r = ops_send_json(srv, c, h->opcode, h->id, reply, fd, watch_id);
+	json_object_put(reply);
+	return r;
 }
 
 int ops_reply_ok(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
 		 struct json_object *reply, int fd)
 {
-	int r;
-
-	json_object_object_add(reply, "ok", json_object_new_boolean(1));
-	r = ops_send_json(srv, c, h->opcode, h->id, reply, fd);
-	json_object_put(reply);
-	return r;
+	return ops_reply_ok_watch(srv, c, h, reply, fd, 0);
 }
 
 int ops_reply_err(struct p2p_server *srv, struct p2p_client *c, const struct p2p_msg_hdr *h,
@@ -83,7 +90,7 @@ int ops_reply_err(struct p2p_server *srv, struct p2p_client *c, const struct p2p
 	json_object_object_add(o, "code", json_object_new_string(conn_errno_name(err)));
 	json_object_object_add(o, "message",
 			       json_object_new_string(message ? message : strerror(err)));
-	r = ops_send_json(srv, c, h->opcode, h->id, o, -1);
+	r = ops_send_json(srv, c, h->opcode, h->id, o, -1, 0);
 	json_object_put(o);
 	return r;
 }

@@ -20,6 +20,7 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "alloc.h"
@@ -350,6 +351,65 @@ struct item {
 	struct list_link link;
 };
 
+/*
+ * A memfd's inotify watch is made after the reply with its fd was sent
+ * (spec.watch_late, buffer_watch_late()): until then the buffer counts as
+ * held, a release keeps it, and once watched it goes when its last fd does.
+ * A buffer gone before its reply went out (revoked) is left alone.
+ */
+static void test_watch_late(void **state)
+{
+	struct fix *f = *state;
+	int fd = memfd_create("t", MFD_CLOEXEC), fd2 = memfd_create("t2", MFD_CLOEXEC);
+	struct buffer_spec spec = {.type = ALLOC_TYPE_MEMFD,
+				   .backend = &fake,
+				   .handle = 21,
+				   .size = 4096,
+				   .watch = true,
+				   .watch_late = true,
+				   .fd = fd};
+	struct p2p_buffer *b = NULL, *b2 = NULL;
+	uint64_t id, id2;
+
+	assert_true(fd >= 0 && fd2 >= 0);
+	if (f->bt.inotify_fd < 0) {
+		close(fd);
+		close(fd2);
+		skip(); /* no inotify in this kernel: memfds count until released */
+	}
+	assert_int_equal(buffer_new_take_peers(&f->bt, &f->a1, &spec, NULL, &b), 0);
+	id = b->id;
+	assert_true(b->watch_pending);
+	assert_int_equal(b->wd, -1); /* nothing on the way of the reply */
+	/* released while its reply still waits in the queue: still counted */
+	buffer_release(&f->bt, b);
+	assert_ptr_equal(buffer_find(&f->bt, id), b);
+	assert_int_equal(buffer_uid_usage(&f->bt, 1000).buffers, 1);
+	assert_int_equal(buffer_refresh_held(&f->bt), 0);
+	assert_ptr_equal(buffer_find(&f->bt, id), b);
+	/* the reply went out: watched through its fd, still held while open */
+	buffer_watch_late(&f->bt, id, fd);
+	assert_false(b->watch_pending);
+	assert_true(b->wd >= 0);
+	buffer_watch_read(&f->bt);
+	assert_ptr_equal(buffer_find(&f->bt, id), b);
+	/* its last fd closed: the memory is gone, and the buffer with it */
+	close(fd);
+	buffer_watch_read(&f->bt);
+	assert_null(buffer_find(&f->bt, id));
+	assert_int_equal(buffer_uid_usage(&f->bt, 1000).buffers, 0);
+
+	/* revoked before its reply was sent: the late watch finds nothing */
+	spec.fd = fd2;
+	spec.handle = 22;
+	assert_int_equal(buffer_new_take_peers(&f->bt, &f->a1, &spec, NULL, &b2), 0);
+	id2 = b2->id;
+	buffer_free(&f->bt, b2);
+	buffer_watch_late(&f->bt, id2, fd2);
+	assert_null(buffer_find(&f->bt, id2));
+	close(fd2);
+}
+
 static void test_list(void **state)
 {
 	struct item it[5];
@@ -442,6 +502,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dup_closed_off_the_loop, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_revoke, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_orphans, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watch_late, setup, teardown),
 	    cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_idmap),
 	};
