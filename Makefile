@@ -44,7 +44,8 @@ DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/ops-alloc.c d
                daemon/nss.c daemon/sockfile.c daemon/closer.c daemon/worker.c daemon/config.c \
                daemon/policy.c daemon/alloc.c daemon/alloc-kmod.c daemon/log.c
 P2PD_MAIN   := daemon/main.c
-LIB_SRCS    := libp2pclient/p2pclient.c libp2pclient/p2pclient-io.c
+LIB_SRCS    := libp2pclient/p2pclient.c libp2pclient/p2pclient-io.c \
+	       libp2pclient/p2pclient-strerror.c
 CTL_SRCS    := p2pctl/p2pctl.c p2pctl/online.c p2pctl/snapshot.c p2pctl/names.c p2pctl/render-dot.c \
                p2pctl/cdi.c p2pctl/metrics.c p2pctl/io.c
 

@@ -25,9 +25,10 @@
 /* The request ids of no-reply releases carry this bit, so that a failure's
  * answer (the only one such a release gets) is known as one by its id. */
 #define P2P_NOREPLY_ID (UINT64_C(1) << 63)
-/* No-reply releases sent between two looks at what the daemon sent: their
- * failures wait in the socket at most this many deep. */
-#define P2P_NOREPLY_DRAIN 16
+/* No-reply releases wait to go out with the next request (one sendmmsg(),
+ * so p2pd wakes once for both), at most this many; and between two looks at
+ * what the daemon sent their failures wait in the socket at most this deep. */
+#define P2P_NOREPLY_BATCH 16
 
 struct p2p_conn {
 	int fd;
@@ -43,8 +44,10 @@ struct p2p_conn {
 	/* the daemon answers a release only when it fails (hello listed
 	 * P2P_FEATURE_RELEASE_NOREPLY): then p2p_release_nowait() sends those */
 	bool noreply;
-	uint64_t noreply_unsynced; /* sent since the last answered request */
-	unsigned noreply_unread;   /* sent since the socket was last read */
+	uint64_t noreply_unsynced;		 /* sent since the last answered request */
+	unsigned noreply_unread;		 /* sent since the socket was last read */
+	uint64_t noreply_ids[P2P_NOREPLY_BATCH]; /* buffers to release, not sent yet */
+	unsigned noreply_n;
 	char deferred_message[256];
 	unsigned char rbuf[P2P_PROTO_MAX_DATAGRAM];
 };
@@ -110,7 +113,7 @@ P2P_EXPORT int p2p_connect(const char *path, struct p2p_conn **ret_conn)
 	}
 	c->fd = fd;
 	c->next_id = 1;
-	c->timeout_ms = 30000;
+	p2p_conn_set_timeout(c, 30000);
 	*ret_conn = c;
 	return 0;
 }
@@ -130,9 +133,14 @@ P2P_EXPORT int p2p_conn_fd(const struct p2p_conn *conn)
 
 P2P_EXPORT int p2p_conn_set_timeout(struct p2p_conn *conn, int timeout_ms)
 {
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+
 	if (!conn || timeout_ms < 0)
 		return -EINVAL;
 	conn->timeout_ms = timeout_ms;
+	/* a reply is waited for in recvmsg() itself (one syscall, not
+	 * recvmsg+poll+recvmsg); this bounds that wait */
+	(void)setsockopt(conn->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return 0;
 }
 
@@ -177,7 +185,14 @@ static int p2p_recv_one(struct p2p_conn *c, int64_t deadline, struct conn_msg *m
 		struct pollfd p = {.fd = c->fd, .events = POLLIN};
 		int r, tmo = -1;
 
-		r = conn_recv(c->fd, c->rbuf, sizeof(c->rbuf), true, m);
+		/* blocks (SO_RCVTIMEO: timeout_ms) unless the application made
+		 * the socket non-blocking, then poll() below waits; past the
+		 * deadline only what is queued already is taken (a daemon that
+		 * sends events without end cannot keep a call waiting) */
+		if (deadline && p2p_now_ms() >= deadline)
+			r = conn_recv(c->fd, c->rbuf, sizeof(c->rbuf), true, m);
+		else
+			r = conn_recv_wait(c->fd, c->rbuf, sizeof(c->rbuf), true, m);
 		if (r > 0)
 			return 0;
 		if (r == 0)
@@ -245,6 +260,49 @@ static bool p2p_nowait_reply(struct p2p_conn *c, const struct conn_msg *m)
 }
 
 /*
+ * Send the no-reply releases waiting in @c and then, when @h is not NULL, the
+ * request @h/@text, in one sendmmsg().  Returns 0 or -errno (-errno of the
+ * request when only it failed; the releases sent are counted either way).
+ */
+static int p2p_send_with_releases(struct p2p_conn *c, const struct p2p_msg_hdr *h, const char *text)
+{
+	struct conn_out out[P2P_NOREPLY_BATCH + 1];
+	char ids[P2P_NOREPLY_BATCH][64];
+	size_t n = 0;
+	int r;
+
+	if (!c->noreply_n)
+		return h ? conn_send(c->fd, h, text, strlen(text), -1) : 0;
+	for (unsigned i = 0; i < c->noreply_n; i++, n++) {
+		out[n] = (struct conn_out){
+		    .hdr = {.opcode = P2P_OP_RELEASE,
+			    .id = (c->next_id++ & ~P2P_NOREPLY_ID) | P2P_NOREPLY_ID},
+		    .payload = ids[i],
+		    .len = (size_t)snprintf(ids[i], sizeof(ids[i]), "{\"id\":%llu,\"reply\":false}",
+					    (unsigned long long)c->noreply_ids[i])};
+	}
+	if (h)
+		out[n++] = (struct conn_out){.hdr = *h, .payload = text, .len = strlen(text)};
+	r = conn_send_many(c->fd, out, n);
+	if (r > 0) {
+		unsigned sent = (unsigned)r < c->noreply_n ? (unsigned)r : c->noreply_n;
+
+		memmove(c->noreply_ids, c->noreply_ids + sent,
+			(c->noreply_n - sent) * sizeof(c->noreply_ids[0]));
+		c->noreply_n -= sent;
+		c->noreply_unsynced += sent;
+		c->noreply_unread += sent;
+		/* what did not go out: the first that failed says why */
+		if ((size_t)r == n)
+			return 0;
+		if (c->noreply_n)
+			return p2p_send_with_releases(c, h, text);
+		r = conn_send(c->fd, h, text, strlen(text), -1); /* h: r < n */
+	}
+	return r;
+}
+
+/*
  * One request/reply round trip.  Returns 0 with *ret_reply (ok: true), or
  * -errno (the daemon's errno for ok: false, with last_message set).
  */
@@ -263,7 +321,7 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 		return -EINVAL;
 	c->last_message[0] = '\0';
 	h.id = c->next_id++;
-	r = conn_send(c->fd, &h, text, strlen(text), -1);
+	r = p2p_send_with_releases(c, &h, text);
 	if (r == -EPIPE || r == -ECONNRESET) {
 		/* the daemon may have said why before closing (connection limit) */
 		struct conn_msg m;
@@ -711,29 +769,28 @@ static int p2p_nowait_drain(struct p2p_conn *c, bool wait)
 	return 0;
 }
 
-/* A release the daemon answers only when it fails: nothing to wait for, and
- * nothing in flight to count.  The socket is looked at every
- * P2P_NOREPLY_DRAIN of them, so failures never pile up unread. */
+/*
+ * A release the daemon answers only when it fails: nothing to wait for, and
+ * nothing in flight to count.  It goes out with the next request (or
+ * p2p_flush()), or with P2P_NOREPLY_BATCH - 1 others; the socket is looked
+ * at before each such batch, so failures never pile up unread.
+ */
 static int p2p_release_noreply(struct p2p_conn *conn, uint64_t id)
 {
-	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
-	char text[64];
 	int r = 0;
 
-	if (conn->noreply_unread >= P2P_NOREPLY_DRAIN || conn->nowait_n > 0)
-		r = p2p_nowait_drain(conn, false);
-	if (r < 0)
-		return r;
-	h.id = (conn->next_id++ & ~P2P_NOREPLY_ID) | P2P_NOREPLY_ID;
-	snprintf(text, sizeof(text), "{\"id\":%llu,\"reply\":false}", (unsigned long long)id);
-	r = conn_send(conn->fd, &h, text, strlen(text), -1);
-	if (r < 0) {
-		snprintf(conn->last_message, sizeof(conn->last_message), "release: send: %s",
-			 p2p_strerror(r));
-		return r;
+	if (conn->noreply_n == P2P_NOREPLY_BATCH) {
+		if (conn->noreply_unread >= P2P_NOREPLY_BATCH || conn->nowait_n > 0)
+			r = p2p_nowait_drain(conn, false);
+		if (r == 0)
+			r = p2p_send_with_releases(conn, NULL, NULL);
+		if (r < 0) {
+			snprintf(conn->last_message, sizeof(conn->last_message),
+				 "release: send: %s", p2p_strerror(r));
+			return r;
+		}
 	}
-	conn->noreply_unsynced++;
-	conn->noreply_unread++;
+	conn->noreply_ids[conn->noreply_n++] = id;
 	return p2p_take_deferred(conn);
 }
 
@@ -786,7 +843,7 @@ P2P_EXPORT int p2p_flush(struct p2p_conn *conn)
 	if (!conn)
 		return -EINVAL;
 	r = p2p_nowait_drain(conn, true);
-	if (r == 0 && conn->noreply_unsynced > 0) {
+	if (r == 0 && (conn->noreply_unsynced > 0 || conn->noreply_n > 0)) {
 		/* the barrier: its answer comes after any earlier release's */
 		r = p2p_call(conn, P2P_OP_SYNC, NULL, &reply, NULL);
 		if (r == 0)
@@ -915,43 +972,4 @@ P2P_EXPORT int p2p_next_event(struct p2p_conn *conn, struct p2p_event *ret)
 	conn->ev_head = (conn->ev_head + 1) % P2P_EVENT_QUEUE;
 	conn->ev_count--;
 	return 1;
-}
-
-P2P_EXPORT const char *p2p_strerror(int err)
-{
-	if (err < 0)
-		err = -err;
-	switch (err) {
-	case 0:
-		return "success";
-	case EPERM:
-		return "not permitted by p2pd policy";
-	case EDQUOT:
-		return "quota exceeded";
-	case ENODEV:
-		return "no such device, or no backend for the accepted buffer types";
-	case ENOENT:
-		return "no such buffer, or p2pd socket not found";
-	case ECONNREFUSED:
-		return "p2pd is not running (connection refused)";
-	case ECONNRESET:
-		return "connection to p2pd lost";
-	case EPROTO:
-		return "protocol error talking to p2pd";
-	case EPROTONOSUPPORT:
-		return "p2pd speaks another protocol version";
-	case ETIMEDOUT:
-		return "p2pd did not answer in time";
-	case EMSGSIZE:
-		return "message too large";
-	case EUSERS:
-		return "p2pd connection limit reached";
-	case EAGAIN:
-		return "p2pd is busy, try again";
-	default: {
-		const char *d = strerrordesc_np(err); /* static, thread-safe */
-
-		return d ? d : "unknown error";
-	}
-	}
 }

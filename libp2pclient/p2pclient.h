@@ -64,7 +64,9 @@ P2P_EXPORT void p2p_disconnect(struct p2p_conn *conn);
 /* The connection's socket (borrowed), e.g. to poll for events. */
 P2P_EXPORT int p2p_conn_fd(const struct p2p_conn *conn);
 
-/* Bound the wait for each reply, in milliseconds (0 = forever). Returns 0. */
+/* Bound the wait for each reply, in milliseconds (0 = forever; p2p_connect()
+ * sets 30000).  The library waits in recvmsg() itself, so this also sets the
+ * socket's SO_RCVTIMEO.  Returns 0. */
 P2P_EXPORT int p2p_conn_set_timeout(struct p2p_conn *conn, int timeout_ms);
 
 struct p2p_hello_info {
@@ -135,8 +137,10 @@ P2P_EXPORT int p2p_release(struct p2p_conn *conn, uint64_t id);
  * failure was read returns that -errno, with p2p_last_message() naming it;
  * only the first failure is kept.
  * When p2p_hello() saw the daemon's "release-noreply" feature the daemon
- * answers such a release only when it fails (the socket is looked at every 16
- * releases, so failures never pile up); otherwise at most 64 are in flight
+ * answers such a release only when it fails, and the release goes out with
+ * the next request on @conn (one sendmmsg(): handled before it), with
+ * p2p_flush(), or when 16 wait (the socket is looked at before each such
+ * batch, so failures never pile up); otherwise at most 64 are in flight
  * and the 65th waits for the oldest answer.  Returns 0, an earlier release's
  * error, or -errno when sending failed.
  */

@@ -31,6 +31,21 @@ struct conn_msg {
  */
 int conn_send(int sock, const struct p2p_msg_hdr *hdr, const void *payload, size_t len, int fd);
 
+/* One datagram of conn_send_many(): no fd. */
+struct conn_out {
+	struct p2p_msg_hdr hdr; /* its len and version are set */
+	const void *payload;
+	size_t len;
+};
+
+/*
+ * conn_send_many() - send @n datagrams in order with one sendmmsg() where the
+ * socket takes them (a peer woken by the first finds the rest queued).
+ * Returns how many were sent (> 0; fewer than @n only when the next one
+ * failed), or -errno when none was.
+ */
+int conn_send_many(int sock, struct conn_out *msgs, size_t n);
+
 /*
  * conn_recv() - receive one datagram into @buf (@bufsize bytes) and validate it.
  * @expect_reply: true on the client (replies/events expected), false in p2pd.
@@ -44,6 +59,10 @@ int conn_send(int sock, const struct p2p_msg_hdr *hdr, const void *payload, size
  * error no fd is left open.
  */
 int conn_recv(int sock, void *buf, size_t bufsize, bool expect_reply, struct conn_msg *ret);
+
+/* As conn_recv(), but waits as a blocking socket does (SO_RCVTIMEO bounds
+ * the wait: -EAGAIN then, and at once on a non-blocking socket). */
+int conn_recv_wait(int sock, void *buf, size_t bufsize, bool expect_reply, struct conn_msg *ret);
 
 /*
  * conn_set_fd_closer() - how conn_recv() gets rid of the fds it refuses
