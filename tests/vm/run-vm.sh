@@ -129,7 +129,7 @@ kver_ge() { [ -n "$kver" ] && [ "$(printf '%s\n%s\n' "$1" "$kver" | sort -V | he
 # since 6.2; before, the library bounces.
 if [ "$setup" = max ]; then
 	if kver_ge 6.2; then
-		expected="$expected p2p_io_read p2p_io_write p2p_io_refused p2p_io_revoke p2p_io_pin_outlives"
+		expected="$expected p2p_io_read p2p_io_write p2p_io_refused p2p_io_revoke p2p_io_pin_outlives p2p_io_unbind_pinned"
 	else
 		expected="$expected p2p_io_fallback"
 	fi

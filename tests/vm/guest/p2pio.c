@@ -4,7 +4,7 @@
  * after p2pbtest, with p2pbroker.ko loaded and the ivshmem providers bound.
  *
  *   p2pio          kernel >= 6.2: p2p_io_read p2p_io_write p2p_io_refused p2p_io_revoke
- *                  p2p_io_pin_outlives
+ *                  p2p_io_pin_outlives p2p_io_unbind_pinned
  *                  kernel <  6.2: p2p_io_fallback
  *                  and /run/p2pio-devices (IV8, IV2X, NVME) for p2pio-ctl.sh
  *   p2pio crc DEV OFF LEN   the zlib CRC-32 of DEV's range (read O_DIRECT), as
@@ -665,14 +665,14 @@ static unsigned uring_ready(struct uring *u)
 	return __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE) - *u->cq_head;
 }
 
-/* The state letter of thread @tid of this process (R, S, D ...), or 0 once
- * it has exited. */
+/* The state letter of task @tid (a thread of this process or a child: R, S,
+ * D ...), or 0 once it is gone. */
 static char task_state(pid_t tid)
 {
 	char path[64], line[512] = "", *p;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
 	f = fopen(path, "re");
 	if (!f)
 		return 0;
@@ -711,9 +711,12 @@ static int list_total(void)
 	return ioctl(devfd, P2PB_IOC_LIST, &l) < 0 ? -errno : (int)l.total;
 }
 
-/* Lines of the kernel log the guest's dmesg_clean counts as a splat, or
- * (@pinned) p2pbroker's "still pinned by I/O" warnings. */
-static int klog_count(bool pinned)
+#define KLOG_PINNED "still pinned" /* the module's warnings about pinned I/O */
+#define KLOG_UNBIND_WAITS "unbind waits for that I/O to end"
+
+/* Lines of the kernel log the guest's dmesg_clean counts as a splat (@what
+ * NULL), or p2pbroker's lines that contain @what. */
+static int klog_count(const char *what)
 {
 	static char log[1 << 20];
 	const char *bad[] = {"BUG:",	   "WARNING:",
@@ -731,8 +734,8 @@ static int klog_count(bool pinned)
 			*nl++ = 0;
 		else
 			nl = line + strlen(line);
-		if (pinned) {
-			count += strstr(line, "p2pbroker") && strstr(line, "still pinned") ? 1 : 0;
+		if (what) {
+			count += strstr(line, "p2pbroker") && strstr(line, what) ? 1 : 0;
 			continue;
 		}
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -805,12 +808,142 @@ static int bar_compare(uint64_t bar_off, const void *want, size_t len)
 }
 
 /*
- * p2p_io_pin_outlives: O_DIRECT reads from the NVMe into a p2p buffer's
- * mapping are submitted through an io_uring on a polled (interrupt-less)
- * NVMe queue, so they stay in flight -- bios issued, pages pinned -- until
- * this program reaps them.  Meanwhile the client munmaps and closes the
- * buffer's only fd, and the reads stay unreaped for longer than the
- * module's revoke_timeout_ms:
+ * Polled O_DIRECT reads held in flight into a p2p buffer's mapping (the
+ * set-up of p2p_io_pin_outlives and p2p_io_unbind_pinned): the NVMe is
+ * re-probed with a polled (interrupt-less) queue and PIN_READS reads are
+ * submitted through an IORING_SETUP_IOPOLL io_uring, so they stay in flight
+ * -- bios issued, pages pinned -- until pin_io_reap() polls them.
+ */
+struct pin_io {
+	struct uring u;
+	bool poll_on;		       /* the NVMe was re-probed with a polled queue */
+	int fd, nfd;		       /* the buffer's only dma-buf fd (-1 once closed), NVME_DEV */
+	uint64_t id;		       /* the buffer's id */
+	uint64_t phys;		       /* physical address of its first page */
+	char *map;		       /* its mapping, MAP_FAILED once unmapped */
+	char *ref;		       /* the NVMe range, read into host memory */
+	int submitted;		       /* reads in flight */
+	int got, ok, failed, last_err; /* pin_io_reap() */
+	double t_reap, t_reaped;
+};
+
+static void pin_io_init(struct pin_io *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->u.fd = p->fd = p->nfd = -1;
+	p->map = MAP_FAILED;
+}
+
+/*
+ * Allocate a PIN_BUF p2p buffer on iv8, map it, fault it in, and submit the
+ * reads into it.  Return: true once they are in flight; else @s has failed
+ * (pin_io_fini() undoes what was done).
+ */
+static bool pin_io_start(struct sc *s, struct pin_io *p)
+{
+	int rc = nvme_poll_queues(1);
+
+	CHECK(s, rc == 0, "NVMe with a polled queue: %s", strerror(-rc));
+	p->poll_on = rc == 0;
+	if (rc)
+		return false;
+	rc = uring_init(&p->u, 64, IORING_SETUP_IOPOLL);
+	CHECK(s, rc == 0, "io_uring_setup(IOPOLL): %s", strerror(-rc));
+	p->fd = alloc_p2p(&iv8, PIN_BUF, &p->id);
+	CHECK(s, p->fd >= 0, "ALLOC on %s: %s", iv8.bdf, strerror(-p->fd));
+	if (rc || p->fd < 0)
+		return false;
+	p->map = mmap(NULL, PIN_BUF, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
+	CHECK(s, p->map != MAP_FAILED, "mmap: %s", strerror(errno));
+	p->nfd = open(NVME_DEV, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	CHECK(s, p->nfd >= 0, "%s: %s", NVME_DEV, strerror(errno));
+	p->ref = read_direct(PIN_FILE_OFF, PIN_BUF);
+	CHECK(s, p->ref != NULL, "reading the NVMe range into host memory failed");
+	if (p->map == MAP_FAILED || p->nfd < 0 || !p->ref)
+		return false;
+	for (size_t o = 0; o < PIN_BUF; o += 4096) /* fault every page in */
+		(void)*(volatile char *)(p->map + o);
+	p->phys = phys_of(p->map);
+	CHECK(s, p->phys >= iv8.bar2 && p->phys + PIN_BUF <= iv8.bar2 + iv8.bar2_size,
+	      "buffer page at %#" PRIx64 " not in %s's BAR2", p->phys, iv8.bdf);
+	if (s->failed)
+		return false;
+
+	/* Pin: each read's bio holds its pages until it is reaped. */
+	for (int i = 0; i < PIN_READS; i++) {
+		/* Disjoint: DMA-API debugging reports overlapping
+		 * DMA_FROM_DEVICE mappings of one cacheline. */
+		size_t off = (size_t)i * PIN_READ_LEN;
+
+		uring_read(&p->u, p->nfd, p->map + off, PIN_READ_LEN, PIN_FILE_OFF + off,
+			   (uint64_t)i);
+	}
+	p->submitted = uring_enter(&p->u, PIN_READS, 0, 0);
+	CHECK(s, p->submitted == PIN_READS, "io_uring_enter: %d (%s)", p->submitted,
+	      p->submitted < 0 ? strerror(-p->submitted) : "short");
+	return p->submitted > 0;
+}
+
+/* Reap every read submitted (30 s at most), counting how each ended. */
+static void pin_io_reap(struct sc *s, struct pin_io *p)
+{
+	int rc;
+
+	p->t_reap = now_ms();
+	while (p->got < p->submitted) {
+		rc = uring_enter(&p->u, 0, (unsigned)(p->submitted - p->got),
+				 IORING_ENTER_GETEVENTS);
+		if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
+			sc_fail(s, "io_uring_enter(GETEVENTS): %s", strerror(-rc));
+			break;
+		}
+		while (uring_ready(&p->u)) {
+			struct io_uring_cqe *c = &p->u.cqes[*p->u.cq_head & *p->u.cq_mask];
+
+			if (c->res == PIN_READ_LEN) {
+				p->ok++;
+			} else {
+				p->failed++;
+				p->last_err = -c->res;
+				CHECK(s, c->res < 0, "read %llu returned %d of %d",
+				      (unsigned long long)c->user_data, c->res, PIN_READ_LEN);
+			}
+			__atomic_store_n(p->u.cq_head, *p->u.cq_head + 1, __ATOMIC_RELEASE);
+			p->got++;
+		}
+		if (now_ms() > p->t_reap + 30000) {
+			sc_fail(s, "only %d of %d reads reaped in 30 s", p->got, p->submitted);
+			break;
+		}
+	}
+	p->t_reaped = now_ms();
+}
+
+/* Undo pin_io_start(), after pin_io_reap(): the NVMe gets its interrupt
+ * queues back. */
+static void pin_io_fini(struct sc *s, struct pin_io *p)
+{
+	int rc;
+
+	uring_fini(&p->u);
+	if (p->map != MAP_FAILED)
+		munmap(p->map, PIN_BUF);
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->nfd >= 0)
+		close(p->nfd);
+	free(p->ref);
+	if (p->poll_on) {
+		rc = nvme_poll_queues(0);
+		CHECK(s, rc == 0, "NVMe back without polled queues: %s", strerror(-rc));
+	}
+	pin_io_init(p);
+}
+
+/*
+ * p2p_io_pin_outlives: the reads of pin_io_start() pin a p2p buffer's
+ * pages.  Meanwhile the client munmaps and closes the buffer's only fd, and
+ * the reads stay unreaped for longer than the module's revoke_timeout_ms:
  *   - that close() returns at once (within PIN_CLOSE_MS): the last close
  *     never waits for the I/O, whoever makes it (p2pd, an exit);
  *   - the memory does not go back to the pool: p2pmem/available stays
@@ -828,73 +961,34 @@ static void sc_pin_outlives(void)
 	struct sc s = {.name = "p2p_io_pin_outlives"};
 	long long before = pool_available(&iv8), avail, worst = -1;
 	long long hold_ms = file_num("/sys/module/p2pbroker/parameters/revoke_timeout_ms");
-	int list_before = list_total(), splats_before = klog_count(false);
-	int pinned_before = klog_count(true), list_min = 1 << 30, nprobe = 0, overlap = 0;
-	int fd = -1, nfd = -1, rc, submitted = 0, got = 0, ok = 0, failed = 0, last_err = 0;
-	struct uring u = {.fd = -1};
+	int list_before = list_total(), splats_before = klog_count(NULL);
+	int pinned_before = klog_count(KLOG_PINNED), list_min = 1 << 30, nprobe = 0, overlap = 0;
+	int rc;
+	struct pin_io pi;
 	struct pin_closer cl = {.fd = -1};
 	struct pin_probe probe[PIN_PROBE_MAX];
-	bool closer_started = false, poll_on = false, closed_early = false;
+	bool closer_started = false, closed_early = false;
 	long samples = 0, above = 0, listed = 0, released = 0, unlisted = 0;
-	uint64_t id = 0;
 	uint32_t lflags = 0;
 	double t_gone = -1;
-	double t_unmap = 0, t_reap = 0, t_reaped = 0;
+	double t_unmap = 0;
 	unsigned posted_early = 0;
-	uint64_t phys = 0, probe_bytes = 0;
-	char *map = MAP_FAILED, *ref = NULL;
+	uint64_t probe_bytes = 0;
 
 	/* Ask the revoke timeout from the module; the hold outlasts it. */
 	if (hold_ms <= 0)
 		hold_ms = 5000;
 	hold_ms += 1000;
-	rc = nvme_poll_queues(1);
-	CHECK(&s, rc == 0, "NVMe with a polled queue: %s", strerror(-rc));
-	poll_on = rc == 0;
-	if (rc)
-		goto out;
-	rc = uring_init(&u, 64, IORING_SETUP_IOPOLL);
-	CHECK(&s, rc == 0, "io_uring_setup(IOPOLL): %s", strerror(-rc));
-	fd = alloc_p2p(&iv8, PIN_BUF, &id);
-	CHECK(&s, fd >= 0, "ALLOC on %s: %s", iv8.bdf, strerror(-fd));
-	if (rc || fd < 0)
-		goto out;
-	map = mmap(NULL, PIN_BUF, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	CHECK(&s, map != MAP_FAILED, "mmap: %s", strerror(errno));
-	nfd = open(NVME_DEV, O_RDONLY | O_DIRECT | O_CLOEXEC);
-	CHECK(&s, nfd >= 0, "%s: %s", NVME_DEV, strerror(errno));
-	ref = read_direct(PIN_FILE_OFF, PIN_BUF);
-	CHECK(&s, ref != NULL, "reading the NVMe range into host memory failed");
-	if (map == MAP_FAILED || nfd < 0 || !ref)
-		goto out;
-	for (size_t o = 0; o < PIN_BUF; o += 4096) /* fault every page in */
-		(void)*(volatile char *)(map + o);
-	phys = phys_of(map);
-	CHECK(&s, phys >= iv8.bar2 && phys + PIN_BUF <= iv8.bar2 + iv8.bar2_size,
-	      "buffer page at %#" PRIx64 " not in %s's BAR2", phys, iv8.bdf);
-	if (s.failed)
-		goto out;
-
-	/* Pin: each read's bio holds its pages until it is reaped. */
-	for (int i = 0; i < PIN_READS; i++) {
-		/* Disjoint: DMA-API debugging reports overlapping
-		 * DMA_FROM_DEVICE mappings of one cacheline. */
-		size_t off = (size_t)i * PIN_READ_LEN;
-
-		uring_read(&u, nfd, map + off, PIN_READ_LEN, PIN_FILE_OFF + off, (uint64_t)i);
-	}
-	submitted = uring_enter(&u, PIN_READS, 0, 0);
-	CHECK(&s, submitted == PIN_READS, "io_uring_enter: %d (%s)", submitted,
-	      submitted < 0 ? strerror(-submitted) : "short");
-	if (submitted <= 0)
+	pin_io_init(&pi);
+	if (!pin_io_start(&s, &pi))
 		goto out;
 
 	/* munmap, then close the only fd in another thread. */
 	t_unmap = now_ms();
-	CHECK(&s, munmap(map, PIN_BUF) == 0, "munmap: %s", strerror(errno));
-	map = MAP_FAILED;
-	cl.fd = fd;
-	fd = -1;
+	CHECK(&s, munmap(pi.map, PIN_BUF) == 0, "munmap: %s", strerror(errno));
+	pi.map = MAP_FAILED;
+	cl.fd = pi.fd;
+	pi.fd = -1;
 	if (pthread_create(&cl.th, NULL, pin_closer_run, &cl)) {
 		sc_fail(&s, "pthread_create failed");
 		close(cl.fd);
@@ -910,7 +1004,7 @@ static void sc_pin_outlives(void)
 		lt = list_total() - nprobe; /* the probes' buffers are listed too */
 		samples++;
 		if (cl.done) { /* only once the last close is made */
-			rc = list_flags(id, &lflags);
+			rc = list_flags(pi.id, &lflags);
 			if (rc == 0) {
 				listed++;
 				released += (lflags & P2PB_BUF_F_RELEASED) ? 1 : 0;
@@ -947,7 +1041,7 @@ static void sc_pin_outlives(void)
 				memset(p->map, 0x5a ^ nprobe, MIB);
 				p->phys = phys_of(p->map);
 				probe_bytes += MIB;
-				if (p->phys < phys + PIN_BUF && p->phys + MIB > phys)
+				if (p->phys < pi.phys + PIN_BUF && p->phys + MIB > pi.phys)
 					overlap++;
 			}
 			if (!nprobe)
@@ -957,13 +1051,13 @@ static void sc_pin_outlives(void)
 	}
 	if (nprobe < 0)
 		nprobe = 0;
-	posted_early = uring_ready(&u);
+	posted_early = uring_ready(&pi.u);
 	closed_early = cl.done;
 	CHECK(&s, closed_early && cl.t_end - cl.t_start < PIN_CLOSE_MS,
 	      "the last close() %s %.1f ms after it began, with %d reads pinning the buffer's "
 	      "pages (nothing reaped): it waits for the I/O",
 	      closed_early ? "returned" : "still blocked",
-	      (closed_early ? cl.t_end : now_ms()) - cl.t_start, submitted);
+	      (closed_early ? cl.t_end : now_ms()) - cl.t_start, pi.submitted);
 	CHECK(&s, listed > 0 && unlisted == 0 && released == listed,
 	      "LIST while the reads pinned the closed buffer: listed %ld times (%ld with "
 	      "P2PB_BUF_F_RELEASED), missing %ld times",
@@ -978,33 +1072,7 @@ static void sc_pin_outlives(void)
 	      overlap);
 
 reap:
-	t_reap = now_ms();
-	while (got < submitted) {
-		rc = uring_enter(&u, 0, (unsigned)(submitted - got), IORING_ENTER_GETEVENTS);
-		if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
-			sc_fail(&s, "io_uring_enter(GETEVENTS): %s", strerror(-rc));
-			break;
-		}
-		while (uring_ready(&u)) {
-			struct io_uring_cqe *c = &u.cqes[*u.cq_head & *u.cq_mask];
-
-			if (c->res == PIN_READ_LEN) {
-				ok++;
-			} else {
-				failed++;
-				last_err = -c->res;
-				CHECK(&s, c->res < 0, "read %llu returned %d of %d",
-				      (unsigned long long)c->user_data, c->res, PIN_READ_LEN);
-			}
-			__atomic_store_n(u.cq_head, *u.cq_head + 1, __ATOMIC_RELEASE);
-			got++;
-		}
-		if (now_ms() > t_reap + 30000) {
-			sc_fail(&s, "only %d of %d reads reaped in 30 s", got, submitted);
-			break;
-		}
-	}
-	t_reaped = now_ms();
+	pin_io_reap(&s, &pi);
 	if (closer_started) {
 		pthread_join(cl.th, NULL);
 		closer_started = false;
@@ -1012,25 +1080,26 @@ reap:
 	}
 	info("p2p_io_pin_outlives: %d polled reads of %d KiB into a %llu KiB p2p buffer at "
 	     "%#" PRIx64 " (BAR %s+%#" PRIx64 "), then munmap and close of its only fd",
-	     submitted, PIN_READ_LEN / 1024, PIN_BUF / 1024, phys, iv8.bdf, phys - iv8.bar2);
+	     pi.submitted, PIN_READ_LEN / 1024, PIN_BUF / 1024, pi.phys, iv8.bdf,
+	     pi.phys - iv8.bar2);
 	info("p2p_io_pin_outlives: reads held unreaped for %.0f ms (close() %s); %ld "
 	     "samples of p2pmem/available, %ld with the buffer's memory free; LIST listed at "
 	     "least %d buffer(s) (%d before); %d x 1 MiB ALLOCs took all the free memory, %d "
 	     "inside the old buffer; %u completions posted unreaped",
-	     t_reap - t_unmap, closed_early ? "had returned" : "still blocked", samples, above,
+	     pi.t_reap - t_unmap, closed_early ? "had returned" : "still blocked", samples, above,
 	     list_min == 1 << 30 ? -1 : list_min, list_before, nprobe, overlap, posted_early);
 	info("p2p_io_pin_outlives: reaped %.1f ms after munmap (%d ok, %d failed, last errno "
 	     "%s) in %.1f ms; close() returned %.1f ms after munmap, %.1f ms after reaping "
 	     "began",
-	     t_reap - t_unmap, ok, failed, last_err ? strerror(last_err) : "none",
-	     t_reaped - t_reap, cl.t_end - t_unmap, cl.t_end - t_reap);
-	CHECK(&s, got == submitted && ok + failed == submitted, "%d of %d reads completed", got,
-	      submitted);
-	CHECK(&s, ok > 0, "every read failed (last %s)", strerror(last_err));
+	     pi.t_reap - t_unmap, pi.ok, pi.failed, pi.last_err ? strerror(pi.last_err) : "none",
+	     pi.t_reaped - pi.t_reap, cl.t_end - t_unmap, cl.t_end - pi.t_reap);
+	CHECK(&s, pi.got == pi.submitted && pi.ok + pi.failed == pi.submitted,
+	      "%d of %d reads completed", pi.got, pi.submitted);
+	CHECK(&s, pi.ok > 0, "every read failed (last %s)", strerror(pi.last_err));
 	/* Collected: the module returns the memory and forgets the buffer. */
 	for (double t0 = now_ms(); now_ms() < t0 + PIN_GONE_MS; usleep(5000)) {
-		if (list_flags(id, &lflags) == -ENOENT) {
-			t_gone = now_ms() - t_reaped;
+		if (list_flags(pi.id, &lflags) == -ENOENT) {
+			t_gone = now_ms() - pi.t_reaped;
 			break;
 		}
 	}
@@ -1038,15 +1107,15 @@ reap:
 	     "with RELEASED); it left LIST %.1f ms after the reads were reaped",
 	     listed, released, t_gone);
 	CHECK(&s, t_gone >= 0, "buffer %" PRIu64 " still listed %d ms after its reads were reaped",
-	      id, PIN_GONE_MS);
+	      pi.id, PIN_GONE_MS);
 
 	/* The reads' bytes are in the old buffer's BAR range. */
-	if (!s.failed && !failed) {
-		rc = bar_compare(phys - iv8.bar2, ref, PIN_BUF);
+	if (!s.failed && !pi.failed) {
+		rc = bar_compare(pi.phys - iv8.bar2, pi.ref, PIN_BUF);
 		info("p2p_io_pin_outlives: BAR %s+%#" PRIx64 " (read through resource2) %s the "
 		     "NVMe range",
-		     iv8.bdf, phys - iv8.bar2, rc == 0 ? "equals" : "differs from");
-		CHECK(&s, rc == 0, "BAR %s+%#" PRIx64 ": %s", iv8.bdf, phys - iv8.bar2,
+		     iv8.bdf, pi.phys - iv8.bar2, rc == 0 ? "equals" : "differs from");
+		CHECK(&s, rc == 0, "BAR %s+%#" PRIx64 ": %s", iv8.bdf, pi.phys - iv8.bar2,
 		      rc > 0 ? "differs from the NVMe range" : strerror(-rc));
 	}
 	/* No new owner's data was written by the old reads. */
@@ -1064,28 +1133,279 @@ out:
 		munmap(probe[k].map, MIB);
 		close(probe[k].fd);
 	}
-	uring_fini(&u);
-	if (map != MAP_FAILED)
-		munmap(map, PIN_BUF);
-	if (fd >= 0)
-		close(fd);
-	if (nfd >= 0)
-		close(nfd);
-	free(ref);
-	if (poll_on) {
-		rc = nvme_poll_queues(0);
-		CHECK(&s, rc == 0, "NVMe back without polled queues: %s", strerror(-rc));
-	}
+	pin_io_fini(&s, &pi);
 	CHECK(&s, pool_available(&iv8) == before,
 	      "pool not whole: p2pmem/available %lld, want %lld", pool_available(&iv8), before);
 	CHECK(&s, list_total() == list_before, "LIST: %d buffers, %d before", list_total(),
 	      list_before);
-	CHECK(&s, klog_count(false) == splats_before, "kernel log: %d new splat line(s)",
-	      klog_count(false) - splats_before);
+	CHECK(&s, klog_count(NULL) == splats_before, "kernel log: %d new splat line(s)",
+	      klog_count(NULL) - splats_before);
 	info("p2p_io_pin_outlives: afterwards p2pmem/available %lld (before %lld), LIST %d "
 	     "(before %d); p2pbroker logged %d \"still pinned\" warning(s)",
 	     pool_available(&iv8), before, list_total(), list_before,
-	     klog_count(true) - pinned_before);
+	     klog_count(KLOG_PINNED) - pinned_before);
+	sc_end(&s);
+}
+
+/* ---- p2p_io_unbind_pinned --------------------------------------------- */
+
+#define REVOKE_TIMEOUT_PARAM "/sys/module/p2pbroker/parameters/revoke_timeout_ms"
+#define UNB_TIMEOUT_MS 1000		    /* revoke_timeout_ms meanwhile */
+#define UNB_HOLD_MS (UNB_TIMEOUT_MS + 1500) /* reads held after the unbind began */
+#define UNB_ENTER_MS 5000		    /* the unbind reaches the module within */
+#define UNB_LIST_MS 500			    /* LIST answers within, meanwhile */
+#define UNB_DONE_MS 2000		    /* reaped: the unbind returns within */
+
+static long long forced_reclaims(void)
+{
+	return file_num("/sys/module/p2pbroker/parameters/forced_reclaims");
+}
+
+/* A 1 MiB ALLOC on @prov (NULL: host memory), closed at once.
+ * Return: 0 or -errno. */
+static int alloc_try(const struct fn *prov)
+{
+	struct p2pb_alloc a = {.size = MIB, .type = P2PB_BUF_HOST, .owner_uid = 4242};
+
+	if (prov) {
+		a.type = P2PB_BUF_P2P;
+		a.provider = P2PB_BDF(prov->dom, prov->bus, (prov->dev << 3) | prov->func);
+	}
+	if (ioctl(devfd, P2PB_IOC_ALLOC, &a) < 0)
+		return -errno;
+	close(a.fd);
+	return 0;
+}
+
+/* The unbind of @f's driver, in a child: its exit status says how it went. */
+static pid_t unbind_start(const struct fn *f)
+{
+	char path[300];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", f->bdf);
+	pid = fork();
+	if (pid == 0)
+		_exit(write_str(path, f->bdf) == 0 ? 0 : 1);
+	return pid;
+}
+
+/*
+ * p2p_io_unbind_pinned: the reads of pin_io_start() pin a buffer on the
+ * 8 MiB ivshmem; its mapping and only fd are gone (the buffer is RELEASED,
+ * see p2p_io_pin_outlives), and the provider's driver is unbound through
+ * sysfs (in a child).  What the module promises
+ * (p2pb_buf_provider_leaving(), p2pb_buf_wait_released()): the provider is
+ * departing from BUS_NOTIFY_UNBIND_DRIVER on (ALLOC refuses it with
+ * -ENODEV, the released buffer is flagged revoked), and the unbind waits
+ * there -- before the driver's remove() runs and its p2pdma pool is torn
+ * down -- until the released buffer's memory is back in the pool, i.e.
+ * until the storage DMA that pins it has ended, however long that takes:
+ * pinned memory is never taken back by force (forced_reclaims counts
+ * importers only), and the wait is logged once after revoke_timeout_ms.
+ * So, with revoke_timeout_ms at UNB_TIMEOUT_MS and the reads held for
+ * UNB_HOLD_MS after the unbind began:
+ *   - the unbind has not returned, the driver's remove() has not run (the
+ *     device stays enabled and its p2p memory published), p2pmem/available
+ *     never includes the buffer;
+ *   - nothing else waits: LIST answers within UNB_LIST_MS and shows the
+ *     buffer RELEASED and REVOKED all along; ALLOC on the leaving provider
+ *     fails with -ENODEV (at the start and at the end of the hold), while
+ *     one on the 2 MiB ivshmem (another provider) and one of host memory
+ *     succeed;
+ *   - the module logs "unbind waits for that I/O to end" exactly once;
+ * then, once the reads are reaped: every read has completed, the unbind
+ * returns (successfully) within UNB_DONE_MS, the buffer has left LIST,
+ * forced_reclaims is unchanged; rebound, the provider's pool is whole (its
+ * BAR size) and its BAR holds the reads' bytes where the buffer was (read
+ * through resource2); nothing is listed and the log has no splat.
+ */
+static void sc_unbind_pinned(void)
+{
+	struct sc s = {.name = "p2p_io_unbind_pinned"};
+	long long before = pool_available(&iv8), forced0 = forced_reclaims(), worst = -1;
+	long long timeout0 = file_num(REVOKE_TIMEOUT_PARAM), avail, after = -1;
+	int list_before = list_total(), splats_before = klog_count(NULL);
+	int waits_before = klog_count(KLOG_UNBIND_WAITS), waits = -1, rc, st = 0;
+	int a_leaving = 1, a_leaving_end = 1, a_other = 1, a_host = 1;
+	long samples = 0, above = 0, torn = 0, unflagged = 0, slow = 0;
+	double t_close = -1, t_unbind = 0, t_entered = -1, t_early = -1, t_done = -1;
+	double list_worst = 0, t0;
+	bool entered = false, exited = false, rebound = false;
+	char path[300], state = 0, tval[24];
+	uint32_t lflags = 0;
+	struct pin_io pi;
+	pid_t pid = -1;
+
+	pin_io_init(&pi);
+	snprintf(tval, sizeof(tval), "%d", UNB_TIMEOUT_MS);
+	rc = write_str(REVOKE_TIMEOUT_PARAM, tval);
+	CHECK(&s, rc == 0 && timeout0 > 0, "revoke_timeout_ms (%lld): %s", timeout0, strerror(-rc));
+	CHECK(&s, before == (long long)iv8.bar2_size,
+	      "p2pmem/available %lld before, want the whole BAR (%" PRIu64 ")", before,
+	      iv8.bar2_size);
+	if (s.failed || !pin_io_start(&s, &pi))
+		goto out;
+
+	/* Released: no mapping and no fd left, the pins keep it listed. */
+	t0 = now_ms();
+	CHECK(&s, munmap(pi.map, PIN_BUF) == 0, "munmap: %s", strerror(errno));
+	pi.map = MAP_FAILED;
+	rc = close(pi.fd) < 0 ? -errno : 0;
+	pi.fd = -1;
+	t_close = now_ms() - t0;
+	CHECK(&s, rc == 0 && t_close < PIN_CLOSE_MS, "munmap + close: %s after %.1f ms",
+	      strerror(-rc), t_close);
+	rc = list_flags(pi.id, &lflags);
+	CHECK(&s, rc == 0 && (lflags & P2PB_BUF_F_RELEASED),
+	      "the closed, pinned buffer: LIST %s, flags %#x", strerror(-rc), lflags);
+	if (s.failed)
+		goto reap;
+
+	t_unbind = now_ms();
+	pid = unbind_start(&iv8);
+	CHECK(&s, pid > 0, "fork: %s", strerror(errno));
+	if (pid <= 0)
+		goto reap;
+	while (now_ms() < t_unbind + UNB_HOLD_MS) {
+		double t1 = now_ms(), dt;
+
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			exited = true;
+			t_early = now_ms() - t_unbind;
+			break;
+		}
+		rc = list_flags(pi.id, &lflags);
+		dt = now_ms() - t1;
+		list_worst = dt > list_worst ? dt : list_worst;
+		slow += dt > UNB_LIST_MS;
+		if (!entered && rc == 0 && (lflags & P2PB_BUF_F_REVOKED)) {
+			/* The module has marked the provider departing. */
+			entered = true;
+			t_entered = now_ms() - t_unbind;
+			a_leaving = alloc_try(&iv8);
+			a_other = alloc_try(&iv2x);
+			a_host = alloc_try(NULL);
+		}
+		if (!entered && now_ms() > t_unbind + UNB_ENTER_MS)
+			break;
+		if (entered) {
+			samples++;
+			if (rc || (lflags & (P2PB_BUF_F_RELEASED | P2PB_BUF_F_REVOKED)) !=
+				      (P2PB_BUF_F_RELEASED | P2PB_BUF_F_REVOKED))
+				unflagged++;
+			avail = pool_available(&iv8);
+			if (avail > before - (long long)PIN_BUF) {
+				above++;
+				worst = avail;
+			}
+			if (sysfs_num(iv8.bdf, "enable") != 1 ||
+			    sysfs_num(iv8.bdf, "p2pmem/published") != 1)
+				torn++;
+		} else if (rc) {
+			unflagged++;
+		}
+		usleep(10000);
+	}
+	if (!exited) {
+		state = task_state(pid);
+		a_leaving_end = alloc_try(&iv8);
+	}
+	waits = klog_count(KLOG_UNBIND_WAITS) - waits_before;
+	CHECK(&s, !exited,
+	      "the unbind returned %.0f ms after it began, with %d reads pinning the released "
+	      "buffer's pages (nothing reaped)",
+	      t_early, pi.submitted);
+	CHECK(&s, entered,
+	      "LIST never showed the released buffer REVOKED within %d ms of the unbind (flags "
+	      "%#x)",
+	      UNB_ENTER_MS, lflags);
+	CHECK(&s, torn == 0,
+	      "the driver's remove() ran while reads pinned the buffer: %s enable %lld, "
+	      "p2pmem/published %lld",
+	      iv8.bdf, sysfs_num(iv8.bdf, "enable"), sysfs_num(iv8.bdf, "p2pmem/published"));
+	CHECK(&s, above == 0,
+	      "p2pmem/available was %lld (want at most %lld) while reads pinned the buffer", worst,
+	      before - (long long)PIN_BUF);
+	CHECK(&s, unflagged == 0, "LIST missed the buffer or its RELEASED|REVOKED flags %ld times",
+	      unflagged);
+	CHECK(&s, slow == 0, "LIST took up to %.0f ms while the unbind waited", list_worst);
+	CHECK(&s, !entered || (a_leaving == -ENODEV && (exited || a_leaving_end == -ENODEV)),
+	      "ALLOC on the leaving %s: %s, then %s (want ENODEV)", iv8.bdf, strerror(-a_leaving),
+	      strerror(-a_leaving_end));
+	CHECK(&s, !entered || a_other == 0, "ALLOC on %s while %s unbinds: %s", iv2x.bdf, iv8.bdf,
+	      strerror(-a_other));
+	CHECK(&s, !entered || a_host == 0, "host ALLOC while %s unbinds: %s", iv8.bdf,
+	      strerror(-a_host));
+	CHECK(&s, waits == 1, "the module logged \"%s\" %d times, want once", KLOG_UNBIND_WAITS,
+	      waits);
+
+reap:
+	pin_io_reap(&s, &pi);
+	CHECK(&s, pi.got == pi.submitted && pi.ok == pi.submitted,
+	      "%d of %d reads completed, %d failed (last %s)", pi.got, pi.submitted, pi.failed,
+	      strerror(pi.last_err));
+	if (pid > 0 && !exited) {
+		/* Reaped: the memory goes back, the unbind goes on. */
+		for (int i = 0; i < 3000 && !exited; i++) { /* 30 s */
+			if (waitpid(pid, &st, WNOHANG) == pid) {
+				exited = true;
+				t_done = now_ms() - pi.t_reaped;
+				break;
+			}
+			usleep(10000);
+		}
+		CHECK(&s, exited && t_done < UNB_DONE_MS,
+		      "the unbind %s %.0f ms after the reads were reaped",
+		      exited ? "returned" : "still waits", now_ms() - pi.t_reaped);
+	}
+	if (pid > 0 && exited) {
+		CHECK(&s, WIFEXITED(st) && WEXITSTATUS(st) == 0, "unbind failed (status %#x)", st);
+		rc = list_flags(pi.id, &lflags);
+		CHECK(&s, rc == -ENOENT, "buffer %" PRIu64 " still listed after the unbind (%#x)",
+		      pi.id, lflags);
+		CHECK(&s, forced_reclaims() == forced0, "forced_reclaims %lld, was %lld",
+		      forced_reclaims(), forced0);
+		snprintf(path, sizeof(path), "/sys/bus/pci/drivers_probe");
+		rc = write_str(path, iv8.bdf);
+		CHECK(&s, rc == 0, "rebind %s: %s", iv8.bdf, strerror(-rc));
+		rebound = rc == 0;
+		after = pool_available(&iv8);
+		CHECK(&s, after == (long long)iv8.bar2_size,
+		      "rebound: p2pmem/available %lld, want %" PRIu64, after, iv8.bar2_size);
+	}
+	if (rebound && !s.failed) {
+		rc = bar_compare(pi.phys - iv8.bar2, pi.ref, PIN_BUF);
+		CHECK(&s, rc == 0, "BAR %s+%#" PRIx64 ": %s", iv8.bdf, pi.phys - iv8.bar2,
+		      rc > 0 ? "differs from the NVMe range" : strerror(-rc));
+	}
+	info("p2p_io_unbind_pinned: %d polled reads pin a released %llu KiB buffer at BAR "
+	     "%s+%#" PRIx64 " (munmap + close took %.1f ms); unbind of %s began, the module "
+	     "marked it departing after %.0f ms",
+	     pi.submitted, PIN_BUF / 1024, iv8.bdf, pi.phys - iv8.bar2, t_close, iv8.bdf,
+	     t_entered);
+	info("p2p_io_unbind_pinned: reads held %.0f ms after the unbind began (revoke_timeout_ms "
+	     "%d): unbind %s (task state %c); %ld samples: %ld with remove() run, %ld with the "
+	     "buffer's memory free, %ld LIST misses, LIST worst %.1f ms; ALLOC on %s: %s, "
+	     "then %s; on %s: %s; host: %s; \"unbind waits\" logged %d time(s)",
+	     pi.t_reap - t_unbind, UNB_TIMEOUT_MS, t_early >= 0 ? "had returned" : "waiting",
+	     state ? state : '-', samples, torn, above, unflagged, list_worst, iv8.bdf,
+	     strerror(-a_leaving), strerror(-a_leaving_end), iv2x.bdf, strerror(-a_other),
+	     strerror(-a_host), waits);
+	info("p2p_io_unbind_pinned: reaped in %.1f ms (%d ok, %d failed); the unbind returned "
+	     "%.1f ms later; forced_reclaims %lld (was %lld); rebound pool %lld of %" PRIu64,
+	     pi.t_reaped - pi.t_reap, pi.ok, pi.failed, t_done, forced_reclaims(), forced0, after,
+	     iv8.bar2_size);
+out:
+	pin_io_fini(&s, &pi);
+	if (timeout0 > 0) {
+		snprintf(tval, sizeof(tval), "%lld", timeout0);
+		write_str(REVOKE_TIMEOUT_PARAM, tval);
+	}
+	CHECK(&s, list_total() == list_before, "LIST: %d buffers, %d before", list_total(),
+	      list_before);
+	CHECK(&s, klog_count(NULL) == splats_before, "kernel log: %d new splat line(s)",
+	      klog_count(NULL) - splats_before);
 	sc_end(&s);
 }
 
@@ -1124,12 +1444,13 @@ int main(int argc, char **argv)
 	if (devfd < 0 || !iv8.bdf[0] || !iv2x.bdf[0] || !nvme.bdf[0] || access(NVME_DEV, R_OK)) {
 		const char *why =
 		    devfd < 0 ? "no /dev/p2pbroker" : "no ivshmem 8M/2M, NVMe or " NVME_DEV;
-		const char *names[] = {"p2p_io_read", "p2p_io_write", "p2p_io_refused",
-				       "p2p_io_revoke", "p2p_io_pin_outlives"};
+		const char *names[] = {"p2p_io_read",	      "p2p_io_write",
+				       "p2p_io_refused",      "p2p_io_revoke",
+				       "p2p_io_pin_outlives", "p2p_io_unbind_pinned"};
 
 		if (!p2p_io)
 			printf("P2PVM: FAIL p2p_io_fallback: %s\n", why);
-		for (int i = 0; p2p_io && i < 5; i++)
+		for (size_t i = 0; p2p_io && i < sizeof(names) / sizeof(names[0]); i++)
 			printf("P2PVM: FAIL %s: %s\n", names[i], why);
 		return 1;
 	}
@@ -1148,6 +1469,7 @@ int main(int argc, char **argv)
 		sc_bounced("p2p_io_refused", &iv2x, -EREMOTEIO);
 		sc_revoke();
 		sc_pin_outlives();
+		sc_unbind_pinned();
 	} else {
 		sc_bounced("p2p_io_fallback", &iv8, -EOPNOTSUPP);
 	}
