@@ -4185,6 +4185,171 @@ static int t_hotplug(void)
 	return 0;
 }
 
+/*
+ * PCI hotplug on a fixture: p2pd watches uevents only with --fsroot /, so a
+ * child in a private mount namespace binds a copy of the fixture's sys/ over
+ * /sys and starts p2pd there; the copy is then broken and mended, and a real
+ * "add" uevent (written through a uevent file opened before the bind) makes
+ * p2pd rescan each time.  A failed rescan keeps the old topology and says so;
+ * a sysfs without PCI leaves 0 functions; a mended one has them all again.
+ */
+static char hpf_sys[300], hpf_sock[300];
+static int hpf_uevent = -1;
+
+/* STATS "devices" and "rescans" of the p2pd at hpf_sock; -1 when unknown */
+static void hpf_stats(int *ret_devices, int *ret_rescans)
+{
+	struct p2p_conn *c = NULL;
+	struct json_object *o = NULL, *v;
+	char *text = NULL;
+
+	*ret_devices = *ret_rescans = -1;
+	if (p2p_connect(hpf_sock, &c) == 0 && p2p_admin_stats_json(c, &text) == 0 &&
+	    (o = json_tokener_parse(text))) {
+		if (json_object_object_get_ex(o, "devices", &v))
+			*ret_devices = json_object_get_int(v);
+		if (json_object_object_get_ex(o, "rescans", &v))
+			*ret_rescans = json_object_get_int(v);
+	}
+	json_object_put(o);
+	free(text);
+	p2p_disconnect(c);
+}
+
+/* Send "add", then wait until @needle is logged once more than before. */
+static int hpf_uevent_until(const char *needle)
+{
+	int before = count_log_lines(needle);
+	int64_t deadline = now_ms() + 10000;
+
+	if (pwrite(hpf_uevent, "add", 3, 0) != 3) {
+		fail_why("cannot write a uevent: %m");
+		return -1;
+	}
+	while (now_ms() < deadline) {
+		if (count_log_lines(needle) > before)
+			return 0;
+		usleep(50000);
+	}
+	fail_why("no '%s' logged after a PCI uevent", needle);
+	return -1;
+}
+
+static int hpf_child(void)
+{
+	char path[400], moved[400], realev[300];
+	DIR *d = opendir("/sys/bus/pci/devices");
+	struct dirent *e;
+	int devices, rescans;
+	pid_t pid;
+
+	CHECK(d, "no /sys/bus/pci/devices on this machine: cannot send a PCI uevent");
+	while ((e = readdir(d)) && e->d_name[0] == '.')
+		;
+	snprintf(realev, sizeof(realev), "/sys/bus/pci/devices/%s/uevent", e ? e->d_name : "");
+	closedir(d);
+	CHECK(e, "no PCI function on this machine: cannot send a PCI uevent");
+	hpf_uevent = open(realev, O_WRONLY | O_CLOEXEC);
+	CHECK(hpf_uevent >= 0, "open %s: %m", realev);
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount(hpf_sys, "/sys", NULL, MS_BIND, NULL) < 0) {
+		fail_why("cannot bind the fixture over /sys in a private mount namespace: %m");
+		return -1;
+	}
+	pid = start_p2pd("/", cfg_path, hpf_sock, NULL, 0);
+	CHECK(pid > 0, "start p2pd with the fixture as /sys: %s", why);
+	hpf_stats(&devices, &rescans);
+	if (devices != 20 || rescans != 0) {
+		stop_p2pd(pid);
+		fail_why("before any uevent: devices %d (want 20), rescans %d (want 0)", devices,
+			 rescans);
+		return -1;
+	}
+
+	/* sys/devices a regular file: the rescan fails, the old topology stays */
+	snprintf(path, sizeof(path), "%s/devices", hpf_sys);
+	snprintf(moved, sizeof(moved), "%s/devices.off", hpf_sys);
+	if (rename(path, moved) < 0 || write_file(path, "not a directory\n") < 0) {
+		stop_p2pd(pid);
+		fail_why("break the fixture copy: %m");
+		return -1;
+	}
+	if (hpf_uevent_until("PCI change: rescan failed (Not a directory), keeping the old "
+			     "topology") < 0) {
+		stop_p2pd(pid);
+		return -1;
+	}
+	hpf_stats(&devices, &rescans);
+	if (devices != 20 || rescans != 0) {
+		stop_p2pd(pid);
+		fail_why("after a failed rescan: devices %d (want 20), rescans %d (want 0)",
+			 devices, rescans);
+		return -1;
+	}
+
+	/* no PCI left at all: 0 functions, not an error */
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/bus", hpf_sys);
+	snprintf(moved, sizeof(moved), "%s/bus.off", hpf_sys);
+	if (rename(path, moved) < 0 ||
+	    hpf_uevent_until("PCI change: topology rescanned, 0 functions") < 0) {
+		if (!why[0])
+			fail_why("rename %s: %m", path);
+		stop_p2pd(pid);
+		return -1;
+	}
+	hpf_stats(&devices, &rescans);
+	if (devices != 0 || rescans != 1) {
+		stop_p2pd(pid);
+		fail_why("without PCI: devices %d (want 0), rescans %d (want 1)", devices, rescans);
+		return -1;
+	}
+
+	/* mended: every function is back */
+	rename(moved, path);
+	snprintf(path, sizeof(path), "%s/devices", hpf_sys);
+	snprintf(moved, sizeof(moved), "%s/devices.off", hpf_sys);
+	if (rename(moved, path) < 0 ||
+	    hpf_uevent_until("PCI change: topology rescanned, 20 functions") < 0) {
+		if (!why[0])
+			fail_why("rename %s: %m", moved);
+		stop_p2pd(pid);
+		return -1;
+	}
+	hpf_stats(&devices, &rescans);
+	CHECK(stop_p2pd(pid) == 0, "p2pd on the fixture as /sys did not exit cleanly");
+	CHECK(devices == 20 && rescans == 2, "mended: devices %d (want 20), rescans %d (want 2)",
+	      devices, rescans);
+	return 0;
+}
+
+static int t_hotplug_fixture(void)
+{
+	char cmd[900];
+	pid_t pid;
+	int st;
+
+	snprintf(hpf_sys, sizeof(hpf_sys), "%s/hpf-sys", tmpdir);
+	snprintf(hpf_sock, sizeof(hpf_sock), "%s/hpf.sock", tmpdir);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s/sys' '%s'", hpf_sys, fixture, hpf_sys);
+	CHECK(system(cmd) == 0, "copy the fixture: %s", cmd);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		int r = hpf_child();
+
+		if (r)
+			printf("  (hotplug on a fixture: %s)\n", why);
+		fflush(stdout);
+		_exit(r ? 1 : 0);
+	}
+	waitpid(pid, &st, 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", hpf_sys);
+	(void)!system(cmd);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "see the line above");
+	return 0;
+}
+
 /* --log journal: structured fields reach the journal socket.  A private mount
  * namespace with a tmpfs on /run holds a stand-in journald socket. */
 static int journal_child(void)
@@ -5244,6 +5409,9 @@ int main(int argc, char **argv)
 		 t_reload_during_matrix);
 	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
+	run_test("PCI hotplug on a fixture as /sys: a failed rescan keeps the topology, "
+		 "no PCI left is 0 functions",
+		 t_hotplug_fixture);
 	run_test("--log journal: structured fields", t_journal);
 	run_test("socket activation via systemd-socket-activate", t_socket_activation);
 	run_test("SIGTERM: clean exit, socket removed, no sanitizer report", t_sigterm);
