@@ -179,6 +179,9 @@ static int watchdog_usec; /* start_p2pd() sets WATCHDOG_USEC when non-zero */
 static rlim_t p2pd_nofile; /* start_p2pd() sets RLIMIT_NOFILE when non-zero */
 static const char *log_target = "stderr";
 static const char *const *p2pd_extra; /* more options, NULL-terminated; NULL none */
+static rlim_t p2pd_nofile_hard;	      /* with p2pd_nofile: a higher hard limit */
+static const char *listen_fds_env;    /* start_p2pd() sets LISTEN_FDS (and LISTEN_PID) */
+static int listen_pass_fd = -1;	      /* ... and passes this fd as fd 3 */
 
 /* Start p2pd with NOTIFY_SOCKET and wait for READY=1.  Returns the pid. */
 static pid_t start_p2pd(const char *fsroot, const char *config, const char *sockp, char *status,
@@ -210,7 +213,9 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 		}
 		setenv("NOTIFY_SOCKET", notify_path, 1);
 		if (p2pd_nofile) {
-			struct rlimit rl = {.rlim_cur = p2pd_nofile, .rlim_max = p2pd_nofile};
+			struct rlimit rl = {.rlim_cur = p2pd_nofile,
+					    .rlim_max =
+						p2pd_nofile_hard ? p2pd_nofile_hard : p2pd_nofile};
 
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
@@ -223,6 +228,15 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 			setenv("WATCHDOG_USEC", v, 1);
 		}
 		unsetenv("JOURNAL_STREAM");
+		if (listen_fds_env) {
+			char v[32];
+
+			if (listen_pass_fd >= 0 && dup2(listen_pass_fd, 3) != 3)
+				_exit(126);
+			snprintf(v, sizeof(v), "%d", (int)getpid());
+			setenv("LISTEN_PID", v, 1);
+			setenv("LISTEN_FDS", listen_fds_env, 1);
+		}
 		{
 			const char *argv[24] = {p2pd_bin,   "--foreground", "--log", log_target,
 						"--no-gpu", "--fsroot",	    fsroot,  "--config",
@@ -3070,6 +3084,178 @@ static int t_socket_path_rules(void)
 	return 0;
 }
 
+/*
+ * Start-up failures say why and exit 1, leaving no socket: a config path too
+ * long for p2pd, a config with an error (without --check-config), a sysfs
+ * root whose device tree cannot be walked.  --check-config without -c checks
+ * the default path, or the built-in defaults when it does not exist.
+ */
+static int t_startup_failures(void)
+{
+	const char *base[] = {"--foreground", "--log", "stderr", "--no-gpu", "--no-hotplug", NULL};
+	char out[8192], path[400], longcfg[400], root[400], cmd[900];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/start.sock", tmpdir);
+
+	/* a config path longer than p2pd keeps (255 characters) */
+	snprintf(longcfg, sizeof(longcfg), "%s/", tmpdir);
+	while (strlen(longcfg) < 300)
+		strcat(longcfg, "c");
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){base[0], base[1], base[2], base[3], base[4], "--fsroot",
+					    fixture, "-c", longcfg, "-s", path, NULL});
+	CHECK(rc == 1 && strstr(out, "config path too long") &&
+		  strstr(out, "exiting: File name too long"),
+	      "a 300-character config path: exit %d: %.300s", rc, out);
+	CHECK(access(path, F_OK) != 0, "a p2pd refusing its config path left its socket behind");
+
+	/* a config error at start: the daemon refuses to run, naming the key */
+	snprintf(longcfg, sizeof(longcfg), "%s/start-bad.json", tmpdir);
+	CHECK(write_file(longcfg, "{ \"version\": 1, \"limits\": { \"max_buffers\": -3 } }") == 0,
+	      "write");
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){base[0], base[1], base[2], base[3], base[4], "--fsroot",
+					    fixture, "-c", longcfg, "-s", path, NULL});
+	unlink(longcfg);
+	CHECK(rc == 1 && strstr(out, "max_buffers") && strstr(out, "exiting:"),
+	      "a bad config at start: exit %d: %.300s", rc, out);
+	CHECK(access(path, F_OK) != 0, "a p2pd refusing its config left its socket behind");
+
+	/* sys/devices is a regular file: the scan fails (not "no PCI") */
+	snprintf(root, sizeof(root), "%s/badtree", tmpdir);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf '%s' && mkdir -p '%s' && cp -a '%s/sys' '%s/' && rm -rf '%s/sys/devices' "
+		 "&& echo file > '%s/sys/devices'",
+		 root, root, fixture, root, root, root);
+	CHECK(system(cmd) == 0, "make %s", root);
+	rc = run_p2pd_args(out, sizeof(out),
+			   (const char *[]){base[0], base[1], base[2], base[3], base[4], "--fsroot",
+					    root, "-c", cfg_path, "-s", path, NULL});
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	(void)!system(cmd);
+	{
+		char want[500];
+
+		snprintf(want, sizeof(want), "topology scan of %s failed: Not a directory", root);
+		CHECK(rc == 1 && strstr(out, want), "a device tree that is a file: exit %d: %.300s",
+		      rc, out);
+	}
+	CHECK(access(path, F_OK) != 0, "a p2pd that could not scan left its socket behind");
+
+	/* --check-config without -c: the default path, or the built-in defaults */
+	rc = run_p2pd_args(out, sizeof(out), (const char *[]){"--check-config", NULL});
+	if (access("/etc/p2pd/p2pd.json", F_OK) != 0)
+		CHECK(rc == 0 && strncmp(out, "built-in defaults: OK (", 23) == 0,
+		      "--check-config without /etc/p2pd/p2pd.json: exit %d: %.300s", rc, out);
+	else
+		CHECK(strstr(out, "/etc/p2pd/p2pd.json"),
+		      "--check-config with /etc/p2pd/p2pd.json present: exit %d: %.300s", rc, out);
+	return 0;
+}
+
+/*
+ * Socket activation gone wrong: an fd passed that is not a listening
+ * SEQPACKET unix socket (here a pipe) is said, closed, and p2pd binds its
+ * own socket; a LISTEN_FDS that is not a number is said, and the same.
+ */
+static int t_socket_activation_bad(void)
+{
+	char asock[300];
+	struct p2p_conn *c = NULL;
+	struct pollfd pf;
+	int p[2], r, before, before2, after, after2, hup;
+	pid_t pid;
+
+	snprintf(asock, sizeof(asock), "%s/act-bad.sock", tmpdir);
+	CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe: %m");
+	before = count_log_lines("ignoring passed fd 3: not a listening SEQPACKET unix socket");
+	listen_fds_env = "1";
+	listen_pass_fd = p[0];
+	pid = start_p2pd(fixture, cfg_path, asock, NULL, 0);
+	listen_fds_env = NULL;
+	listen_pass_fd = -1;
+	close(p[0]);
+	if (pid <= 0) {
+		close(p[1]);
+		return -1;
+	}
+	r = p2p_connect(asock, &c);
+	if (r == 0)
+		r = p2p_hello(c, NULL);
+	p2p_disconnect(c);
+	c = NULL;
+	/* p2pd closed the pipe's read end: the write end sees no reader */
+	pf = (struct pollfd){.fd = p[1], .events = POLLOUT};
+	hup = poll(&pf, 1, 0) == 1 && (pf.revents & POLLERR);
+	close(p[1]);
+	after = count_log_lines("ignoring passed fd 3: not a listening SEQPACKET unix socket");
+	CHECK(stop_p2pd(pid) == 0, "p2pd with a pipe passed did not exit cleanly");
+	CHECK(after == before + 1, "'ignoring passed fd 3' logged %d times", after - before);
+	CHECK(hup, "p2pd kept the passed pipe open");
+	CHECK(r == 0, "hello on p2pd's own socket after a bad passed fd: %s", p2p_strerror(r));
+
+	before2 = count_log_lines("sd_listen_fds: Invalid argument");
+	listen_fds_env = "many";
+	pid = start_p2pd(fixture, cfg_path, asock, NULL, 0);
+	listen_fds_env = NULL;
+	CHECK(pid > 0, "start p2pd with LISTEN_FDS=many: %s", why);
+	r = p2p_connect(asock, &c);
+	if (r == 0)
+		r = p2p_hello(c, NULL);
+	p2p_disconnect(c);
+	after2 = count_log_lines("sd_listen_fds: Invalid argument");
+	CHECK(stop_p2pd(pid) == 0, "p2pd with LISTEN_FDS=many did not exit cleanly");
+	CHECK(after2 == before2 + 1, "'sd_listen_fds: Invalid argument' logged %d times",
+	      after2 - before2);
+	CHECK(r == 0, "hello on p2pd's own socket after LISTEN_FDS=many: %s", p2p_strerror(r));
+	return 0;
+}
+
+/* "Max open files" soft and hard limits of @pid from /proc, -1 when unknown. */
+static int proc_nofile(pid_t pid, long long *ret_soft, long long *ret_hard)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	*ret_soft = *ret_hard = -1;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Max open files %lld %lld", ret_soft, ret_hard) == 2)
+			break;
+	fclose(f);
+	return *ret_soft >= 0 ? 0 : -1;
+}
+
+/* A soft RLIMIT_NOFILE below the hard one is raised to it at start: the
+ * configured max_connections then fits, and nothing is lowered. */
+static int t_nofile_soft_raised(void)
+{
+	char nsock[300];
+	long long soft, hard;
+	int before, after;
+	pid_t pid;
+
+	snprintf(nsock, sizeof(nsock), "%s/nofile-soft.sock", tmpdir);
+	before = count_log_lines("does not fit RLIMIT_NOFILE");
+	p2pd_nofile = 32;
+	p2pd_nofile_hard = 4096;
+	pid = start_p2pd(fixture, cfg_path, nsock, NULL, 0);
+	p2pd_nofile = 0;
+	p2pd_nofile_hard = 0;
+	CHECK(pid > 0, "start p2pd with RLIMIT_NOFILE 32/4096: %s", why);
+	proc_nofile(pid, &soft, &hard);
+	after = count_log_lines("does not fit RLIMIT_NOFILE");
+	CHECK(stop_p2pd(pid) == 0, "p2pd did not exit cleanly");
+	CHECK(soft == 4096 && hard == 4096, "RLIMIT_NOFILE of p2pd: %lld/%lld (want 4096/4096)",
+	      soft, hard);
+	CHECK(after == before, "max_connections was lowered although the hard limit fits it");
+	return 0;
+}
+
 /* check with "kernel": true asks the live kernel (through p2pbroker.ko) and
  * says so when it cannot. */
 static int t_check_kernel_live(void)
@@ -5363,6 +5549,14 @@ int main(int argc, char **argv)
 	run_test("p2pd command line: help, bad options, --check-config, unbindable socket", t_p2pd_cli);
 	run_test("socket path: live p2pd, busy listener, regular file, stale socket; setup errors",
 		 t_socket_path_rules);
+	run_test("start-up failures: config path too long, bad config, device tree not a "
+		 "directory; --check-config defaults",
+		 t_startup_failures);
+	run_test("socket activation: a passed pipe is closed, a bad LISTEN_FDS said; own socket "
+		 "bound",
+		 t_socket_activation_bad);
+	run_test("a soft RLIMIT_NOFILE below the hard one is raised at start",
+		 t_nofile_soft_raised);
 	run_test("check with the live kernel verdict asked for", t_check_kernel_live);
 	run_test("an admin revoking its own buffer gets the event", t_revoke_own);
 	run_test("revoke tells the owner", t_revoke);
