@@ -1363,6 +1363,396 @@ static int t_revoke(void)
 	return 0;
 }
 
+/* ---- revokes racing other requests: p2pd is stopped (SIGSTOP) while the
+ * requests are queued, so one turn of its loop reads them all, in the order
+ * sent, before the worker's answer to the first is taken ---- */
+
+/* SIGSTOP p2pd and wait until it is stopped.  First, while its main thread
+ * is not yet waiting in epoll_wait, give it up to 5 s to get there. */
+static int p2pd_freeze(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int64_t deadline = now_ms() + 5000;
+
+	snprintf(path, sizeof(path), "/proc/%d/wchan", (int)pid);
+	while (now_ms() < deadline) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = '\0';
+		if (n <= 0 || strstr(buf, "epoll") || strcmp(buf, "0") == 0)
+			break; /* there, or this kernel does not say */
+		usleep(2000);
+	}
+	deadline = now_ms() + 5000;
+	kill(pid, SIGSTOP);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	while (now_ms() < deadline) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		if (n > 0) {
+			buf[n] = '\0';
+			p = strrchr(buf, ')');
+			if (p && p[1] == ' ' && p[2] == 'T')
+				return 0;
+		}
+		usleep(5000);
+	}
+	kill(pid, SIGCONT);
+	fail_why("p2pd did not stop on SIGSTOP");
+	return -1;
+}
+
+/* A raw connection p2pd has accepted (a HELLO answered). */
+static int raw_ready(void)
+{
+	struct json_object *o = NULL;
+	int fd = raw_connect();
+
+	if (fd < 0)
+		return -1;
+	if (raw_req(fd, P2P_OP_HELLO, "{\"version\":1}") < 0 || raw_recv(fd, 5000, &o, NULL) != 1) {
+		json_object_put(o);
+		close(fd);
+		return -1;
+	}
+	json_object_put(o);
+	return fd;
+}
+
+/* A 4 KiB memfd buffer owned by raw connection @fd (its fd discarded). */
+static int raw_alloc(int fd, uint64_t *ret_id)
+{
+	struct json_object *o = NULL, *b, *v;
+	int r = raw_req(fd, P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"memfd\"]}");
+
+	if (r == 0)
+		r = raw_recv(fd, 5000, &o, NULL) == 1 &&
+			    json_object_object_get_ex(o, "buffer", &b) &&
+			    json_object_object_get_ex(b, "id", &v)
+			? 0
+			: -1;
+	if (r == 0)
+		*ret_id = (uint64_t)json_object_get_int64(v);
+	json_object_put(o);
+	return r;
+}
+
+static int64_t stats_revokes(void)
+{
+	struct p2p_conn *c = conn_open();
+	struct json_object *o = NULL, *v;
+	char *text = NULL;
+	int64_t n = -1;
+
+	if (c && p2p_admin_stats_json(c, &text) == 0 && (o = json_tokener_parse(text)) &&
+	    json_object_object_get_ex(o, "revokes", &v))
+		n = json_object_get_int64(v);
+	json_object_put(o);
+	free(text);
+	p2p_disconnect(c);
+	return n;
+}
+
+/* Two admins revoke the same buffer at once: one revoke runs and is answered,
+ * the other is refused with EINPROGRESS naming the buffer; the owner gets
+ * exactly one "revoked" event, and STATS counts one revoke. */
+static int t_revoke_in_progress(void)
+{
+	struct json_object *o[2] = {NULL, NULL}, *ev = NULL, *hello = NULL;
+	struct p2p_msg_hdr eh = {0}, hh = {0};
+	int owner = raw_ready(), a1 = raw_ready(), a2 = raw_ready(), r1 = -1, r2 = -1, re, rh;
+	int64_t revokes0 = stats_revokes(), revokes1;
+	char req[64], busy[96];
+	const char *c0, *c1;
+	uint64_t id = 0;
+	int ok = -1;
+
+	if (owner >= 0 && a1 >= 0 && a2 >= 0 && raw_alloc(owner, &id) == 0 &&
+	    p2pd_freeze(p2pd_pid) == 0) {
+		snprintf(req, sizeof(req), "{\"id\":%llu}", (unsigned long long)id);
+		ok = raw_req(a1, P2P_OP_REVOKE, req) | raw_req(a2, P2P_OP_REVOKE, req);
+		kill(p2pd_pid, SIGCONT);
+		r1 = raw_recv(a1, 5000, &o[0], NULL);
+		r2 = raw_recv(a2, 5000, &o[1], NULL);
+	}
+	/* the event comes before any later reply */
+	re = owner >= 0 ? raw_recv(owner, 5000, &ev, &eh) : -1;
+	rh = owner >= 0 && raw_req(owner, P2P_OP_HELLO, "{\"version\":1}") == 0
+		 ? raw_recv(owner, 5000, &hello, &hh)
+		 : -1;
+	revokes1 = stats_revokes();
+	c0 = jget(o[0], "code");
+	c1 = jget(o[1], "code");
+	snprintf(busy, sizeof(busy), "buffer %llu: a revoke is in progress",
+		 (unsigned long long)id);
+	if (ok == 0 && r1 == 1 && r2 == 1) {
+		struct json_object *done = c0 ? o[1] : o[0], *refused = c0 ? o[0] : o[1];
+		const char *code = c0 ? c0 : c1, *msg = jget(refused, "message");
+
+		ok = (!c0 != !c1) && strcmp(code, "EINPROGRESS") == 0 && msg &&
+			     strcmp(msg, busy) == 0 && jget(done, "ok") &&
+			     strcmp(jget(done, "ok"), "true") == 0 &&
+			     json_object_get_uint64(json_object_object_get(done, "id")) == id
+			 ? 0
+			 : -1;
+		if (ok < 0)
+			fail_why("replies: %s / %s",
+				 json_object_to_json_string_ext(o[0], JSON_C_TO_STRING_PLAIN),
+				 json_object_to_json_string_ext(o[1], JSON_C_TO_STRING_PLAIN));
+	} else if (!why[0]) {
+		fail_why("setup or replies failed (send %d, recv %d/%d)", ok, r1, r2);
+		ok = -1;
+	}
+	if (ok == 0 && !(re == 1 && eh.opcode == P2P_OP_EVENT && jget(ev, "event") &&
+			 strcmp(jget(ev, "event"), "revoked") == 0)) {
+		fail_why("the owner's first message is not the revoked event: %s",
+			 ev ? json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN) : "none");
+		ok = -1;
+	}
+	if (ok == 0 && !(rh == 1 && hh.opcode == P2P_OP_HELLO)) {
+		fail_why("after the event the owner got opcode %u, not its HELLO reply (a second "
+			 "event?)",
+			 (unsigned)hh.opcode);
+		ok = -1;
+	}
+	if (ok == 0 && revokes1 != revokes0 + 1) {
+		fail_why("STATS revokes went from %lld to %lld, not by one", (long long)revokes0,
+			 (long long)revokes1);
+		ok = -1;
+	}
+	for (int i = 0; i < 2; i++)
+		json_object_put(o[i]);
+	json_object_put(ev);
+	json_object_put(hello);
+	if (owner >= 0)
+		close(owner);
+	if (a1 >= 0)
+		close(a1);
+	if (a2 >= 0)
+		close(a2);
+	return ok;
+}
+
+/* The owner releases its buffer while an admin's revoke of it is queued: the
+ * release is answered, the revoke too (owner_notified false: nobody owns it
+ * any more), no event reaches the former owner, and the buffer is gone. */
+static int t_revoke_released_meanwhile(void)
+{
+	struct json_object *rv = NULL, *rl = NULL, *next = NULL, *lst = NULL, *v;
+	struct p2p_msg_hdr nh = {0};
+	int owner = raw_ready(), adm = raw_ready(), rr = -1, rlr = -1, rn = -1, ok = -1;
+	int64_t revokes0 = stats_revokes(), revokes1;
+	char req[64];
+	uint64_t id = 0;
+	bool listed = true;
+
+	/* the admin's connection is the last one p2pd read before it is stopped:
+	 * its REVOKE is read first then, even if epoll still lists it */
+	if (owner >= 0 && adm >= 0 && raw_alloc(owner, &id) == 0 &&
+	    raw_req(adm, P2P_OP_HELLO, "{\"version\":1}") == 0 &&
+	    raw_recv(adm, 5000, &rv, NULL) == 1 && (json_object_put(rv), rv = NULL, true) &&
+	    p2pd_freeze(p2pd_pid) == 0) {
+		snprintf(req, sizeof(req), "{\"id\":%llu}", (unsigned long long)id);
+		ok = raw_req(adm, P2P_OP_REVOKE, req) | raw_req(owner, P2P_OP_RELEASE, req);
+		kill(p2pd_pid, SIGCONT);
+		rr = raw_recv(adm, 5000, &rv, NULL);
+		rlr = raw_recv(owner, 5000, &rl, NULL);
+		/* the revoke is answered: an event, if any, was queued before this */
+		if (raw_req(owner, P2P_OP_HELLO, "{\"version\":1}") == 0)
+			rn = raw_recv(owner, 5000, &next, &nh);
+		if (raw_req(adm, P2P_OP_BUFFERS, "{}") == 0 &&
+		    raw_recv(adm, 5000, &lst, NULL) == 1 &&
+		    json_object_object_get_ex(lst, "buffers", &v)) {
+			listed = false;
+			for (size_t i = 0; i < json_object_array_length(v); i++) {
+				struct json_object *b = json_object_array_get_idx(v, i), *bid;
+
+				if (json_object_object_get_ex(b, "id", &bid) &&
+				    json_object_get_uint64(bid) == id)
+					listed = true;
+			}
+		}
+	}
+	revokes1 = stats_revokes();
+	if (ok != 0 || rr != 1 || rlr != 1) {
+		fail_why("setup or replies failed (send %d, recv %d/%d)", ok, rr, rlr);
+		ok = -1;
+	} else if (!jget(rv, "ok") || strcmp(jget(rv, "ok"), "true") != 0 ||
+		   !jget(rv, "owner_notified") ||
+		   strcmp(jget(rv, "owner_notified"), "false") != 0) {
+		fail_why("revoke reply: %s",
+			 json_object_to_json_string_ext(rv, JSON_C_TO_STRING_PLAIN));
+		ok = -1;
+	} else if (!jget(rl, "ok") || strcmp(jget(rl, "ok"), "true") != 0) {
+		fail_why("release reply: %s",
+			 json_object_to_json_string_ext(rl, JSON_C_TO_STRING_PLAIN));
+		ok = -1;
+	} else if (rn != 1 || nh.opcode != P2P_OP_HELLO) {
+		fail_why(
+		    "the former owner got opcode %u after its release, not its HELLO reply: %s",
+		    (unsigned)nh.opcode,
+		    next ? json_object_to_json_string_ext(next, JSON_C_TO_STRING_PLAIN) : "none");
+		ok = -1;
+	} else if (listed) {
+		fail_why("BUFFERS still lists buffer %llu (or failed)", (unsigned long long)id);
+		ok = -1;
+	} else if (revokes1 != revokes0 + 1) {
+		fail_why("STATS revokes went from %lld to %lld, not by one", (long long)revokes0,
+			 (long long)revokes1);
+		ok = -1;
+	}
+	json_object_put(rv);
+	json_object_put(rl);
+	json_object_put(next);
+	json_object_put(lst);
+	if (owner >= 0)
+		close(owner);
+	if (adm >= 0)
+		close(adm);
+	return ok;
+}
+
+/*
+ * An owner that stops reading while an admin revokes its buffers one by one:
+ * its "revoked" events pile up in p2pd until its queue (4096 messages) is
+ * full; the revoke that finds it full drops the owner (owner_notified false),
+ * which frees its other buffers, so the later revokes find nothing (ENOENT);
+ * the owner, reading at last, gets the events that were sent, then EOF.
+ */
+#define QF_BUFFERS 5500 /* more than the queue, plus what the socket holds */
+#define QF_WINDOW 16	/* requests in flight per connection */
+
+static int t_owner_queue_full(void)
+{
+	char qsock[300], qcfg[300], text[1024], req[64], saved[300];
+	static uint64_t ids[QF_BUFFERS];
+	int owner = -1, adm = -1, n_ok = 0, n_dropped = 0, n_gone = 0, events = 0, eof = 0;
+	int first_dropped = -1, bad = 0;
+	pid_t pid;
+
+	snprintf(qsock, sizeof(qsock), "%s/qfull.sock", tmpdir);
+	snprintf(qcfg, sizeof(qcfg), "%s/qfull.json", tmpdir);
+	snprintf(
+	    text, sizeof(text),
+	    "{ \"version\": 1,\n"
+	    "  \"socket\": { \"path\": \"%s\", \"mode\": \"0600\" },\n"
+	    "  \"limits\": { \"max_buffers\": %d, \"max_bytes\": \"1G\" },\n"
+	    "  \"rules\": [ { \"uid\": 0, \"devices\": [\"*\"], \"types\": [\"memfd\"] } ] }\n",
+	    qsock, QF_BUFFERS + 10);
+	CHECK(write_file(qcfg, text) == 0, "write %s", qcfg);
+	pid = start_p2pd(fixture, qcfg, qsock, NULL, 0);
+	CHECK(pid > 0, "start p2pd for the queue test: %s", why);
+	snprintf(saved, sizeof(saved), "%s", sock_path);
+	snprintf(sock_path, sizeof(sock_path), "%s", qsock);
+	owner = raw_ready();
+	adm = raw_ready();
+	snprintf(sock_path, sizeof(sock_path), "%s", saved);
+	if (owner < 0 || adm < 0) {
+		fail_why("connect to the queue test's p2pd");
+		goto out;
+	}
+	/* the owner's buffers, QF_WINDOW requests at a time */
+	for (int i = 0; i < QF_BUFFERS && !bad; i += QF_WINDOW) {
+		int k = QF_BUFFERS - i < QF_WINDOW ? QF_BUFFERS - i : QF_WINDOW;
+
+		for (int j = 0; j < k; j++)
+			bad |=
+			    raw_req(owner, P2P_OP_ALLOC, "{\"size\":4096,\"types\":[\"memfd\"]}");
+		for (int j = 0; j < k && !bad; j++) {
+			struct json_object *o = NULL, *b, *v;
+
+			if (raw_recv(owner, 10000, &o, NULL) == 1 &&
+			    json_object_object_get_ex(o, "buffer", &b) &&
+			    json_object_object_get_ex(b, "id", &v))
+				ids[i + j] = json_object_get_uint64(v);
+			else
+				bad = 1;
+			json_object_put(o);
+		}
+	}
+	if (bad) {
+		fail_why("the owner's allocations failed");
+		goto out;
+	}
+	/* the owner reads nothing now; the admin revokes every buffer */
+	for (int i = 0; i < QF_BUFFERS && !bad; i += QF_WINDOW) {
+		int k = QF_BUFFERS - i < QF_WINDOW ? QF_BUFFERS - i : QF_WINDOW;
+
+		for (int j = 0; j < k; j++) {
+			snprintf(req, sizeof(req), "{\"id\":%llu}", (unsigned long long)ids[i + j]);
+			bad |= raw_req(adm, P2P_OP_REVOKE, req);
+		}
+		for (int j = 0; j < k && !bad; j++) {
+			struct json_object *o = NULL;
+			const char *code, *notified;
+
+			if (raw_recv(adm, 10000, &o, NULL) != 1) {
+				bad = 1;
+				break;
+			}
+			code = jget(o, "code");
+			notified = jget(o, "owner_notified");
+			if (!code && notified && strcmp(notified, "true") == 0 && !n_dropped)
+				n_ok++;
+			else if (!code && notified && strcmp(notified, "false") == 0 && !n_dropped)
+				n_dropped++, first_dropped = i + j;
+			else if (code && strcmp(code, "ENOENT") == 0 && n_dropped)
+				n_gone++;
+			else
+				bad = 2;
+			json_object_put(o);
+		}
+	}
+	/* the owner reads: the events sent before it was dropped, then EOF */
+	for (;;) {
+		struct json_object *o = NULL;
+		int r = raw_recv(owner, 5000, &o, NULL);
+
+		if (r == 1 && jget(o, "event") && strcmp(jget(o, "event"), "revoked") == 0)
+			events++;
+		json_object_put(o);
+		if (r != 1) {
+			eof = r == 0;
+			break;
+		}
+	}
+	if (bad) {
+		fail_why("revoke replies out of order (%d): %d notified, %d dropped, %d gone", bad,
+			 n_ok, n_dropped, n_gone);
+		goto out;
+	}
+	if (n_dropped != 1 || n_ok < 4096 || n_ok + 1 + n_gone != QF_BUFFERS) {
+		fail_why("%d revokes notified the owner, %d dropped it (at %d), %d found nothing",
+			 n_ok, n_dropped, first_dropped, n_gone);
+		bad = 1;
+	} else if (!eof || events != n_ok - 4096) {
+		fail_why(
+		    "the dropped owner read %d events (%d were sent, 4096 more queued), then %s",
+		    events, n_ok - 4096, eof ? "EOF" : "no EOF");
+		bad = 1;
+	} else {
+		printf("  (owner dropped at revoke %d: %d events sent, 4096 queued)\n",
+		       first_dropped + 1, events);
+	}
+out:
+	if (owner >= 0)
+		close(owner);
+	if (adm >= 0)
+		close(adm);
+	if (stop_p2pd(pid) != 0 && !bad && !why[0]) {
+		fail_why("p2pd of the queue test did not exit cleanly");
+		bad = 1;
+	}
+	unlink(qcfg);
+	return bad || why[0] ? -1 : 0;
+}
+
 /* ---- a second real uid (issue 15): rules by uid not gid, one client cannot
  * release another's buffer, byte quota after release, exact back-pressure ---- */
 
@@ -5560,6 +5950,14 @@ int main(int argc, char **argv)
 	run_test("check with the live kernel verdict asked for", t_check_kernel_live);
 	run_test("an admin revoking its own buffer gets the event", t_revoke_own);
 	run_test("revoke tells the owner", t_revoke);
+	run_test("two revokes of one buffer at once: one runs, one EINPROGRESS, one event",
+		 t_revoke_in_progress);
+	run_test("the owner releases its buffer while its revoke is queued: both answered, no "
+		 "event",
+		 t_revoke_released_meanwhile);
+	run_test("an owner not reading while an admin REVOKEs 5500 of its buffers: dropped when "
+		 "its queue is full, the rest freed",
+		 t_owner_queue_full);
 	run_test("reload: good config, bad config, SIGHUP", t_reload);
 	run_test("bad input: truncated datagram", t_bad_truncated);
 	run_test("bad input: oversized datagram", t_bad_oversized);
