@@ -4489,6 +4489,127 @@ static int t_sigterm_drain(void)
 	return 0;
 }
 
+/*
+ * SIGTERM while a client that stopped reading has replies queued in p2pd:
+ * when the client reads them all p2pd exits at once (every reply that it
+ * handled delivered, then EOF or ECONNRESET: requests were left unread); when the client closes
+ * instead p2pd exits at once too.  Neither waits for the drain timeout (not logged).
+ */
+static int drain_case(bool reads)
+{
+	char dsock[300], saved[300];
+	static char rbuf[P2P_PROTO_MAX_DATAGRAM];
+	struct p2p_conn *adm = NULL;
+	int fd = -1, fl, got = 0, eof = 0, st = -1, timeouts = count_log_lines("drain timeout");
+	int stopping = count_log_lines("SIGTERM: stopping"), calls = 0, bad = 0;
+	int64_t before, now, prev = -1, deadline;
+	pid_t pid;
+
+	snprintf(dsock, sizeof(dsock), "%s/drain2.sock", tmpdir);
+	pid = start_p2pd(fixture, cfg_path, dsock, NULL, 0);
+	CHECK(pid > 0, "start: %s", why);
+	snprintf(saved, sizeof(saved), "%s", sock_path);
+	snprintf(sock_path, sizeof(sock_path), "%s", dsock);
+	fd = raw_ready();
+	snprintf(sock_path, sizeof(sock_path), "%s", saved);
+	if (fd < 0 || p2p_connect(dsock, &adm) < 0 || (before = stats_requests(adm)) < 0) {
+		fail_why("connect");
+		bad = 1;
+		goto out;
+	}
+	fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	for (int i = 0; i < 2000; i++)
+		if (raw_send(fd, 1, P2P_OP_TOPOLOGY, 0, 2, "{}", 2) < 0)
+			break;
+	/* until p2pd stops reading the client: its request count settles */
+	deadline = now_ms() + 10000;
+	for (;;) {
+		usleep(50000);
+		now = stats_requests(adm);
+		calls++;
+		/* settled: only this STATS itself was counted since the last one */
+		if ((prev >= 0 && now == prev + 1) || now < 0 || now_ms() > deadline)
+			break;
+		prev = now;
+	}
+	p2p_disconnect(adm);
+	adm = NULL;
+	kill(pid, SIGTERM);
+	deadline = now_ms() + 10000;
+	while (count_log_lines("SIGTERM: stopping") == stopping && now_ms() < deadline)
+		usleep(10000);
+	if (reads) {
+		fcntl(fd, F_SETFL, fl);
+		for (;;) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			ssize_t n;
+
+			if (poll(&p, 1, 10000) != 1)
+				break;
+			n = recv(fd, rbuf, sizeof(rbuf), 0);
+			/* closed: EOF, or ECONNRESET as p2pd left requests unread */
+			if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+				eof = 1;
+				break;
+			}
+			if (n < (ssize_t)sizeof(struct p2p_msg_hdr) ||
+			    ((struct p2p_msg_hdr *)rbuf)->opcode != P2P_OP_TOPOLOGY)
+				break;
+			if (!(((struct p2p_msg_hdr *)rbuf)->flags & P2P_FLAG_MORE))
+				got++; /* the last datagram of a reply */
+		}
+	}
+	close(fd);
+	fd = -1;
+	/* its exit status, without a second SIGTERM */
+	deadline = now_ms() + 15000;
+	while (waitpid(pid, &st, WNOHANG) != pid && now_ms() < deadline)
+		usleep(10000);
+	if (now_ms() >= deadline) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	pid = -1;
+	if (reads && (!eof || got != (int)(now - before - calls))) {
+		fail_why("after SIGTERM the client read %d replies then %s; p2pd had handled %lld "
+			 "of its requests",
+			 got, eof ? "EOF" : "no EOF (or an error)",
+			 (long long)(now - before - calls));
+		bad = 1;
+	} else if (reads && got < 16) {
+		fail_why("only %d replies: nothing was queued in p2pd", got);
+		bad = 1;
+	} else if (reads) {
+		printf("  (%d replies delivered after SIGTERM, then EOF)\n", got);
+	}
+	if (bad) {
+		/* said */
+	} else if (st != 0) {
+		fail_why("p2pd exit status %d", st);
+		bad = 1;
+	} else if (count_log_lines("drain timeout") != timeouts) {
+		fail_why("p2pd waited for the drain timeout although its client %s",
+			 reads ? "read everything" : "was gone");
+		bad = 1;
+	}
+out:
+	p2p_disconnect(adm);
+	if (fd >= 0)
+		close(fd);
+	if (pid > 0)
+		stop_p2pd(pid);
+	return bad ? -1 : 0;
+}
+
+static int t_sigterm_drained(void)
+{
+	if (drain_case(true) < 0)
+		return -1;
+	return drain_case(false);
+}
+
 static int t_watchdog(void)
 {
 	char wsock[300], note[4096];
@@ -4928,11 +5049,30 @@ static int t_hotplug_fixture(void)
 
 /* --log journal: structured fields reach the journal socket.  A private mount
  * namespace with a tmpfs on /run holds a stand-in journald socket. */
+/* nobody asks for a buffer on a provider its rule does not allow */
+static int journal_refused_alloc(void)
+{
+	struct p2p_alloc_req req = {
+	    .size = 4096, .provider = "0000:06:00.0", .types = P2P_BUF_MEMFD};
+	struct p2p_buffer_info info;
+	struct p2p_conn *c = conn_open();
+	int fd = -1, r;
+
+	CHECK(c, "connect as nobody");
+	r = p2p_alloc(c, &req, &info, &fd, NULL);
+	if (fd >= 0)
+		close(fd);
+	p2p_disconnect(c);
+	CHECK(r == -EPERM, "nobody's alloc on 0000:06:00.0: %d, not EPERM", r);
+	return 0;
+}
+
 static int journal_child(void)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	char jsock[300], buf[4096], revoked[96] = "", field[48] = "";
-	bool found = false, found_buffer = false;
+	bool found = false, found_buffer = false, found_device = false;
+	int refused;
 	pid_t pid;
 	int j, fd;
 	int64_t deadline;
@@ -4975,8 +5115,11 @@ static int journal_child(void)
 			 (unsigned long long)info.id);
 		snprintf(field, sizeof(field), "\nP2P_BUFFER=%llu\n", (unsigned long long)info.id);
 	}
+	/* a refused allocation is logged with the device and the client's uid */
+	refused = wait_child(spawn_as(NOBODY, NOBODY, NOBODY, journal_refused_alloc),
+			     "nobody's refused alloc");
 	deadline = now_ms() + 3000;
-	while (!(found && found_buffer) && now_ms() < deadline) {
+	while (!(found && found_buffer && found_device) && now_ms() < deadline) {
 		struct pollfd p = {.fd = j, .events = POLLIN};
 		ssize_t n;
 
@@ -4992,12 +5135,18 @@ static int journal_child(void)
 			found = true;
 		if (strstr(buf, revoked) && strstr(buf, field) && strstr(buf, "P2P_CLIENT_UID=0\n"))
 			found_buffer = true;
+		if (strstr(buf, "alloc refused: provider not allowed") &&
+		    strstr(buf, "\nP2P_DEVICE=0000:06:00.0\n") &&
+		    strstr(buf, "P2P_CLIENT_UID=65534\n"))
+			found_device = true;
 	}
 	stop_p2pd(pid);
 	CHECK(found,
 	      "no journal entry with MESSAGE=, PRIORITY=5, P2P_CLIENT_UID=0, P2P_CLIENT_PID=");
-	CHECK(found_buffer, "no journal entry '%s' with P2P_BUFFER= and P2P_CLIENT_UID=0",
-	      revoked);
+	CHECK(found_buffer, "no journal entry '%s' with P2P_BUFFER= and P2P_CLIENT_UID=0", revoked);
+	CHECK(refused == 0, "%s", why);
+	CHECK(found_device, "no journal entry 'alloc refused: provider not allowed' with "
+			    "P2P_DEVICE=0000:06:00.0 and P2P_CLIENT_UID=65534");
 	return 0;
 }
 
@@ -5422,6 +5571,154 @@ static int t_matrix_off_loop(void)
 	CHECK(hello_after == 0, "p2pd stopped answering after a reload mid-build");
 	CHECK(stopped == 0, "p2pd did not exit cleanly after the matrix builds (%d)", stopped);
 	return 0;
+}
+
+/* Read one whole reply (all its datagrams) on raw @fd: its concatenated JSON
+ * in @buf (NUL-terminated); the header of its first datagram in *ret_hdr.
+ * Returns the JSON's length, 0 on EOF before any datagram, -1 otherwise. */
+static long raw_recv_whole(int fd, int timeout, char *buf, size_t len, struct p2p_msg_hdr *ret_hdr)
+{
+	static char dg[P2P_PROTO_MAX_DATAGRAM + 16];
+	struct p2p_msg_hdr h;
+	size_t off = 0;
+
+	for (int first = 1;; first = 0) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&p, 1, timeout) != 1)
+			return -1;
+		n = recv(fd, dg, sizeof(dg), 0);
+		if (n == 0 && first)
+			return 0;
+		if (n < (ssize_t)sizeof(h))
+			return -1;
+		memcpy(&h, dg, sizeof(h));
+		if (first && ret_hdr)
+			*ret_hdr = h;
+		if (off + (size_t)n - sizeof(h) >= len)
+			return -1;
+		memcpy(buf + off, dg + sizeof(h), (size_t)n - sizeof(h));
+		off += (size_t)n - sizeof(h);
+		if (!(h.flags & P2P_FLAG_MORE))
+			break;
+	}
+	buf[off] = '\0';
+	return (long)off;
+}
+
+/*
+ * Waiters of the first matrix of a model (built on a worker thread): one that
+ * goes away before it is built is skipped, the other gets the whole matrix;
+ * one still waiting when p2pd is told to stop gets ECANCELED "p2pd is
+ * stopping", then EOF, and p2pd exits cleanly.  p2pd is stopped (SIGSTOP)
+ * while the requests are queued, so it reads them together.
+ */
+static int t_matrix_waiters(void)
+{
+	static char out[16 << 20];
+	char msock[300], saved[300], req[64], *m = NULL;
+	uint64_t bid = 0;
+	struct p2p_msg_hdr h = {0};
+	int a = -1, b = -1, c = -1, bad = 1, st;
+	long n;
+	pid_t pid;
+
+	if (!big_fixture || strcmp(big_fixture, "-") == 0) {
+		fail_why("no big fixture generated (tests/fixtures/gen-fabric.py missing?)");
+		return -1;
+	}
+	snprintf(msock, sizeof(msock), "%s/mw.sock", tmpdir);
+	pid = start_p2pd(big_fixture, cfg_path, msock, NULL, 0);
+	CHECK(pid > 0, "start p2pd on the big tree: %s", why);
+	snprintf(saved, sizeof(saved), "%s", sock_path);
+	snprintf(sock_path, sizeof(sock_path), "%s", msock);
+	a = raw_ready();
+	b = raw_ready();
+	c = raw_ready();
+	snprintf(sock_path, sizeof(sock_path), "%s", saved);
+	if (a < 0 || b < 0 || c < 0) {
+		fail_why("connect");
+		goto out;
+	}
+	/* A and B ask; B, owner of a buffer, hangs up while it waits: p2pd notices
+	 * when it tells B of that buffer's revoke (owner_notified false) */
+	if (raw_alloc(b, &bid) < 0 || raw_req(c, P2P_OP_HELLO, "{\"version\":1}") < 0 ||
+	    raw_recv_whole(c, 5000, out, sizeof(out), &h) <= 0 || p2pd_freeze(pid) < 0) {
+		fail_why("B's buffer, or the freeze");
+		goto out;
+	}
+	raw_req(a, P2P_OP_MATRIX, "{\"all\":false}");
+	raw_req(b, P2P_OP_MATRIX, "{\"all\":false}");
+	kill(pid, SIGCONT);
+	/* both wait now (read in one turn of the loop, before C's hello); B goes,
+	 * and C, an admin, revokes B's buffer */
+	if (raw_req(c, P2P_OP_HELLO, "{\"version\":1}") < 0 ||
+	    raw_recv_whole(c, 5000, out, sizeof(out), &h) <= 0) {
+		fail_why("hello while the matrix is built");
+		goto out;
+	}
+	close(b);
+	b = -1;
+	snprintf(req, sizeof(req), "{\"id\":%llu}", (unsigned long long)bid);
+	n = raw_req(c, P2P_OP_REVOKE, req) < 0 ? -1 : raw_recv_whole(c, 5000, out, sizeof(out), &h);
+	if (n <= 0 || !strstr(out, "\"owner_notified\":false") || !strstr(out, "\"ok\":true")) {
+		fail_why("revoke of the buffer of a waiter that hung up: %.200s", n > 0 ? out : "");
+		goto out;
+	}
+	n = raw_recv_whole(a, 60000, out, sizeof(out), &h);
+	if (n <= 0 || h.opcode != P2P_OP_MATRIX || !strstr(out, "\"rows\"")) {
+		fail_why("the matrix waiter beside one that left got %ld bytes: %.200s", n,
+			 n > 0 ? out : "");
+		goto out;
+	}
+	/* a reload retires the shared matrix: C's request starts a new build,
+	 * and p2pd is told to stop before it is done */
+	{
+		struct p2p_conn *adm = NULL;
+		int r = p2p_connect(msock, &adm);
+
+		if (r == 0)
+			r = p2p_admin_reload(adm);
+		p2p_disconnect(adm);
+		if (r != 0) {
+			fail_why("reload: %s", p2p_strerror(r));
+			goto out;
+		}
+	}
+	if (raw_req(c, P2P_OP_HELLO, "{\"version\":1}") < 0 ||
+	    raw_recv_whole(c, 5000, out, sizeof(out), &h) <= 0 || p2pd_freeze(pid) < 0) {
+		fail_why("hello before the stop");
+		goto out;
+	}
+	raw_req(c, P2P_OP_MATRIX, "{\"all\":false}");
+	kill(pid, SIGTERM);
+	kill(pid, SIGCONT);
+	n = raw_recv_whole(c, 60000, out, sizeof(out), &h);
+	if (n <= 0 || !strstr(out, "\"ECANCELED\"") || !strstr(out, "p2pd is stopping")) {
+		fail_why("a matrix waiter at SIGTERM got %ld bytes: %.200s", n, n > 0 ? out : "");
+		goto out;
+	}
+	n = raw_recv_whole(c, 60000, out, sizeof(out), &h);
+	if (n != 0) {
+		fail_why("no EOF after ECANCELED (%ld)", n);
+		goto out;
+	}
+	bad = 0;
+out:
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	if (c >= 0)
+		close(c);
+	free(m);
+	st = stop_p2pd(pid);
+	if (!bad && st != 0) {
+		fail_why("p2pd exit status %d", st);
+		bad = 1;
+	}
+	return bad ? -1 : 0;
 }
 
 /* ---- issue 16 classes: half-closed clients, caps against RLIMIT_NOFILE ---- */
@@ -5989,6 +6286,8 @@ int main(int argc, char **argv)
 		 t_reply_bytes);
 	run_test("first matrix of a model built off the loop, model swapped mid-build (issue 16/5)",
 		 t_matrix_off_loop);
+	run_test("matrix waiters: one that hung up is skipped, one at SIGTERM gets ECANCELED",
+		 t_matrix_waiters);
 	run_test("half-closed client: its replies still come whole, then EOF (issue 16)",
 		 t_half_close);
 	run_test("max_connections lowered to fit RLIMIT_NOFILE, excess refused (issue 16)",
@@ -6000,6 +6299,9 @@ int main(int argc, char **argv)
 	run_test("a config swap while the matrix is built: answered at once, the matrix whole",
 		 t_reload_during_matrix);
 	run_test("SIGTERM with undelivered replies: bounded drain, clean exit", t_sigterm_drain);
+	run_test("SIGTERM with replies queued: p2pd exits once its client read them all, or "
+		 "closed",
+		 t_sigterm_drained);
 	run_test("PCI hotplug: a kernel uevent triggers a rescan", t_hotplug);
 	run_test("PCI hotplug on a fixture as /sys: a failed rescan keeps the topology, "
 		 "no PCI left is 0 functions",
