@@ -559,6 +559,64 @@ static void test_types_inline(void **state)
 	}
 }
 
+/* Error paths of sections and values no other case reaches: each refused
+ * with the key path and what was expected. */
+static void test_types_more(void **state)
+{
+	char longname[400];
+	(void)state;
+	expect_parse_error("{\"socket\": {\"group\": -1}}", -EINVAL,
+			   "socket.group: expected an integer in 0..4294967294");
+	expect_parse_error("{\"limits\": []}", -EINVAL, "limits: expected an object, got an array");
+	expect_parse_error("{\"limits\": {\"max_bytes\": \"17179869184G\"}}", -EINVAL,
+			   "limits.max_bytes: size \"17179869184G\" out of range");
+	expect_parse_error("{\"providers\": {}}", -EINVAL,
+			   "providers: expected an array, got an object");
+	expect_parse_error("{\"providers\": [{\"device\": 5, \"bar\": 2}]}", -EINVAL,
+			   "providers[0].device: expected a string, got an integer");
+	expect_parse_error(
+	    "{\"providers\": [{\"device\": \"0000:03:00.0\", \"bar\": 2, \"size\": true}]}",
+	    -EINVAL,
+	    "providers[0].size: expected a size (an integer >= 0 or a string like \"1G\"), got a "
+	    "boolean");
+	expect_parse_error("{\"overrides\": {}}", -EINVAL,
+			   "overrides: expected an array, got an object");
+	expect_parse_error(
+	    "{\"overrides\": [{\"pair\": [\"0000:03:00.0\", \"0000:04:00.0\"], \"action\": 5}]}",
+	    -EINVAL, "overrides[0].action: expected \"allow\" or \"deny\"");
+	expect_parse_error("{\"whitelist\": {}}", -EINVAL,
+			   "whitelist: expected an array, got an object");
+	expect_parse_error("{\"whitelist\": [5]}", -EINVAL,
+			   "whitelist[0]: expected an object, got an integer");
+	expect_parse_error("{\"rules\": [{\"gid\": 0, \"types\": [], \"devices\": {}}]}", -EINVAL,
+			   "rules[0].devices: expected an array, got an object");
+	expect_parse_error("{\"rules\": [{\"group\": \"no-such-group-p2pd\", \"types\": []}]}",
+			   -EINVAL, "rules[0].group: unknown group \"no-such-group-p2pd\"");
+	memset(longname, 'u', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	{
+		char text[600];
+
+		snprintf(text, sizeof(text), "{\"rules\": [{\"uid\": \"%s\", \"types\": []}]}",
+			 longname);
+		expect_parse_error(text, -EINVAL,
+				   "rules[0].uid: string too long (399 bytes, at most 63)");
+	}
+}
+
+/* Misuse of the API: refused, nothing allocated. */
+static void test_api_misuse(void **state)
+{
+	struct p2p_config *cfg = NULL;
+	char err[64] = "x";
+	(void)state;
+	assert_int_equal(config_parse(NULL, 0, "t.json", &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "");
+	assert_int_equal(config_parse("{}", 2, "t.json", NULL, err, sizeof(err)), -EINVAL);
+	assert_int_equal(config_load(NULL, NULL, err, sizeof(err)), -EINVAL);
+	assert_null(cfg);
+}
+
 static void test_socket_modes(void **state)
 {
 	static const struct {
@@ -856,6 +914,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_fixtures_all_listed),
 	    cmocka_unit_test(test_syntax_inline),
 	    cmocka_unit_test(test_types_inline),
+	    cmocka_unit_test(test_types_more),
+	    cmocka_unit_test(test_api_misuse),
 	    cmocka_unit_test(test_socket_modes),
 	    cmocka_unit_test(test_semantic_lines),
 	    cmocka_unit_test(test_devpat),
