@@ -304,6 +304,25 @@ static int stop_p2pd(pid_t pid)
 	return -1;
 }
 
+/* Wait (15 s at most, then SIGKILL) for a p2pd already told to stop; its exit
+ * status, or 128 + the signal.  No second SIGTERM: once p2pd has dropped its
+ * handlers on the way out, that would kill it. */
+static int wait_exit(pid_t pid)
+{
+	int64_t deadline = now_ms() + 15000;
+	int st = 0;
+
+	while (waitpid(pid, &st, WNOHANG) != pid) {
+		if (now_ms() >= deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			break;
+		}
+		usleep(10000);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 static int count_fds(pid_t pid)
 {
 	char path[64];
@@ -4574,15 +4593,7 @@ static int drain_case(bool reads)
 	}
 	close(fd);
 	fd = -1;
-	/* its exit status, without a second SIGTERM */
-	deadline = now_ms() + 15000;
-	while (waitpid(pid, &st, WNOHANG) != pid && now_ms() < deadline)
-		usleep(10000);
-	if (now_ms() >= deadline) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-	}
-	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	st = wait_exit(pid);
 	pid = -1;
 	if (reads && (!eof || got != (int)(now - before - calls))) {
 		fail_why("after SIGTERM the client read %d replies then %s; p2pd had handled %lld "
@@ -5632,6 +5643,7 @@ static int t_matrix_waiters(void)
 	uint64_t bid = 0;
 	struct p2p_msg_hdr h = {0};
 	int a = -1, b = -1, c = -1, bad = 1, st;
+	bool stopped = false; /* told to stop already: no second SIGTERM */
 	long n;
 	pid_t pid;
 
@@ -5715,6 +5727,7 @@ static int t_matrix_waiters(void)
 		fail_why("no EOF after ECANCELED (%ld)", n);
 		goto out;
 	}
+	stopped = true;
 	bad = 0;
 out:
 	if (a >= 0)
@@ -5724,7 +5737,7 @@ out:
 	if (c >= 0)
 		close(c);
 	free(m);
-	st = stop_p2pd(pid);
+	st = stopped ? wait_exit(pid) : stop_p2pd(pid);
 	if (!bad && st != 0) {
 		fail_why("p2pd exit status %d", st);
 		bad = 1;
