@@ -5990,6 +5990,44 @@ static int t_reserved_lowered(void)
 	return 0;
 }
 
+/* RLIMIT_NOFILE lowered under a running p2pd (prlimit) until not one client
+ * fits: a reload is refused, saying what to raise, and the old configuration
+ * stays in force; with the limit back, a reload succeeds. */
+static int t_reload_nofile_shrunk(void)
+{
+	char psock[300];
+	struct rlimit low = {.rlim_cur = 24, .rlim_max = 4096}, back = {4096, 4096};
+	struct p2p_conn *c = NULL;
+	char m[512] = "";
+	int r1 = -1, r2 = -1, h = -1, pr;
+	pid_t pid;
+
+	snprintf(psock, sizeof(psock), "%s/prl.sock", tmpdir);
+	p2pd_nofile = 4096;
+	pid = start_p2pd(fixture, cfg_path, psock, NULL, 0);
+	p2pd_nofile = 0;
+	CHECK(pid > 0, "start: %s", why);
+	if (p2p_connect(psock, &c) == 0) {
+		pr = prlimit(pid, RLIMIT_NOFILE, &low, NULL);
+		r1 = p2p_admin_reload(c);
+		snprintf(m, sizeof(m), "%s", p2p_last_message(c));
+		h = p2p_hello(c, NULL);
+		if (pr == 0)
+			prlimit(pid, RLIMIT_NOFILE, &back, NULL);
+		r2 = p2p_admin_reload(c);
+	} else {
+		pr = -1;
+	}
+	p2p_disconnect(c);
+	CHECK(stop_p2pd(pid) == 0, "p2pd did not exit cleanly");
+	CHECK(pr == 0, "prlimit: %m");
+	CHECK(r1 < 0 && strstr(m, "RLIMIT_NOFILE is 24") && strstr(m, "raise LimitNOFILE="),
+	      "reload with RLIMIT_NOFILE 24: %d '%s'", r1, m);
+	CHECK(h == 0, "hello after the refused reload: %d", h);
+	CHECK(r2 == 0, "reload with RLIMIT_NOFILE back at 4096: %d", r2);
+	return 0;
+}
+
 /* ---- issue 16: a soak of everything above while a normal client works ---- */
 
 static int64_t soak_end;
@@ -6399,6 +6437,9 @@ int main(int argc, char **argv)
 		 t_nofile_caps);
 	run_test("connection cap lowered to fit RLIMIT_NOFILE: the admins' reserve becomes a "
 		 "quarter of it", t_reserved_lowered);
+	run_test("RLIMIT_NOFILE shrunk under a running p2pd: a config swap is refused, the old "
+		 "config stays",
+		 t_reload_nofile_shrunk);
 	run_test("WATCHDOG=1 when WATCHDOG_USEC is set", t_watchdog);
 	run_test("no PCI under the sysfs root: host buffers only, ENODEV for the rest", t_no_pci);
 	run_test("--cpu, -v, --log auto: a Zen verdict, debug lines naming the buffer",
