@@ -131,7 +131,8 @@ struct p2pb_verdict {
  *
  * The dma-buf's exporter name is "p2pbroker" and its name (as set by
  * DMA_BUF_SET_NAME) "p2p:<domain:bus:dev.fn>" or "host".
- * Errors: -EINVAL bad size/type/flags, -ENODEV no such provider,
+ * Errors: -EINVAL bad size/type/flags, -ENODEV no such provider (or one
+ * whose driver is unbinding: from the unbind until its buffers are gone),
  * -EOPNOTSUPP provider without published p2p memory or kernel without
  * p2pdma, -ENOMEM pool or system memory exhausted.
  */
