@@ -4959,7 +4959,7 @@ static int hpf_child(void)
 	char path[400], moved[400], realev[300];
 	DIR *d = opendir("/sys/bus/pci/devices");
 	struct dirent *e;
-	int devices, rescans;
+	int devices, rescans, before;
 	pid_t pid;
 
 	CHECK(d, "no /sys/bus/pci/devices on this machine: cannot send a PCI uevent");
@@ -4977,11 +4977,12 @@ static int hpf_child(void)
 	}
 	pid = start_p2pd("/", cfg_path, hpf_sock, NULL, 0);
 	CHECK(pid > 0, "start p2pd with the fixture as /sys: %s", why);
-	hpf_stats(&devices, &rescans);
-	if (devices != 20 || rescans != 0) {
+	/* other tests on this machine may send PCI uevents too: rescans are
+	 * compared with the count before each step, not with fixed numbers */
+	hpf_stats(&devices, &before);
+	if (devices != 20 || before < 0) {
 		stop_p2pd(pid);
-		fail_why("before any uevent: devices %d (want 20), rescans %d (want 0)", devices,
-			 rescans);
+		fail_why("at start: devices %d (want 20), rescans %d", devices, before);
 		return -1;
 	}
 
@@ -4999,12 +5000,14 @@ static int hpf_child(void)
 		return -1;
 	}
 	hpf_stats(&devices, &rescans);
-	if (devices != 20 || rescans != 0) {
+	if (devices != 20 || rescans != before) {
 		stop_p2pd(pid);
-		fail_why("after a failed rescan: devices %d (want 20), rescans %d (want 0)",
-			 devices, rescans);
+		fail_why("after a failed rescan: devices %d (want 20), rescans %d (want %d: a "
+			 "failed one does not count)",
+			 devices, rescans, before);
 		return -1;
 	}
+	before = rescans;
 
 	/* no PCI left at all: 0 functions, not an error */
 	unlink(path);
@@ -5018,11 +5021,13 @@ static int hpf_child(void)
 		return -1;
 	}
 	hpf_stats(&devices, &rescans);
-	if (devices != 0 || rescans != 1) {
+	if (devices != 0 || rescans <= before) {
 		stop_p2pd(pid);
-		fail_why("without PCI: devices %d (want 0), rescans %d (want 1)", devices, rescans);
+		fail_why("without PCI: devices %d (want 0), rescans %d (want more than %d)",
+			 devices, rescans, before);
 		return -1;
 	}
+	before = rescans;
 
 	/* mended: every function is back */
 	rename(moved, path);
@@ -5037,8 +5042,9 @@ static int hpf_child(void)
 	}
 	hpf_stats(&devices, &rescans);
 	CHECK(stop_p2pd(pid) == 0, "p2pd on the fixture as /sys did not exit cleanly");
-	CHECK(devices == 20 && rescans == 2, "mended: devices %d (want 20), rescans %d (want 2)",
-	      devices, rescans);
+	CHECK(devices == 20 && rescans > before,
+	      "mended: devices %d (want 20), rescans %d (want more than %d)", devices, rescans,
+	      before);
 	return 0;
 }
 
