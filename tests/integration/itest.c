@@ -691,8 +691,18 @@ static int t_check(void)
 	}
 	CHECK(r == 0 || (p2p_disconnect(c), 0), "check kernel: %s", p2p_strerror(r));
 	r = p2p_check_json(c, "0000:99:00.0", "0000:04:00.0", &text);
-	p2p_disconnect(c);
-	CHECK(r == -ENODEV, "unknown provider: got %d, want -ENODEV", r);
+	{ /* a known provider, an unknown client: the client is named */
+		char *t2 = NULL, m2[256];
+		int r2 = p2p_check_json(c, "0000:03:00.0", "0000:99:00.0", &t2);
+
+		snprintf(m2, sizeof(m2), "%s", p2p_last_message(c));
+		free(t2);
+		p2p_disconnect(c);
+		CHECK(r == -ENODEV, "unknown provider: got %d, want -ENODEV", r);
+		CHECK(r2 == -ENODEV &&
+			  strstr(m2, "client '0000:99:00.0' is not a PCI function of this machine"),
+		      "unknown client: got %d '%s', want -ENODEV naming the client", r2, m2);
+	}
 	return 0;
 }
 
