@@ -25,9 +25,8 @@
 /* The request ids of no-reply releases carry this bit, so that a failure's
  * answer (the only one such a release gets) is known as one by its id. */
 #define P2P_NOREPLY_ID (UINT64_C(1) << 63)
-/* No-reply releases wait to go out with the next request (one sendmmsg(),
- * so p2pd wakes once for both), at most this many; and between two looks at
- * what the daemon sent their failures wait in the socket at most this deep. */
+/* Between two looks at what the daemon sent, the failures of no-reply
+ * releases wait in the socket at most this deep. */
 #define P2P_NOREPLY_BATCH 16
 
 struct p2p_conn {
@@ -44,10 +43,8 @@ struct p2p_conn {
 	/* the daemon answers a release only when it fails (hello listed
 	 * P2P_FEATURE_RELEASE_NOREPLY): then p2p_release_nowait() sends those */
 	bool noreply;
-	uint64_t noreply_unsynced;		 /* sent since the last answered request */
-	unsigned noreply_unread;		 /* sent since the socket was last read */
-	uint64_t noreply_ids[P2P_NOREPLY_BATCH]; /* buffers to release, not sent yet */
-	unsigned noreply_n;
+	uint64_t noreply_unsynced; /* sent since the last answered request */
+	unsigned noreply_unread;   /* sent since the socket was last read */
 	char deferred_message[256];
 	unsigned char rbuf[P2P_PROTO_MAX_DATAGRAM];
 };
@@ -260,49 +257,6 @@ static bool p2p_nowait_reply(struct p2p_conn *c, const struct conn_msg *m)
 }
 
 /*
- * Send the no-reply releases waiting in @c and then, when @h is not NULL, the
- * request @h/@text, in one sendmmsg().  Returns 0 or -errno (-errno of the
- * request when only it failed; the releases sent are counted either way).
- */
-static int p2p_send_with_releases(struct p2p_conn *c, const struct p2p_msg_hdr *h, const char *text)
-{
-	struct conn_out out[P2P_NOREPLY_BATCH + 1];
-	char ids[P2P_NOREPLY_BATCH][64];
-	size_t n = 0;
-	int r;
-
-	if (!c->noreply_n)
-		return h ? conn_send(c->fd, h, text, strlen(text), -1) : 0;
-	for (unsigned i = 0; i < c->noreply_n; i++, n++) {
-		out[n] = (struct conn_out){
-		    .hdr = {.opcode = P2P_OP_RELEASE,
-			    .id = (c->next_id++ & ~P2P_NOREPLY_ID) | P2P_NOREPLY_ID},
-		    .payload = ids[i],
-		    .len = (size_t)snprintf(ids[i], sizeof(ids[i]), "{\"id\":%llu,\"reply\":false}",
-					    (unsigned long long)c->noreply_ids[i])};
-	}
-	if (h)
-		out[n++] = (struct conn_out){.hdr = *h, .payload = text, .len = strlen(text)};
-	r = conn_send_many(c->fd, out, n);
-	if (r > 0) {
-		unsigned sent = (unsigned)r < c->noreply_n ? (unsigned)r : c->noreply_n;
-
-		memmove(c->noreply_ids, c->noreply_ids + sent,
-			(c->noreply_n - sent) * sizeof(c->noreply_ids[0]));
-		c->noreply_n -= sent;
-		c->noreply_unsynced += sent;
-		c->noreply_unread += sent;
-		/* what did not go out: the first that failed says why */
-		if ((size_t)r == n)
-			return 0;
-		if (c->noreply_n)
-			return p2p_send_with_releases(c, h, text);
-		r = conn_send(c->fd, h, text, strlen(text), -1); /* h: r < n */
-	}
-	return r;
-}
-
-/*
  * One request/reply round trip.  Returns 0 with *ret_reply (ok: true), or
  * -errno (the daemon's errno for ok: false, with last_message set).
  */
@@ -321,7 +275,7 @@ static int p2p_call(struct p2p_conn *c, uint8_t op, struct json_object *req,
 		return -EINVAL;
 	c->last_message[0] = '\0';
 	h.id = c->next_id++;
-	r = p2p_send_with_releases(c, &h, text);
+	r = conn_send(c->fd, &h, text, strlen(text), -1);
 	if (r == -EPIPE || r == -ECONNRESET) {
 		/* the daemon may have said why before closing (connection limit) */
 		struct conn_msg m;
@@ -771,26 +725,30 @@ static int p2p_nowait_drain(struct p2p_conn *c, bool wait)
 
 /*
  * A release the daemon answers only when it fails: nothing to wait for, and
- * nothing in flight to count.  It goes out with the next request (or
- * p2p_flush()), or with P2P_NOREPLY_BATCH - 1 others; the socket is looked
- * at before each such batch, so failures never pile up unread.
+ * nothing in flight to count.  It is sent at once (the memory goes back
+ * now, not at the next request); the socket is looked at before every
+ * P2P_NOREPLY_BATCH of them, so failures never pile up unread.
  */
 static int p2p_release_noreply(struct p2p_conn *conn, uint64_t id)
 {
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
+	char text[64];
 	int r = 0;
 
-	if (conn->noreply_n == P2P_NOREPLY_BATCH) {
-		if (conn->noreply_unread >= P2P_NOREPLY_BATCH || conn->nowait_n > 0)
-			r = p2p_nowait_drain(conn, false);
-		if (r == 0)
-			r = p2p_send_with_releases(conn, NULL, NULL);
-		if (r < 0) {
-			snprintf(conn->last_message, sizeof(conn->last_message),
-				 "release: send: %s", p2p_strerror(r));
-			return r;
-		}
+	if (conn->noreply_unread >= P2P_NOREPLY_BATCH || conn->nowait_n > 0)
+		r = p2p_nowait_drain(conn, false);
+	if (r < 0)
+		return r;
+	h.id = (conn->next_id++ & ~P2P_NOREPLY_ID) | P2P_NOREPLY_ID;
+	snprintf(text, sizeof(text), "{\"id\":%llu,\"reply\":false}", (unsigned long long)id);
+	r = conn_send(conn->fd, &h, text, strlen(text), -1);
+	if (r < 0) {
+		snprintf(conn->last_message, sizeof(conn->last_message), "release: send: %s",
+			 p2p_strerror(r));
+		return r;
 	}
-	conn->noreply_ids[conn->noreply_n++] = id;
+	conn->noreply_unsynced++;
+	conn->noreply_unread++;
 	return p2p_take_deferred(conn);
 }
 
@@ -843,7 +801,7 @@ P2P_EXPORT int p2p_flush(struct p2p_conn *conn)
 	if (!conn)
 		return -EINVAL;
 	r = p2p_nowait_drain(conn, true);
-	if (r == 0 && (conn->noreply_unsynced > 0 || conn->noreply_n > 0)) {
+	if (r == 0 && conn->noreply_unsynced > 0) {
 		/* the barrier: its answer comes after any earlier release's */
 		r = p2p_call(conn, P2P_OP_SYNC, NULL, &reply, NULL);
 		if (r == 0)

@@ -137,12 +137,12 @@ P2P_EXPORT int p2p_release(struct p2p_conn *conn, uint64_t id);
  * failure was read returns that -errno, with p2p_last_message() naming it;
  * only the first failure is kept.
  * When p2p_hello() saw the daemon's "release-noreply" feature the daemon
- * answers such a release only when it fails, and the release goes out with
- * the next request on @conn (one sendmmsg(): handled before it), with
- * p2p_flush(), or when 16 wait (the socket is looked at before each such
- * batch, so failures never pile up); otherwise at most 64 are in flight
- * and the 65th waits for the oldest answer.  Returns 0, an earlier release's
- * error, or -errno when sending failed.
+ * answers such a release only when it fails (the socket is looked at before
+ * every 16 of them, so failures never pile up); otherwise at most 64 are in
+ * flight and the 65th waits for the oldest answer.  Either way the release
+ * is sent before the call returns: the memory goes back now, not at the
+ * next request.  Returns 0, an earlier release's error, or -errno when
+ * sending failed.
  */
 P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id);
 

@@ -75,42 +75,6 @@ int conn_send(int sock, const struct p2p_msg_hdr *hdr, const void *payload, size
 	return 0;
 }
 
-int conn_send_many(int sock, struct conn_out *msgs, size_t n)
-{
-	struct mmsghdr mm[32];
-	struct iovec iov[32][2];
-	size_t done = 0;
-
-	while (done < n) {
-		size_t k = n - done < 32 ? n - done : 32;
-		int r;
-
-		for (size_t i = 0; i < k; i++) {
-			struct conn_out *o = &msgs[done + i];
-
-			if (o->len > UINT32_MAX)
-				return done ? (int)done : -EMSGSIZE;
-			o->hdr.len = (uint32_t)o->len;
-			o->hdr.version = P2P_PROTO_VERSION;
-			o->hdr.flags &= (uint16_t)~P2P_FLAG_FD;
-			iov[i][0] = (struct iovec){&o->hdr, sizeof(o->hdr)};
-			iov[i][1] = (struct iovec){(void *)o->payload, o->len};
-			mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = iov[i], .msg_iovlen = 2}};
-		}
-		do
-			r = sendmmsg(sock, mm, (unsigned)k, MSG_NOSIGNAL);
-		while (r < 0 && errno == EINTR);
-		if (r < 0) {
-			r = errno == EWOULDBLOCK ? -EAGAIN : -errno;
-			return done ? (int)done : r;
-		}
-		done += (size_t)r;
-		if ((size_t)r < k)
-			break; /* the next one fails: the caller hears why from its retry */
-	}
-	return (int)done;
-}
-
 /* How received fds nobody may keep are disposed of (conn_set_fd_closer()). */
 static void conn_close_plain(int fd)
 {

@@ -31,21 +31,6 @@ struct conn_msg {
  */
 int conn_send(int sock, const struct p2p_msg_hdr *hdr, const void *payload, size_t len, int fd);
 
-/* One datagram of conn_send_many(): no fd. */
-struct conn_out {
-	struct p2p_msg_hdr hdr; /* its len and version are set */
-	const void *payload;
-	size_t len;
-};
-
-/*
- * conn_send_many() - send @n datagrams in order with one sendmmsg() where the
- * socket takes them (a peer woken by the first finds the rest queued).
- * Returns how many were sent (> 0; fewer than @n only when the next one
- * failed), or -errno when none was.
- */
-int conn_send_many(int sock, struct conn_out *msgs, size_t n);
-
 /*
  * conn_recv() - receive one datagram into @buf (@bufsize bytes) and validate it.
  * @expect_reply: true on the client (replies/events expected), false in p2pd.

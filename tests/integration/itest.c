@@ -982,6 +982,34 @@ static int t_release_noreply(void)
 	CHECK(r == 0, "alloc: %s", p2p_last_message(c));
 	close(bfd);
 	CHECK(p2p_release_nowait(c, info.id) == 0, "release_nowait: %s", p2p_last_message(c));
+	/* it went out at once: with nothing more done on @c, another
+	 * connection sees the buffer gone (the memory is not held until @c's
+	 * next request) */
+	{
+		struct p2p_conn *adm = conn_open();
+		size_t live = 1;
+
+		CHECK(adm, "connect (admin)");
+		for (int i = 0; i < 200 && live; i++) {
+			char *btext = NULL;
+			struct json_object *arr;
+
+			if (p2p_admin_buffers_json(adm, &btext) != 0)
+				break;
+			arr = json_tokener_parse(btext);
+			free(btext);
+			live = json_object_is_type(arr, json_type_array)
+				   ? json_object_array_length(arr)
+				   : 1;
+			json_object_put(arr);
+			if (live)
+				usleep(10000);
+		}
+		p2p_disconnect(adm);
+		CHECK(live == 0, "a no-reply release not followed by a request: the buffer is "
+				 "still live for p2pd after 2 s (%zu listed)",
+		      live);
+	}
 	r = p2p_list(c, &list, &n);
 	free(list);
 	CHECK(r == 0 && n == 0, "list after release_nowait: r=%d n=%zu", r, n);
