@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -30,6 +31,11 @@ void closer_set_close_fn(int (*fn)(int fd))
 static void *closer_thread(void *arg)
 {
 	struct closer *cl = arg;
+	sigset_t all;
+
+	/* signals are the loop's (main thread) */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 
 	pthread_mutex_lock(&cl->lock);
 	for (;;) {

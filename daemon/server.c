@@ -858,6 +858,17 @@ int server_run(struct p2p_server *srv)
 
 void server_cleanup(struct p2p_server *srv)
 {
+	sigset_t stop;
+
+	/* A second SIGTERM/SIGINT (or a SIGHUP) while p2pd tears down must not
+	 * kill it: freeing the signal events below puts back the default
+	 * actions.  Held pending here (the other threads block every signal),
+	 * then ignored, which drops them.  It is stopping already. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	srv->stopping = true; /* freeing one client must not wake another */
 	/* a revoke in progress finishes and is answered while its client exists */
 	worker_free(srv->worker);
@@ -883,6 +894,9 @@ void server_cleanup(struct p2p_server *srv)
 		event_free(srv->ev_sigterm);
 	if (srv->ev_sigint)
 		event_free(srv->ev_sigint);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	if (srv->ev_watchdog)
 		event_free(srv->ev_watchdog);
 	if (srv->ev_drain)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +45,11 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	uint64_t one = 1;
+	sigset_t all;
+
+	/* signals are the loop's (libevent, main thread), never a job's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {

@@ -305,8 +305,7 @@ static int stop_p2pd(pid_t pid)
 }
 
 /* Wait (15 s at most, then SIGKILL) for a p2pd already told to stop; its exit
- * status, or 128 + the signal.  No second SIGTERM: once p2pd has dropped its
- * handlers on the way out, that would kill it. */
+ * status, or 128 + the signal. */
 static int wait_exit(pid_t pid)
 {
 	int64_t deadline = now_ms() + 15000;
@@ -4556,6 +4555,44 @@ static int t_sigterm_drain(void)
 }
 
 /*
+ * A stream of SIGTERMs (an impatient admin, a supervisor repeating itself):
+ * the first stops p2pd, the rest must not kill it while it tears down --
+ * freeing its signal events puts back the default actions.  Exit 0, the
+ * socket removed, every time.
+ */
+static int t_sigterm_repeated(void)
+{
+	char rsock[300];
+	int bad = 0;
+
+	snprintf(rsock, sizeof(rsock), "%s/sigterm-rep.sock", tmpdir);
+	for (int round = 0; round < 5 && !bad; round++) {
+		pid_t pid = start_p2pd(fixture, cfg_path, rsock, NULL, 0);
+		int st = 0;
+		long sent = 0;
+
+		CHECK(pid > 0, "start p2pd");
+		while (kill(pid, SIGTERM) == 0) {
+			sent++;
+			if (waitpid(pid, &st, WNOHANG) == pid)
+				break;
+		}
+		if (sent > 0 && waitpid(pid, &st, 0) != pid && errno != ECHILD)
+			st = -1;
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+			fail_why("round %d: %ld SIGTERMs: p2pd %s %d", round, sent,
+				 WIFSIGNALED(st) ? "killed by signal" : "exit status",
+				 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			bad = 1;
+		} else if (access(rsock, F_OK) == 0) {
+			fail_why("round %d: socket left behind", round);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+/*
  * SIGTERM while a client that stopped reading has replies queued in p2pd:
  * when the client reads them all p2pd exits at once (every reply that it
  * handled delivered, then EOF); when the client closes
@@ -6501,6 +6538,7 @@ int main(int argc, char **argv)
 	run_test("--log journal: structured fields", t_journal);
 	run_test("socket activation via systemd-socket-activate", t_socket_activation);
 	run_test("SIGTERM: clean exit, socket removed, no sanitizer report", t_sigterm);
+	run_test("SIGTERM repeated while p2pd stops: never killed by it, exit 0", t_sigterm_repeated);
 
 	rc = n_fail ? 1 : 0;
 	if (n_fail)
