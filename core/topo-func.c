@@ -285,7 +285,8 @@ void topo_func_read(struct topo_func_src *s, int dirfd, struct topo_func *f)
 		f->numa_node = (int)l;
 	bool bridge = f->is_bridge || (f->class_code >> 8) == 0x0604;
 	if (bridge || (s->skip & TOPO_SKIP_CPUS) ||
-	    sysattr_read(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus), SYSATTR_SYSFS) < 0)
+	    sysattr_read(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus),
+			 SYSATTR_SYSFS) < 0)
 		f->local_cpus[0] = '\0';
 	if ((s->skip & TOPO_SKIP_DRIVER) ||
 	    sysattr_read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)

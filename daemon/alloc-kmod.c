@@ -258,8 +258,8 @@ static int kmod_list(void *state, struct alloc_live *out, int max)
 		a->size = e[i].size;
 		a->owner_uid = (uid_t)e[i].owner_uid;
 		a->revoked = (e[i].flags & P2PB_BUF_F_REVOKED) != 0;
-		a->released = ((struct kmod_state *)state)->minor >= 1 &&
-			      (e[i].flags & P2PB_BUF_F_RELEASED);
+		a->released =
+		    ((struct kmod_state *)state)->minor >= 1 && (e[i].flags & P2PB_BUF_F_RELEASED);
 		a->direct_io = kmod_dio_flags(state, e[i].type, e[i].flags);
 		if (a->type == ALLOC_TYPE_P2P)
 			snprintf(a->provider, sizeof(a->provider), "%04x:%02x:%02x.%x",

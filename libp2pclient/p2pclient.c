@@ -724,6 +724,34 @@ static int p2p_nowait_drain(struct p2p_conn *c, bool wait)
 }
 
 /*
+ * Send one release of buffer @id: a no-reply one (answered only when it
+ * fails, its request id marked with P2P_NOREPLY_ID) or an ordinary one.
+ * Returns the request id (> 0) or -errno, with last_message set.
+ */
+static int64_t p2p_send_release(struct p2p_conn *c, uint64_t id, bool noreply)
+{
+	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
+	char text[64];
+	int r;
+
+	h.id = c->next_id++;
+	if (noreply) {
+		h.id = (h.id & ~P2P_NOREPLY_ID) | P2P_NOREPLY_ID;
+		snprintf(text, sizeof(text), "{\"id\":%llu,\"reply\":false}",
+			 (unsigned long long)id);
+	} else {
+		snprintf(text, sizeof(text), "{\"id\":%llu}", (unsigned long long)id);
+	}
+	r = conn_send(c->fd, &h, text, strlen(text), -1);
+	if (r < 0) {
+		snprintf(c->last_message, sizeof(c->last_message), "release: send: %s",
+			 p2p_strerror(r));
+		return r;
+	}
+	return (int64_t)(h.id & ~P2P_NOREPLY_ID);
+}
+
+/*
  * A release the daemon answers only when it fails: nothing to wait for, and
  * nothing in flight to count.  It is sent at once (the memory goes back
  * now, not at the next request); the socket is looked at before every
@@ -731,22 +759,14 @@ static int p2p_nowait_drain(struct p2p_conn *c, bool wait)
  */
 static int p2p_release_noreply(struct p2p_conn *conn, uint64_t id)
 {
-	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
-	char text[64];
-	int r = 0;
+	int64_t rid = 0;
 
 	if (conn->noreply_unread >= P2P_NOREPLY_BATCH || conn->nowait_n > 0)
-		r = p2p_nowait_drain(conn, false);
-	if (r < 0)
-		return r;
-	h.id = (conn->next_id++ & ~P2P_NOREPLY_ID) | P2P_NOREPLY_ID;
-	snprintf(text, sizeof(text), "{\"id\":%llu,\"reply\":false}", (unsigned long long)id);
-	r = conn_send(conn->fd, &h, text, strlen(text), -1);
-	if (r < 0) {
-		snprintf(conn->last_message, sizeof(conn->last_message), "release: send: %s",
-			 p2p_strerror(r));
-		return r;
-	}
+		rid = p2p_nowait_drain(conn, false);
+	if (rid == 0)
+		rid = p2p_send_release(conn, id, true);
+	if (rid < 0)
+		return (int)rid;
 	conn->noreply_unsynced++;
 	conn->noreply_unread++;
 	return p2p_take_deferred(conn);
@@ -754,8 +774,7 @@ static int p2p_release_noreply(struct p2p_conn *conn, uint64_t id)
 
 P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id)
 {
-	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
-	char text[48];
+	int64_t rid;
 	int r;
 
 	if (!conn)
@@ -781,15 +800,10 @@ P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id)
 	}
 	if (r < 0)
 		return r;
-	h.id = conn->next_id++;
-	snprintf(text, sizeof(text), "{\"id\":%llu}", (unsigned long long)id);
-	r = conn_send(conn->fd, &h, text, strlen(text), -1);
-	if (r < 0) {
-		snprintf(conn->last_message, sizeof(conn->last_message), "release: send: %s",
-			 p2p_strerror(r));
-		return r;
-	}
-	conn->nowait[conn->nowait_n++] = h.id;
+	rid = p2p_send_release(conn, id, false);
+	if (rid < 0)
+		return (int)rid;
+	conn->nowait[conn->nowait_n++] = (uint64_t)rid;
 	return p2p_take_deferred(conn);
 }
 
