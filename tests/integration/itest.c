@@ -40,6 +40,11 @@ static const char *p2pd_bin, *p2pctl_bin, *fixture, *big_fixture;
 static char tmpdir[256], sock_path[300], cfg_path[300], log_path[300], notify_path[300];
 static pid_t p2pd_pid = -1;
 static int n_pass, n_fail;
+/* p2pds a test started (start_p2pd()): a failed test's are killed, since
+ * its early return skipped their stop */
+static pid_t test_spawned[64];
+static int n_test_spawned;
+static bool in_test;
 static char why[1024];
 
 #define NOBODY 65534
@@ -111,13 +116,24 @@ static void run_test(const char *name, int (*fn)(void))
 			return;
 	}
 	why[0] = '\0';
+	n_test_spawned = 0;
+	in_test = true;
 	if (fn() == 0) {
 		printf("ok - %s\n", name);
 		n_pass++;
 	} else {
 		printf("FAIL - %s: %s\n", name, why[0] ? why : "(no reason)");
 		n_fail++;
+		for (int i = 0; i < n_test_spawned; i++) {
+			pid_t pid = test_spawned[i];
+
+			if (pid != p2pd_pid && waitpid(pid, NULL, WNOHANG) == 0) {
+				kill(pid, SIGKILL);
+				waitpid(pid, NULL, 0);
+			}
+		}
 	}
+	in_test = false;
 	fflush(stdout);
 }
 
@@ -254,6 +270,8 @@ static pid_t start_p2pd(const char *fsroot, const char *config, const char *sock
 		}
 		_exit(127);
 	}
+	if (in_test && n_test_spawned < (int)(sizeof(test_spawned) / sizeof(test_spawned[0])))
+		test_spawned[n_test_spawned++] = pid;
 	deadline = now_ms() + 20000;
 	while (now_ms() < deadline) {
 		struct pollfd p = {.fd = notify_fd, .events = POLLIN};
@@ -6540,6 +6558,11 @@ int main(int argc, char **argv)
 	run_test("SIGTERM: clean exit, socket removed, no sanitizer report", t_sigterm);
 	run_test("SIGTERM repeated while p2pd stops: never killed by it, exit 0", t_sigterm_repeated);
 
+	/* t_sigterm stops the shared p2pd; not run (ITEST_ONLY) or failed: */
+	if (p2pd_pid > 0 && waitpid(p2pd_pid, NULL, WNOHANG) == 0) {
+		kill(p2pd_pid, SIGKILL);
+		waitpid(p2pd_pid, NULL, 0);
+	}
 	rc = n_fail ? 1 : 0;
 	if (n_fail)
 		printf("(p2pd log kept in %s)\n", log_path);
