@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/p2pbroker.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -36,6 +37,13 @@ struct kmod_state {
 static int kmod_fd(void *state)
 {
 	return ((struct kmod_state *)state)->fd;
+}
+
+/* Does the module set P2PB_BUF_F_DIRECT_IO and P2PB_BUF_F_RELEASED (minor
+ * version 1)?  An older one never does: "not set" says nothing there. */
+static bool kmod_has_buf_flags(void *state)
+{
+	return ((struct kmod_state *)state)->minor >= 1;
 }
 
 static int kmod_open(void **ret_state)
@@ -122,7 +130,7 @@ static enum alloc_direct_io kmod_dio_flags(void *state, uint32_t type, uint32_t 
 {
 	if (type != P2PB_BUF_P2P)
 		return ALLOC_DIO_YES;
-	if (((struct kmod_state *)state)->minor < 1)
+	if (!kmod_has_buf_flags(state))
 		return ALLOC_DIO_UNKNOWN;
 	return flags & P2PB_BUF_F_DIRECT_IO ? ALLOC_DIO_YES : ALLOC_DIO_NO;
 }
@@ -134,8 +142,7 @@ static enum alloc_direct_io kmod_direct_io(void *state, int fd, uint32_t type)
 	/* only a p2p buffer's answer depends on the kernel: ask for those */
 	if (type != P2PB_BUF_P2P)
 		return kmod_dio_flags(state, type, 0);
-	if (((struct kmod_state *)state)->minor < 1 ||
-	    ioctl(kmod_fd(state), P2PB_IOC_DESCRIBE, &d) < 0)
+	if (!kmod_has_buf_flags(state) || ioctl(kmod_fd(state), P2PB_IOC_DESCRIBE, &d) < 0)
 		return ALLOC_DIO_UNKNOWN;
 	return kmod_dio_flags(state, type, d.info.flags);
 }
@@ -258,8 +265,7 @@ static int kmod_list(void *state, struct alloc_live *out, int max)
 		a->size = e[i].size;
 		a->owner_uid = (uid_t)e[i].owner_uid;
 		a->revoked = (e[i].flags & P2PB_BUF_F_REVOKED) != 0;
-		a->released =
-		    ((struct kmod_state *)state)->minor >= 1 && (e[i].flags & P2PB_BUF_F_RELEASED);
+		a->released = kmod_has_buf_flags(state) && (e[i].flags & P2PB_BUF_F_RELEASED);
 		a->direct_io = kmod_dio_flags(state, e[i].type, e[i].flags);
 		if (a->type == ALLOC_TYPE_P2P)
 			snprintf(a->provider, sizeof(a->provider), "%04x:%02x:%02x.%x",

@@ -246,14 +246,20 @@ static void client_account_out(struct p2p_client *c, int64_t n)
 	}
 }
 
-/* The queue is done with @o's fd (sent, or dropped with the reply). */
+/* Done with a reply's @fd (sent, or dropped with the reply): buffer
+ * @watch_id's (or 0) is watched through it first. */
+static void client_close_fd(struct p2p_client *c, int fd, uint64_t watch_id)
+{
+	if (fd < 0)
+		return;
+	if (watch_id)
+		buffer_watch_late(&c->srv->buffers, watch_id, fd);
+	close(fd);
+}
+
 static void client_outmsg_close_fd(struct p2p_client *c, struct p2p_outmsg *o)
 {
-	if (o->fd < 0)
-		return;
-	if (o->watch_id)
-		buffer_watch_late(&c->srv->buffers, o->watch_id, o->fd);
-	close(o->fd);
+	client_close_fd(c, o->fd, o->watch_id);
 	o->fd = -1;
 }
 
@@ -356,11 +362,7 @@ static int client_queue(struct p2p_client *c, uint8_t op, uint64_t id, uint16_t 
 	struct p2p_outmsg *o;
 
 	if (c->out_count >= CLIENT_MAX_QUEUED || !(o = calloc(1, sizeof(*o)))) {
-		if (fd >= 0) {
-			if (watch_id)
-				buffer_watch_late(&c->srv->buffers, watch_id, fd);
-			close(fd);
-		}
+		client_close_fd(c, fd, watch_id);
 		return c->out_count >= CLIENT_MAX_QUEUED ? -ENOBUFS : -ENOMEM;
 	}
 	o->hdr = (struct p2p_msg_hdr){
@@ -387,11 +389,7 @@ int client_queue_take_fd_watch(struct p2p_client *c, uint8_t op, uint64_t id, ui
 	int r;
 
 	if (!reply) {
-		if (fd >= 0) {
-			if (watch_id)
-				buffer_watch_late(&c->srv->buffers, watch_id, fd);
-			close(fd);
-		}
+		client_close_fd(c, fd, watch_id);
 		return -ENOMEM;
 	}
 	r = client_queue(c, op, id, flags, reply, fd, watch_id);

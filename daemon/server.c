@@ -856,6 +856,9 @@ int server_run(struct p2p_server *srv)
 	return 0;
 }
 
+/* The signals whose libevent handlers server_cleanup() frees. */
+static const int stop_signals[] = {SIGTERM, SIGINT, SIGHUP};
+
 void server_cleanup(struct p2p_server *srv)
 {
 	sigset_t stop;
@@ -865,9 +868,8 @@ void server_cleanup(struct p2p_server *srv)
 	 * actions.  Held pending here (the other threads block every signal),
 	 * then ignored, which drops them.  It is stopping already. */
 	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGHUP);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		sigaddset(&stop, stop_signals[i]);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	srv->stopping = true; /* freeing one client must not wake another */
 	/* a revoke in progress finishes and is answered while its client exists */
@@ -894,9 +896,8 @@ void server_cleanup(struct p2p_server *srv)
 		event_free(srv->ev_sigterm);
 	if (srv->ev_sigint)
 		event_free(srv->ev_sigint);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	for (size_t i = 0; i < sizeof(stop_signals) / sizeof(stop_signals[0]); i++)
+		signal(stop_signals[i], SIG_IGN);
 	if (srv->ev_watchdog)
 		event_free(srv->ev_watchdog);
 	if (srv->ev_drain)

@@ -726,9 +726,9 @@ static int p2p_nowait_drain(struct p2p_conn *c, bool wait)
 /*
  * Send one release of buffer @id: a no-reply one (answered only when it
  * fails, its request id marked with P2P_NOREPLY_ID) or an ordinary one.
- * Returns the request id (> 0) or -errno, with last_message set.
+ * Returns 0 with the request id in *@ret_rid, or -errno with last_message set.
  */
-static int64_t p2p_send_release(struct p2p_conn *c, uint64_t id, bool noreply)
+static int p2p_send_release(struct p2p_conn *c, uint64_t id, bool noreply, uint64_t *ret_rid)
 {
 	struct p2p_msg_hdr h = {.version = P2P_PROTO_VERSION, .opcode = P2P_OP_RELEASE};
 	char text[64];
@@ -748,7 +748,8 @@ static int64_t p2p_send_release(struct p2p_conn *c, uint64_t id, bool noreply)
 			 p2p_strerror(r));
 		return r;
 	}
-	return (int64_t)(h.id & ~P2P_NOREPLY_ID);
+	*ret_rid = h.id;
+	return 0;
 }
 
 /*
@@ -759,14 +760,15 @@ static int64_t p2p_send_release(struct p2p_conn *c, uint64_t id, bool noreply)
  */
 static int p2p_release_noreply(struct p2p_conn *conn, uint64_t id)
 {
-	int64_t rid = 0;
+	uint64_t rid;
+	int r = 0;
 
 	if (conn->noreply_unread >= P2P_NOREPLY_BATCH || conn->nowait_n > 0)
-		rid = p2p_nowait_drain(conn, false);
-	if (rid == 0)
-		rid = p2p_send_release(conn, id, true);
-	if (rid < 0)
-		return (int)rid;
+		r = p2p_nowait_drain(conn, false);
+	if (r == 0)
+		r = p2p_send_release(conn, id, true, &rid);
+	if (r < 0)
+		return r;
 	conn->noreply_unsynced++;
 	conn->noreply_unread++;
 	return p2p_take_deferred(conn);
@@ -774,7 +776,7 @@ static int p2p_release_noreply(struct p2p_conn *conn, uint64_t id)
 
 P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id)
 {
-	int64_t rid;
+	uint64_t rid;
 	int r;
 
 	if (!conn)
@@ -800,10 +802,10 @@ P2P_EXPORT int p2p_release_nowait(struct p2p_conn *conn, uint64_t id)
 	}
 	if (r < 0)
 		return r;
-	rid = p2p_send_release(conn, id, false);
-	if (rid < 0)
-		return (int)rid;
-	conn->nowait[conn->nowait_n++] = (uint64_t)rid;
+	r = p2p_send_release(conn, id, false, &rid);
+	if (r < 0)
+		return r;
+	conn->nowait[conn->nowait_n++] = rid;
 	return p2p_take_deferred(conn);
 }
 

@@ -404,7 +404,6 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 
 /* ---- offline mode ---- */
 
-/* @want: which facts the command shows (no_gpu, skip); the rest from @o. */
 /*
  * The JSON document of a big tree is tens of MiB of small json-c objects,
  * built once and freed at exit: its page faults, one per 4 KiB, cost more
@@ -435,6 +434,7 @@ static void heap_reserve(size_t bytes)
 	free(p);
 }
 
+/* @want: which facts the command shows (no_gpu, skip); the rest from @o. */
 static int offline_open(const struct p2pctl_opts *o, const struct topo_opts *want,
 			struct topo **ret, struct kernel_facts *ret_kernel)
 {
