@@ -6,6 +6,8 @@
 #   host.tar       p2pctl snapshot (for p2pctl --fsroot and tests/fixtures)
 #   p2pctl-*.txt   topo, topo -v, matrix, matrix --json, check for GPU/NVMe pairs
 #   lspci-tv.txt, lspci-vvv.txt, lstopo.txt, nvidia-smi-topo.txt
+#   synth.txt      SYNTH (4096) functions of tests/fixtures/gen-fabric.py: p2pctl, lspci,
+#                  lstopo interleaved (SYNTH_ROUNDS, 7), ratios, bench-topo in-process
 #   timing.txt     interleaved rounds (ROUNDS, default 21): wall and CPU ms of each tool,
 #                  medians and the ratios of the medians, config bytes per function (strace)
 # Never changes the machine; every step is bounded by timeout.
@@ -174,6 +176,46 @@ ctlbin=("${X[@]}" "$B/bin/p2pctl" --offline)
 } >"$OUT/timing.txt" 2>&1
 unset ctlbin
 
+# Synthetic tree (SYNTH, default 4096 functions; SYNTH=0 skips): the same whole-process
+# comparison as bench/topo/run.sh, with the bundled tools, SYNTH_ROUNDS (7) interleaved rounds.
+if [ "${SYNTH:-4096}" != 0 ] && command -v python3 >/dev/null; then
+	tree=$(mktemp -d /tmp/p2p-synth.XXXXXX)
+	python3 tests/fixtures/gen-fabric.py "$tree/f" --functions "${SYNTH:-4096}" >/dev/null
+	st=("p2pctl topo" "lspci -tv" "lstopo-no-graphics")
+	declare -A sw
+	synth_cmd() {
+		case "$1" in
+		"p2pctl topo") "${X[@]}" "$B/bin/p2pctl" --fsroot "$tree/f" topo ;;
+		"lspci -tv") "${X[@]}" "$B/bin/lspci" -A linux-sysfs -O "sysfs.path=$tree/f/sys/bus/pci" -tv ;;
+		*) HWLOC_FSROOT=$tree/f HWLOC_COMPONENTS=-x86 "${X[@]}" "$B/bin/lstopo-no-graphics" --of console ;;
+		esac
+	}
+	for ((r = 0; r < ${SYNTH_ROUNDS:-7}; r++)); do
+		for ((i = 0; i < 3; i++)); do
+			t=${st[$(((i + r) % 3))]}
+			t0=$EPOCHREALTIME
+			synth_cmd "$t" >/dev/null 2>&1 || continue
+			t1=$EPOCHREALTIME
+			sw[$t]+="$(echo "$t0 $t1" | awk '{printf "%.3f", ($2-$1)*1000}') "
+		done
+	done
+	{
+		echo "synthetic tree: ${SYNTH:-4096} functions ($(ls "$tree/f/sys/bus/pci/devices" | wc -l) listed), ${SYNTH_ROUNDS:-7} interleaved rounds"
+		echo "  lspci -n lists $("${X[@]}" "$B/bin/lspci" -A linux-sysfs -O "sysfs.path=$tree/f/sys/bus/pci" -n 2>/dev/null | wc -l) functions"
+		for t in "${st[@]}"; do
+			printf "  %-20s %9s ms   %s\n" "$t" "$(echo "${sw[$t]:-}" | median)" "${sw[$t]:-none}"
+		done
+		ours=$(echo "${sw["p2pctl topo"]:-}" | median)
+		for base in "lspci -tv" "lstopo-no-graphics"; do
+			echo "$(echo "${sw[$base]:-}" | median) $ours" | awk -v b="$base" \
+				'$1!="n/a" && $2!="n/a" && $2>0 {printf "  ratio %-18s / p2pctl topo = %.2fx (goal >= 3x)\n", b, $1/$2}'
+		done
+		echo "in-process (bench-topo):"
+		timeout 300 "${X[@]}" "$B/bin/bench-topo" --runs 5 --sample 200 "$tree/f" 2>&1 | sed 's/^/  /'
+	} >"$OUT/synth.txt" 2>&1
+	rm -rf "$tree"
+fi
+
 # bench-alloc: p2pd alloc+release against memfd + one bare round trip (ALLOC_OPS, 20000)
 if [ -x "$B/bin/bench-alloc" ] && [ "${ALLOC_OPS:-20000}" != 0 ]; then
 	printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' "${X[0]}" "$B/lib" "$B/bin/p2pd" \
@@ -211,4 +253,4 @@ if [ "${P2PD:-1}" != 0 ] && [ -x "$B/bin/p2pd" ]; then
 	} >"$OUT/p2pd-online.txt" 2>&1
 fi
 ls -la "$OUT"
-cat "$OUT/facts.txt" "$OUT/timing.txt"
+cat "$OUT/facts.txt" "$OUT/timing.txt" "$OUT/synth.txt" 2>/dev/null
