@@ -23,12 +23,17 @@ static struct json_object *jhex(unsigned v, int width)
 }
 
 /* Keys are string literals (the macro refuses anything else): json-c keeps
- * the pointer instead of a copy, one malloc and free less per member. */
-static void add_literal(struct json_object *o, const char *k, struct json_object *v)
+ * the pointer instead of a copy, one malloc and free less per member.  Each
+ * key is added once per object, so json-c need not look for it first. */
+static void add_literal(struct json_object *o, const char *k, struct json_object *v,
+			unsigned flags)
 {
-	json_object_object_add_ex(o, k, v, JSON_C_OBJECT_ADD_CONSTANT_KEY);
+	json_object_object_add_ex(o, k, v, JSON_C_OBJECT_ADD_CONSTANT_KEY | flags);
 }
-#define add(o, k, v) add_literal((o), "" k, (v))
+/* add(): a member new to an object this function made (json-c skips the
+ * lookup); set(): a member of an object passed in, replaced if present. */
+#define add(o, k, v) add_literal((o), "" k, (v), JSON_C_OBJECT_ADD_KEY_IS_NEW)
+#define set(o, k, v) add_literal((o), "" k, (v), 0)
 
 static report_class_fn *class_lookup;
 
@@ -178,11 +183,11 @@ static struct json_object *report_device(const struct topo *t, const struct topo
 
 void report_kernel(struct json_object *o, const struct kernel_facts *k)
 {
-	add(o, "rules", json_object_new_string(k->rules.table->name));
-	add(o, "rules_fit", json_object_new_string(rules_fit_name(k->rules.fit)));
-	add(o, "rules_note", json_object_new_string(k->rules.note));
-	add(o, "kernel_release", jstr_or_null(k->rules.release));
-	add(o, "kernel_p2pdma", k->p2pdma < 0 ? NULL : json_object_new_boolean(k->p2pdma > 0));
+	set(o, "rules", json_object_new_string(k->rules.table->name));
+	set(o, "rules_fit", json_object_new_string(rules_fit_name(k->rules.fit)));
+	set(o, "rules_note", json_object_new_string(k->rules.note));
+	set(o, "kernel_release", jstr_or_null(k->rules.release));
+	set(o, "kernel_p2pdma", k->p2pdma < 0 ? NULL : json_object_new_boolean(k->p2pdma > 0));
 	struct json_object *d = json_object_new_object();
 	add(d, "release_source", jstr_or_null(kernel_src_name(k->release_src)));
 	add(d, "config", jstr_or_null(k->config));
@@ -198,7 +203,7 @@ void report_kernel(struct json_object *o, const struct kernel_facts *k)
 		add(cl, "iommu_passthrough", json_object_new_boolean(k->iommu_passthrough));
 	}
 	add(d, "cmdline", cl);
-	add(o, "kernel", d);
+	set(o, "kernel", d);
 }
 
 struct json_object *report_topo(const struct topo *t)
@@ -257,7 +262,7 @@ void report_topo_class_names(struct json_object *topo)
 			if (end != s && !*end && v <= 0xffffff)
 				code = (uint32_t)v;
 		}
-		add(d, "class_name", class_name(code));
+		set(d, "class_name", class_name(code));
 	}
 }
 

@@ -25,6 +25,10 @@ static size_t seq_len(const unsigned char *s, size_t left)
 /* Does byte @i of @s start something to escape?  *ret_len: its length. */
 static bool needs_escape(const unsigned char *s, size_t n, size_t i, size_t *ret_len)
 {
+	if (s[i] < 0x80) { /* ASCII, nearly everything printed: no UTF-8 decoding */
+		*ret_len = 1;
+		return s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\';
+	}
 	size_t l = seq_len(s + i, n - i);
 
 	*ret_len = l ? l : 1;
@@ -46,7 +50,10 @@ const char *p2pctl_escape(const char *str)
 	if (!str)
 		return NULL;
 	n = strlen(str);
-	for (i = 0; i < n; i += l)
+	/* Printable ASCII is printed as it is (the common case, and cheap). */
+	for (i = 0; i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\'; i++)
+		;
+	for (; i < n; i += l)
 		if (needs_escape(s, n, i, &l))
 			break;
 	if (i == n)

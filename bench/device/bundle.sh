@@ -15,7 +15,7 @@ rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/share"
 make -s "$BUILD/p2pctl" "$BUILD/p2pd" "$BUILD/bench/bench-topo" "$BUILD/bench/bench-alloc"
 tools=("$BUILD/p2pctl" "$BUILD/p2pd" "$BUILD/bench/bench-topo" "$BUILD/bench/bench-alloc")
-for t in lspci lstopo-no-graphics strace; do
+for t in lspci lstopo-no-graphics strace perf; do
 	p=$(command -v "$t" || true)
 	if [ -z "$p" ]; then
 		echo "bundle: $t not installed here (see mk/deps-bench.txt); the bundle will lack it" >&2

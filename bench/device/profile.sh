@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench/device/profile.sh - where discovery of a big tree spends its time, on a server:
+# strace -c and perf (cpu-clock, when bundled and allowed) of `p2pctl --fsroot TREE topo`
+# against lstopo-no-graphics on the same synthetic tree (SYNTH functions, default 4096).
+# Run from the repository root after bench/device/bundle.sh; writes ${OUT:-.}/profile.txt.
+set -u
+BUILD=${BUILD:-build}
+B=$(cd "$BUILD/device" && pwd)
+OUT=${OUT:-.}
+X=("$B/lib/ld-linux-x86-64.so.2" --library-path "$B/lib")
+tree=$(mktemp -d /tmp/p2p-prof.XXXXXX)
+python3 tests/fixtures/gen-fabric.py "$tree/f" --functions "${SYNTH:-4096}" >/dev/null
+ours=("${X[@]}" "$B/bin/p2pctl" --fsroot "$tree/f" topo)
+theirs=(env HWLOC_FSROOT="$tree/f" HWLOC_COMPONENTS=-x86 "${X[@]}" "$B/bin/lstopo-no-graphics" --of console)
+{
+	echo "tree: ${SYNTH:-4096} functions; $(nproc) CPUs; $(uname -r)"
+	for who in ours theirs; do
+		declare -n cmd=$who
+		echo "== $who: ${cmd[*]##*/}"
+		for _ in 1 2 3; do "${cmd[@]}" >/dev/null 2>&1; done # warm the page cache
+		echo "-- strace -c -f"
+		"${X[@]}" "$B/bin/strace" -c -f -o "$tree/sc" "${cmd[@]}" >/dev/null 2>&1
+		head -22 "$tree/sc"
+		if [ -x "$B/bin/perf" ]; then
+			echo "-- perf stat"
+			"${X[@]}" "$B/bin/perf" stat -e task-clock,page-faults,context-switches \
+				"${cmd[@]}" 2>&1 >/dev/null | grep -E 'task-clock|faults|switches|elapsed|user|sys'
+			echo "-- perf record -e cpu-clock (self, by dso and symbol)"
+			"${X[@]}" "$B/bin/perf" record -q -F 20000 -e cpu-clock -o "$tree/p.data" \
+				"${cmd[@]}" >/dev/null 2>&1
+			"${X[@]}" "$B/bin/perf" report -i "$tree/p.data" --no-children \
+				--sort dso,sym --stdio 2>&1 | grep -E '^ +[0-9]' | head -40
+		fi
+	done
+	echo "== bench-topo in-process"
+	"${X[@]}" "$B/bin/bench-topo" --runs 5 --sample 10 "$tree/f"
+} >"$OUT/profile.txt" 2>&1
+rm -rf "$tree"
+cat "$OUT/profile.txt"
