@@ -25,8 +25,7 @@ static struct json_object *jhex(unsigned v, int width)
 /* Keys are string literals (the macro refuses anything else): json-c keeps
  * the pointer instead of a copy, one malloc and free less per member.  Each
  * key is added once per object, so json-c need not look for it first. */
-static void add_literal(struct json_object *o, const char *k, struct json_object *v,
-			unsigned flags)
+static void add_literal(struct json_object *o, const char *k, struct json_object *v, unsigned flags)
 {
 	json_object_object_add_ex(o, k, v, JSON_C_OBJECT_ADD_CONSTANT_KEY | flags);
 }
