@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench/device/bundle.sh - build a self-contained copy of p2pctl, p2pd, bench-topo, bench-alloc and the baselines
-# (lspci, lstopo-no-graphics, strace) with every library ldd lists and this machine's dynamic
+# (lspci, lstopo-no-graphics, strace, perf; OLD=FILE adds an earlier p2pctl as p2pctl-old) with every library ldd lists and this machine's dynamic
 # loader, for a server that lacks build tools and libraries.  Output: $BUILD/device/
 #   bin/   the executables as built here
 #   lib/   their libraries and ld-linux-x86-64.so.2
@@ -29,6 +29,9 @@ for t in "${tools[@]}"; do
 		cp -L "$l" "$out/lib/"
 	done
 done
+if [ -n "${OLD:-}" ]; then # an earlier build's p2pctl, for profile.sh's old/new rounds
+	cp -L "$OLD" "$out/bin/p2pctl-old"
+fi
 loader=$(ldd "$BUILD/p2pctl" | awk '/ld-linux/{print $1}')
 cp -L "$loader" "$out/lib/ld-linux-x86-64.so.2"
 for ids in /usr/share/misc/pci.ids /usr/share/hwdata/pci.ids; do

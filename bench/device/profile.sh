@@ -33,6 +33,24 @@ theirs=(env HWLOC_FSROOT="$tree/f" HWLOC_COMPONENTS=-x86 "${X[@]}" "$B/bin/lstop
 				--sort dso,sym --stdio 2>&1 | grep -E '^ +[0-9]' | head -40
 		fi
 	done
+	if [ -x "$B/bin/p2pctl-old" ]; then # bundle.sh OLD=path/to/an/earlier/p2pctl
+		echo "== p2pctl-old against p2pctl, ${ROUNDS:-15} interleaved rounds (medians)"
+		hz=$(getconf CLK_TCK)
+		for ((r = 0; r < ${ROUNDS:-15}; r++)); do
+			for v in p2pctl p2pctl-old; do
+				# wall (EPOCHREALTIME) and the child's user+sys (cutime+cstime)
+				(read -r -a a </proc/$BASHPID/stat; t0=$EPOCHREALTIME
+				 "${X[@]}" "$B/bin/$v" --fsroot "$tree/f" topo >/dev/null
+				 t1=$EPOCHREALTIME; read -r -a b </proc/$BASHPID/stat
+				 echo "$v $t0 $t1 $((b[15] + b[16] - a[15] - a[16]))")
+			done
+		done | awk -v hz="$hz" '{print $1, ($3 - $2) * 1000, $4 * 1000 / hz}' >"$tree/times"
+		for v in p2pctl p2pctl-old; do
+			printf "  %-11s wall %s ms, cpu %s ms\n" "$v" \
+				"$(awk -v v=$v '$1==v{print $2}' "$tree/times" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')" \
+				"$(awk -v v=$v '$1==v{print $3}' "$tree/times" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')"
+		done
+	fi
 	echo "== bench-topo in-process"
 	"${X[@]}" "$B/bin/bench-topo" --runs 5 --sample 10 "$tree/f"
 } >"$OUT/profile.txt" 2>&1
