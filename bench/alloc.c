@@ -3,6 +3,10 @@
  * bench/alloc.c - p2pd buffer allocation against its limit, in one run:
  *  (a) the limit: memfd_create+ftruncate in-process, plus a bare SEQPACKET
  *      round trip carrying one SCM_RIGHTS fd between two processes;
+ *  (a1w) a1 plus what p2pd must do for each memfd buffer besides: seals and
+ *      an inotify watch on its inode, and reading the events its end brings
+ *      (the limit of a daemon that keeps memfd bytes on the quota until the
+ *      memory is gone);
  *  (b0) p2pd alloc + p2p_release() through libp2pclient, one client: two
  *      blocking round trips per op;
  *  (b) p2pd alloc + p2p_release_nowait(), one client: one round trip per op
@@ -10,7 +14,7 @@
  *      answered at all; without it its answer is read with the next alloc's);
  *  (c) (b) with 16 concurrent clients;
  * p50/p99 latency, ops/s, the ratios, and p2pd's RSS per 10k live buffers.
- * a1, a2, b0, b and c run in ROUNDS (5) interleaved rounds of OPS/ROUNDS each
+ * a1, a1w, a2, b0, b and c run in ROUNDS (5) interleaved rounds of OPS/ROUNDS each
  * (c: split among the clients); each row is the median over rounds, and
  * (c)/(b) is also given per round (this machine's noise moves it most).
  * Ratios are printed, not asserted.
@@ -26,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -78,22 +83,42 @@ static void print_row(const char *name, struct result r)
 	       r.ops_s);
 }
 
-/* (a1) memfd_create + ftruncate + close, in-process */
-static struct result bench_memfd(size_t ops)
+/* (a1) memfd_create + ftruncate + close, in-process.  With @guard, also what
+ * p2pd does for every memfd buffer beyond that: seal it against resizing and
+ * watch its inode (inotify IN_DELETE_SELF through /proc/self/fd) so that its
+ * bytes leave the uid's quota only when the memory is gone, then read the
+ * events its end brings (a1w). */
+static struct result bench_memfd(size_t ops, bool guard)
 {
 	uint64_t *lat = calloc(ops, sizeof(*lat)), t0 = now_ns();
+	int in = guard ? inotify_init1(IN_NONBLOCK | IN_CLOEXEC) : -1;
+	char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct result r;
 
+	if (guard && in < 0)
+		exit(1);
 	for (size_t i = 0; i < ops; i++) {
 		uint64_t s = now_ns();
 		int fd = memfd_create("bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 		if (fd < 0 || ftruncate(fd, BUF_SIZE) < 0)
 			exit(1);
+		if (guard) {
+			char path[40];
+
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+			if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW) < 0 ||
+			    inotify_add_watch(in, path, IN_DELETE_SELF) < 0)
+				exit(1);
+		}
 		close(fd);
+		while (guard && read(in, ev, sizeof(ev)) > 0)
+			;
 		lat[i] = now_ns() - s;
 	}
 	r = summarize(lat, ops, now_ns() - t0, ops);
+	if (in >= 0)
+		close(in);
 	free(lat);
 	return r;
 }
@@ -316,8 +341,8 @@ static long rss_kib(pid_t pid)
 int main(int argc, char **argv)
 {
 	size_t ops = argc > 3 ? strtoul(argv[3], NULL, 10) : 20000;
-	struct result memfd, seq, one, two, many, rm[ROUNDS], rs[ROUNDS], r1[ROUNDS], r2[ROUNDS],
-	    rc[ROUNDS];
+	struct result memfd, guard, seq, one, two, many, rm[ROUNDS], rw[ROUNDS], rs[ROUNDS],
+	    r1[ROUNDS], r2[ROUNDS], rc[ROUNDS];
 	double cb[ROUNDS];
 	size_t per;
 	char tmpl[] = "/tmp/p2pd-bench.XXXXXX";
@@ -371,7 +396,8 @@ int main(int argc, char **argv)
 	       "rounds\n",
 	       ROUNDS, per, BUF_SIZE);
 	for (int i = 0; i < ROUNDS; i++) {
-		rm[i] = bench_memfd(per);
+		rm[i] = bench_memfd(per, false);
+		rw[i] = bench_memfd(per, true);
 		rs[i] = bench_seqpacket(per);
 		r2[i] = bench_clients(1, per, false);
 		r1[i] = bench_clients(1, per, true);
@@ -379,11 +405,13 @@ int main(int argc, char **argv)
 		cb[i] = rc[i].ops_s / r1[i].ops_s;
 	}
 	memfd = median_of(rm, ROUNDS);
+	guard = median_of(rw, ROUNDS);
 	seq = median_of(rs, ROUNDS);
 	two = median_of(r2, ROUNDS);
 	one = median_of(r1, ROUNDS);
 	many = median_of(rc, ROUNDS);
 	print_row("(a1) memfd_create+ftruncate, in-process", memfd);
+	print_row("(a1w) a1 + seals + inotify watch + its events, in-process", guard);
 	print_row("(a2) SEQPACKET round trip + 1 SCM_RIGHTS fd, 2 processes", seq);
 	{
 		struct result lim = {memfd.p50_us + seq.p50_us, memfd.p99_us + seq.p99_us,
@@ -398,6 +426,9 @@ int main(int argc, char **argv)
 					: "not used (p2pd answers every release)");
 		printf("ratio (b)/(a) p50 latency: %.2fx   (b) ops/s / (a) ops/s: %.2f\n",
 		       one.p50_us / lim.p50_us, one.ops_s / lim.ops_s);
+		printf("ratio (b)/(a1w + a2) p50 latency: %.2fx  (against the limit with p2pd's "
+		       "per-buffer seals and lifetime watch)\n",
+		       one.p50_us / (guard.p50_us + seq.p50_us));
 		printf("ratio (b0)/(a1 + 2*a2) p50 latency: %.2fx  (two round trips per op)\n",
 		       two.p50_us / (memfd.p50_us + 2 * seq.p50_us));
 		printf("ratio (b0)/(b) p50 latency: %.2fx  (what pipelining the release saves)\n",
