@@ -433,7 +433,8 @@ int main(int argc, char **argv)
 		       two.p50_us / (memfd.p50_us + 2 * seq.p50_us));
 		printf("ratio (b0)/(b) p50 latency: %.2fx  (what pipelining the release saves)\n",
 		       two.p50_us / one.p50_us);
-		printf("ratio (c)/(b) throughput: %.2fx (medians); per round:", many.ops_s / one.ops_s);
+		printf("ratio (c)/(b) throughput: %.2fx (medians); per round:",
+		       many.ops_s / one.ops_s);
 		for (int i = 0; i < ROUNDS; i++)
 			printf(" %.2f", cb[i]);
 		printf("\n");
