@@ -127,7 +127,7 @@ check-layers:
 
 format-check:
 	clang-format --dry-run --Werror $(wildcard core/*.[ch] proto/*.[ch] daemon/*.[ch] \
-		libp2pclient/*.[ch] p2pctl/*.[ch] tests/unit/*.[ch])
+		libp2pclient/*.[ch] p2pctl/*.[ch] tests/unit/*.[ch] bench/*.c bench/*/*.c)
 
 clean:
 	rm -rf build build-asan build-cov

@@ -246,9 +246,10 @@ int main(int argc, char **argv)
 	       "quick_ms=%.3f pair_us=%.3f sample=%ld bus_addr=%lld thru=%lld not_supported=%lld "
 	       "warnings=%d checksum=%lld\n",
 	       n, t->nhbs, best_scan, t->live ? 1 : 0, (unsigned long long)t->cfg_bytes_read,
-	       n ? (double)t->cfg_bytes_read / n : 0.0, best_ctx, (long long)n * n, best_fast, best_quick, pair_us,
-	       npairs_sample, cf.map[VERDICT_BUS_ADDR], cf.map[VERDICT_THRU_HOST_BRIDGE],
-	       cf.map[VERDICT_NOT_SUPPORTED], t->nwarnings, sink + cf.dist_sum + cq.dist_sum);
+	       n ? (double)t->cfg_bytes_read / n : 0.0, best_ctx, (long long)n * n, best_fast,
+	       best_quick, pair_us, npairs_sample, cf.map[VERDICT_BUS_ADDR],
+	       cf.map[VERDICT_THRU_HOST_BRIDGE], cf.map[VERDICT_NOT_SUPPORTED], t->nwarnings,
+	       sink + cf.dist_sum + cq.dist_sum);
 	verdict_ctx_free(ctx);
 	topo_free(t);
 	return 0;

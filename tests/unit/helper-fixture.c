@@ -70,7 +70,7 @@ void fx_write(struct fx *fx, const char *rel, const void *data, size_t len)
 }
 
 static void fx_printf(struct fx *fx, const char *dir, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 static void fx_printf(struct fx *fx, const char *dir, const char *name, const char *fmt, ...)
 {
 	char rel[PATH_MAX], buf[512];
@@ -135,8 +135,9 @@ void fx_add(struct fx *fx, const struct fx_func *f)
 	fx_printf(fx, dir, "subsystem_device", "0x0000\n");
 	fx_printf(fx, dir, "class", "0x%06x\n", f->class_code);
 	fx_printf(fx, dir, "numa_node", "%d\n", f->numa);
-	fx_printf(fx, dir, "resource", "0x00000000fe000000 0x00000000fe3fffff 0x0000000000140204\n"
-				       "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+	fx_printf(fx, dir, "resource",
+		  "0x00000000fe000000 0x00000000fe3fffff 0x0000000000140204\n"
+		  "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
 	if (f->speed > 0) {
 		fx_printf(fx, dir, "current_link_speed", "%.1f GT/s PCIe\n", f->speed);
 		fx_printf(fx, dir, "current_link_width", "%d\n", f->width);

@@ -21,18 +21,18 @@ enum fx_cfg {
 };
 
 struct fx_func {
-	const char *path;	/* "pci0000:00/0000:00:01.0/0000:01:00.0" under sys/devices */
+	const char *path; /* "pci0000:00/0000:00:01.0/0000:01:00.0" under sys/devices */
 	uint16_t vendor, device;
 	uint32_t class_code;
-	int pcie_type;		/* PCI_EXP_TYPE_*, -1 none */
-	int acs;		/* -1 no ACS capability, else the ACS control word */
+	int pcie_type; /* PCI_EXP_TYPE_*, -1 none */
+	int acs;       /* -1 no ACS capability, else the ACS control word */
 	enum fx_cfg cfg;
-	int sec_bus, sub_bus;	/* bridges: >= 0 written as files and config */
-	bool no_bus_files;	/* bridges: leave out secondary/subordinate_bus_number */
-	bool no_bus_list;	/* leave out of sys/bus/pci/devices */
-	int numa;		/* written as numa_node */
-	const char *driver;	/* driver symlink (dangling is fine) */
-	double speed;		/* current_link_speed, 0 = no link files */
+	int sec_bus, sub_bus; /* bridges: >= 0 written as files and config */
+	bool no_bus_files;    /* bridges: leave out secondary/subordinate_bus_number */
+	bool no_bus_list;     /* leave out of sys/bus/pci/devices */
+	int numa;	      /* written as numa_node */
+	const char *driver;   /* driver symlink (dangling is fine) */
+	double speed;	      /* current_link_speed, 0 = no link files */
 	int width;
 };
 

@@ -518,8 +518,9 @@ static void test_types_inline(void **state)
 			   "limits.max_message_size: expected an integer in 64..65536, got 63");
 	expect_parse_error("{\"limits\": {\"max_message_size\": 65537}}", -EINVAL,
 			   "limits.max_message_size: expected an integer in 64..65536, got 65537");
-	expect_parse_error("{\"limits\": {\"max_queued_bytes\": 1000}}", -EINVAL,
-			   "limits.max_queued_bytes: expected an integer in 61440..67108864, got 1000");
+	expect_parse_error(
+	    "{\"limits\": {\"max_queued_bytes\": 1000}}", -EINVAL,
+	    "limits.max_queued_bytes: expected an integer in 61440..67108864, got 1000");
 	expect_parse_error("{\"limits\": {\"max_pending_per_client\": 9223372036854775807}}",
 			   -EINVAL,
 			   "limits.max_pending_per_client: expected an integer in 1..4096");
@@ -803,7 +804,8 @@ static void test_load_errors(void **state)
 		config_free(cfg);
 		cfg = NULL;
 	} else {
-		fprintf(stderr, "test_load_errors: SKIP foreign-owner case (needs root for chown)\n");
+		fprintf(stderr,
+			"test_load_errors: SKIP foreign-owner case (needs root for chown)\n");
 	}
 	unlink(path);
 

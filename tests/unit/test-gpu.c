@@ -42,10 +42,10 @@ static int failing_enumerate(int rootfd, int real_root, struct gpu_node *nodes, 
 static void tree(struct fx *fx)
 {
 	const struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:01.0", 0x8086, 0x2030, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
-		 FX_CFG_4096, 1, 1},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0", 0x1234, 0x1111, 0x038000,
-		 PCI_EXP_TYPE_ENDPOINT, -1, FX_CFG_4096, -1, -1},
+	    {"pci0000:00/0000:00:01.0", 0x8086, 0x2030, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+	     FX_CFG_4096, 1, 1},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0", 0x1234, 0x1111, 0x038000,
+	     PCI_EXP_TYPE_ENDPOINT, -1, FX_CFG_4096, -1, -1},
 	};
 	for (size_t i = 0; i < 2; i++)
 		fx_add(fx, &funcs[i]);
@@ -114,8 +114,8 @@ static void test_snapshot_links(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_substituted_ops),
-		cmocka_unit_test(test_snapshot_links),
+	    cmocka_unit_test(test_substituted_ops),
+	    cmocka_unit_test(test_snapshot_links),
 	};
 	return cmocka_run_group_tests_name("gpu", tests, NULL, NULL);
 }

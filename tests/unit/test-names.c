@@ -28,7 +28,8 @@ static void test_known_and_unknown(void **state)
 	assert_true(strlen(small) < sizeof(small));
 	names_free();
 	/* Usable again after names_free(). */
-	assert_string_equal(names_class(buf, sizeof(buf), 0x010802), "Non-Volatile memory controller");
+	assert_string_equal(names_class(buf, sizeof(buf), 0x010802),
+			    "Non-Volatile memory controller");
 	names_free();
 }
 
@@ -95,8 +96,8 @@ static void test_same_as_lspci(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_known_and_unknown),
-		cmocka_unit_test(test_same_as_lspci),
+	    cmocka_unit_test(test_known_and_unknown),
+	    cmocka_unit_test(test_same_as_lspci),
 	};
 	return cmocka_run_group_tests_name("names", tests, NULL, NULL);
 }

@@ -265,10 +265,8 @@ static void test_blocking_groups_cut(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_blocking_lookups),
-	    cmocka_unit_test(test_cache_off_the_loop),
-	    cmocka_unit_test(test_cache_many_groups),
-	    cmocka_unit_test(test_cache_lookup_fails),
+	    cmocka_unit_test(test_blocking_lookups),	cmocka_unit_test(test_cache_off_the_loop),
+	    cmocka_unit_test(test_cache_many_groups),	cmocka_unit_test(test_cache_lookup_fails),
 	    cmocka_unit_test(test_blocking_groups_cut),
 	};
 

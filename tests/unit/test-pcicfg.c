@@ -202,11 +202,9 @@ static void test_targeted_reads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_root_port),
-		cmocka_unit_test(test_short_reads),
-		cmocka_unit_test(test_hostile_lists),
-		cmocka_unit_test(test_conventional),
-		cmocka_unit_test(test_targeted_reads),
+	    cmocka_unit_test(test_root_port),	   cmocka_unit_test(test_short_reads),
+	    cmocka_unit_test(test_hostile_lists),  cmocka_unit_test(test_conventional),
+	    cmocka_unit_test(test_targeted_reads),
 	};
 	return cmocka_run_group_tests_name("pcicfg", tests, NULL, NULL);
 }

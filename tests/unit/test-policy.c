@@ -475,7 +475,6 @@ static void test_group_lookups(void **state)
 	config_free(cfg);
 }
 
-
 /* A uid rule is about the uid alone: a peer whose gid equals the rule's number
  * is not that user, and the user matches whatever its gid. */
 static void test_uid_rule_not_gid(void **state)

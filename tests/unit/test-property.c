@@ -212,8 +212,9 @@ static void gen_fabric(struct gen *g)
 			(void)e;
 		} else if (first >= 0) {
 			pre[first].vendor = 0x8086;
-			pre[first].device = g->wl[h] == HB_WL_ANY ? 0x2030 :
-					    g->wl[h] == HB_WL_SAME ? 0x2f00 : 0x1234;
+			pre[first].device = g->wl[h] == HB_WL_ANY    ? 0x2030
+					    : g->wl[h] == HB_WL_SAME ? 0x2f00
+								     : 0x1234;
 		}
 	}
 	/* sort by BDF, as topo_scan() leaves them */
@@ -227,7 +228,8 @@ static void gen_fabric(struct gen *g)
 		const struct pre *p = &pre[order[i]];
 		struct topo_func *f = &g->f[i];
 		memset(f, 0, sizeof(*f));
-		snprintf(f->bdf, sizeof(f->bdf), "%04x:%02x:%02x.%d", p->dom, p->bus, p->dev, p->fn);
+		snprintf(f->bdf, sizeof(f->bdf), "%04x:%02x:%02x.%d", p->dom, p->bus, p->dev,
+			 p->fn);
 		f->domain = p->dom;
 		f->bus = (uint8_t)p->bus;
 		f->dev = (uint8_t)p->dev;
@@ -237,8 +239,9 @@ static void gen_fabric(struct gen *g)
 		f->hb = p->hb;
 		f->vendor = p->vendor;
 		f->device = p->device;
-		f->class_code = p->kind == TOPO_KIND_HOST_BRIDGE ? 0x060000 :
-				p->bridge ? 0x060400 : 0x030200;
+		f->class_code = p->kind == TOPO_KIND_HOST_BRIDGE ? 0x060000
+				: p->bridge			 ? 0x060400
+								 : 0x030200;
 		f->kind = p->kind;
 		f->is_bridge = p->bridge;
 		f->acs = p->acs;
@@ -356,21 +359,22 @@ static void check_fabric(const struct gen *g, const struct naive_ovr *no, int nn
 			verdict_fast(ctx, c, p, &rd);
 
 			if (v.kernel_map != km || v.kernel_distance != kd || fm != km || fd != kd ||
-			    v.map != want || v.distance != want_dist || v.overridden != overridden ||
-			    qm != v.map || qd != v.distance || qc != v.cls ||
-			    dm != want_dist || dk != (km == VERDICT_NOT_SUPPORTED ? -1 : kd) ||
-			    rd != kd)
-				fail_msg("seed 0x%llx fabric 0x%llx (%d functions, %d overrides): "
-					 "%s -> %s: naive kernel %s/%d want %s/%d ovr %d; "
-					 "pair kernel %s/%d map %s/%d ovr %d; fast %s/%d; quick %s/%d "
-					 "cls %d/%d; many %d/%d; reverse distance %d",
-					 (unsigned long long)seed0, (unsigned long long)fabric_seed, n,
-					 nno, g->f[p].bdf, g->f[c].bdf, verdict_map_name(km), kd,
-					 verdict_map_name(want), want_dist, overridden,
-					 verdict_map_name(v.kernel_map), v.kernel_distance,
-					 verdict_map_name(v.map), v.distance, v.overridden,
-					 verdict_map_name(fm), fd, verdict_map_name(qm), qd, qc, v.cls,
-					 dm, dk, rd);
+			    v.map != want || v.distance != want_dist ||
+			    v.overridden != overridden || qm != v.map || qd != v.distance ||
+			    qc != v.cls || dm != want_dist ||
+			    dk != (km == VERDICT_NOT_SUPPORTED ? -1 : kd) || rd != kd)
+				fail_msg(
+				    "seed 0x%llx fabric 0x%llx (%d functions, %d overrides): "
+				    "%s -> %s: naive kernel %s/%d want %s/%d ovr %d; "
+				    "pair kernel %s/%d map %s/%d ovr %d; fast %s/%d; quick %s/%d "
+				    "cls %d/%d; many %d/%d; reverse distance %d",
+				    (unsigned long long)seed0, (unsigned long long)fabric_seed, n,
+				    nno, g->f[p].bdf, g->f[c].bdf, verdict_map_name(km), kd,
+				    verdict_map_name(want), want_dist, overridden,
+				    verdict_map_name(v.kernel_map), v.kernel_distance,
+				    verdict_map_name(v.map), v.distance, v.overridden,
+				    verdict_map_name(fm), fd, verdict_map_name(qm), qd, qc, v.cls,
+				    dm, dk, rd);
 			/* the path runs provider .. client through the common bridge */
 			if (v.npath < 1 || v.path[0] != p || v.path[v.npath - 1] != c)
 				fail_msg("seed 0x%llx fabric 0x%llx: %s -> %s: path does not run "
@@ -475,8 +479,9 @@ static int sock_teardown(void **state)
 
 static void rnd_string(char *out, int maxbytes)
 {
-	static const char *const pieces[] = {"a", "Z", "0", "9", "-", "_", ".", " ", ":", "/",
-					     "\xc3\xa9" /* é */, "\xe2\x82\xac" /* € */};
+	static const char *const pieces[] = {
+	    "a",	   "Z", "0", "9", "-", "_", ".", " ", ":", "/", "\xc3\xa9" /* é */,
+	    "\xe2\x82\xac" /* € */};
 	int len = 0, want = 1 + rnd_below(maxbytes);
 	while (len < want) {
 		const char *p = pieces[rnd_below(12)];
@@ -516,9 +521,9 @@ static uint64_t rnd_u64(uint64_t max)
 	}
 }
 
-static const uint8_t ops[] = {P2P_OP_HELLO,   P2P_OP_TOPOLOGY, P2P_OP_CHECK,   P2P_OP_MATRIX,
-			      P2P_OP_ALLOC,   P2P_OP_RELEASE,  P2P_OP_LIST,    P2P_OP_CLIENTS,
-			      P2P_OP_BUFFERS, P2P_OP_REVOKE,   P2P_OP_RELOAD,  P2P_OP_STATS};
+static const uint8_t ops[] = {P2P_OP_HELLO,   P2P_OP_TOPOLOGY, P2P_OP_CHECK,  P2P_OP_MATRIX,
+			      P2P_OP_ALLOC,   P2P_OP_RELEASE,  P2P_OP_LIST,   P2P_OP_CLIENTS,
+			      P2P_OP_BUFFERS, P2P_OP_REVOKE,   P2P_OP_RELOAD, P2P_OP_STATS};
 
 /* A random request of @op that the schema allows. */
 static struct json_object *rnd_request(uint8_t op)
@@ -547,9 +552,8 @@ static struct json_object *rnd_request(uint8_t op)
 		json_object_object_add(o, "size",
 				       json_object_new_uint64(rnd_u64(P2P_PROTO_MAX_SIZE)));
 		if (chance(50))
-			json_object_object_add(o, "provider",
-					       chance(20) ? json_object_new_string("auto")
-							  : rnd_bdf());
+			json_object_object_add(
+			    o, "provider", chance(20) ? json_object_new_string("auto") : rnd_bdf());
 		if (chance(50)) {
 			struct json_object *a = json_object_new_array();
 			int n = rnd_below(P2P_PROTO_MAX_PEERS + 1);
@@ -620,10 +624,10 @@ static void test_codec_roundtrip(void **state)
 		json_object_put(dec);
 
 		/* the same payload as a reply (maybe a chunk, maybe with an fd) */
-		struct p2p_msg_hdr rh = {.opcode = op,
-					 .flags = (uint16_t)(P2P_FLAG_REPLY |
-							     (chance(30) ? P2P_FLAG_MORE : 0)),
-					 .id = h.id};
+		struct p2p_msg_hdr rh = {
+		    .opcode = op,
+		    .flags = (uint16_t)(P2P_FLAG_REPLY | (chance(30) ? P2P_FLAG_MORE : 0)),
+		    .id = h.id};
 		int pfd[2] = {-1, -1};
 		bool with_fd = chance(30);
 		if (with_fd)
@@ -704,9 +708,8 @@ static void test_header_corruption(void **state)
 					if (!conn_op_name((uint8_t)v) || v == P2P_OP_EVENT) {
 						struct json_object *o = NULL;
 						assert_int_equal(conn_decode_request((uint8_t)v,
-										     m.payload,
-										     len, &o, NULL,
-										     0),
+										     m.payload, len,
+										     &o, NULL, 0),
 								 -EOPNOTSUPP);
 					}
 					continue;
@@ -744,9 +747,9 @@ static void test_header_corruption(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_random_fabrics),
-		cmocka_unit_test_setup_teardown(test_codec_roundtrip, sock_setup, sock_teardown),
-		cmocka_unit_test_setup_teardown(test_header_corruption, sock_setup, sock_teardown),
+	    cmocka_unit_test(test_random_fabrics),
+	    cmocka_unit_test_setup_teardown(test_codec_roundtrip, sock_setup, sock_teardown),
+	    cmocka_unit_test_setup_teardown(test_header_corruption, sock_setup, sock_teardown),
 	};
 	return cmocka_run_group_tests_name("property", tests, seed_setup, NULL);
 }

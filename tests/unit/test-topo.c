@@ -64,15 +64,15 @@ static bool warned(const struct topo *t, const char *needle)
 static void base_tree(struct fx *fx)
 {
 	const struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_256, -1, -1},
-		{"pci0000:00/0000:00:01.0", 0x8086, 0x2030, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0x5d,
-		 FX_CFG_4096, 1, 3, false, false, 0, "pcieport", 16.0, 16},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_4096, 2, 3, false, false, 0, "pcieport", 8.0, 16},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, 0, FX_CFG_4096, 3, 3},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0", 0x10de, 0x2330,
-		 0x030200, EP, -1, FX_CFG_4096, -1, -1, false, false, 0, "nvidia", 16.0, 16},
+	    {"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:01.0", 0x8086, 0x2030, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0x5d,
+	     FX_CFG_4096, 1, 3, false, false, 0, "pcieport", 16.0, 16},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_4096, 2, 3, false, false, 0, "pcieport", 8.0, 16},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, 0, FX_CFG_4096, 3, 3},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0", 0x10de, 0x2330,
+	     0x030200, EP, -1, FX_CFG_4096, -1, -1, false, false, 0, "nvidia", 16.0, 16},
 	};
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		fx_add(fx, &funcs[i]);
@@ -131,14 +131,14 @@ static void test_short_config(void **state)
 	assert_int_equal(fx_init(&fx), 0);
 	/* Gathered as non-root: 64 bytes, no port types, no ACS. */
 	const struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:03.0", 0x8086, 0x2032, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0x1d,
-		 FX_CFG_64, 1, 2},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 2, 2},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, -1, -1},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x144d, 0xa808,
-		 0x010802, EP, -1, FX_CFG_NONE, -1, -1},
+	    {"pci0000:00/0000:00:03.0", 0x8086, 0x2032, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0x1d,
+	     FX_CFG_64, 1, 2},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 2, 2},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, -1, -1},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x144d, 0xa808,
+	     0x010802, EP, -1, FX_CFG_NONE, -1, -1},
 	};
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		fx_add(&fx, &funcs[i]);
@@ -170,14 +170,26 @@ static void test_bus_list_quirks(void **state)
 	assert_int_equal(fx_init(&fx), 0);
 	base_tree(&fx);
 	/* In the tree, missing from bus/pci/devices. */
-	const struct fx_func hidden = {"pci0000:00/0000:00:02.0", 0x8086, 0x1533, 0x020000, EP, -1,
-				       FX_CFG_4096, -1, -1, false, true, -1};
+	const struct fx_func hidden = {"pci0000:00/0000:00:02.0",
+				       0x8086,
+				       0x1533,
+				       0x020000,
+				       EP,
+				       -1,
+				       FX_CFG_4096,
+				       -1,
+				       -1,
+				       false,
+				       true,
+				       -1};
 	fx_add(&fx, &hidden);
 	/* In bus/pci/devices with a trailing slash. */
-	fx_symlink(&fx, "../../../devices/pci0000:00/0000:00:01.0/", "sys/bus/pci/devices/0000:00:01.0");
+	fx_symlink(&fx, "../../../devices/pci0000:00/0000:00:01.0/",
+		   "sys/bus/pci/devices/0000:00:01.0");
 	/* In bus/pci/devices, target missing from the tree: no facts, skipped. */
-	fx_symlink(&fx, "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.1",
-		   "sys/bus/pci/devices/0000:03:00.1");
+	fx_symlink(
+	    &fx, "../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.1",
+	    "sys/bus/pci/devices/0000:03:00.1");
 	/* Target outside the tree walk (an uncaptured part): parent from the path. */
 	fx_write(&fx, "sys/devices/elsewhere/0000:03:00.2/vendor", "0x10de\n", 7);
 	fx_symlink(&fx, "../../../devices/elsewhere/0000:03:00.2/",
@@ -189,7 +201,8 @@ static void test_bus_list_quirks(void **state)
 	/* Garbage names are ignored with a warning. */
 	fx_write(&fx, "sys/bus/pci/devices/not-a-bdf/vendor", "0x1\n", 4);
 	/* Dangling firmware_node symlink and a plain-file "driver". */
-	fx_symlink(&fx, "../../../../LNXSYSTM:00/missing", "sys/devices/pci0000:00/0000:00:02.0/firmware_node");
+	fx_symlink(&fx, "../../../../LNXSYSTM:00/missing",
+		   "sys/devices/pci0000:00/0000:00:02.0/firmware_node");
 	struct topo *t = scan(&fx);
 	assert_int_equal(t->nfuncs, 8);
 	assert_int_equal(topo_find(t, "03:00.1"), -1);
@@ -216,18 +229,18 @@ static void test_bad_bus_ranges_and_domains(void **state)
 	struct fx fx;
 	assert_int_equal(fx_init(&fx), 0);
 	const struct fx_func funcs[] = {
-		/* secondary < own bus: invalid, ignored */
-		{"pci0000:00/0000:00:01.0", 0x8086, 0x2030, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
-		 FX_CFG_4096, 0, 0},
-		/* bus-range files missing: taken from config bytes 0x19/0x1a */
-		{"pci0000:00/0000:00:02.0", 0x8086, 0x2031, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
-		 FX_CFG_4096, 5, 7, true},
-		/* VMD-style 32-bit domain under its own root bus */
-		{"pci0000:00/0000:00:0e.0", 0x8086, 0x467f, 0x010400, EP, -1, FX_CFG_4096, -1, -1},
-		{"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0", 0x8086, 0x464d, 0x060400,
-		 PCI_EXP_TYPE_ROOT_PORT, -1, FX_CFG_4096, 0xe1, 0xe1},
-		{"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0/10000:e1:00.0", 0x144d, 0xa80a,
-		 0x010802, EP, -1, FX_CFG_4096, -1, -1},
+	    /* secondary < own bus: invalid, ignored */
+	    {"pci0000:00/0000:00:01.0", 0x8086, 0x2030, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+	     FX_CFG_4096, 0, 0},
+	    /* bus-range files missing: taken from config bytes 0x19/0x1a */
+	    {"pci0000:00/0000:00:02.0", 0x8086, 0x2031, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+	     FX_CFG_4096, 5, 7, true},
+	    /* VMD-style 32-bit domain under its own root bus */
+	    {"pci0000:00/0000:00:0e.0", 0x8086, 0x467f, 0x010400, EP, -1, FX_CFG_4096, -1, -1},
+	    {"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0", 0x8086, 0x464d, 0x060400,
+	     PCI_EXP_TYPE_ROOT_PORT, -1, FX_CFG_4096, 0xe1, 0xe1},
+	    {"pci0000:00/0000:00:0e.0/pci10000:e0/10000:e0:06.0/10000:e1:00.0", 0x144d, 0xa80a,
+	     0x010802, EP, -1, FX_CFG_4096, -1, -1},
 	};
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		fx_add(&fx, &funcs[i]);
@@ -276,8 +289,16 @@ static void test_errors_and_parsers(void **state)
 	assert_int_equal(f, 7);
 	assert_int_equal(topo_parse_bdf("10000:e1:00.0", &d, &b, &v, &f), 0);
 	assert_int_equal(d, 0x10000);
-	const char *bad[] = {"", "03:00", "03:20.0", "03:00.8", "0000:03:00.0x", "g0:00.0",
-			     "123456789:00:00.0", "0000:100:00.0", ":00:00.0", "0000:03:00.0/",
+	const char *bad[] = {"",
+			     "03:00",
+			     "03:20.0",
+			     "03:00.8",
+			     "0000:03:00.0x",
+			     "g0:00.0",
+			     "123456789:00:00.0",
+			     "0000:100:00.0",
+			     ":00:00.0",
+			     "0000:03:00.0/",
 			     NULL};
 	for (int i = 0; bad[i]; i++)
 		if (topo_parse_bdf(bad[i], &d, &b, &v, &f) != -EINVAL)
@@ -303,7 +324,8 @@ static void test_garbage_attributes(void **state)
 	struct fx fx;
 	assert_int_equal(fx_init(&fx), 0);
 	base_tree(&fx);
-	const char *dir = "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0";
+	const char *dir =
+	    "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0";
 	char p[512];
 	snprintf(p, sizeof(p), "%s/vendor", dir);
 	fx_write(&fx, p, "0xzz\n", 5);
@@ -350,9 +372,13 @@ static void test_snapshot_roundtrip(void **state)
 	struct fx fx;
 	assert_int_equal(fx_init(&fx), 0);
 	base_tree(&fx);
-	fx_write(&fx, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0/drm/card1/dev",
+	fx_write(&fx,
+		 "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0/drm/"
+		 "card1/dev",
 		 "226:1\n", 6);
-	fx_symlink(&fx, "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0/drm/card1",
+	fx_symlink(&fx,
+		   "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0/"
+		   "drm/card1",
 		   "sys/class/drm/card1");
 	char tarpath[300], out[300], cmd[800];
 	snprintf(tarpath, sizeof(tarpath), "%s.tar", fx.root);
@@ -412,7 +438,6 @@ static void test_snapshot_roundtrip(void **state)
 	fx_fini(&fx);
 }
 
-
 /* Gathered as non-root (64-byte config, no port types): a switch below a
  * switch.  The kinds follow from position all the way down: below a root port
  * or a switch downstream port sits a switch upstream port, below that its
@@ -423,24 +448,24 @@ static void test_short_config_cascade(void **state)
 	struct fx fx;
 	assert_int_equal(fx_init(&fx), 0);
 	const struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_64, -1, -1},
-		{"pci0000:00/0000:00:03.0", 0x8086, 0x2032, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
-		 FX_CFG_64, 1, 6},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 2, 6},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 3, 5},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x10b5, 0x8724,
-		 0x060400, PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 4, 5},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/0000:04:00.0",
-		 0x10b5, 0x8724, 0x060400, PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 5, 5},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/0000:04:00.0/"
-		 "0000:05:00.0",
-		 0x10de, 0x2330, 0x030200, EP, -1, FX_CFG_64, -1, -1},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:01.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 6, 6},
-		{"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:01.0/0000:06:00.0", 0x144d, 0xa808,
-		 0x010802, EP, -1, FX_CFG_64, -1, -1},
+	    {"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_64, -1, -1},
+	    {"pci0000:00/0000:00:03.0", 0x8086, 0x2032, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+	     FX_CFG_64, 1, 6},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 2, 6},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 3, 5},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x10b5, 0x8724,
+	     0x060400, PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_64, 4, 5},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/0000:04:00.0", 0x10b5,
+	     0x8724, 0x060400, PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 5, 5},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:00.0/0000:03:00.0/0000:04:00.0/"
+	     "0000:05:00.0",
+	     0x10de, 0x2330, 0x030200, EP, -1, FX_CFG_64, -1, -1},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:01.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_64, 6, 6},
+	    {"pci0000:00/0000:00:03.0/0000:01:00.0/0000:02:01.0/0000:06:00.0", 0x144d, 0xa808,
+	     0x010802, EP, -1, FX_CFG_64, -1, -1},
 	};
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		fx_add(&fx, &funcs[i]);
@@ -473,14 +498,14 @@ static void test_missing_parent_bus_range_fallback(void **state)
 	struct fx fx;
 	assert_int_equal(fx_init(&fx), 0);
 	const struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_256, -1, -1},
-		{"pci0000:00/0000:00:1c.0", 0x8086, 0xa110, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
-		 FX_CFG_4096, 6, 6},
-		{"pci0000:00/0000:00:1d.0", 0x8086, 0xa118, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
-		 FX_CFG_4096, 7, 7},
-		/* the function's real directory, outside the pci* tree */
-		{"elsewhere/0000:06:00.0", 0x15b3, 0x101b, 0x020000, EP, -1, FX_CFG_4096, -1, -1,
-		 false, true},
+	    {"pci0000:00/0000:00:00.0", 0x8086, 0x2020, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:1c.0", 0x8086, 0xa110, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
+	     FX_CFG_4096, 6, 6},
+	    {"pci0000:00/0000:00:1d.0", 0x8086, 0xa118, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
+	     FX_CFG_4096, 7, 7},
+	    /* the function's real directory, outside the pci* tree */
+	    {"elsewhere/0000:06:00.0", 0x15b3, 0x101b, 0x020000, EP, -1, FX_CFG_4096, -1, -1, false,
+	     true},
 	};
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		fx_add(&fx, &funcs[i]);
@@ -600,16 +625,16 @@ static void test_read_modes_agree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_basic_tree),
-		cmocka_unit_test(test_short_config),
-		cmocka_unit_test(test_bus_list_quirks),
-		cmocka_unit_test(test_bad_bus_ranges_and_domains),
-		cmocka_unit_test(test_errors_and_parsers),
-		cmocka_unit_test(test_garbage_attributes),
-		cmocka_unit_test(test_snapshot_roundtrip),
-		cmocka_unit_test(test_short_config_cascade),
-		cmocka_unit_test(test_missing_parent_bus_range_fallback),
-		cmocka_unit_test(test_read_modes_agree),
+	    cmocka_unit_test(test_basic_tree),
+	    cmocka_unit_test(test_short_config),
+	    cmocka_unit_test(test_bus_list_quirks),
+	    cmocka_unit_test(test_bad_bus_ranges_and_domains),
+	    cmocka_unit_test(test_errors_and_parsers),
+	    cmocka_unit_test(test_garbage_attributes),
+	    cmocka_unit_test(test_snapshot_roundtrip),
+	    cmocka_unit_test(test_short_config_cascade),
+	    cmocka_unit_test(test_missing_parent_bus_range_fallback),
+	    cmocka_unit_test(test_read_modes_agree),
 	};
 	return cmocka_run_group_tests_name("topo", tests, NULL, NULL);
 }

@@ -37,34 +37,34 @@ struct world {
 static void build_q35(struct fx *fx, int rp_acs)
 {
 	const struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
-		{"pci0000:00/0000:00:02.0", 0x8086, 0x100e, 0x020000, -1, -1, FX_CFG_256, -1, -1},
-		{"pci0000:00/0000:00:1c.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
-		 FX_CFG_4096, 1, 5},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0", 0x104c, 0x8232, 0x060400,
-		 PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_4096, 2, 5},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0", 0x104c, 0x8233, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 3, 3},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x1af4, 0x1110,
-		 0x050000, -1, -1, FX_CFG_256, -1, -1},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0", 0x104c, 0x8233, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 4, 4},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0/0000:04:00.0", 0x1b36, 0x0010,
-		 0x010802, EP, -1, FX_CFG_4096, -1, -1},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0", 0x104c, 0x8233, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 5, 5},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0/0000:05:00.0", 0x1af4, 0x1110,
-		 0x050000, -1, -1, FX_CFG_256, -1, -1},
-		{"pci0000:00/0000:00:1d.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
-		 FX_CFG_4096, 6, 6},
-		{"pci0000:00/0000:00:1d.0/0000:06:00.0", 0x8086, 0x10d3, 0x020000, EP, -1, FX_CFG_4096,
-		 -1, -1},
-		{"pci0000:00/0000:00:1d.0/0000:06:00.1", 0x8086, 0x10d3, 0x020000, EP, -1, FX_CFG_4096,
-		 -1, -1},
-		{"pci0000:40/0000:40:00.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
-		 FX_CFG_4096, 0x41, 0x41},
-		{"pci0000:40/0000:40:00.0/0000:41:00.0", 0x1b36, 0x0010, 0x010802, EP, -1, FX_CFG_4096,
-		 -1, -1},
+	    {"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:02.0", 0x8086, 0x100e, 0x020000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:1c.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
+	     FX_CFG_4096, 1, 5},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0", 0x104c, 0x8232, 0x060400,
+	     PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_4096, 2, 5},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0", 0x104c, 0x8233, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 3, 3},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x1af4, 0x1110,
+	     0x050000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0", 0x104c, 0x8233, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 4, 4},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0/0000:04:00.0", 0x1b36, 0x0010,
+	     0x010802, EP, -1, FX_CFG_4096, -1, -1},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0", 0x104c, 0x8233, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 5, 5},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0/0000:05:00.0", 0x1af4, 0x1110,
+	     0x050000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:1d.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
+	     FX_CFG_4096, 6, 6},
+	    {"pci0000:00/0000:00:1d.0/0000:06:00.0", 0x8086, 0x10d3, 0x020000, EP, -1, FX_CFG_4096,
+	     -1, -1},
+	    {"pci0000:00/0000:00:1d.0/0000:06:00.1", 0x8086, 0x10d3, 0x020000, EP, -1, FX_CFG_4096,
+	     -1, -1},
+	    {"pci0000:40/0000:40:00.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
+	     FX_CFG_4096, 0x41, 0x41},
+	    {"pci0000:40/0000:40:00.0/0000:41:00.0", 0x1b36, 0x0010, 0x010802, EP, -1, FX_CFG_4096,
+	     -1, -1},
 	};
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		fx_add(fx, &funcs[i]);
@@ -133,9 +133,9 @@ static void test_q35_non_zen(void **state)
 	(void)state;
 	struct world *w = world_new(build_q35, 0, "amd:15"); /* TCG -cpu max: family 15 */
 	expect(w, "03:00.0", "03:00.0", VERDICT_BUS_ADDR, 0);
-	expect(w, "03:00.0", "04:00.0", VERDICT_BUS_ADDR, 4);	/* one switch */
+	expect(w, "03:00.0", "04:00.0", VERDICT_BUS_ADDR, 4); /* one switch */
 	expect(w, "04:00.0", "05:00.0", VERDICT_BUS_ADDR, 4);
-	expect(w, "06:00.0", "06:00.1", VERDICT_BUS_ADDR, 2);	/* two functions, one RP */
+	expect(w, "06:00.0", "06:00.1", VERDICT_BUS_ADDR, 2);	    /* two functions, one RP */
 	expect(w, "03:00.0", "06:00.0", VERDICT_NOT_SUPPORTED, -1); /* different RPs */
 	expect(w, "00:02.0", "06:00.0", VERDICT_NOT_SUPPORTED, -1);
 	expect(w, "06:00.0", "41:00.0", VERDICT_NOT_SUPPORTED, -1); /* different HBs */
@@ -195,19 +195,19 @@ static void build_switch_acs(struct fx *fx, int where)
 	/* where: 0 = ACS EC on the upstream port (common bridge), 1 = on the
 	 * client's downstream port, 2 = on the root port above the common bridge */
 	const struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:00.0", 0x8086, 0x1234, 0x060000, -1, -1, FX_CFG_256, -1, -1},
-		{"pci0000:00/0000:00:01.0", 0x8086, 0x1235, 0x060400, PCI_EXP_TYPE_ROOT_PORT,
-		 where == 2 ? PCI_ACS_EC : 0, FX_CFG_4096, 1, 4},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_UPSTREAM, where == 0 ? PCI_ACS_EC : 0, FX_CFG_4096, 2, 4},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, 0, FX_CFG_4096, 3, 3},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0", 0x10de, 0x2330,
-		 0x030200, EP, -1, FX_CFG_4096, -1, -1, false, false, 0, NULL, 16.0, 16},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:10.0", 0x10b5, 0x8747, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, where == 1 ? PCI_ACS_RR : 0, FX_CFG_4096, 4, 4},
-		{"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:10.0/0000:04:00.0", 0x15b3, 0x101b,
-		 0x020700, EP, -1, FX_CFG_4096, -1, -1, false, false, 0, NULL, 8.0, 8},
+	    {"pci0000:00/0000:00:00.0", 0x8086, 0x1234, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:01.0", 0x8086, 0x1235, 0x060400, PCI_EXP_TYPE_ROOT_PORT,
+	     where == 2 ? PCI_ACS_EC : 0, FX_CFG_4096, 1, 4},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_UPSTREAM, where == 0 ? PCI_ACS_EC : 0, FX_CFG_4096, 2, 4},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, 0, FX_CFG_4096, 3, 3},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:08.0/0000:03:00.0", 0x10de, 0x2330,
+	     0x030200, EP, -1, FX_CFG_4096, -1, -1, false, false, 0, NULL, 16.0, 16},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:10.0", 0x10b5, 0x8747, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, where == 1 ? PCI_ACS_RR : 0, FX_CFG_4096, 4, 4},
+	    {"pci0000:00/0000:00:01.0/0000:01:00.0/0000:02:10.0/0000:04:00.0", 0x15b3, 0x101b,
+	     0x020700, EP, -1, FX_CFG_4096, -1, -1, false, false, 0, NULL, 8.0, 8},
 	};
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		fx_add(fx, &funcs[i]);
@@ -249,22 +249,22 @@ static void build_two_hb(struct fx *fx, int variant)
 	uint32_t cls = variant == 1 ? 0x060000 : 0x060400;
 	int type = variant == 1 ? -1 : PCI_EXP_TYPE_ROOT_PORT;
 	struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:00.0", 0x8086, dev, cls, type, -1, FX_CFG_4096, variant == 1 ? -1 : 1,
-		 1},
-		{"pci0000:00/0000:00:02.0", 0x8086, 0x2031, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
-		 FX_CFG_4096, 2, 2},
-		{"pci0000:00/0000:00:02.0/0000:02:00.0", 0x10de, 0x2330, 0x030200, EP, -1,
-		 FX_CFG_4096, -1, -1},
-		{"pci0000:00/0000:00:03.0", 0x8086, 0x2032, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
-		 FX_CFG_4096, 3, 3},
-		{"pci0000:00/0000:00:03.0/0000:03:00.0", 0x10de, 0x2330, 0x030200, EP, -1,
-		 FX_CFG_4096, -1, -1},
-		{"pci0000:17/0000:17:00.0", 0x8086, dev, cls, type, -1, FX_CFG_4096,
-		 variant == 1 ? -1 : 0x18, 0x18},
-		{"pci0000:17/0000:17:02.0", 0x8086, 0x2031, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
-		 FX_CFG_4096, 0x19, 0x19},
-		{"pci0000:17/0000:17:02.0/0000:19:00.0", 0x144d, 0xa808, 0x010802, EP, -1,
-		 FX_CFG_4096, -1, -1},
+	    {"pci0000:00/0000:00:00.0", 0x8086, dev, cls, type, -1, FX_CFG_4096,
+	     variant == 1 ? -1 : 1, 1},
+	    {"pci0000:00/0000:00:02.0", 0x8086, 0x2031, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+	     FX_CFG_4096, 2, 2},
+	    {"pci0000:00/0000:00:02.0/0000:02:00.0", 0x10de, 0x2330, 0x030200, EP, -1, FX_CFG_4096,
+	     -1, -1},
+	    {"pci0000:00/0000:00:03.0", 0x8086, 0x2032, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+	     FX_CFG_4096, 3, 3},
+	    {"pci0000:00/0000:00:03.0/0000:03:00.0", 0x10de, 0x2330, 0x030200, EP, -1, FX_CFG_4096,
+	     -1, -1},
+	    {"pci0000:17/0000:17:00.0", 0x8086, dev, cls, type, -1, FX_CFG_4096,
+	     variant == 1 ? -1 : 0x18, 0x18},
+	    {"pci0000:17/0000:17:02.0", 0x8086, 0x2031, 0x060400, PCI_EXP_TYPE_ROOT_PORT, -1,
+	     FX_CFG_4096, 0x19, 0x19},
+	    {"pci0000:17/0000:17:02.0/0000:19:00.0", 0x144d, 0xa808, 0x010802, EP, -1, FX_CFG_4096,
+	     -1, -1},
 	};
 	if (variant == 2) {
 		funcs[5].path = "pci0000:17/0000:17:01.0";
@@ -287,7 +287,7 @@ static void test_whitelist(void **state)
 
 	w = world_new(build_two_hb, 1, "intel:6");
 	expect(w, "02:00.0", "03:00.0", VERDICT_THRU_HOST_BRIDGE, 4); /* same HB: ok */
-	expect(w, "02:00.0", "19:00.0", VERDICT_NOT_SUPPORTED, -1);  /* same-only entry */
+	expect(w, "02:00.0", "19:00.0", VERDICT_NOT_SUPPORTED, -1);   /* same-only entry */
 	struct verdict v;
 	verdict_pair(w->ctx, topo_find(w->t, "02:00.0"), topo_find(w->t, "19:00.0"), &v);
 	assert_true(has_reason(&v, R_HB_SAME_ONLY));
@@ -377,7 +377,6 @@ static void test_cpu_unknown_and_classes(void **state)
 	world_free(w);
 }
 
-
 /* An admin "allow" only lifts a refusal: on a pair the kernel already maps
  * with bus addresses (or through the host bridge) it changes nothing, and the
  * verdict does not claim to be overridden. */
@@ -404,7 +403,8 @@ static void test_allow_override_on_allowed_pair(void **state)
 	assert_false(v.overridden);
 	assert_false(has_reason(&v, R_POLICY_ALLOW));
 	int cl = topo_find(w->t, "04:00.0");
-	assert_int_equal(verdict_distance_many(w->ctx, topo_find(w->t, "03:00.0"), &cl, 1, true), 4);
+	assert_int_equal(verdict_distance_many(w->ctx, topo_find(w->t, "03:00.0"), &cl, 1, true),
+			 4);
 	/* the refused pair is lifted, and says so */
 	expect(w, "41:00.0", "06:00.0", VERDICT_THRU_HOST_BRIDGE, 4);
 	verdict_pair(w->ctx, topo_find(w->t, "41:00.0"), topo_find(w->t, "06:00.0"), &v);
@@ -433,19 +433,19 @@ static void build_switch_cfg(struct fx *fx, int which)
 	enum fx_cfg bc = (which & 1) ? FX_CFG_64 : FX_CFG_4096;
 	enum fx_cfg ec = (which & 2) ? FX_CFG_64 : FX_CFG_4096;
 	const struct fx_func funcs[] = {
-		{"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
-		{"pci0000:00/0000:00:1c.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0, bc,
-		 1, 4},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0", 0x104c, 0x8232, 0x060400,
-		 PCI_EXP_TYPE_UPSTREAM, -1, bc, 2, 4},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0", 0x104c, 0x8233, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, -1, bc, 3, 3},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x1b36, 0x0010,
-		 0x010802, EP, -1, ec, -1, -1},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0", 0x104c, 0x8233, 0x060400,
-		 PCI_EXP_TYPE_DOWNSTREAM, -1, bc, 4, 4},
-		{"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0/0000:04:00.0", 0x1b36, 0x0010,
-		 0x010802, EP, -1, ec, -1, -1},
+	    {"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:1c.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0, bc, 1,
+	     4},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0", 0x104c, 0x8232, 0x060400,
+	     PCI_EXP_TYPE_UPSTREAM, -1, bc, 2, 4},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0", 0x104c, 0x8233, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, bc, 3, 3},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x1b36, 0x0010,
+	     0x010802, EP, -1, ec, -1, -1},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0", 0x104c, 0x8233, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, bc, 4, 4},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0/0000:04:00.0", 0x1b36, 0x0010,
+	     0x010802, EP, -1, ec, -1, -1},
 	};
 	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
 		fx_add(fx, &funcs[i]);
@@ -485,15 +485,15 @@ static void test_acs_unknown_only_for_bridges(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_q35_non_zen),
-		cmocka_unit_test(test_q35_zen),
-		cmocka_unit_test(test_q35_acs_redirect),
-		cmocka_unit_test(test_acs_path_rules),
-		cmocka_unit_test(test_whitelist),
-		cmocka_unit_test(test_extra_whitelist_and_overrides),
-		cmocka_unit_test(test_cpu_unknown_and_classes),
-		cmocka_unit_test(test_allow_override_on_allowed_pair),
-		cmocka_unit_test(test_acs_unknown_only_for_bridges),
+	    cmocka_unit_test(test_q35_non_zen),
+	    cmocka_unit_test(test_q35_zen),
+	    cmocka_unit_test(test_q35_acs_redirect),
+	    cmocka_unit_test(test_acs_path_rules),
+	    cmocka_unit_test(test_whitelist),
+	    cmocka_unit_test(test_extra_whitelist_and_overrides),
+	    cmocka_unit_test(test_cpu_unknown_and_classes),
+	    cmocka_unit_test(test_allow_override_on_allowed_pair),
+	    cmocka_unit_test(test_acs_unknown_only_for_bridges),
 	};
 	return cmocka_run_group_tests_name("verdict", tests, NULL, NULL);
 }

@@ -121,8 +121,8 @@ static void test_free_cancels_the_queue(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_blocking_job_off_the_loop),
-		cmocka_unit_test(test_free_cancels_the_queue),
+	    cmocka_unit_test(test_blocking_job_off_the_loop),
+	    cmocka_unit_test(test_free_cancels_the_queue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
