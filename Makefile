@@ -37,7 +37,7 @@ INC_ALL          := -Idaemon -Icore -Iproto -Ilibp2pclient -Ip2pctl -Ikmod/inclu
 # json.h (pkg-config puts /usr/include/json-c on the path).
 CFLAGS_ALL := $(INC_ALL) $(CFLAGS_BASE)
 
-CORE_SRCS   := core/topo.c core/topo-func.c core/sysattr.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c core/kernel.c \
+CORE_SRCS   := core/topo.c core/topo-func.c core/topo-names.c core/sysattr.c core/pcicfg.c core/gpu.c core/verdict.c core/rules.c core/kernel.c \
                core/report.c core/provider.c core/list.c core/idmap.c core/blockdev.c
 PROTO_SRCS  := proto/conn.c
 DAEMON_SRCS := daemon/server.c daemon/client.c daemon/ops.c daemon/ops-alloc.c daemon/buffer.c daemon/hotplug.c \

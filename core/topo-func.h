@@ -28,4 +28,8 @@ struct topo_func_src {
  */
 void topo_func_read(struct topo_func_src *s, int dirfd, struct topo_func *f);
 
+/* The first processor's vendor and family from <root>/proc/cpuinfo (unknown
+ * when unreadable). */
+void topo_read_cpu(int rootfd, struct topo_cpu *cpu);
+
 #endif

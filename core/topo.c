@@ -16,6 +16,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <linux/pci_regs.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,6 +46,7 @@ struct scan {
 	int *hash;		 /* open addressing: func index + 1, 0 empty */
 	size_t hash_size;	 /* power of two, at least 2x the functions */
 	struct topo_func_src rd; /* how functions are read */
+	int threads;		 /* topo_opts.threads */
 };
 
 static uint64_t bdf_key(uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn)
@@ -140,92 +144,6 @@ static int parse_hb_name(const char *s, uint32_t *domain, uint8_t *bus)
 	return 0;
 }
 
-int topo_parse_cpu(const char *s, struct topo_cpu *ret_cpu)
-{
-	struct topo_cpu c = {.vendor = TOPO_CPU_UNKNOWN, .family = -1, .from_override = true};
-	const char *colon = s ? strchr(s, ':') : NULL;
-	if (!colon || colon == s || (size_t)(colon - s) >= sizeof(c.vendor_id))
-		return -EINVAL;
-	char vendor[sizeof(c.vendor_id)];
-	memcpy(vendor, s, (size_t)(colon - s));
-	vendor[colon - s] = '\0';
-	unsigned long fam;
-	if (sysattr_parse_ulong(colon + 1, 0xffff, &fam) < 0)
-		return -EINVAL;
-	if (!strcasecmp(vendor, "amd") || !strcmp(vendor, "AuthenticAMD")) {
-		c.vendor = TOPO_CPU_AMD;
-		strcpy(c.vendor_id, "AuthenticAMD");
-	} else if (!strcasecmp(vendor, "intel") || !strcmp(vendor, "GenuineIntel")) {
-		c.vendor = TOPO_CPU_INTEL;
-		strcpy(c.vendor_id, "GenuineIntel");
-	} else if (!strcasecmp(vendor, "hygon") || !strcmp(vendor, "HygonGenuine")) {
-		/* The kernel's X86_VENDOR_AMD check does not include Hygon. */
-		c.vendor = TOPO_CPU_OTHER;
-		strcpy(c.vendor_id, "HygonGenuine");
-	} else {
-		return -EINVAL;
-	}
-	c.family = (int)fam;
-	*ret_cpu = c;
-	return 0;
-}
-
-static void scan_cpu(int rootfd, struct topo_cpu *cpu)
-{
-	memset(cpu, 0, sizeof(*cpu));
-	cpu->family = -1;
-	/* the first processor's lines are all that is wanted */
-	char buf[8192];
-	if (sysattr_read(rootfd, "proc/cpuinfo", buf, sizeof(buf), SYSATTR_PREFIX) <= 0)
-		return;
-	bool have_vendor = false, have_family = false;
-	for (char *line = buf, *next; line && *line && !(have_vendor && have_family); line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char *colon = strchr(line, ':');
-		if (!colon)
-			continue;
-		char *val = colon + 1;
-		while (*val == ' ' || *val == '\t')
-			val++;
-		if (!have_vendor && !strncmp(line, "vendor_id", 9)) {
-			snprintf(cpu->vendor_id, sizeof(cpu->vendor_id), "%s", val);
-			have_vendor = true;
-		} else if (!have_family && !strncmp(line, "cpu family", 10)) {
-			unsigned long fam;
-			if (sysattr_parse_ulong(val, 0xffff, &fam) == 0) {
-				cpu->family = (int)fam;
-				have_family = true;
-			}
-		}
-	}
-	if (!have_vendor)
-		cpu->vendor = TOPO_CPU_UNKNOWN;
-	else if (!strcmp(cpu->vendor_id, "AuthenticAMD"))
-		cpu->vendor = TOPO_CPU_AMD;
-	else if (!strcmp(cpu->vendor_id, "GenuineIntel"))
-		cpu->vendor = TOPO_CPU_INTEL;
-	else
-		cpu->vendor = TOPO_CPU_OTHER;
-	if (!have_family && cpu->vendor != TOPO_CPU_OTHER)
-		cpu->vendor = TOPO_CPU_UNKNOWN;
-}
-
-double topo_link_gbps(double gts, int width)
-{
-	if (gts <= 0 || width <= 0)
-		return 0;
-	double enc;
-	if (gts < 7)
-		enc = 8.0 / 10.0; /* 2.5 and 5 GT/s: 8b/10b */
-	else if (gts < 60)
-		enc = 128.0 / 130.0; /* 8, 16, 32 GT/s */
-	else
-		enc = 242.0 / 256.0; /* 64 GT/s FLIT mode */
-	return gts * width * enc / 8.0;
-}
-
 static int hb_get(struct scan *s, uint32_t domain, uint8_t bus)
 {
 	struct topo *t = s->t;
@@ -290,9 +208,9 @@ static int hash_insert(struct scan *s, int idx)
 	return 0;
 }
 
-/* Append a function (not yet sorted).  Returns its index or -errno. */
-static int func_add(struct scan *s, uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn,
-		    uint64_t parent_key, int hb)
+/* Room for one more function at the end (not yet sorted): its index, or
+ * -errno.  The caller fills it and parent_key[], then hash_insert(). */
+static int func_slot(struct scan *s)
 {
 	struct topo *t = s->t;
 	if (t->nfuncs >= TOPO_MAX_FUNCS)
@@ -309,8 +227,17 @@ static int func_add(struct scan *s, uint32_t domain, uint8_t bus, uint8_t dev, u
 		s->parent_key = np;
 		s->cap_funcs = cap;
 	}
-	int i = t->nfuncs++;
-	struct topo_func *f = &t->funcs[i];
+	return t->nfuncs++;
+}
+
+/* Append a function (not yet sorted).  Returns its index or -errno. */
+static int func_add(struct scan *s, uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn,
+		    uint64_t parent_key, int hb)
+{
+	int i = func_slot(s);
+	if (i < 0)
+		return i;
+	struct topo_func *f = &s->t->funcs[i];
 	memset(f, 0, sizeof(*f));
 	f->domain = domain;
 	f->bus = bus;
@@ -421,6 +348,192 @@ int topo_opendir(int dirfd, const char *rel, DIR **ret_dir)
 	return 1;
 }
 
+/*
+ * Big trees: the host bridges' subtrees are walked in parallel, each into a
+ * partial topology of its own (struct sub), then merged in the order of the
+ * serial walk, so that the result (host bridge numbering, function order
+ * before sorting, warnings) is the serial walk's.  A function met in two
+ * subtrees makes the merge give up: the serial walk then runs (it warns and
+ * skips the second one, as always).
+ */
+#define SCAN_PARALLEL_MIN_FUNCS 512 /* bus-list entries from which it pays */
+#define SCAN_MAX_THREADS 8
+
+struct sub {
+	struct scan s;
+	struct topo t; /* funcs, local host bridges (0: this one), warnings, bytes */
+	int dfd;       /* sys/devices */
+	const char *name;
+	bool absent; /* its directory could not be opened: not part of the tree */
+	int r;
+};
+
+struct sub_pool {
+	struct sub *subs;
+	int n;
+	atomic_int next;
+};
+
+struct hb_dir {
+	char name[NAME_MAX + 1];
+	uint32_t dom;
+	uint8_t bus;
+};
+
+static void sub_free(struct sub *u)
+{
+	free(u->t.funcs);
+	free(u->t.hbs);
+	for (int i = 0; i < u->t.nwarnings; i++)
+		free(u->t.warnings[i]);
+	free(u->t.warnings);
+	free(u->s.parent_key);
+	free(u->s.hash);
+}
+
+static void *sub_worker(void *arg)
+{
+	struct sub_pool *p = arg;
+	for (int i; (i = atomic_fetch_add(&p->next, 1)) < p->n;) {
+		struct sub *u = &p->subs[i];
+		int hfd = openat(u->dfd, u->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (hfd < 0)
+			u->absent = true;
+		else
+			u->r = walk_tree_take(&u->s, hfd, NO_KEY, 0, 0);
+	}
+	return NULL;
+}
+
+/* Threads for @nsubs subtrees: opts->threads, or (0) the online CPUs on a
+ * tree of SCAN_PARALLEL_MIN_FUNCS functions or more; 1 means serial. */
+static int scan_threads(const struct scan *s, int nsubs)
+{
+	int want = s->threads;
+	if (nsubs < 2)
+		return 1;
+	if (want == 0) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		DIR *d;
+		int n = 0;
+		if (cpus < 2 || topo_opendir(s->rootfd, "sys/bus/pci/devices", &d) <= 0)
+			return 1;
+		while (readdir(d) && n < SCAN_PARALLEL_MIN_FUNCS + 2)
+			n++;
+		closedir(d);
+		want = n - 2 >= SCAN_PARALLEL_MIN_FUNCS ? (int)cpus : 1;
+	}
+	if (want > SCAN_MAX_THREADS)
+		want = SCAN_MAX_THREADS;
+	return want < nsubs ? want : nsubs;
+}
+
+/* Append @u's host bridges, functions and warnings to @s. */
+static int sub_merge(struct scan *s, struct sub *u)
+{
+	if (u->absent)
+		return 0;
+	int *map = calloc((size_t)u->t.nhbs, sizeof(*map));
+	if (!map)
+		return -ENOMEM;
+	int r = 0;
+	for (int k = 0; k < u->t.nhbs && r >= 0; k++)
+		r = map[k] = hb_get(s, u->t.hbs[k].domain, u->t.hbs[k].bus);
+	for (int i = 0; i < u->t.nfuncs && r >= 0; i++) {
+		r = func_slot(s);
+		if (r < 0)
+			break;
+		s->t->funcs[r] = u->t.funcs[i];
+		s->t->funcs[r].hb = map[u->t.funcs[i].hb];
+		s->parent_key[r] = u->s.parent_key[i];
+		r = hash_insert(s, r);
+	}
+	free(map);
+	for (int i = 0; i < u->t.nwarnings && r >= 0; i++)
+		topo_warn(s->t, "%s", u->t.warnings[i]);
+	s->t->cfg_bytes_read += u->t.cfg_bytes_read;
+	return r < 0 ? r : 0;
+}
+
+/* Is some function in two of the subtrees? */
+static int subs_overlap(struct sub *subs, int n)
+{
+	struct topo t = {0};
+	struct scan probe = {.t = &t};
+	int r = 0;
+	for (int i = 0; i < n && !r; i++)
+		for (int k = 0; k < subs[i].t.nfuncs && !r; k++) {
+			const struct topo_func *f = &subs[i].t.funcs[k];
+			if (find_unsorted(&probe, func_key(f)) >= 0) {
+				r = 1;
+				break;
+			}
+			int j = func_slot(&probe);
+			if (j < 0)
+				r = j;
+			else {
+				t.funcs[j] = *f;
+				r = hash_insert(&probe, j);
+			}
+		}
+	free(t.funcs);
+	free(probe.parent_key);
+	free(probe.hash);
+	return r;
+}
+
+/* Walk the subtrees in @nthreads threads (all signals blocked in them) and
+ * merge them into @s.  1: merged; 0: a function is in two subtrees (nothing
+ * merged: walk serially); -errno. */
+static int scan_parallel(struct scan *s, int dfd, const struct hb_dir *hbd, int n, int nthreads)
+{
+	struct sub *subs = calloc((size_t)n, sizeof(*subs));
+	if (!subs)
+		return -ENOMEM;
+	int r = 0;
+	for (int i = 0; i < n && r >= 0; i++) {
+		struct sub *u = &subs[i];
+		u->dfd = dfd;
+		u->name = hbd[i].name;
+		u->s.rootfd = s->rootfd;
+		u->s.t = &u->t;
+		u->s.rd = s->rd;
+		u->s.rd.t = &u->t;
+		u->t.live = s->t->live;
+		r = hb_get(&u->s, hbd[i].dom, hbd[i].bus); /* local host bridge 0 */
+	}
+	if (r >= 0) {
+		struct sub_pool pool = {.subs = subs, .n = n};
+		pthread_t tid[SCAN_MAX_THREADS];
+		int started = 0;
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		while (started < nthreads - 1 &&
+		       pthread_create(&tid[started], NULL, sub_worker, &pool) == 0)
+			started++;
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		sub_worker(&pool); /* this thread works too (alone if none started) */
+		for (int i = 0; i < started; i++)
+			pthread_join(tid[i], NULL);
+		for (int i = 0; i < n && r >= 0; i++)
+			r = subs[i].r; /* the first failure, as the serial walk stops at it */
+	}
+	if (r >= 0) {
+		r = subs_overlap(subs, n);
+		r = r < 0 ? r : !r;
+	}
+	for (int i = 0; i < n && r > 0; i++) {
+		int m = sub_merge(s, &subs[i]);
+		if (m < 0)
+			r = m;
+	}
+	for (int i = 0; i < n; i++)
+		sub_free(&subs[i]);
+	free(subs);
+	return r;
+}
+
 static int scan_tree(struct scan *s)
 {
 	DIR *d;
@@ -428,26 +541,52 @@ static int scan_tree(struct scan *s)
 	if (r <= 0)
 		return r;
 	int dfd = dirfd(d);
-	r = 0;
+	struct hb_dir *hbd = NULL;
+	int n = 0, cap = 0;
 	struct dirent *de;
-	while ((de = readdir(d)) && r >= 0) {
+	r = 0;
+	while ((de = readdir(d))) {
 		uint32_t dom;
 		uint8_t bus;
 		if (parse_hb_name(de->d_name, &dom, &bus) < 0)
 			continue;
-		int hfd = openat(dfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (hfd < 0)
-			continue;
-		int h = hb_get(s, dom, bus);
-		if (h < 0) {
-			close(hfd);
-			r = h;
-		} else {
-			r = walk_tree_take(s, hfd, NO_KEY, h, 0);
+		if (n == cap) {
+			struct hb_dir *nh =
+			    realloc(hbd, (size_t)(cap ? cap * 2 : 16) * sizeof(*nh));
+			if (!nh) {
+				r = -ENOMEM;
+				break;
+			}
+			hbd = nh;
+			cap = cap ? cap * 2 : 16;
+		}
+		snprintf(hbd[n].name, sizeof(hbd[n].name), "%s", de->d_name);
+		hbd[n].dom = dom;
+		hbd[n++].bus = bus;
+	}
+	int threads = r >= 0 ? scan_threads(s, n) : 1;
+	if (r >= 0 && threads > 1)
+		r = scan_parallel(s, dfd, hbd, n, threads);
+	else if (r >= 0)
+		r = 0; /* serial */
+	if (r == 0) {
+		for (int i = 0; i < n && r >= 0; i++) {
+			int hfd = openat(dfd, hbd[i].name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (hfd < 0)
+				continue;
+			int h = hb_get(s, hbd[i].dom, hbd[i].bus);
+			if (h < 0) {
+				close(hfd);
+				r = h;
+			} else {
+				r = walk_tree_take(s, hfd, NO_KEY, h, 0);
+			}
 		}
 	}
+	free(hbd);
 	closedir(d);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 /* Parent key from a bus-list link target such as
@@ -793,13 +932,14 @@ int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
 		    (opts->read_mode == TOPO_READ_AUTO && is_live_sysfs(rootfd));
 	t->live = s.rd.live;
 	s.rd.skip = opts->skip;
+	s.threads = opts->threads < 0 ? 1 : opts->threads;
 	int r = 0;
 	if (opts->cpu_override) {
 		r = topo_parse_cpu(opts->cpu_override, &t->cpu);
 		if (r < 0)
 			goto fail;
 	} else {
-		scan_cpu(rootfd, &t->cpu);
+		topo_read_cpu(rootfd, &t->cpu);
 	}
 	r = scan_tree(&s);
 	if (r >= 0)
@@ -833,76 +973,4 @@ void topo_free(struct topo *t)
 	free(t->funcs);
 	free(t->hbs);
 	free(t);
-}
-
-const char *topo_kind_name(enum topo_kind k)
-{
-	switch (k) {
-	case TOPO_KIND_ENDPOINT:
-		return "endpoint";
-	case TOPO_KIND_ROOT_PORT:
-		return "root-port";
-	case TOPO_KIND_SWITCH_UP:
-		return "switch-upstream";
-	case TOPO_KIND_SWITCH_DOWN:
-		return "switch-downstream";
-	case TOPO_KIND_BRIDGE:
-		return "bridge";
-	case TOPO_KIND_HOST_BRIDGE:
-		return "host-bridge";
-	}
-	return "unknown";
-}
-
-const char *topo_class_name(uint32_t c)
-{
-	static const struct {
-		uint32_t code, mask;
-		const char *name;
-	} tab[] = {
-	    {0x010802, 0xffffff, "NVMe"},
-	    {0x010000, 0xff0000, "storage"},
-	    {0x020700, 0xffff00, "InfiniBand"},
-	    {0x020000, 0xff0000, "network"},
-	    {0x030200, 0xffff00, "3D controller"},
-	    {0x030000, 0xff0000, "display"},
-	    {0x040000, 0xff0000, "multimedia"},
-	    {0x050200, 0xffff00, "CXL memory"},
-	    {0x050000, 0xff0000, "memory"},
-	    {0x060000, 0xffff00, "host bridge"},
-	    {0x060100, 0xffff00, "ISA bridge"},
-	    {0x060400, 0xffff00, "PCI bridge"},
-	    {0x060900, 0xffff00, "PCI bridge"},
-	    {0x060000, 0xff0000, "bridge"},
-	    {0x080000, 0xff0000, "system peripheral"},
-	    {0x0b4000, 0xffff00, "co-processor"},
-	    {0x0c0300, 0xffff00, "USB"},
-	    {0x0c0000, 0xff0000, "serial bus"},
-	    {0x110000, 0xff0000, "signal processing"},
-	    {0x120000, 0xff0000, "accelerator"},
-	};
-	if (c == UINT32_MAX)
-		return "unknown";
-	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++)
-		if ((c & tab[i].mask) == tab[i].code)
-			return tab[i].name;
-	return "other";
-}
-
-bool topo_is_p2p_relevant(const struct topo_func *f)
-{
-	if (f->class_code == UINT32_MAX || f->is_bridge)
-		return false;
-	switch (f->class_code >> 16) {
-	case 0x01: /* storage, NVMe */
-	case 0x02: /* network */
-	case 0x03: /* display / 3D (GPUs) */
-	case 0x05: /* memory (CXL, ivshmem-style BAR memory) */
-	case 0x0b: /* processors / co-processors */
-	case 0x11: /* signal processing */
-	case 0x12: /* processing accelerators */
-		return true;
-	default:
-		return f->gpu_nodes[0] != '\0';
-	}
 }

@@ -118,6 +118,9 @@ struct topo_opts {
 	bool no_gpu;		  /* skip libdrm enumeration */
 	enum topo_read_mode read_mode;
 	unsigned skip; /* TOPO_SKIP_*: facts the caller will not look at */
+	int threads;   /* host bridges' subtrees walked in parallel by up to this many
+			  threads; 0: the online CPUs (at most 8) on trees of 512
+			  functions or more, else 1 (serial).  Same result either way. */
 };
 
 /* Facts a caller may leave unread (they stay empty/unknown).  No verdict uses

@@ -622,6 +622,126 @@ static void test_read_modes_agree(void **state)
 	assert_true(compared >= 5);
 }
 
+/* ---- parallel walk: the same topology as the serial one ---- */
+
+/* Everything report_topo() shows (functions with all their facts, host
+ * bridges, warnings) of the tree at @rootfd, scanned by @threads threads. */
+static char *scan_report(int rootfd, enum topo_read_mode mode, int threads)
+{
+	struct topo *t = NULL;
+	struct topo_opts o = {.no_gpu = true, .read_mode = mode, .threads = threads};
+	assert_int_equal(topo_scan(rootfd, &o, &t), 0);
+	struct json_object *doc = report_topo(t);
+	assert_non_null(doc);
+	char *text = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN));
+	assert_non_null(text);
+	json_object_put(doc);
+	topo_free(t);
+	return text;
+}
+
+static void assert_parallel_same(int rootfd, const char *what)
+{
+	for (int mode = TOPO_READ_LIVE; mode <= TOPO_READ_SNAPSHOT; mode++) {
+		char *serial = scan_report(rootfd, mode, 1);
+		for (int threads = 2; threads <= 16; threads *= 2) {
+			char *par = scan_report(rootfd, mode, threads);
+			if (strcmp(serial, par))
+				fail_msg(
+				    "%s: %d threads, mode %d: topology differs from the serial "
+				    "walk's",
+				    what, threads, mode);
+			free(par);
+		}
+		free(serial);
+	}
+}
+
+/*
+ * Host bridges' subtrees walked in parallel give exactly the serial result:
+ * on every committed fixture, and on a tree with a nested root bus (as Intel
+ * VMD makes, numbered after its parent's host bridge) and a function that
+ * sits below two host bridges (the merge gives up: serial walk, one warning).
+ */
+static void test_parallel_walk_same(void **state)
+{
+	(void)state;
+	const char *dir = getenv("P2P_SYSFS_FIXTURES");
+	if (!dir)
+		dir = "tests/fixtures/sysfs";
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int compared = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char root[512];
+		snprintf(root, sizeof(root), "%s/%s", dir, de->d_name);
+		int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		assert_parallel_same(fd, de->d_name);
+		close(fd);
+		compared++;
+	}
+	closedir(d);
+	assert_true(compared >= 5);
+
+	struct fx fx;
+	assert_int_equal(fx_init(&fx), 0);
+	const struct fx_func funcs[] = {
+	    {"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:0e.0", 0x8086, 0x28c0, 0x010400, EP, -1, FX_CFG_4096, -1, -1},
+	    {"pci0000:00/0000:00:0e.0/pci10000:00/10000:00:01.0", 0x8086, 0x09ab, 0x060400,
+	     PCI_EXP_TYPE_ROOT_PORT, 0x1d, FX_CFG_4096, 1, 1},
+	    {"pci0000:00/0000:00:0e.0/pci10000:00/10000:00:01.0/10000:01:00.0", 0x144d, 0xa808,
+	     0x010802, EP, -1, FX_CFG_4096, -1, -1},
+	    {"pci0000:40/0000:40:01.0", 0x1022, 0x1483, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0x1d,
+	     FX_CFG_4096, 0x41, 0x41},
+	    {"pci0000:40/0000:40:01.0/0000:41:00.0", 0x10de, 0x2330, 0x030200, EP, -1, FX_CFG_4096,
+	     -1, -1},
+	    {"pci0000:80/0000:80:01.0", 0x1022, 0x1483, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0x1d,
+	     FX_CFG_4096, 0x81, 0x81},
+	    {"pci0000:80/0000:80:01.0/0000:81:00.0", 0x15b3, 0x101d, 0x020000, EP, -1, FX_CFG_4096,
+	     -1, -1},
+	};
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
+		fx_add(&fx, &funcs[i]);
+	int fd = fx_rootfd(&fx);
+	assert_parallel_same(fd, "nested root bus");
+	struct topo *t = NULL;
+	struct topo_opts o = {.no_gpu = true, .threads = 4};
+	assert_int_equal(topo_scan(fd, &o, &t), 0);
+	assert_int_equal(t->nhbs, 4);
+	int h0 = func(t, "0000:00:0e.0")->hb; /* the nested one comes right after it */
+	assert_true(h0 + 1 < t->nhbs);
+	assert_string_equal(t->hbs[h0 + 1].name, "pci10000:00");
+	assert_string_equal(t->hbs[func(t, "10000:01:00.0")->hb].name, "pci10000:00");
+	assert_string_equal(t->hbs[func(t, "0000:81:00.0")->hb].name, "pci0000:80");
+	assert_int_equal(t->nwarnings, 0);
+	topo_free(t);
+
+	/* the GPU once more, below the third host bridge too */
+	const struct fx_func twice = {"pci0000:80/0000:80:01.0/0000:41:00.0",
+				      0x10de,
+				      0x2330,
+				      0x030200,
+				      EP,
+				      -1,
+				      FX_CFG_4096,
+				      -1,
+				      -1,
+				      .no_bus_list = true};
+	fx_add(&fx, &twice);
+	assert_parallel_same(fd, "function below two host bridges");
+	assert_int_equal(topo_scan(fd, &o, &t), 0);
+	assert_true(warned(t, "0000:41:00.0: appears twice in the device tree"));
+	assert_int_equal(t->nfuncs, 8);
+	topo_free(t);
+	close(fd);
+	fx_fini(&fx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -635,6 +755,7 @@ int main(void)
 	    cmocka_unit_test(test_short_config_cascade),
 	    cmocka_unit_test(test_missing_parent_bus_range_fallback),
 	    cmocka_unit_test(test_read_modes_agree),
+	    cmocka_unit_test(test_parallel_walk_same),
 	};
 	return cmocka_run_group_tests_name("topo", tests, NULL, NULL);
 }
