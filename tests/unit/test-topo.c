@@ -530,6 +530,33 @@ static void test_missing_parent_bus_range_fallback(void **state)
 	fx_fini(&fx);
 }
 
+/* The committed fixture trees (tests/fixtures/sysfs, or $P2P_SYSFS_FIXTURES)
+ * one by one: the next one's name, its path in @root; NULL after the last. */
+struct fixtures {
+	DIR *d;
+	const char *dir;
+};
+
+static const char *next_fixture(struct fixtures *f, char *root, size_t len)
+{
+	if (!f->d) {
+		f->dir = getenv("P2P_SYSFS_FIXTURES");
+		if (!f->dir)
+			f->dir = "tests/fixtures/sysfs";
+		f->d = opendir(f->dir);
+		assert_non_null(f->d);
+	}
+	for (struct dirent *de; (de = readdir(f->d));) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(root, len, "%s/%s", f->dir, de->d_name);
+		return de->d_name;
+	}
+	closedir(f->d);
+	f->d = NULL;
+	return NULL;
+}
+
 /* ---- read modes (perf): the targeted live reader against the whole-file one ---- */
 
 static struct topo *scan_dir_mode(const char *root, enum topo_read_mode mode)
@@ -554,23 +581,15 @@ static struct topo *scan_dir_mode(const char *root, enum topo_read_mode mode)
 static void test_read_modes_agree(void **state)
 {
 	(void)state;
-	const char *dir = getenv("P2P_SYSFS_FIXTURES");
-	if (!dir)
-		dir = "tests/fixtures/sysfs";
-	DIR *d = opendir(dir);
-	assert_non_null(d);
+	struct fixtures fx_dir = {0};
 	int compared = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char root[512];
-		snprintf(root, sizeof(root), "%s/%s", dir, de->d_name);
+	char root[512];
+	for (const char *name; (name = next_fixture(&fx_dir, root, sizeof(root)));) {
 		struct topo *live = scan_dir_mode(root, TOPO_READ_LIVE);
 		struct topo *snap = scan_dir_mode(root, TOPO_READ_SNAPSHOT);
 		assert_true(live->live);
 		assert_false(snap->live);
-		if (!strncmp(de->d_name, "quirks-", 7)) {
+		if (!strncmp(name, "quirks-", 7)) {
 			topo_free(live);
 			topo_free(snap);
 			continue;
@@ -612,13 +631,12 @@ static void test_read_modes_agree(void **state)
 		}
 		assert_int_equal(snap->cfg_bytes_read, whole);
 		if (live->cfg_bytes_read > 64u * (uint64_t)live->nfuncs)
-			fail_msg("%s: %llu config bytes for %d functions", de->d_name,
+			fail_msg("%s: %llu config bytes for %d functions", name,
 				 (unsigned long long)live->cfg_bytes_read, live->nfuncs);
 		compared++;
 		topo_free(live);
 		topo_free(snap);
 	}
-	closedir(d);
 	assert_true(compared >= 5);
 }
 
@@ -666,25 +684,16 @@ static void assert_parallel_same(int rootfd, const char *what)
 static void test_parallel_walk_same(void **state)
 {
 	(void)state;
-	const char *dir = getenv("P2P_SYSFS_FIXTURES");
-	if (!dir)
-		dir = "tests/fixtures/sysfs";
-	DIR *d = opendir(dir);
-	assert_non_null(d);
+	struct fixtures fx_dir = {0};
 	int compared = 0;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		char root[512];
-		snprintf(root, sizeof(root), "%s/%s", dir, de->d_name);
+	char root[512];
+	for (const char *name; (name = next_fixture(&fx_dir, root, sizeof(root)));) {
 		int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		assert_true(fd >= 0);
-		assert_parallel_same(fd, de->d_name);
+		assert_parallel_same(fd, name);
 		close(fd);
 		compared++;
 	}
-	closedir(d);
 	assert_true(compared >= 5);
 
 	struct fx fx;
