@@ -455,30 +455,29 @@ static int sub_merge(struct scan *s, struct sub *u)
 	return r < 0 ? r : 0;
 }
 
-/* Is some function in two of the subtrees? */
-static int subs_overlap(struct sub *subs, int n)
+static int cmp_u64(const void *a, const void *b)
 {
-	struct topo t = {0};
-	struct scan probe = {.t = &t};
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Is some function in two of the subtrees?  1 yes, 0 no, -errno. */
+static int subs_overlap(const struct sub *subs, int n)
+{
+	size_t total = 0, k = 0;
+	for (int i = 0; i < n; i++)
+		total += (size_t)subs[i].t.nfuncs;
+	uint64_t *keys = malloc((total ? total : 1) * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < subs[i].t.nfuncs; j++)
+			keys[k++] = func_key(&subs[i].t.funcs[j]);
+	qsort(keys, total, sizeof(*keys), cmp_u64);
 	int r = 0;
-	for (int i = 0; i < n && !r; i++)
-		for (int k = 0; k < subs[i].t.nfuncs && !r; k++) {
-			const struct topo_func *f = &subs[i].t.funcs[k];
-			if (find_unsorted(&probe, func_key(f)) >= 0) {
-				r = 1;
-				break;
-			}
-			int j = func_slot(&probe);
-			if (j < 0)
-				r = j;
-			else {
-				t.funcs[j] = *f;
-				r = hash_insert(&probe, j);
-			}
-		}
-	free(t.funcs);
-	free(probe.parent_key);
-	free(probe.hash);
+	for (size_t i = 1; i < total && !r; i++)
+		r = keys[i] == keys[i - 1];
+	free(keys);
 	return r;
 }
 
@@ -564,11 +563,9 @@ static int scan_tree(struct scan *s)
 		hbd[n].dom = dom;
 		hbd[n++].bus = bus;
 	}
-	int threads = r >= 0 ? scan_threads(s, n) : 1;
-	if (r >= 0 && threads > 1)
-		r = scan_parallel(s, dfd, hbd, n, threads);
-	else if (r >= 0)
-		r = 0; /* serial */
+	int threads = r == 0 ? scan_threads(s, n) : 1;
+	if (threads > 1)
+		r = scan_parallel(s, dfd, hbd, n, threads); /* 0: walk serially after all */
 	if (r == 0) {
 		for (int i = 0; i < n && r >= 0; i++) {
 			int hfd = openat(dfd, hbd[i].name,

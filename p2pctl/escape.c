@@ -22,12 +22,18 @@ static size_t seq_len(const unsigned char *s, size_t left)
 	return json_utf8_valid(s, len) == len ? len : 0;
 }
 
+/* Printable ASCII other than the backslash: printed as it is. */
+static bool plain_ascii(unsigned char c)
+{
+	return c >= 0x20 && c < 0x7f && c != '\\';
+}
+
 /* Does byte @i of @s start something to escape?  *ret_len: its length. */
 static bool needs_escape(const unsigned char *s, size_t n, size_t i, size_t *ret_len)
 {
 	if (s[i] < 0x80) { /* ASCII, nearly everything printed: no UTF-8 decoding */
 		*ret_len = 1;
-		return s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\';
+		return !plain_ascii(s[i]);
 	}
 	size_t l = seq_len(s + i, n - i);
 
@@ -50,8 +56,7 @@ const char *p2pctl_escape(const char *str)
 	if (!str)
 		return NULL;
 	n = strlen(str);
-	/* Printable ASCII is printed as it is (the common case, and cheap). */
-	for (i = 0; i < n && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '\\'; i++)
+	for (i = 0; i < n && plain_ascii(s[i]); i++) /* the common case, and cheap */
 		;
 	for (; i < n; i += l)
 		if (needs_escape(s, n, i, &l))
