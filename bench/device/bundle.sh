@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench/device/bundle.sh - build a self-contained copy of p2pctl, p2pd, bench-topo, bench-alloc and the baselines
-# (lspci, lstopo-no-graphics, strace, perf; OLD=FILE adds an earlier p2pctl as p2pctl-old) with every library ldd lists and this machine's dynamic
+# (lspci, lstopo-no-graphics, strace, perf; OLD=FILE adds an earlier p2pctl as p2pctl-old, OLD_P2PD=FILE
+# an earlier p2pd as p2pd-old) with every library ldd lists and this machine's dynamic
 # loader, for a server that lacks build tools and libraries.  Output: $BUILD/device/
 #   bin/   the executables as built here
 #   lib/   their libraries and ld-linux-x86-64.so.2
@@ -31,6 +32,9 @@ for t in "${tools[@]}"; do
 done
 if [ -n "${OLD:-}" ]; then # an earlier build's p2pctl, for profile.sh's old/new rounds
 	cp -L "$OLD" "$out/bin/p2pctl-old"
+fi
+if [ -n "${OLD_P2PD:-}" ]; then # an earlier build's p2pd, for run.sh's bench-alloc-ab.txt
+	cp -L "$OLD_P2PD" "$out/bin/p2pd-old"
 fi
 loader=$(ldd "$BUILD/p2pctl" | awk '/ld-linux/{print $1}')
 cp -L "$loader" "$out/lib/ld-linux-x86-64.so.2"
