@@ -3,6 +3,8 @@
 
 /* Paths here are short and ours; truncation would only garble a test tree. */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+/* Fixture tables name the leading fields only (as the tests' own do). */
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -199,4 +201,44 @@ void fx_add(struct fx *fx, const struct fx_func *f)
 int fx_rootfd(struct fx *fx)
 {
 	return open(fx->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+void fx_build_q35(struct fx *fx, int rp_acs, bool root_nic)
+{
+	static const struct fx_func nic = {
+	    "pci0000:00/0000:00:02.0", 0x8086, 0x100e, 0x020000, -1, -1, FX_CFG_256, -1, -1};
+	const struct fx_func funcs[] = {
+	    {"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:1c.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
+	     FX_CFG_4096, 1, 5},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0", 0x104c, 0x8232, 0x060400,
+	     PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_4096, 2, 5},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0", 0x104c, 0x8233, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 3, 3},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x1af4, 0x1110,
+	     0x050000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0", 0x104c, 0x8233, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 4, 4},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0/0000:04:00.0", 0x1b36, 0x0010,
+	     0x010802, PCI_EXP_TYPE_ENDPOINT, -1, FX_CFG_4096, -1, -1},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0", 0x104c, 0x8233, 0x060400,
+	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 5, 5},
+	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0/0000:05:00.0", 0x1af4, 0x1110,
+	     0x050000, -1, -1, FX_CFG_256, -1, -1},
+	    {"pci0000:00/0000:00:1d.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
+	     FX_CFG_4096, 6, 6},
+	    {"pci0000:00/0000:00:1d.0/0000:06:00.0", 0x8086, 0x10d3, 0x020000,
+	     PCI_EXP_TYPE_ENDPOINT, -1, FX_CFG_4096, -1, -1},
+	    {"pci0000:00/0000:00:1d.0/0000:06:00.1", 0x8086, 0x10d3, 0x020000,
+	     PCI_EXP_TYPE_ENDPOINT, -1, FX_CFG_4096, -1, -1},
+	    {"pci0000:40/0000:40:00.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
+	     FX_CFG_4096, 0x41, 0x41},
+	    {"pci0000:40/0000:40:00.0/0000:41:00.0", 0x1b36, 0x0010, 0x010802,
+	     PCI_EXP_TYPE_ENDPOINT, -1, FX_CFG_4096, -1, -1},
+	};
+	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
+		fx_add(fx, &funcs[i]);
+		if (root_nic && i == 0)
+			fx_add(fx, &nic);
+	}
 }

@@ -47,5 +47,13 @@ void fx_cpu(struct fx *fx, const char *vendor, int family);
 /* Write/overwrite a file or symlink under the root. */
 void fx_write(struct fx *fx, const char *rel, const void *data, size_t len);
 void fx_symlink(struct fx *fx, const char *target, const char *rel);
+/*
+ * The VM topology of DESIGN.md: q35 host bridge, a root port with a 3-port
+ * switch (ivshmem 03, nvme 04, ivshmem 05), a second root port with a
+ * two-function NIC (06.0/06.1), and a pxb-pcie host bridge with a root port
+ * and an nvme (41); @root_nic: with a NIC on the root bus (00:02.0) too.
+ * @rp_acs: the ACS control word of the root ports.
+ */
+void fx_build_q35(struct fx *fx, int rp_acs, bool root_nic);
 /* Open the root as a directory fd. */
 int fx_rootfd(struct fx *fx);

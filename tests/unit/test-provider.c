@@ -31,49 +31,11 @@ struct world {
 	struct verdict_ctx *ctx;
 };
 
-/* q35: a root port with a 3-port switch (ivshmem 03, nvme 04, ivshmem 05), a
- * second root port with a two-function NIC (06.0/06.1), and a pxb-pcie host
- * bridge with a root port and an nvme (41). */
-static void build_q35(struct fx *fx)
-{
-	const struct fx_func funcs[] = {
-	    {"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
-	    {"pci0000:00/0000:00:1c.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
-	     FX_CFG_4096, 1, 5},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0", 0x104c, 0x8232, 0x060400,
-	     PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_4096, 2, 5},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0", 0x104c, 0x8233, 0x060400,
-	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 3, 3},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x1af4, 0x1110,
-	     0x050000, -1, -1, FX_CFG_256, -1, -1},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0", 0x104c, 0x8233, 0x060400,
-	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 4, 4},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0/0000:04:00.0", 0x1b36, 0x0010,
-	     0x010802, EP, -1, FX_CFG_4096, -1, -1},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0", 0x104c, 0x8233, 0x060400,
-	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 5, 5},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0/0000:05:00.0", 0x1af4, 0x1110,
-	     0x050000, -1, -1, FX_CFG_256, -1, -1},
-	    {"pci0000:00/0000:00:1d.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
-	     FX_CFG_4096, 6, 6},
-	    {"pci0000:00/0000:00:1d.0/0000:06:00.0", 0x8086, 0x10d3, 0x020000, EP, -1, FX_CFG_4096,
-	     -1, -1},
-	    {"pci0000:00/0000:00:1d.0/0000:06:00.1", 0x8086, 0x10d3, 0x020000, EP, -1, FX_CFG_4096,
-	     -1, -1},
-	    {"pci0000:40/0000:40:00.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, 0,
-	     FX_CFG_4096, 0x41, 0x41},
-	    {"pci0000:40/0000:40:00.0/0000:41:00.0", 0x1b36, 0x0010, 0x010802, EP, -1, FX_CFG_4096,
-	     -1, -1},
-	};
-	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
-		fx_add(fx, &funcs[i]);
-}
-
 static struct world *world_new(const char *cpu, const struct verdict_override *ovr, int novr)
 {
 	struct world *w = test_calloc(1, sizeof(*w));
 	assert_int_equal(fx_init(&w->fx), 0);
-	build_q35(&w->fx);
+	fx_build_q35(&w->fx, 0, false); /* no device on the root bus */
 	fx_cpu(&w->fx, "GenuineIntel", 6);
 	int fd = fx_rootfd(&w->fx);
 	struct topo_opts o = {.cpu_override = cpu, .no_gpu = true};

@@ -30,44 +30,11 @@ struct world {
 	struct verdict_ctx *ctx;
 };
 
-/* The VM topology of DESIGN.md: q35 host bridge, a root port with a 3-port
- * switch (ivshmem, nvme, ivshmem), a second root port with a two-function
- * device, a device on the root bus, and a pxb-pcie host bridge with a root
- * port and an nvme.  @rp_acs: ACS control of the root ports (intel-iommu). */
+/* The VM topology of DESIGN.md (fx_build_q35(), with its root-bus NIC).
+ * @rp_acs: ACS control of the root ports (intel-iommu). */
 static void build_q35(struct fx *fx, int rp_acs)
 {
-	const struct fx_func funcs[] = {
-	    {"pci0000:00/0000:00:00.0", 0x8086, 0x29c0, 0x060000, -1, -1, FX_CFG_256, -1, -1},
-	    {"pci0000:00/0000:00:02.0", 0x8086, 0x100e, 0x020000, -1, -1, FX_CFG_256, -1, -1},
-	    {"pci0000:00/0000:00:1c.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
-	     FX_CFG_4096, 1, 5},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0", 0x104c, 0x8232, 0x060400,
-	     PCI_EXP_TYPE_UPSTREAM, -1, FX_CFG_4096, 2, 5},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0", 0x104c, 0x8233, 0x060400,
-	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 3, 3},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:00.0/0000:03:00.0", 0x1af4, 0x1110,
-	     0x050000, -1, -1, FX_CFG_256, -1, -1},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0", 0x104c, 0x8233, 0x060400,
-	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 4, 4},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:01.0/0000:04:00.0", 0x1b36, 0x0010,
-	     0x010802, EP, -1, FX_CFG_4096, -1, -1},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0", 0x104c, 0x8233, 0x060400,
-	     PCI_EXP_TYPE_DOWNSTREAM, -1, FX_CFG_4096, 5, 5},
-	    {"pci0000:00/0000:00:1c.0/0000:01:00.0/0000:02:02.0/0000:05:00.0", 0x1af4, 0x1110,
-	     0x050000, -1, -1, FX_CFG_256, -1, -1},
-	    {"pci0000:00/0000:00:1d.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
-	     FX_CFG_4096, 6, 6},
-	    {"pci0000:00/0000:00:1d.0/0000:06:00.0", 0x8086, 0x10d3, 0x020000, EP, -1, FX_CFG_4096,
-	     -1, -1},
-	    {"pci0000:00/0000:00:1d.0/0000:06:00.1", 0x8086, 0x10d3, 0x020000, EP, -1, FX_CFG_4096,
-	     -1, -1},
-	    {"pci0000:40/0000:40:00.0", 0x1b36, 0x000c, 0x060400, PCI_EXP_TYPE_ROOT_PORT, rp_acs,
-	     FX_CFG_4096, 0x41, 0x41},
-	    {"pci0000:40/0000:40:00.0/0000:41:00.0", 0x1b36, 0x0010, 0x010802, EP, -1, FX_CFG_4096,
-	     -1, -1},
-	};
-	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++)
-		fx_add(fx, &funcs[i]);
+	fx_build_q35(fx, rp_acs, true);
 }
 
 static struct world *world_new(void (*build)(struct fx *, int), int arg, const char *cpu)
