@@ -5,9 +5,12 @@
 # against lstopo-no-graphics on the same synthetic tree (SYNTH functions, default 4096).
 # Run from the repository root after bench/device/bundle.sh; writes ${OUT:-.}/profile.txt.
 set -u
+# shellcheck source=bench/device/median.sh
+. "$(dirname "$0")/median.sh"
 BUILD=${BUILD:-build}
 B=$(cd "$BUILD/device" && pwd)
 OUT=${OUT:-.}
+mkdir -p "$OUT"
 X=("$B/lib/ld-linux-x86-64.so.2" --library-path "$B/lib")
 tree=$(mktemp -d /tmp/p2p-prof.XXXXXX)
 python3 tests/fixtures/gen-fabric.py "$tree/f" --functions "${SYNTH:-4096}" >/dev/null
@@ -47,8 +50,8 @@ theirs=(env HWLOC_FSROOT="$tree/f" HWLOC_COMPONENTS=-x86 "${X[@]}" "$B/bin/lstop
 		done | awk -v hz="$hz" '{print $1, ($3 - $2) * 1000, $4 * 1000 / hz}' >"$tree/times"
 		for v in p2pctl p2pctl-old; do
 			printf "  %-11s wall %s ms, cpu %s ms\n" "$v" \
-				"$(awk -v v=$v '$1==v{print $2}' "$tree/times" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')" \
-				"$(awk -v v=$v '$1==v{print $3}' "$tree/times" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')"
+				"$(awk -v v=$v '$1==v{print $2}' "$tree/times" | median)" \
+				"$(awk -v v=$v '$1==v{print $3}' "$tree/times" | median)"
 		done
 	fi
 	echo "== bench-topo in-process"

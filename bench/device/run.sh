@@ -133,7 +133,8 @@ for ((r = 0; r < ROUNDS; r++)); do
 		cpu[$t]+="$(echo "$c0 $c1 $hz" | awk '{printf "%.1f", ($2-$1)*1000/$3}') "
 	done
 done
-median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END{if(NR==0)print "n/a"; else if(NR%2)print a[(NR+1)/2]; else printf "%.3f\n",(a[NR/2]+a[NR/2+1])/2}'; }
+# shellcheck source=bench/device/median.sh
+. "$(dirname "$0")/median.sh"
 nf=$(ls /sys/bus/pci/devices | wc -l)
 cfgbytes() { # config-space bytes a command reads (pread64/read on fds opened on .../config)
 	[ -x "$B/bin/strace" ] || { echo n/a; return; }
