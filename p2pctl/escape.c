@@ -12,10 +12,11 @@
 
 #define ESCAPE_MAX 1024 /* bytes of one escaped string */
 
-/* Length of the well-formed UTF-8 sequence at @s, 0 if none. */
+/* Length of the well-formed multi-byte UTF-8 sequence at @s (s[0] >= 0x80),
+ * 0 if none. */
 static size_t seq_len(const unsigned char *s, size_t left)
 {
-	size_t len = s[0] < 0x80 ? 1 : s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	size_t len = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
 
 	if (len > left)
 		return 0;
@@ -40,8 +41,6 @@ static bool needs_escape(const unsigned char *s, size_t n, size_t i, size_t *ret
 	*ret_len = l ? l : 1;
 	if (!l)
 		return true; /* not UTF-8 */
-	if (l == 1)
-		return s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\';
 	return l == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f; /* C1 */
 }
 
@@ -56,9 +55,7 @@ const char *p2pctl_escape(const char *str)
 	if (!str)
 		return NULL;
 	n = strlen(str);
-	for (i = 0; i < n && plain_ascii(s[i]); i++) /* the common case, and cheap */
-		;
-	for (; i < n; i += l)
+	for (i = 0; i < n; i += l)
 		if (needs_escape(s, n, i, &l))
 			break;
 	if (i == n)
