@@ -256,6 +256,22 @@ static int func_add(struct scan *s, uint32_t domain, uint8_t bus, uint8_t dev, u
  * (VMD and similar).  Symlinks are never followed. */
 static int walk_tree_take(struct scan *s, int dirfd, uint64_t parent_key, int hb, int depth);
 
+/* Root bus directory @name (pci<@dom>:<@bus>) of @dirfd, walked as a host
+ * bridge of its own.  One that does not open is not part of the tree. */
+static int walk_root_bus(struct scan *s, int dirfd, const char *name, uint32_t dom, uint8_t bus,
+			 int depth)
+{
+	int hfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (hfd < 0)
+		return 0;
+	int h = hb_get(s, dom, bus);
+	if (h < 0) {
+		close(hfd);
+		return h;
+	}
+	return walk_tree_take(s, hfd, NO_KEY, h, depth);
+}
+
 /* One entry of a tree directory: a function (recursed into when it can have
  * children) or a nested root bus. */
 static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t parent_key, int hb,
@@ -265,19 +281,15 @@ static int walk_entry(struct scan *s, int dirfd, const char *name, uint64_t pare
 	uint8_t bus, dev, fn;
 	bool is_func = topo_parse_bdf(name, &dom, &bus, &dev, &fn) == 0 &&
 		       strchr(name, ':') != strrchr(name, ':');
-	bool is_hb = !is_func && parse_hb_name(name, &dom, &bus) == 0;
-	if (!is_func && !is_hb)
-		return 0;
+	if (!is_func)
+		return parse_hb_name(name, &dom, &bus) == 0
+			   ? walk_root_bus(s, dirfd, name, dom, bus, depth + 1)
+			   : 0;
 	int cfd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (cfd < 0)
 		return 0; /* a symlink or vanished: not part of the tree */
 	int r = 0;
-	if (is_hb) {
-		int h = hb_get(s, dom, bus);
-		if (h >= 0)
-			return walk_tree_take(s, cfd, NO_KEY, h, depth + 1);
-		r = h;
-	} else if (find_unsorted(s, bdf_key(dom, bus, dev, fn)) >= 0) {
+	if (find_unsorted(s, bdf_key(dom, bus, dev, fn)) >= 0) {
 		topo_warn(s->t, "%s: appears twice in the device tree", name);
 	} else {
 		int i = func_add(s, dom, bus, dev, fn, parent_key, hb);
@@ -566,21 +578,8 @@ static int scan_tree(struct scan *s)
 	int threads = r == 0 ? scan_threads(s, n) : 1;
 	if (threads > 1)
 		r = scan_parallel(s, dfd, hbd, n, threads); /* 0: walk serially after all */
-	if (r == 0) {
-		for (int i = 0; i < n && r >= 0; i++) {
-			int hfd = openat(dfd, hbd[i].name,
-					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (hfd < 0)
-				continue;
-			int h = hb_get(s, hbd[i].dom, hbd[i].bus);
-			if (h < 0) {
-				close(hfd);
-				r = h;
-			} else {
-				r = walk_tree_take(s, hfd, NO_KEY, h, 0);
-			}
-		}
-	}
+	for (int i = 0; r == 0 && i < n; i++)
+		r = walk_root_bus(s, dfd, hbd[i].name, hbd[i].dom, hbd[i].bus, 0);
 	free(hbd);
 	closedir(d);
 	return r < 0 ? r : 0;
