@@ -219,17 +219,17 @@ fi
 
 # bench-alloc: p2pd alloc+release against memfd + one bare round trip (ALLOC_OPS, 20000)
 if [ -x "$B/bin/bench-alloc" ] && [ "${ALLOC_OPS:-20000}" != 0 ]; then
-	printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' "${X[0]}" "$B/lib" "$B/bin/p2pd" \
-		>"$OUT/p2pd-wrapper"
-	chmod +x "$OUT/p2pd-wrapper"
+	wrap() { # wrap BIN FILE: a script that runs the bundled BIN through the bundled loader
+		printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' "${X[0]}" "$B/lib" "$1" >"$2"
+		chmod +x "$2"
+	}
+	wrap "$B/bin/p2pd" "$OUT/p2pd-wrapper"
 	timeout 300 "${X[@]}" "$B/bin/bench-alloc" "$OUT/p2pd-wrapper" \
 		tests/fixtures/sysfs/qemu-q35 "${ALLOC_OPS:-20000}" >"$OUT/bench-alloc.txt" 2>&1
 	echo "rc=$?" >>"$OUT/bench-alloc.txt"
 	# an earlier p2pd (bundle.sh OLD_P2PD=...) against this one: AB_ROUNDS interleaved runs
 	if [ -x "$B/bin/p2pd-old" ]; then
-		printf '#!/bin/sh\nexec %s --library-path %s %s "$@"\n' "${X[0]}" "$B/lib" \
-			"$B/bin/p2pd-old" >"$OUT/p2pd-old-wrapper"
-		chmod +x "$OUT/p2pd-old-wrapper"
+		wrap "$B/bin/p2pd-old" "$OUT/p2pd-old-wrapper"
 		for k in $(seq "${AB_ROUNDS:-3}"); do
 			for w in p2pd-old-wrapper p2pd-wrapper; do
 				echo "== round $k: ${w%-wrapper}"
@@ -243,13 +243,11 @@ if [ -x "$B/bin/bench-alloc" ] && [ "${ALLOC_OPS:-20000}" != 0 ]; then
 	# what a wakeup and a context switch cost here (they bound (b) and (c))
 	if [ -x "$B/bin/perf" ]; then
 		for m in "" "-T"; do
-			for cpu in "" 0; do
-				echo "== perf bench sched pipe ${m:-(processes)} ${cpu:+(one CPU)}"
-				if [ -n "$cpu" ]; then
-					timeout 60 taskset -c 0 "${X[@]}" "$B/bin/perf" bench sched pipe $m -l 50000
-				else
-					timeout 60 "${X[@]}" "$B/bin/perf" bench sched pipe $m -l 50000
-				fi 2>&1 | tail -3
+			for pin in "" "taskset -c 0"; do
+				echo "== perf bench sched pipe ${m:-(processes)} ${pin:+(one CPU)}"
+				# shellcheck disable=SC2086 # $pin and $m: words or nothing
+				timeout 60 $pin "${X[@]}" "$B/bin/perf" bench sched pipe $m -l 50000 2>&1 |
+					tail -3
 			done
 		done >"$OUT/sched-pipe.txt"
 	fi
