@@ -123,8 +123,9 @@ static struct json_object *report_acs(const struct topo_func *f)
 	return o;
 }
 
-static struct json_object *report_device(const struct topo *t, const struct topo_func *f)
+struct json_object *report_device(const struct topo *t, int idx)
 {
+	const struct topo_func *f = &t->funcs[idx];
 	struct json_object *o = json_object_new_object();
 	add(o, "bdf", json_object_new_string(f->bdf));
 	add(o, "parent", f->parent >= 0 ? json_object_new_string(t->funcs[f->parent].bdf) : NULL);
@@ -205,7 +206,7 @@ void report_kernel(struct json_object *o, const struct kernel_facts *k)
 	set(o, "kernel", d);
 }
 
-struct json_object *report_topo(const struct topo *t)
+static struct json_object *topo_doc(const struct topo *t, bool devices)
 {
 	struct json_object *o = json_object_new_object();
 	if (!o)
@@ -231,15 +232,25 @@ struct json_object *report_topo(const struct topo *t)
 		json_object_array_add(hbs, ho);
 	}
 	add(o, "host_bridges", hbs);
-	struct json_object *devs = json_object_new_array_ext(t->nfuncs);
-	for (int i = 0; i < t->nfuncs; i++)
-		json_object_array_add(devs, report_device(t, &t->funcs[i]));
+	struct json_object *devs = json_object_new_array_ext(devices ? t->nfuncs : 0);
+	for (int i = 0; devices && i < t->nfuncs; i++)
+		json_object_array_add(devs, report_device(t, i));
 	add(o, "devices", devs);
 	struct json_object *w = json_object_new_array();
 	for (int i = 0; i < t->nwarnings; i++)
 		json_object_array_add(w, json_object_new_string(t->warnings[i]));
 	add(o, "warnings", w);
 	return o;
+}
+
+struct json_object *report_topo(const struct topo *t)
+{
+	return topo_doc(t, true);
+}
+
+struct json_object *report_topo_frame(const struct topo *t)
+{
+	return topo_doc(t, false);
 }
 
 void report_topo_class_names(struct json_object *topo)

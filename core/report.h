@@ -19,6 +19,12 @@
  * Returns a new object (caller puts it) or NULL on ENOMEM. */
 struct json_object *report_topo(const struct topo *t);
 
+/* report_topo() with "devices" empty, and the object it holds for @t's
+ * function @i: for a renderer that walks a big tree one device at a time
+ * (p2pctl's offline text), so that all of them are never in memory at once. */
+struct json_object *report_topo_frame(const struct topo *t);
+struct json_object *report_device(const struct topo *t, int idx);
+
 /*
  * Where a device's "class_name" comes from.  NULL (the default) is
  * topo_class_name()'s short categories ("NVMe", "memory"); p2pctl installs

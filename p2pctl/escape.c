@@ -39,8 +39,8 @@ static bool needs_escape(const unsigned char *s, size_t n, size_t i, size_t *ret
 	size_t l = seq_len(s + i, n - i);
 
 	*ret_len = l ? l : 1;
-	if (!l)
-		return true; /* not UTF-8 */
+	if (!l) /* not UTF-8 */
+		return true;
 	return l == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f; /* C1 */
 }
 

@@ -146,10 +146,26 @@ static void render_dev_line(FILE *out, struct json_object *d)
 	fputc('\n', out);
 }
 
-/* The tree of a topology document, indexed once: children of each device and
- * root-bus devices of each host bridge as lists in document order. */
+/*
+ * The devices of a tree: a topology document's "devices" array (p2pd's reply,
+ * --json), or, offline, the scanned topology itself, asked for one device
+ * object at a time (report_device()).  A big tree's objects are then never all
+ * in memory at once: at 4096 functions they were 25 MB, and on a VM the first
+ * touch of that memory cost more than building it.
+ */
+struct dev_src {
+	struct json_object *devs; /* NULL: from t */
+	const struct topo *t;
+};
+
+static size_t dev_src_len(const struct dev_src *src)
+{
+	return src->devs ? json_object_array_length(src->devs) : (size_t)src->t->nfuncs;
+}
+
+/* The tree, indexed once: children of each device and root-bus devices of
+ * each host bridge as lists in document order. */
 struct tree_index {
-	struct json_object *devs;
 	int *first; /* per device: first child, -1 none; [n + h]: first root of bridge h */
 	int *next;  /* per device: next sibling, -1 last */
 };
@@ -164,78 +180,116 @@ static int bdf_slot_cmp(const void *a, const void *b)
 	return strcmp(((const struct bdf_slot *)a)->bdf, ((const struct bdf_slot *)b)->bdf);
 }
 
-static int tree_index_build(struct tree_index *ti, struct json_object *devs,
-			    struct json_object *hbs)
+/* Per device of a document: the index of its parent, else of its host bridge
+ * in @hbs (-1 both: not found, so it is not shown).  Names are matched as
+ * sent (escaping is for printing: its buffers are reused). */
+static int doc_links(struct json_object *devs, struct json_object *hbs, int *parent, int *hb)
 {
 	size_t n = json_object_array_length(devs), nh = json_object_array_length(hbs);
-	ti->devs = devs;
-	ti->first = malloc((n + nh + 1) * sizeof(int));
-	ti->next = malloc((n + 1) * sizeof(int));
 	struct bdf_slot *slots = malloc((n + 1) * sizeof(*slots));
-	if (!ti->first || !ti->next || !slots) {
-		free(slots);
+	if (!slots)
 		return -ENOMEM;
-	}
 	size_t ns = 0;
-	for (size_t i = 0; i < n + nh; i++)
-		ti->first[i] = -1;
 	for (size_t i = 0; i < n; i++) {
-		ti->next[i] = -1;
-		const char *bdf = shown_str(json_object_array_get_idx(devs, i), "bdf");
+		const char *bdf = json_get_str(json_object_array_get_idx(devs, i), "bdf", NULL);
 		if (bdf)
 			slots[ns++] = (struct bdf_slot){bdf, (int)i};
 	}
 	qsort(slots, ns, sizeof(*slots), bdf_slot_cmp);
-	/* Backwards, prepending: every list ends up in document order. */
-	for (size_t i = n; i-- > 0;) {
+	for (size_t i = 0; i < n; i++) {
 		struct json_object *d = json_object_array_get_idx(devs, i);
-		const char *p = shown_str(d, "parent"), *h = shown_str(d, "host_bridge");
-		int *head = NULL;
+		const char *p = json_get_str(d, "parent", NULL);
+		const char *h = json_get_str(d, "host_bridge", NULL);
+		parent[i] = hb[i] = -1;
 		if (p) {
 			struct bdf_slot key = {p, -1}, *hit;
 			hit = bsearch(&key, slots, ns, sizeof(*slots), bdf_slot_cmp);
-			head = hit ? &ti->first[hit->idx] : NULL;
-		} else {
-			for (size_t k = 0; h && k < nh && !head; k++) {
-				const char *name =
-				    shown_str(json_object_array_get_idx(hbs, k), "name");
-				if (name && !strcmp(name, h))
-					head = &ti->first[n + k];
-			}
+			parent[i] = hit ? hit->idx : -1;
+			continue;
 		}
-		if (head) {
-			ti->next[i] = *head;
-			*head = (int)i;
+		for (size_t k = 0; h && k < nh && hb[i] < 0; k++) {
+			const char *name =
+			    json_get_str(json_object_array_get_idx(hbs, k), "name", NULL);
+			if (name && !strcmp(name, h))
+				hb[i] = (int)k;
 		}
 	}
 	free(slots);
 	return 0;
 }
 
-static void render_subtree(FILE *out, const struct tree_index *ti, int first, char *prefix,
-			   size_t plen)
+static int tree_index_build(struct tree_index *ti, const struct dev_src *src,
+			    struct json_object *hbs)
+{
+	size_t n = dev_src_len(src), nh = json_object_array_length(hbs);
+	ti->first = malloc((n + nh + 1) * sizeof(int));
+	ti->next = malloc((n + 1) * sizeof(int));
+	int *parent = malloc((n + 1) * sizeof(int)), *hb = malloc((n + 1) * sizeof(int));
+	int r = -ENOMEM;
+	if (!ti->first || !ti->next || !parent || !hb)
+		goto out;
+	if (src->devs) {
+		r = doc_links(src->devs, hbs, parent, hb);
+		if (r < 0)
+			goto out;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			parent[i] = src->t->funcs[i].parent;
+			hb[i] = parent[i] < 0 ? src->t->funcs[i].hb : -1;
+		}
+	}
+	for (size_t i = 0; i < n + nh; i++)
+		ti->first[i] = -1;
+	/* Backwards, prepending: every list ends up in document order. */
+	for (size_t i = n; i-- > 0;) {
+		int *head = NULL;
+		if (parent[i] >= 0)
+			head = &ti->first[parent[i]];
+		else if (hb[i] >= 0 && (size_t)hb[i] < nh)
+			head = &ti->first[n + (size_t)hb[i]];
+		ti->next[i] = -1;
+		if (head) {
+			ti->next[i] = *head;
+			*head = (int)i;
+		}
+	}
+	r = 0;
+out:
+	free(parent);
+	free(hb);
+	return r;
+}
+
+static void render_subtree(FILE *out, const struct dev_src *src, const struct tree_index *ti,
+			   int first, char *prefix, size_t plen)
 {
 	for (int i = first; i >= 0; i = ti->next[i]) {
 		bool last = ti->next[i] < 0;
 		fprintf(out, "%s%s", prefix, last ? "└─ " : "├─ ");
-		render_dev_line(out, json_object_array_get_idx(ti->devs, (size_t)i));
+		if (src->devs) {
+			render_dev_line(out, json_object_array_get_idx(src->devs, (size_t)i));
+		} else {
+			struct json_object *d = report_device(src->t, i);
+			render_dev_line(out, d);
+			json_object_put(d);
+		}
 		size_t len = strlen(prefix);
 		if (len + 8 < plen) {
 			strcat(prefix, last ? "   " : "│  ");
-			render_subtree(out, ti, ti->first[i], prefix, plen);
+			render_subtree(out, src, ti, ti->first[i], prefix, plen);
 			prefix[len] = '\0';
 		}
 	}
 }
 
-int p2pctl_render_topo(FILE *out, struct json_object *topo)
+/* @topo's header, host bridges and warnings, with the devices of @src. */
+static int render_topo_src(FILE *out, struct json_object *topo, const struct dev_src *src)
 {
-	struct json_object *devs = json_get_array(topo, "devices");
 	struct json_object *hbs = json_get_array(topo, "host_bridges");
-	if (!devs || !hbs)
+	if (!hbs || (!src->devs && !src->t))
 		return -EINVAL;
 	struct tree_index ti;
-	if (tree_index_build(&ti, devs, hbs) < 0) {
+	if (tree_index_build(&ti, src, hbs) < 0) {
 		free(ti.first);
 		free(ti.next);
 		return -ENOMEM;
@@ -266,7 +320,7 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 			fprintf(out, " (no host bridge device)");
 		fputc('\n', out);
 		char prefix[512] = "";
-		render_subtree(out, &ti, ti.first[json_object_array_length(devs) + h], prefix,
+		render_subtree(out, src, &ti, ti.first[dev_src_len(src) + h], prefix,
 			       sizeof(prefix));
 	}
 	free(ti.first);
@@ -276,6 +330,12 @@ int p2pctl_render_topo(FILE *out, struct json_object *topo)
 		fprintf(out, "warning: %s\n",
 			p2pctl_escape(json_object_get_string(json_object_array_get_idx(w, i))));
 	return 0;
+}
+
+int p2pctl_render_topo(FILE *out, struct json_object *topo)
+{
+	struct dev_src src = {.devs = json_get_array(topo, "devices")};
+	return src.devs ? render_topo_src(out, topo, &src) : -EINVAL;
 }
 
 /* ---- matrix ---- */
@@ -447,8 +507,6 @@ static int offline_open(const struct p2pctl_opts *o, const struct topo_opts *wan
 	struct topo_opts topts = *want;
 	topts.cpu_override = o->cpu;
 	int r = topo_scan(fd, &topts, ret);
-	if (r >= 0)
-		heap_reserve((size_t)(*ret)->nfuncs * 8192);
 	kernel_read(fd, o->kernel_release, ret_kernel);
 	close(fd);
 	if (r == -ENOENT)
@@ -468,8 +526,10 @@ static int offline_open(const struct p2pctl_opts *o, const struct topo_opts *wan
  * reachable from here, so leak checkers do not count it. */
 static struct json_object *printed_doc;
 
+/* @doc as JSON, or as text by @render, or (@render NULL) as a topology tree
+ * whose devices come from @src. */
 static int emit(const struct p2pctl_opts *o, struct json_object *doc,
-		int (*render)(FILE *, struct json_object *))
+		int (*render)(FILE *, struct json_object *), const struct dev_src *src)
 {
 	if (!doc) {
 		p2pctl_err("out of memory");
@@ -477,7 +537,7 @@ static int emit(const struct p2pctl_opts *o, struct json_object *doc,
 	}
 	if (o->json)
 		p2pctl_print_json(stdout, doc);
-	else if (render(stdout, doc) < 0)
+	else if ((render ? render(stdout, doc) : render_topo_src(stdout, doc, src)) < 0)
 		p2pctl_err("malformed document");
 	json_object_put(printed_doc);
 	printed_doc = doc;
@@ -488,6 +548,7 @@ static int emit(const struct p2pctl_opts *o, struct json_object *doc,
 static int offline_topo_graph(const struct p2pctl_opts *o, struct topo *t,
 			      const struct kernel_facts *kf)
 {
+	heap_reserve((size_t)t->nfuncs * 8192);
 	struct json_object *topo = report_topo(t), *matrix = NULL;
 	struct verdict_ctx *ctx = NULL;
 	char why[300] = "";
@@ -594,10 +655,14 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 	if (!strcmp(cmd, "topo") && o->format) {
 		rc = offline_topo_graph(o, t, &kf);
 	} else if (!strcmp(cmd, "topo")) {
-		struct json_object *doc = report_topo(t);
+		if (o->json)
+			heap_reserve((size_t)t->nfuncs * 8192);
+		/* The text asks for one device object at a time (dev_src). */
+		struct json_object *doc = o->json ? report_topo(t) : report_topo_frame(t);
+		struct dev_src src = {.t = t};
 		if (doc)
 			report_kernel(doc, &kf);
-		rc = emit(o, doc, p2pctl_render_topo);
+		rc = emit(o, doc, NULL, &src);
 	} else {
 		struct verdict_ctx *ctx;
 		if (verdict_ctx_new(t, NULL, 0, NULL, 0, &ctx) < 0) {
@@ -613,7 +678,8 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 			p2pctl_err("%s", msg);
 			rc = 1;
 		} else if (!is_check) {
-			rc = emit(o, report_matrix(t, ctx, o->all), p2pctl_render_matrix);
+			heap_reserve((size_t)t->nfuncs * 8192);
+			rc = emit(o, report_matrix(t, ctx, o->all), p2pctl_render_matrix, NULL);
 		} else {
 			int p = topo_find(t, argv[1]), c = topo_find(t, argv[2]);
 			if (p < 0 || c < 0) {
@@ -633,7 +699,7 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 					    json_object_new_string(
 						"the live kernel's verdict needs p2pd and "
 						"p2pbroker.ko (not available offline)"));
-				rc = emit(o, doc, p2pctl_render_check);
+				rc = emit(o, doc, p2pctl_render_check, NULL);
 			}
 		}
 		verdict_ctx_free(ctx);

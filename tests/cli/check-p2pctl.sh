@@ -194,6 +194,26 @@ if [ -x "$P2PD" ] && daemon_up $K515; then
 else
 	bad "p2pd on kernel-5.15 did not start"
 fi
+# The tree's text comes two ways: offline, device by device from the scan, and
+# from p2pd's whole document.  On every fixture they must be the same text.
+same=0 differ=""
+for root in "$FX"/*/; do
+	root=${root%/}
+	if [ -x "$P2PD" ] && daemon_up "$root"; then
+		"$P2PCTL" --socket "$tmp/d.sock" topo >"$tmp/on" 2>&1
+		"$P2PCTL" --fsroot "$root" topo >"$tmp/off" 2>&1
+		daemon_down
+		if [ -s "$tmp/off" ] && cmp -s "$tmp/on" "$tmp/off"; then
+			same=$((same + 1))
+		else
+			differ="$differ ${root##*/}"
+		fi
+	else
+		differ="$differ ${root##*/}(no-p2pd)"
+	fi
+done
+[ -z "$differ" ] && [ "$same" -ge 10 ] && ok "topo text offline = from p2pd's document on $same fixtures" ||
+	bad "topo text offline vs p2pd differs on:$differ"
 "$P2PD" --kernel-release "" --fsroot $K515 >/dev/null 2>"$tmp/err"; [ $? -ne 0 ] && grep -q "needs a release" "$tmp/err" && ok "p2pd empty --kernel-release refused" || bad "p2pd empty --kernel-release"
 
 echo "p2pctl: $pass passed, $fail failed"
