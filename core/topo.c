@@ -208,6 +208,21 @@ static int hash_insert(struct scan *s, int idx)
 	return 0;
 }
 
+/* Room for @cap functions in all (never less than there are). */
+static int funcs_reserve(struct scan *s, int cap)
+{
+	struct topo_func *nf = realloc(s->t->funcs, (size_t)cap * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	s->t->funcs = nf;
+	uint64_t *np = realloc(s->parent_key, (size_t)cap * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	s->parent_key = np;
+	s->cap_funcs = cap;
+	return 0;
+}
+
 /* Room for one more function at the end (not yet sorted): its index, or
  * -errno.  The caller fills it and parent_key[], then hash_insert(). */
 static int func_slot(struct scan *s)
@@ -216,16 +231,9 @@ static int func_slot(struct scan *s)
 	if (t->nfuncs >= TOPO_MAX_FUNCS)
 		return -E2BIG;
 	if (t->nfuncs == s->cap_funcs) {
-		int cap = s->cap_funcs ? s->cap_funcs * 2 : 64;
-		struct topo_func *nf = realloc(t->funcs, (size_t)cap * sizeof(*nf));
-		if (!nf)
-			return -ENOMEM;
-		t->funcs = nf;
-		uint64_t *np = realloc(s->parent_key, (size_t)cap * sizeof(*np));
-		if (!np)
-			return -ENOMEM;
-		s->parent_key = np;
-		s->cap_funcs = cap;
+		int r = funcs_reserve(s, s->cap_funcs ? s->cap_funcs * 2 : 64);
+		if (r < 0)
+			return r;
 	}
 	return t->nfuncs++;
 }
@@ -534,6 +542,16 @@ static int scan_parallel(struct scan *s, int dfd, const struct hb_dir *hbd, int 
 		r = subs_overlap(subs, n);
 		r = r < 0 ? r : !r;
 	}
+	/* One allocation for the merged functions: growing it by doubling
+	 * copied them again and faulted in twice their size. */
+	size_t total = (size_t)s->t->nfuncs;
+	for (int i = 0; i < n; i++)
+		total += (size_t)subs[i].t.nfuncs;
+	if (r > 0 && total > (size_t)s->cap_funcs && total <= TOPO_MAX_FUNCS) {
+		int m = funcs_reserve(s, (int)total);
+		if (m < 0)
+			r = m;
+	}
 	for (int i = 0; i < n && r > 0; i++) {
 		int m = sub_merge(s, &subs[i]);
 		if (m < 0)
@@ -687,10 +705,55 @@ static int scan_bus_list(struct scan *s)
 	return r;
 }
 
-static int cmp_func(const void *a, const void *b)
+struct sort_slot {
+	uint64_t key;
+	int idx;
+};
+
+static int cmp_slot(const void *a, const void *b)
 {
-	uint64_t ka = func_key(a), kb = func_key(b);
+	uint64_t ka = ((const struct sort_slot *)a)->key, kb = ((const struct sort_slot *)b)->key;
 	return ka < kb ? -1 : ka > kb;
+}
+
+/* Sort the functions (with their parent keys) by address: the keys are
+ * sorted, then the functions moved in place along the permutation's cycles,
+ * each once (a function is 0.5 KiB: copying them all out and back faulted in
+ * another copy's worth of pages). */
+static int sort_funcs(struct scan *s)
+{
+	struct topo *t = s->t;
+	size_t n = (size_t)t->nfuncs;
+	struct sort_slot *slot = malloc(n * sizeof(*slot));
+	if (!slot)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		slot[i] = (struct sort_slot){func_key(&t->funcs[i]), (int)i};
+	qsort(slot, n, sizeof(*slot), cmp_slot);
+	/* slot[i].idx: where the function that belongs at i is now. */
+	for (size_t i = 0; i < n; i++) {
+		if (slot[i].idx < 0 || (size_t)slot[i].idx == i)
+			continue;
+		struct topo_func f = t->funcs[i];
+		uint64_t pk = s->parent_key[i];
+		size_t dst = i;
+		for (;;) {
+			size_t src = (size_t)slot[dst].idx;
+			slot[dst].idx = -1;
+			if (src == i) {
+				t->funcs[dst] = f;
+				s->parent_key[dst] = pk;
+				break;
+			}
+			t->funcs[dst] = t->funcs[src];
+			s->parent_key[dst] = s->parent_key[src];
+			dst = src;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		t->funcs[i].idx = (int)i;
+	free(slot);
+	return 0;
 }
 
 static int find_sorted(const struct topo *t, uint64_t key)
@@ -769,27 +832,11 @@ static enum topo_kind kind_of(const struct topo *t, const struct topo_func *f)
 static int resolve(struct scan *s)
 {
 	struct topo *t = s->t;
-	/* Sort functions with their parent keys. */
-	struct pair {
-		struct topo_func f;
-		uint64_t pk;
-	};
 	if (t->nfuncs == 0)
 		return 0;
-	struct pair *tmp = malloc((size_t)t->nfuncs * sizeof(*tmp));
-	if (!tmp)
-		return -ENOMEM;
-	for (int i = 0; i < t->nfuncs; i++) {
-		tmp[i].f = t->funcs[i];
-		tmp[i].pk = s->parent_key[i];
-	}
-	qsort(tmp, (size_t)t->nfuncs, sizeof(*tmp), cmp_func);
-	for (int i = 0; i < t->nfuncs; i++) {
-		t->funcs[i] = tmp[i].f;
-		s->parent_key[i] = tmp[i].pk;
-		t->funcs[i].idx = i;
-	}
-	free(tmp);
+	int r = sort_funcs(s);
+	if (r < 0)
+		return r;
 
 	for (int i = 0; i < t->nfuncs; i++) {
 		struct topo_func *f = &t->funcs[i];
