@@ -45,13 +45,6 @@ const char *kernel_src_name(enum kernel_src src)
 	return NULL;
 }
 
-static bool is_real_root(int rootfd)
-{
-	struct stat a, b;
-	return fstat(rootfd, &a) == 0 && stat("/", &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
-}
-
 /* A release is one printable token without '/' (it becomes a file name). */
 static bool release_ok(const char *r)
 {
@@ -173,7 +166,7 @@ int kernel_read(int rootfd, const char *release_override, struct kernel_facts *k
 	    release_ok(buf)) {
 		memcpy(running, buf, strlen(buf) + 1); /* release_ok(): fits */
 		k->release_src = KERNEL_SRC_OSRELEASE;
-	} else if (is_real_root(rootfd)) {
+	} else if (sysattr_is_real_root(rootfd)) {
 		struct utsname u;
 		if (uname(&u) == 0 && release_ok(u.release)) {
 			memcpy(running, u.release, strlen(u.release) + 1);

@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 static ssize_t read_retry(int fd, char *buf, size_t len)
@@ -106,4 +109,22 @@ ssize_t sysattr_read_link_base(int dirfd, const char *name, char *buf, size_t si
 		return -ENAMETOOLONG;
 	memcpy(buf, base, len + 1);
 	return (ssize_t)len;
+}
+
+bool sysattr_is_real_root(int rootfd)
+{
+	struct stat a, b;
+	return fstat(rootfd, &a) == 0 && stat("/", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+bool sysattr_is_live_sysfs(int rootfd)
+{
+	struct statfs sfs;
+	int fd = openat(rootfd, "sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	bool live = fstatfs(fd, &sfs) == 0 && sfs.f_type == SYSFS_MAGIC;
+	close(fd);
+	return live;
 }

@@ -8,6 +8,7 @@
 #ifndef P2P_CORE_SYSATTR_H
 #define P2P_CORE_SYSATTR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -54,5 +55,11 @@ int sysattr_read_long(int dirfd, const char *name, long min, long max, long *ret
  * fine, trailing slashes dropped).  Return: its length, or -errno
  * (-ENAMETOOLONG when it does not fit @size). */
 ssize_t sysattr_read_link_base(int dirfd, const char *name, char *buf, size_t size);
+
+/* @rootfd is this machine's "/" (not a snapshot or another --fsroot). */
+bool sysattr_is_real_root(int rootfd);
+
+/* sys/ below @rootfd is a sysfs mount (not a snapshot's copy of one). */
+bool sysattr_is_live_sysfs(int rootfd);
 
 #endif

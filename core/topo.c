@@ -25,9 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <linux/magic.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "gpu.h"
@@ -915,30 +912,12 @@ static int resolve(struct scan *s)
 	return 0;
 }
 
-/* sys/ below @rootfd is a sysfs mount (not a snapshot's copy). */
-static bool is_live_sysfs(int rootfd)
-{
-	struct statfs sfs;
-	int fd = openat(rootfd, "sys", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	bool live = fstatfs(fd, &sfs) == 0 && sfs.f_type == SYSFS_MAGIC;
-	close(fd);
-	return live;
-}
-
-static bool is_real_root(int rootfd)
-{
-	struct stat a, b;
-	return fstat(rootfd, &a) == 0 && stat("/", &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
-}
-
 static void attach_gpus(int rootfd, struct topo *t)
 {
 	const struct gpu_ops *ops = gpu_get_ops();
 	struct gpu_node nodes[64];
-	int n = ops && ops->enumerate ? ops->enumerate(rootfd, is_real_root(rootfd), nodes, 64) : 0;
+	bool real = sysattr_is_real_root(rootfd);
+	int n = ops && ops->enumerate ? ops->enumerate(rootfd, real, nodes, 64) : 0;
 	if (n < 0) {
 		topo_warn(t, "DRM devices not enumerated: %s", strerror(-n));
 		return;
@@ -972,7 +951,7 @@ int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
 	struct scan s = {.rootfd = rootfd, .t = t};
 	s.rd.t = t;
 	s.rd.live = opts->read_mode == TOPO_READ_LIVE ||
-		    (opts->read_mode == TOPO_READ_AUTO && is_live_sysfs(rootfd));
+		    (opts->read_mode == TOPO_READ_AUTO && sysattr_is_live_sysfs(rootfd));
 	t->live = s.rd.live;
 	s.rd.skip = opts->skip;
 	s.threads = opts->threads < 0 ? 1 : opts->threads;

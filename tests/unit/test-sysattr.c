@@ -292,6 +292,26 @@ static void test_link_base(void **state)
 	assert_int_equal(sysattr_read_link_base(f->dfd, "none", buf, sizeof(buf)), -ENOENT);
 }
 
+/* What kind of root a directory fd is: this machine's "/", or a copy (the
+ * fixture's temporary directory, with a plain sys/ of its own). */
+static void test_root_kind(void **state)
+{
+	struct fix *f = *state;
+	int root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+
+	assert_true(root >= 0);
+	assert_true(sysattr_is_real_root(root));
+	assert_false(sysattr_is_real_root(f->dfd));
+	assert_int_equal(mkdirat(f->dfd, "sys", 0755), 0);
+	assert_false(sysattr_is_live_sysfs(f->dfd));
+	/* "/" has a live sysfs wherever /sys/devices is there to read */
+	if (stat("/sys/devices", &st) == 0)
+		assert_true(sysattr_is_live_sysfs(root));
+	close(root);
+	assert_int_equal(unlinkat(f->dfd, "sys", AT_REMOVEDIR), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +324,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_fifo_does_not_block, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_numbers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_link_base, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_kind, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
