@@ -12,10 +12,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <xf86drm.h>
 
+#include "sysattr.h"
 #include "topo.h"
 
 #define GPU_MAX_DRM 64
@@ -131,4 +133,40 @@ void gpu_set_ops(const struct gpu_ops *ops)
 const struct gpu_ops *gpu_get_ops(void)
 {
 	return gpu_current;
+}
+
+void gpu_attach(int rootfd, struct topo *t)
+{
+	const struct gpu_ops *ops = gpu_get_ops();
+	struct gpu_node nodes[64];
+	bool real = sysattr_is_real_root(rootfd);
+	int n = ops && ops->enumerate ? ops->enumerate(rootfd, real, nodes, 64) : 0;
+	if (n < 0) {
+		topo_warn(t, "DRM devices not enumerated: %s", strerror(-n));
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		int f = topo_find(t, nodes[i].bdf);
+		if (f < 0)
+			continue;
+		char **list = &t->funcs[f].gpu_nodes, buf[TOPO_GPU_NODES_LEN];
+		size_t len = (size_t)snprintf(buf, sizeof(buf), "%s", *list ? *list : "");
+		const char *parts[2] = {nodes[i].card, nodes[i].render};
+		for (int k = 0; k < 2 && len < sizeof(buf); k++) {
+			if (!parts[k][0])
+				continue;
+			int w = snprintf(buf + len, sizeof(buf) - len, "%s%s", len ? "," : "",
+					 parts[k]);
+			if (w < 0 || (size_t)w >= sizeof(buf) - len) {
+				buf[len] = '\0'; /* whole names only */
+				break;
+			}
+			len += (size_t)w;
+		}
+		char *dup = len ? strdup(buf) : NULL;
+		if (dup) {
+			free(*list);
+			*list = dup;
+		}
+	}
 }

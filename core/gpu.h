@@ -25,6 +25,13 @@ struct gpu_ops {
 /* The libdrm implementation. */
 extern const struct gpu_ops gpu_ops_drm;
 
+struct topo;
+
+/* Name each function of @t that has DRM nodes in its gpu_nodes
+ * ("card0,renderD128"), from the ops in force; a failed enumeration is a
+ * warning of @t.  topo_scan() calls it unless told no_gpu. */
+void gpu_attach(int rootfd, struct topo *t);
+
 /* The ops topo_scan() uses; tests swap in their own with gpu_set_ops(). NULL
  * restores libdrm. */
 void gpu_set_ops(const struct gpu_ops *ops);

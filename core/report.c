@@ -167,8 +167,8 @@ struct json_object *report_device(const struct topo *t, int idx)
 	}
 	add(o, "bars", bars);
 	struct json_object *gpu = json_object_new_array();
-	if (f->gpu_nodes[0]) {
-		char buf[sizeof(f->gpu_nodes)];
+	if (f->gpu_nodes) {
+		char buf[TOPO_GPU_NODES_LEN];
 		snprintf(buf, sizeof(buf), "%s", f->gpu_nodes);
 		char *save = NULL;
 		for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))

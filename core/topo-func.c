@@ -284,10 +284,10 @@ void topo_func_read(struct topo_func_src *s, int dirfd, struct topo_func *f)
 	if (sysattr_read_long(dirfd, "numa_node", -1, 4095, &l) == 0)
 		f->numa_node = (int)l;
 	bool bridge = f->is_bridge || (f->class_code >> 8) == 0x0604;
-	if (bridge || (s->skip & TOPO_SKIP_CPUS) ||
-	    sysattr_read(dirfd, "local_cpulist", f->local_cpus, sizeof(f->local_cpus),
-			 SYSATTR_SYSFS) < 0)
-		f->local_cpus[0] = '\0';
+	char cpus[TOPO_CPULIST_LEN];
+	if (!bridge && !(s->skip & TOPO_SKIP_CPUS) &&
+	    sysattr_read(dirfd, "local_cpulist", cpus, sizeof(cpus), SYSATTR_SYSFS) > 0)
+		f->local_cpus = strdup(cpus); /* NULL (unknown) if that fails */
 	if ((s->skip & TOPO_SKIP_DRIVER) ||
 	    sysattr_read_link_base(dirfd, "driver", f->driver, sizeof(f->driver)) < 0)
 		f->driver[0] = '\0';

@@ -169,6 +169,6 @@ bool topo_is_p2p_relevant(const struct topo_func *f)
 	case 0x12: /* processing accelerators */
 		return true;
 	default:
-		return f->gpu_nodes[0] != '\0';
+		return f->gpu_nodes != NULL;
 	}
 }

@@ -235,6 +235,13 @@ static int func_slot(struct scan *s)
 	return t->nfuncs++;
 }
 
+/* The strings a function owns. */
+static void func_free_strings(struct topo_func *f)
+{
+	free(f->local_cpus);
+	free(f->gpu_nodes);
+}
+
 /* Append a function (not yet sorted).  Returns its index or -errno. */
 static int func_add(struct scan *s, uint32_t domain, uint8_t bus, uint8_t dev, uint8_t fn,
 		    uint64_t parent_key, int hb)
@@ -399,6 +406,8 @@ struct hb_dir {
 
 static void sub_free(struct sub *u)
 {
+	for (int i = 0; i < u->t.nfuncs; i++)
+		func_free_strings(&u->t.funcs[i]);
 	free(u->t.funcs);
 	free(u->t.hbs);
 	for (int i = 0; i < u->t.nwarnings; i++)
@@ -461,6 +470,7 @@ static int sub_merge(struct scan *s, struct sub *u)
 		if (r < 0)
 			break;
 		s->t->funcs[r] = u->t.funcs[i];
+		u->t.funcs[i].local_cpus = u->t.funcs[i].gpu_nodes = NULL; /* moved */
 		s->t->funcs[r].hb = map[u->t.funcs[i].hb];
 		s->parent_key[r] = u->s.parent_key[i];
 		r = hash_insert(s, r);
@@ -912,34 +922,6 @@ static int resolve(struct scan *s)
 	return 0;
 }
 
-static void attach_gpus(int rootfd, struct topo *t)
-{
-	const struct gpu_ops *ops = gpu_get_ops();
-	struct gpu_node nodes[64];
-	bool real = sysattr_is_real_root(rootfd);
-	int n = ops && ops->enumerate ? ops->enumerate(rootfd, real, nodes, 64) : 0;
-	if (n < 0) {
-		topo_warn(t, "DRM devices not enumerated: %s", strerror(-n));
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		int f = topo_find(t, nodes[i].bdf);
-		if (f < 0)
-			continue;
-		char *dst = t->funcs[f].gpu_nodes;
-		size_t len = strlen(dst), cap = sizeof(t->funcs[f].gpu_nodes);
-		const char *parts[2] = {nodes[i].card, nodes[i].render};
-		for (int k = 0; k < 2; k++) {
-			if (!parts[k][0])
-				continue;
-			int w = snprintf(dst + len, cap - len, "%s%s", len ? "," : "", parts[k]);
-			if (w < 0 || (size_t)w >= cap - len)
-				break;
-			len += (size_t)w;
-		}
-	}
-}
-
 int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
 {
 	struct topo_opts dflt = {0};
@@ -975,7 +957,7 @@ int topo_scan(int rootfd, const struct topo_opts *opts, struct topo **ret_topo)
 	free(s.parent_key);
 	free(s.hash);
 	if (!opts->no_gpu)
-		attach_gpus(rootfd, t);
+		gpu_attach(rootfd, t);
 	*ret_topo = t;
 	return 0;
 fail:
@@ -989,6 +971,8 @@ void topo_free(struct topo *t)
 {
 	if (!t)
 		return;
+	for (int i = 0; i < t->nfuncs; i++)
+		func_free_strings(&t->funcs[i]);
 	for (int i = 0; i < t->nwarnings; i++)
 		free(t->warnings[i]);
 	free(t->warnings);

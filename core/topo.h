@@ -19,6 +19,8 @@
 #define TOPO_MAX_FUNCS 65536 /* hard cap on functions scanned */
 #define TOPO_MAX_DEPTH 64    /* deeper chains are cut (and warned about) */
 #define TOPO_NBARS 6
+#define TOPO_CPULIST_LEN 128  /* longest local_cpulist kept */
+#define TOPO_GPU_NODES_LEN 96 /* longest gpu_nodes list kept */
 
 enum topo_acs {
 	TOPO_ACS_UNKNOWN = 0, /* config space not readable past 64 bytes */
@@ -49,11 +51,11 @@ struct topo_func {
 	int hb;	    /* index in topo->hbs */
 	int depth;  /* 0 on a root bus */
 	uint16_t vendor, device, subsys_vendor, subsys_device;
-	uint32_t class_code;  /* 24-bit class/subclass/prog-if; UINT32_MAX unknown */
-	int numa_node;	      /* -1 unknown */
-	int iommu_group;      /* -1 none/unknown */
-	char driver[64];      /* "" when unbound or unreadable */
-	char local_cpus[128]; /* local_cpulist, "" unknown */
+	uint32_t class_code; /* 24-bit class/subclass/prog-if; UINT32_MAX unknown */
+	int numa_node;	     /* -1 unknown */
+	int iommu_group;     /* -1 none/unknown */
+	char driver[64];     /* "" when unbound or unreadable */
+	char *local_cpus;    /* local_cpulist (malloc'd), NULL unknown */
 	struct topo_bar bars[TOPO_NBARS];
 	double cur_speed_gts, max_speed_gts; /* 0 unknown */
 	int cur_width, max_width;	     /* 0 unknown */
@@ -67,8 +69,8 @@ struct topo_func {
 	enum topo_kind kind;
 	enum topo_acs acs;
 	uint16_t acs_cap, acs_ctrl;
-	bool acs_redir;	    /* ACS ctrl has RR, CR or EC (kernel's rule) */
-	char gpu_nodes[96]; /* "card0,renderD128" from gpu.h, "" none */
+	bool acs_redir;	 /* ACS ctrl has RR, CR or EC (kernel's rule) */
+	char *gpu_nodes; /* "card0,renderD128" from gpu.h (malloc'd), NULL none */
 };
 
 struct topo_hostbridge {
