@@ -138,9 +138,9 @@ const struct gpu_ops *gpu_get_ops(void)
 void gpu_attach(int rootfd, struct topo *t)
 {
 	const struct gpu_ops *ops = gpu_get_ops();
-	struct gpu_node nodes[64];
+	struct gpu_node nodes[GPU_MAX_DRM];
 	bool real = sysattr_is_real_root(rootfd);
-	int n = ops && ops->enumerate ? ops->enumerate(rootfd, real, nodes, 64) : 0;
+	int n = ops && ops->enumerate ? ops->enumerate(rootfd, real, nodes, GPU_MAX_DRM) : 0;
 	if (n < 0) {
 		topo_warn(t, "DRM devices not enumerated: %s", strerror(-n));
 		return;

@@ -725,8 +725,8 @@ static int cmp_slot(const void *a, const void *b)
 
 /* Sort the functions (with their parent keys) by address: the keys are
  * sorted, then the functions moved in place along the permutation's cycles,
- * each once (a function is 0.5 KiB: copying them all out and back faulted in
- * another copy's worth of pages). */
+ * each once (a function is hundreds of bytes: copying them all out and back
+ * faulted in another copy's worth of pages). */
 static int sort_funcs(struct scan *s)
 {
 	struct topo *t = s->t;

@@ -465,16 +465,18 @@ int p2pctl_render_check(FILE *out, struct json_object *c)
 /* ---- offline mode ---- */
 
 /*
- * The JSON document of a big tree is tens of MiB of small json-c objects,
- * built once and freed at exit: its page faults, one per 4 KiB, cost more
- * than building it.  Grow the heap in one step sized for it and ask for
- * transparent huge pages there (what glibc's glibc.malloc.hugetlb=1 tunable
- * does); where the heap is not brk-based (sanitizers) or THP is off, the
- * madvise() is refused or ignored and nothing changes.
+ * The JSON document of a big tree is tens of MiB of small json-c objects
+ * (about 8 KiB a function), built once and freed at exit: its page faults,
+ * one per 4 KiB, cost more than building it.  Before a whole document of @t is
+ * built, grow the heap in one step sized for it and ask for transparent huge
+ * pages there (what glibc's glibc.malloc.hugetlb=1 tunable does); where the
+ * heap is not brk-based (sanitizers) or THP is off, the madvise() is refused
+ * or ignored and nothing changes.
  */
-static void heap_reserve(size_t bytes)
+static void heap_reserve(const struct topo *t)
 {
 	const uintptr_t huge = 2u << 20;
+	size_t bytes = (size_t)t->nfuncs * 8192;
 
 	if (bytes < 4 * huge)
 		return;
@@ -548,7 +550,7 @@ static int emit(const struct p2pctl_opts *o, struct json_object *doc,
 static int offline_topo_graph(const struct p2pctl_opts *o, struct topo *t,
 			      const struct kernel_facts *kf)
 {
-	heap_reserve((size_t)t->nfuncs * 8192);
+	heap_reserve(t);
 	struct json_object *topo = report_topo(t), *matrix = NULL;
 	struct verdict_ctx *ctx = NULL;
 	char why[300] = "";
@@ -656,7 +658,7 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 		rc = offline_topo_graph(o, t, &kf);
 	} else if (!strcmp(cmd, "topo")) {
 		if (o->json)
-			heap_reserve((size_t)t->nfuncs * 8192);
+			heap_reserve(t);
 		/* The text asks for one device object at a time (dev_src). */
 		struct json_object *doc = o->json ? report_topo(t) : report_topo_frame(t);
 		struct dev_src src = {.t = t};
@@ -678,7 +680,7 @@ static int offline_cmd(int argc, char **argv, const struct p2pctl_opts *o)
 			p2pctl_err("%s", msg);
 			rc = 1;
 		} else if (!is_check) {
-			heap_reserve((size_t)t->nfuncs * 8192);
+			heap_reserve(t);
 			rc = emit(o, report_matrix(t, ctx, o->all), p2pctl_render_matrix, NULL);
 		} else {
 			int p = topo_find(t, argv[1]), c = topo_find(t, argv[2]);
